@@ -1,0 +1,475 @@
+//! Clients and client authentication (RFC 6749 §2.3).
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http::header;
+
+use crate::error::OAuth2Error;
+use crate::request::OAuth2Request;
+use crate::scope::Scope;
+use crate::storage::ClientStore;
+use crate::token::SecretHash;
+
+/// How a client authenticates at the token, revocation and introspection endpoints
+/// (the RFC 7591 `token_endpoint_auth_method` values).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// No authentication: a public client names itself with `client_id`.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses a registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered client, as the engine needs to see it. Implement it on your own client
+/// type, or use [`ClientRecord`].
+pub trait Client: Send + Sync + fmt::Debug {
+    /// The client identifier.
+    fn client_id(&self) -> &str;
+
+    /// Checks a presented secret, in constant time. Public clients answer false.
+    fn check_secret(&self, secret: &str) -> bool;
+
+    /// The registered redirect URIs.
+    fn redirect_uris(&self) -> &[String];
+
+    /// The redirect URI used when a request names none: the only registered one, if there is
+    /// exactly one (RFC 6749 §3.1.2.3).
+    fn default_redirect_uri(&self) -> Option<&str> {
+        match self.redirect_uris() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// The grant types the client may use.
+    fn grant_types(&self) -> &[String];
+
+    /// The response types the client may use at the authorization endpoint.
+    fn response_types(&self) -> &[String];
+
+    /// The most the client may ask for; also its default when a request names no scope.
+    fn scope(&self) -> &Scope;
+
+    /// How the client authenticates.
+    fn token_endpoint_auth_method(&self) -> ClientAuthMethod;
+
+    /// Whether the client is public (RFC 6749 §2.1): it holds no secret.
+    fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method() == ClientAuthMethod::None
+    }
+
+    /// A name to show on consent pages.
+    fn client_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the client may use `grant_type`.
+    fn allows_grant_type(&self, grant_type: &str) -> bool {
+        self.grant_types().iter().any(|g| g == grant_type)
+    }
+
+    /// Whether the client may use `response_type`.
+    fn allows_response_type(&self, response_type: &str) -> bool {
+        self.response_types().iter().any(|r| r == response_type)
+    }
+}
+
+/// A client held as data: what the in-memory store keeps, and what SQL stores load.
+///
+/// The secret is kept only as its SHA-256 hash (secrets are generated with 256 bits of
+/// entropy, so a fast hash is safe and keeps the token endpoint fast).
+///
+/// ```
+/// use authgate::{ClientRecord, Client, ClientAuthMethod};
+/// let c = ClientRecord::confidential("svc", "s3cret")
+///     .grant_types(["client_credentials"])
+///     .scope("read write");
+/// assert!(c.check_secret("s3cret"));
+/// assert!(!c.check_secret("S3cret"));
+/// assert_eq!(c.token_endpoint_auth_method(), ClientAuthMethod::ClientSecretBasic);
+/// ```
+#[derive(Clone)]
+pub struct ClientRecord {
+    /// The client identifier.
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<SecretHash>,
+    /// A display name.
+    pub client_name: Option<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// Allowed response types.
+    pub response_types: Vec<String>,
+    /// The allowed scope.
+    pub scope: Scope,
+    /// How it authenticates.
+    pub auth_method: ClientAuthMethod,
+}
+
+impl ClientRecord {
+    /// A confidential client authenticating with `client_secret_basic`.
+    pub fn confidential(client_id: impl Into<String>, secret: &str) -> Self {
+        Self {
+            client_id: client_id.into(),
+            secret_hash: Some(SecretHash::of(secret.as_bytes())),
+            client_name: None,
+            redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            response_types: Vec::new(),
+            scope: Scope::empty(),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+        }
+    }
+
+    /// A public client (`token_endpoint_auth_method = none`).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            secret_hash: None,
+            auth_method: ClientAuthMethod::None,
+            ..Self::confidential(client_id, "")
+        }
+    }
+
+    /// Sets the redirect URIs.
+    #[must_use]
+    pub fn redirect_uris<I: IntoIterator<Item = S>, S: Into<String>>(mut self, uris: I) -> Self {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the grant types.
+    #[must_use]
+    pub fn grant_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, g: I) -> Self {
+        self.grant_types = g.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the response types.
+    #[must_use]
+    pub fn response_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, r: I) -> Self {
+        self.response_types = r.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the allowed scope from a space-delimited string; invalid tokens are dropped.
+    #[must_use]
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = scope.split(' ').collect();
+        self
+    }
+
+    /// Sets the authentication method.
+    #[must_use]
+    pub fn auth_method(mut self, m: ClientAuthMethod) -> Self {
+        self.auth_method = m;
+        self
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+}
+
+impl fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("client_id", &self.client_id)
+            .field("auth_method", &self.auth_method)
+            .field("grant_types", &self.grant_types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client for ClientRecord {
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn check_secret(&self, secret: &str) -> bool {
+        self.secret_hash
+            .is_some_and(|h| h.ct_eq(&SecretHash::of(secret.as_bytes())))
+    }
+    fn redirect_uris(&self) -> &[String] {
+        &self.redirect_uris
+    }
+    fn grant_types(&self) -> &[String] {
+        &self.grant_types
+    }
+    fn response_types(&self) -> &[String] {
+        &self.response_types
+    }
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    fn token_endpoint_auth_method(&self) -> ClientAuthMethod {
+        self.auth_method
+    }
+    fn client_name(&self) -> Option<&str> {
+        self.client_name.as_deref()
+    }
+}
+
+/// The credentials a request presents, before they are checked.
+#[derive(Debug)]
+struct PresentedCredentials {
+    client_id: String,
+    secret: Option<String>,
+    method: ClientAuthMethod,
+}
+
+/// Authenticates the client of a token, revocation or introspection request.
+///
+/// Accepts exactly one mechanism: HTTP Basic (RFC 6749 §2.3.1, id and secret
+/// form-urlencoded before base64), `client_id` + `client_secret` in the body, or a bare
+/// `client_id` for public clients. The method used must be the client's registered one.
+///
+/// # Errors
+/// `invalid_request` when two mechanisms are used at once or the header is malformed;
+/// `invalid_client` (401 with `WWW-Authenticate: Basic` when the header was used) when the
+/// client is unknown, the secret wrong, or the method not the registered one; a storage
+/// error when the client store fails.
+pub async fn authenticate_client(
+    store: &dyn ClientStore,
+    req: &OAuth2Request,
+) -> Result<Arc<dyn Client>, OAuth2Error> {
+    let presented = presented_credentials(req)?;
+    let via_header = presented.method == ClientAuthMethod::ClientSecretBasic;
+    let fail = |msg: &'static str| {
+        let e = OAuth2Error::invalid_client(msg);
+        if via_header {
+            e.with_basic_challenge()
+        } else {
+            e
+        }
+    };
+    let Some(client) = store.find_client(&presented.client_id).await? else {
+        return Err(fail("client authentication failed"));
+    };
+    let registered = client.token_endpoint_auth_method();
+    if registered != presented.method {
+        return Err(fail(
+            "client authentication failed: not the client's registered authentication method",
+        ));
+    }
+    match presented.secret {
+        Some(secret) if client.check_secret(&secret) => Ok(client),
+        None if registered == ClientAuthMethod::None => Ok(client),
+        _ => Err(fail("client authentication failed")),
+    }
+}
+
+fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OAuth2Error> {
+    let header = req.header_str(header::AUTHORIZATION);
+    let form_id = req.form_value("client_id")?;
+    let form_secret = req.form_value("client_secret")?;
+    if let Some(h) = header {
+        let Some(encoded) = strip_scheme(h, "Basic") else {
+            return Err(OAuth2Error::invalid_request(
+                "unsupported Authorization scheme at this endpoint",
+            ));
+        };
+        if form_secret.is_some() {
+            return Err(OAuth2Error::invalid_request(
+                "the client used more than one authentication mechanism",
+            ));
+        }
+        let (id, secret) = decode_basic(encoded).ok_or_else(|| {
+            OAuth2Error::invalid_client("malformed Basic credentials").with_basic_challenge()
+        })?;
+        if form_id.is_some_and(|f| f != id) {
+            return Err(OAuth2Error::invalid_request(
+                "client_id in the body differs from the Basic credentials",
+            ));
+        }
+        return Ok(PresentedCredentials {
+            client_id: id,
+            secret: Some(secret),
+            method: ClientAuthMethod::ClientSecretBasic,
+        });
+    }
+    match (form_id, form_secret) {
+        (Some(id), Some(secret)) => Ok(PresentedCredentials {
+            client_id: id.to_owned(),
+            secret: Some(secret.to_owned()),
+            method: ClientAuthMethod::ClientSecretPost,
+        }),
+        (Some(id), None) => Ok(PresentedCredentials {
+            client_id: id.to_owned(),
+            secret: None,
+            method: ClientAuthMethod::None,
+        }),
+        (None, _) => Err(OAuth2Error::invalid_client("client authentication is required")),
+    }
+}
+
+/// The credentials of an `Authorization: <scheme> <credentials>` header, scheme compared
+/// case-insensitively.
+pub(crate) fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = header.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| rest.trim_start())
+}
+
+/// Decodes Basic credentials: base64, then `id:secret`, each form-urlencoded
+/// (RFC 6749 §2.3.1).
+fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    let raw = STANDARD.decode(encoded.trim()).ok()?;
+    let text = std::str::from_utf8(&raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let id = form_decode(id)?;
+    let secret = form_decode(secret)?;
+    (!id.is_empty()).then_some((id, secret))
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let bytes: Vec<u8> = s.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
+    let decoded: Vec<u8> = percent_decode(&bytes)?;
+    String::from_utf8(decoded).ok()
+}
+
+fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%' {
+            let hex = input.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(input[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+    use bytes::Bytes;
+
+    fn store() -> MemoryStore {
+        let s = MemoryStore::new();
+        s.add_client(ClientRecord::confidential("c 1", "p@ss:wörd"));
+        s.add_client(
+            ClientRecord::confidential("post", "sec").auth_method(ClientAuthMethod::ClientSecretPost),
+        );
+        s.add_client(ClientRecord::public("pub"));
+        s
+    }
+
+    fn req(auth: Option<&str>, body: &'static str) -> OAuth2Request {
+        let mut b = http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        OAuth2Request::from_http(b.body(Bytes::from_static(body.as_bytes())).unwrap(), 4096).unwrap()
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+    }
+
+    #[tokio::test]
+    async fn basic_credentials_are_form_urlencoded_rfc6749_2_3_1() {
+        let s = store();
+        let h = basic("c 1", "p@ss:wörd");
+        let r = req(Some(Box::leak(h.into_boxed_str())), "");
+        let c = authenticate_client(&s, &r).await.unwrap();
+        assert_eq!(c.client_id(), "c 1");
+    }
+
+    #[tokio::test]
+    async fn wrong_basic_secret_is_401_with_challenge_rfc6749_5_2() {
+        let s = store();
+        let h = Box::leak(basic("c 1", "nope").into_boxed_str());
+        let e = authenticate_client(&s, &req(Some(h), "")).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+        assert_eq!(e.status(), 401);
+        assert!(e.has_basic_challenge());
+    }
+
+    #[tokio::test]
+    async fn two_mechanisms_are_invalid_request_rfc6749_2_3() {
+        let s = store();
+        let h = Box::leak(basic("c 1", "p@ss:wörd").into_boxed_str());
+        let e = authenticate_client(&s, &req(Some(h), "client_id=c+1&client_secret=x"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_request");
+    }
+
+    #[tokio::test]
+    async fn post_client_authenticates_in_the_body_only() {
+        let s = store();
+        let ok = authenticate_client(&s, &req(None, "client_id=post&client_secret=sec")).await;
+        assert!(ok.is_ok());
+        let h = Box::leak(basic("post", "sec").into_boxed_str());
+        let e = authenticate_client(&s, &req(Some(h), "")).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+    }
+
+    #[tokio::test]
+    async fn public_client_names_itself_and_confidential_cannot() {
+        let s = store();
+        assert!(authenticate_client(&s, &req(None, "client_id=pub")).await.is_ok());
+        let e = authenticate_client(&s, &req(None, "client_id=post")).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+        assert_eq!(e.status(), 400);
+        let e = authenticate_client(&s, &req(None, "client_id=pub&client_secret=x"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+    }
+
+    #[tokio::test]
+    async fn unknown_client_and_missing_credentials_are_invalid_client() {
+        let s = store();
+        let e = authenticate_client(&s, &req(None, "client_id=ghost")).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+        let e = authenticate_client(&s, &req(None, "")).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_client");
+        let e = authenticate_client(&s, &req(Some("Basic !!!"), "")).await.unwrap_err();
+        assert_eq!(e.status(), 401);
+    }
+}

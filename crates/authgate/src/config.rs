@@ -1,0 +1,215 @@
+//! Server configuration, set in code or from `AUTHGATE_*` environment variables.
+
+use std::collections::HashMap;
+
+use crate::request::DEFAULT_MAX_BODY_BYTES;
+
+/// When refresh tokens are rotated on use.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshTokenRotation {
+    /// Every refresh replaces the refresh token.
+    Always,
+    /// Only public clients' refresh tokens rotate (RFC 9700 §4.14.2 requires it for them:
+    /// their tokens are not sender-constrained). The default.
+    PublicClients,
+    /// Refresh tokens are never rotated.
+    Never,
+}
+
+/// The authorization server's configuration.
+///
+/// ```
+/// use authgate::ServerConfig;
+/// let config = ServerConfig::new("https://auth.example.com")
+///     .refresh_tokens(true)
+///     .expires_in("client_credentials", 600);
+/// assert_eq!(config.expires_in_for("client_credentials"), 600);
+/// assert_eq!(config.expires_in_for("password"), 3600);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The issuer identifier (RFC 8414 §2, RFC 9207): an https URL without query or
+    /// fragment in production.
+    pub issuer: String,
+    /// Issue refresh tokens where the grant allows (off by default; the analog of Authlib's
+    /// `OAUTH2_REFRESH_TOKEN_GENERATOR`).
+    pub refresh_tokens: bool,
+    /// Access token lifetime in seconds for grants without their own entry.
+    pub access_token_ttl: u64,
+    /// Access token lifetime per grant type, overriding `access_token_ttl`.
+    pub expires_in: HashMap<String, u64>,
+    /// Refresh token lifetime in seconds (default 14 days).
+    pub refresh_token_ttl: u64,
+    /// Authorization code lifetime in seconds (default 600, RFC 6749 §4.1.2).
+    pub code_ttl: u64,
+    /// When refresh tokens rotate.
+    pub refresh_token_rotation: RefreshTokenRotation,
+    /// Require PKCE from every client, not only public ones (RFC 9700 §2.1.1 recommends it).
+    pub require_pkce: bool,
+    /// Accept the `plain` PKCE method (off by default).
+    pub allow_plain_pkce: bool,
+    /// The largest request body accepted, in bytes (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// The realm of `WWW-Authenticate` challenges.
+    pub realm: String,
+    /// Endpoint paths, joined to the issuer in the metadata document.
+    pub endpoints: EndpointPaths,
+    /// Scopes to advertise as `scopes_supported`; empty: not advertised.
+    pub scopes_supported: Vec<String>,
+}
+
+/// Where the endpoints are mounted, relative to the issuer.
+#[derive(Debug, Clone)]
+pub struct EndpointPaths {
+    /// The authorization endpoint (default `/authorize`).
+    pub authorization: String,
+    /// The token endpoint (default `/token`).
+    pub token: String,
+    /// The revocation endpoint (default `/revoke`).
+    pub revocation: String,
+    /// The introspection endpoint (default `/introspect`).
+    pub introspection: String,
+}
+
+impl Default for EndpointPaths {
+    fn default() -> Self {
+        Self {
+            authorization: "/authorize".into(),
+            token: "/token".into(),
+            revocation: "/revoke".into(),
+            introspection: "/introspect".into(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, for an issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into().trim_end_matches('/').to_owned(),
+            refresh_tokens: false,
+            access_token_ttl: 3600,
+            expires_in: HashMap::new(),
+            refresh_token_ttl: 14 * 24 * 3600,
+            code_ttl: 600,
+            refresh_token_rotation: RefreshTokenRotation::PublicClients,
+            require_pkce: false,
+            allow_plain_pkce: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            realm: "authgate".into(),
+            endpoints: EndpointPaths::default(),
+            scopes_supported: Vec::new(),
+        }
+    }
+
+    /// Turns refresh tokens on or off.
+    #[must_use]
+    pub fn refresh_tokens(mut self, on: bool) -> Self {
+        self.refresh_tokens = on;
+        self
+    }
+
+    /// Sets the access token lifetime for one grant type.
+    #[must_use]
+    pub fn expires_in(mut self, grant_type: impl Into<String>, secs: u64) -> Self {
+        self.expires_in.insert(grant_type.into(), secs);
+        self
+    }
+
+    /// The access token lifetime for a grant type.
+    pub fn expires_in_for(&self, grant_type: &str) -> u64 {
+        self.expires_in
+            .get(grant_type)
+            .copied()
+            .unwrap_or(self.access_token_ttl)
+    }
+
+    /// Applies `AUTHGATE_*` variables from the process environment; see
+    /// [`Self::apply_env_vars`].
+    ///
+    /// # Errors
+    /// A variable with a value that does not parse, named in the message.
+    pub fn from_env(self) -> Result<Self, String> {
+        self.apply_env_vars(std::env::vars())
+    }
+
+    /// Applies configuration variables:
+    ///
+    /// | variable | effect |
+    /// | --- | --- |
+    /// | `AUTHGATE_REFRESH_TOKEN_GENERATOR=true\|false` | issue refresh tokens |
+    /// | `AUTHGATE_EXPIRES_<GRANT_TYPE>=seconds` | lifetime for a grant type, e.g. `AUTHGATE_EXPIRES_CLIENT_CREDENTIALS=600` |
+    /// | `AUTHGATE_ACCESS_TOKEN_TTL=seconds` | default lifetime |
+    /// | `AUTHGATE_REQUIRE_PKCE=true\|false` | PKCE for every client |
+    ///
+    /// Other variables are ignored.
+    ///
+    /// # Errors
+    /// A recognised variable whose value does not parse, named in the message.
+    pub fn apply_env_vars(
+        mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, String> {
+        for (k, v) in vars {
+            let bad = || format!("{k}: cannot parse '{v}'");
+            if k == "AUTHGATE_REFRESH_TOKEN_GENERATOR" {
+                self.refresh_tokens = parse_bool(&v).ok_or_else(bad)?;
+            } else if k == "AUTHGATE_REQUIRE_PKCE" {
+                self.require_pkce = parse_bool(&v).ok_or_else(bad)?;
+            } else if k == "AUTHGATE_ACCESS_TOKEN_TTL" {
+                self.access_token_ttl = v.trim().parse().map_err(|_| bad())?;
+            } else if let Some(grant) = k.strip_prefix("AUTHGATE_EXPIRES_") {
+                let secs = v.trim().parse().map_err(|_| bad())?;
+                self.expires_in.insert(grant.to_ascii_lowercase(), secs);
+            }
+        }
+        Ok(self)
+    }
+
+    /// The full URL of an endpoint path.
+    pub fn endpoint_url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_vars_set_refresh_tokens_and_per_grant_expiry() {
+        let c = ServerConfig::new("https://a.example/")
+            .apply_env_vars([
+                ("AUTHGATE_REFRESH_TOKEN_GENERATOR".into(), "true".into()),
+                ("AUTHGATE_EXPIRES_CLIENT_CREDENTIALS".into(), "600".into()),
+                ("PATH".into(), "/bin".into()),
+            ])
+            .unwrap();
+        assert!(c.refresh_tokens);
+        assert_eq!(c.expires_in_for("client_credentials"), 600);
+        assert_eq!(c.expires_in_for("authorization_code"), 3600);
+        assert_eq!(c.issuer, "https://a.example");
+    }
+
+    #[test]
+    fn bad_env_value_is_reported_with_its_name() {
+        let e = ServerConfig::new("https://a.example")
+            .apply_env_vars([("AUTHGATE_EXPIRES_PASSWORD".into(), "soon".into())])
+            .unwrap_err();
+        assert!(e.contains("AUTHGATE_EXPIRES_PASSWORD"));
+    }
+
+    #[test]
+    fn refresh_tokens_are_off_by_default() {
+        assert!(!ServerConfig::new("https://a.example").refresh_tokens);
+    }
+}

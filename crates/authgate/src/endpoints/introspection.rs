@@ -1,0 +1,119 @@
+//! Token introspection (RFC 7662).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::find_presented_token;
+use crate::client::Client;
+use crate::context::ServerContext;
+use crate::error::OAuth2Error;
+use crate::request::OAuth2Request;
+use crate::storage::TokenKind;
+
+/// Decides which authenticated clients may introspect tokens (RFC 7662 §4 asks that the
+/// endpoint be limited to authorized callers).
+pub trait IntrospectionPolicy: Send + Sync + 'static {
+    /// Whether `caller` may use the endpoint.
+    fn may_introspect(&self, caller: &dyn Client) -> bool;
+}
+
+impl<F> IntrospectionPolicy for F
+where
+    F: Fn(&dyn Client) -> bool + Send + Sync + 'static,
+{
+    fn may_introspect(&self, caller: &dyn Client) -> bool {
+        self(caller)
+    }
+}
+
+/// The default policy: any authenticated confidential client, so resource servers
+/// registered as clients can introspect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfidentialClients;
+
+impl IntrospectionPolicy for ConfidentialClients {
+    fn may_introspect(&self, caller: &dyn Client) -> bool {
+        !caller.is_public()
+    }
+}
+
+/// The introspection endpoint, enabled with
+/// [`crate::AuthorizationServer::register_introspection_endpoint`].
+///
+/// An active token answers `active: true` with `scope`, `client_id`, `username`, `sub`,
+/// `token_type`, `exp`, `iat` and `iss`; an unknown, expired or revoked one answers only
+/// `{"active": false}` (RFC 7662 §2.2).
+#[derive(Clone)]
+pub struct IntrospectionEndpoint {
+    policy: Arc<dyn IntrospectionPolicy>,
+}
+
+impl IntrospectionEndpoint {
+    /// The endpoint with the default policy ([`ConfidentialClients`]).
+    pub fn new() -> Self {
+        Self {
+            policy: Arc::new(ConfidentialClients),
+        }
+    }
+
+    /// Replaces the policy.
+    #[must_use]
+    pub fn policy(mut self, policy: impl IntrospectionPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    pub(crate) async fn introspect(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        caller: &dyn Client,
+    ) -> Result<Value, OAuth2Error> {
+        if !self.policy.may_introspect(caller) {
+            return Err(OAuth2Error::unauthorized_client(
+                "this client may not use the introspection endpoint",
+            ));
+        }
+        let token = find_presented_token(ctx, req).await?;
+        let Some(t) = token.filter(|t| t.is_active(ctx.now())) else {
+            return Ok(json!({ "active": false }));
+        };
+        let mut body = json!({
+            "active": true,
+            "client_id": t.client_id,
+            "token_type": match t.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            },
+            "exp": t.expires_at,
+            "iat": t.issued_at,
+            "iss": ctx.config.issuer,
+        });
+        if let Some(obj) = body.as_object_mut() {
+            if !t.scope.is_empty() {
+                obj.insert("scope".into(), t.scope.to_string().into());
+            }
+            if let Some(sub) = t.subject {
+                obj.insert("sub".into(), sub.into());
+            }
+            if let Some(u) = t.username {
+                obj.insert("username".into(), u.into());
+            }
+        }
+        Ok(body)
+    }
+}
+
+impl Default for IntrospectionEndpoint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for IntrospectionEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionEndpoint").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,234 @@
+//! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{AuthorizationGrant, DefaultHooks, Grant, GrantHooks, ResponseMode, TokenGrant};
+use crate::client::Client;
+use crate::context::{ServerContext, TokenSpec};
+use crate::error::OAuth2Error;
+use crate::pkce::{CodeChallenge, CodeChallengeMethod};
+use crate::request::OAuth2Request;
+use crate::server::AuthorizationRequest;
+use crate::storage::{AuthorizationCodeRecord, ResourceOwner, TokenKind};
+
+/// `response_type=code` at the authorization endpoint and
+/// `grant_type=authorization_code` at the token endpoint.
+///
+/// Codes are single-use, live `code_ttl` seconds (10 minutes by default), are bound to the
+/// client and redirect URI, and a replayed code revokes every token issued from it
+/// (RFC 9700 §4.5). PKCE is required of public clients (and of all clients when
+/// [`crate::ServerConfig::require_pkce`] is set); S256 always, `plain` only when enabled.
+pub struct AuthorizationCodeGrant {
+    hooks: Arc<dyn GrantHooks>,
+}
+
+impl AuthorizationCodeGrant {
+    /// The grant with default hooks.
+    pub fn new() -> Self {
+        Self {
+            hooks: Arc::new(DefaultHooks),
+        }
+    }
+
+    /// The grant with custom hooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+}
+
+impl Default for AuthorizationCodeGrant {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Grant for AuthorizationCodeGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+    fn authorization_grant(self: Arc<Self>) -> Option<Arc<dyn AuthorizationGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl AuthorizationGrant for AuthorizationCodeGrant {
+    fn response_type(&self) -> &str {
+        "code"
+    }
+
+    fn default_response_mode(&self) -> ResponseMode {
+        ResponseMode::Query
+    }
+
+    fn grant_type(&self) -> &str {
+        "authorization_code"
+    }
+
+    fn validate_request(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        request: &mut AuthorizationRequest,
+    ) -> Result<(), OAuth2Error> {
+        let challenge = req.authorization_value("code_challenge")?;
+        let method = req.authorization_value("code_challenge_method")?;
+        let Some(challenge) = challenge else {
+            if method.is_some() {
+                return Err(OAuth2Error::invalid_request(
+                    "code_challenge_method was sent without code_challenge",
+                ));
+            }
+            if request.client.is_public() || ctx.config.require_pkce {
+                return Err(OAuth2Error::invalid_request(
+                    "code_challenge is required (PKCE, RFC 7636; RFC 9700 section 2.1.1)",
+                ));
+            }
+            return Ok(());
+        };
+        // RFC 7636 §4.3: an absent method means "plain".
+        let method = match method.map_or(Some(CodeChallengeMethod::Plain), CodeChallengeMethod::parse)
+        {
+            Some(CodeChallengeMethod::Plain) if !ctx.config.allow_plain_pkce => {
+                return Err(OAuth2Error::invalid_request(
+                    "code_challenge_method 'plain' is not allowed; use S256",
+                ))
+            }
+            Some(m) => m,
+            None => {
+                return Err(OAuth2Error::invalid_request(
+                    "unsupported code_challenge_method; use S256",
+                ))
+            }
+        };
+        request.code_challenge = Some(CodeChallenge::new(challenge, method)?);
+        Ok(())
+    }
+
+    async fn authorize(
+        &self,
+        ctx: &ServerContext,
+        request: &AuthorizationRequest,
+        owner: &ResourceOwner,
+    ) -> Result<Vec<(String, String)>, OAuth2Error> {
+        let now_ms = ctx.clock.now_millis();
+        let now = now_ms.div_euclid(1000);
+        let code = ctx.generator.generate(TokenKind::Access, now_ms);
+        let record = AuthorizationCodeRecord {
+            selector: code.key.selector,
+            verifier_hash: code.key.verifier_hash,
+            client_id: request.client.client_id().to_owned(),
+            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_sent: request.redirect_uri_sent,
+            scope: request.scope.clone(),
+            subject: owner.subject.clone(),
+            username: owner.username.clone(),
+            code_challenge: request.code_challenge.clone(),
+            nonce: request.nonce.clone(),
+            issued_at: now,
+            expires_at: now.saturating_add(i64::try_from(ctx.config.code_ttl).unwrap_or(600)),
+            used: false,
+        };
+        ctx.codes.save_code(record).await?;
+        Ok(vec![("code".to_owned(), code.value)])
+    }
+}
+
+#[async_trait]
+impl TokenGrant for AuthorizationCodeGrant {
+    fn grant_type(&self) -> &str {
+        "authorization_code"
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+        let code = req
+            .form_value("code")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'code'"))?;
+        let redirect_uri = req.form_value("redirect_uri")?;
+        let verifier = req.form_value("code_verifier")?;
+        let invalid = || OAuth2Error::invalid_grant("the authorization code is invalid or expired");
+
+        let key = ctx.generator.parse(code).ok_or_else(invalid)?;
+        let record = ctx
+            .codes
+            .find_code(&key.selector)
+            .await?
+            .filter(|r| r.verifier_hash.ct_eq(&key.verifier_hash))
+            .ok_or_else(invalid)?;
+        if record.client_id != client.client_id() {
+            // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+            return Err(invalid());
+        }
+        if record.used {
+            return Err(replayed(ctx, &record).await);
+        }
+        if ctx.now() >= record.expires_at {
+            return Err(invalid());
+        }
+        match (record.redirect_uri_sent, redirect_uri) {
+            (true, None) => {
+                return Err(OAuth2Error::invalid_request(
+                    "redirect_uri is required: it was sent in the authorization request",
+                ))
+            }
+            (_, Some(uri)) if uri != record.redirect_uri => {
+                return Err(OAuth2Error::invalid_grant(
+                    "redirect_uri does not match the authorization request",
+                ))
+            }
+            _ => {}
+        }
+        match (&record.code_challenge, verifier) {
+            (Some(c), Some(v)) => c.verify(v)?,
+            (Some(_), None) => {
+                return Err(OAuth2Error::invalid_request(
+                    "code_verifier is required: the code was issued with a code_challenge",
+                ))
+            }
+            (None, Some(_)) => {
+                // RFC 9700 §2.1.1: no challenge was bound, so a verifier is a downgrade.
+                return Err(OAuth2Error::invalid_grant(
+                    "code_verifier sent for a code issued without code_challenge",
+                ));
+            }
+            (None, None) => {}
+        }
+        if !ctx.codes.consume_code(&record.selector).await? {
+            // Another request redeemed it first: treat as a replay.
+            return Err(replayed(ctx, &record).await);
+        }
+        let owner = ResourceOwner {
+            subject: record.subject.clone(),
+            username: record.username.clone(),
+        };
+        let spec = TokenSpec {
+            client: client.as_ref(),
+            grant_type: "authorization_code",
+            owner: Some(&owner),
+            scope: record.scope.clone(),
+            family: Some(record.selector),
+            refresh_token: ctx.issues_refresh_token(client.as_ref()),
+            expires_in: None,
+        };
+        let issued = self.hooks.issue_tokens(ctx, spec).await?;
+        Ok(issued.to_json())
+    }
+}
+
+/// A redeemed code presented again: revoke what it issued (RFC 9700 §4.5, RFC 6749 §4.1.2)
+/// and answer `invalid_grant`.
+async fn replayed(ctx: &ServerContext, record: &AuthorizationCodeRecord) -> OAuth2Error {
+    if let Err(e) = ctx.tokens.revoke_family(&record.selector).await {
+        return e.into();
+    }
+    OAuth2Error::invalid_grant("the authorization code was already used")
+}

@@ -1,0 +1,78 @@
+//! The client credentials grant (RFC 6749 §4.4).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{DefaultHooks, Grant, GrantHooks, TokenGrant};
+use crate::client::Client;
+use crate::context::{ServerContext, TokenSpec};
+use crate::error::OAuth2Error;
+use crate::request::OAuth2Request;
+
+/// `grant_type=client_credentials`: confidential clients only (RFC 6749 §4.4), no refresh
+/// token (§4.4.3).
+pub struct ClientCredentialsGrant {
+    hooks: Arc<dyn GrantHooks>,
+}
+
+impl ClientCredentialsGrant {
+    /// The grant with default hooks.
+    pub fn new() -> Self {
+        Self {
+            hooks: Arc::new(DefaultHooks),
+        }
+    }
+
+    /// The grant with custom hooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+}
+
+impl Default for ClientCredentialsGrant {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Grant for ClientCredentialsGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TokenGrant for ClientCredentialsGrant {
+    fn grant_type(&self) -> &str {
+        "client_credentials"
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+        if client.is_public() {
+            return Err(OAuth2Error::unauthorized_client(
+                "client_credentials is for confidential clients only (RFC 6749 section 4.4)",
+            ));
+        }
+        let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
+        let spec = TokenSpec {
+            client: client.as_ref(),
+            grant_type: "client_credentials",
+            owner: None,
+            scope,
+            family: None,
+            refresh_token: false,
+            expires_in: None,
+        };
+        let mut issued = self.hooks.issue_tokens(ctx, spec).await?;
+        issued.refresh_token = None;
+        Ok(issued.to_json())
+    }
+}

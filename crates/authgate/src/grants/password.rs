@@ -1,0 +1,81 @@
+//! The resource owner password credentials grant (RFC 6749 §4.3): forbidden by RFC 9700
+//! §2.4 for new deployments, registered only when an application asks for it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{DefaultHooks, Grant, GrantHooks, TokenGrant};
+use crate::client::Client;
+use crate::context::{ServerContext, TokenSpec};
+use crate::error::OAuth2Error;
+use crate::request::OAuth2Request;
+use crate::storage::UserStore;
+
+/// `grant_type=password`: the owner's credentials are checked by a [`UserStore`] (the
+/// user-authentication hook).
+pub struct PasswordGrant {
+    users: Arc<dyn UserStore>,
+    hooks: Arc<dyn GrantHooks>,
+}
+
+impl PasswordGrant {
+    /// The grant, checking credentials with `users`.
+    pub fn new(users: impl UserStore + 'static) -> Self {
+        Self {
+            users: Arc::new(users),
+            hooks: Arc::new(DefaultHooks),
+        }
+    }
+
+    /// The grant with custom hooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+}
+
+impl Grant for PasswordGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TokenGrant for PasswordGrant {
+    fn grant_type(&self) -> &str {
+        "password"
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+        let username = req
+            .form_value("username")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'username'"))?;
+        let password = req
+            .form_value("password")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'password'"))?;
+        let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
+        let owner = self
+            .users
+            .authenticate_user(username, password)
+            .await?
+            .ok_or_else(|| OAuth2Error::invalid_grant("invalid resource owner credentials"))?;
+        let spec = TokenSpec {
+            client: client.as_ref(),
+            grant_type: "password",
+            owner: Some(&owner),
+            scope,
+            family: None,
+            refresh_token: ctx.issues_refresh_token(client.as_ref()),
+            expires_in: None,
+        };
+        let issued = self.hooks.issue_tokens(ctx, spec).await?;
+        Ok(issued.to_json())
+    }
+}

@@ -1,0 +1,127 @@
+//! The refresh token grant (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Grant, TokenGrant};
+use crate::client::Client;
+use crate::config::RefreshTokenRotation;
+use crate::context::{ServerContext, TokenSpec};
+use crate::error::OAuth2Error;
+use crate::request::OAuth2Request;
+use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
+
+/// `grant_type=refresh_token`.
+///
+/// The token is bound to its client; the scope may only narrow (`invalid_scope`
+/// otherwise). Rotation follows [`crate::ServerConfig::refresh_token_rotation`] (public
+/// clients by default): the old token is retired atomically as its replacement is saved,
+/// and a retired token presented again revokes the whole grant family.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefreshTokenGrant;
+
+impl RefreshTokenGrant {
+    /// The grant.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl Grant for RefreshTokenGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TokenGrant for RefreshTokenGrant {
+    fn grant_type(&self) -> &str {
+        "refresh_token"
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+        let presented = req
+            .form_value("refresh_token")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'refresh_token'"))?;
+        let invalid = || OAuth2Error::invalid_grant("the refresh token is invalid, expired or revoked");
+        let key = ctx.generator.parse(presented).ok_or_else(invalid)?;
+        let record = ctx
+            .tokens
+            .find_token(&key.selector)
+            .await?
+            .filter(|t| t.kind == TokenKind::Refresh && t.verifier_hash.ct_eq(&key.verifier_hash))
+            .ok_or_else(invalid)?;
+        if record.client_id != client.client_id() {
+            return Err(invalid());
+        }
+        if record.rotated {
+            return Err(reused(ctx, &record).await);
+        }
+        if record.revoked || ctx.now() >= record.expires_at {
+            return Err(invalid());
+        }
+        let scope = match req.form_value("scope")? {
+            None => record.scope.clone(),
+            Some(s) => {
+                let s = crate::scope::Scope::parse(s)?;
+                if !s.is_subset_of(&record.scope) {
+                    return Err(OAuth2Error::invalid_scope(
+                        "the requested scope exceeds the scope originally granted (RFC 6749 section 6)",
+                    ));
+                }
+                if s.is_empty() {
+                    record.scope.clone()
+                } else {
+                    s
+                }
+            }
+        };
+        let owner = record.subject.clone().map(|subject| ResourceOwner {
+            subject,
+            username: record.username.clone(),
+        });
+        let rotate = match ctx.config.refresh_token_rotation {
+            RefreshTokenRotation::Always => true,
+            RefreshTokenRotation::PublicClients => client.is_public(),
+            RefreshTokenRotation::Never => false,
+        };
+        let spec = TokenSpec {
+            client: client.as_ref(),
+            grant_type: "refresh_token",
+            owner: owner.as_ref(),
+            scope,
+            family: Some(record.family),
+            refresh_token: rotate,
+            expires_in: None,
+        };
+        if rotate {
+            let issued = ctx.build_tokens(&spec);
+            if !ctx
+                .tokens
+                .rotate_refresh_token(&record.selector, &issued.records)
+                .await?
+            {
+                // Someone rotated it between our read and now: that is reuse too.
+                return Err(reused(ctx, &record).await);
+            }
+            Ok(issued.to_json())
+        } else {
+            Ok(ctx.issue_tokens(spec).await?.to_json())
+        }
+    }
+}
+
+/// A rotated-out refresh token presented again: revoke the family (RFC 9700 §4.14.2).
+async fn reused(ctx: &ServerContext, record: &TokenRecord) -> OAuth2Error {
+    if let Err(e) = ctx.tokens.revoke_family(&record.family).await {
+        return e.into();
+    }
+    OAuth2Error::invalid_grant("the refresh token was already used; the grant is revoked")
+}

@@ -1,0 +1,46 @@
+#![doc = include_str!("docs/crate.md")]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod endpoints;
+pub mod error;
+pub mod generator;
+pub mod grants;
+pub mod manual;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod request;
+pub mod resource;
+pub mod response;
+pub mod scope;
+pub mod server;
+pub mod storage;
+pub mod token;
+
+pub use async_trait::async_trait;
+
+pub use client::{authenticate_client, Client, ClientAuthMethod, ClientRecord};
+pub use clock::{Clock, FrozenClock, SystemClock};
+pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
+pub use context::{IssuedTokens, ServerContext, TokenSpec};
+pub use endpoints::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint};
+pub use error::{ErrorCode, OAuth2Error, StorageError};
+pub use generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
+pub use grants::{
+    AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks, Grant,
+    GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, ResponseMode, TokenGrant,
+};
+pub use pkce::{CodeChallenge, CodeChallengeMethod};
+pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};
+pub use request::{OAuth2Request, DEFAULT_MAX_BODY_BYTES};
+pub use resource::{BearerError, BearerValidator, ResourceProtector, ScopeRequirement, StoreBearerValidator};
+pub use response::OAuth2Response;
+pub use scope::Scope;
+pub use server::{AuthorizationError, AuthorizationRequest, AuthorizationServer};
+pub use storage::{
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, MemoryStore, ResourceOwner,
+    TokenKind, TokenRecord, TokenStore, UserStore,
+};

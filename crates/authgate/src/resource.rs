@@ -1,0 +1,442 @@
+//! `ResourceProtector`: Bearer token protection for resource servers (RFC 6750).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+
+use crate::client::strip_scheme;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{ErrorCode, OAuth2Error, StorageError};
+use crate::generator::TokenGenerator;
+use crate::request::OAuth2Request;
+use crate::response::{quote, OAuth2Response};
+use crate::scope::Scope;
+use crate::server::AuthorizationServer;
+use crate::storage::{TokenKind, TokenRecord, TokenStore};
+
+/// The scope a protected resource needs: none, all of a set, or any one of a set.
+///
+/// ```
+/// use authgate::{Scope, ScopeRequirement};
+/// let granted: Scope = "profile email".parse().unwrap();
+/// assert!(ScopeRequirement::all_of("profile email").is_met_by(&granted));
+/// assert!(!ScopeRequirement::all_of("profile admin").is_met_by(&granted));
+/// assert!(ScopeRequirement::any_of("admin email").is_met_by(&granted));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeRequirement {
+    scope: Scope,
+    any: bool,
+}
+
+impl ScopeRequirement {
+    /// No scope needed: any valid token.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Every token of the space-delimited `scope` is needed.
+    pub fn all_of(scope: &str) -> Self {
+        Self {
+            scope: scope.split(' ').collect(),
+            any: false,
+        }
+    }
+
+    /// At least one token of the space-delimited `scope` is needed.
+    pub fn any_of(scope: &str) -> Self {
+        Self {
+            scope: scope.split(' ').collect(),
+            any: true,
+        }
+    }
+
+    /// Whether a granted scope satisfies the requirement.
+    pub fn is_met_by(&self, granted: &Scope) -> bool {
+        if self.scope.is_empty() {
+            return true;
+        }
+        if self.any {
+            self.scope.iter().any(|s| granted.contains(s))
+        } else {
+            self.scope.is_subset_of(granted)
+        }
+    }
+
+    /// The required scope (the `scope` attribute of an `insufficient_scope` challenge).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+/// Validates Bearer tokens. Every method but [`Self::authenticate_token`] has a default;
+/// override one at a time (the Authlib `BearerTokenValidator` habit).
+#[async_trait]
+pub trait BearerValidator: Send + Sync + 'static {
+    /// The token record for a presented token string, or `None` when unknown.
+    async fn authenticate_token(&self, token: &str) -> Result<Option<TokenRecord>, StorageError>;
+
+    /// Whether the request itself is unacceptable (answered `invalid_request`).
+    fn request_invalid(&self, _headers: &HeaderMap) -> bool {
+        false
+    }
+
+    /// Whether the token is revoked.
+    fn token_revoked(&self, token: &TokenRecord) -> bool {
+        token.revoked || token.rotated
+    }
+
+    /// Whether the token is expired at `now` (seconds).
+    fn token_expired(&self, token: &TokenRecord, now: i64) -> bool {
+        now >= token.expires_at
+    }
+
+    /// Whether the token's scope falls short of the requirement.
+    fn scope_insufficient(&self, token: &TokenRecord, required: &ScopeRequirement) -> bool {
+        !required.is_met_by(&token.scope)
+    }
+}
+
+/// The default validator: looks tokens up in a [`TokenStore`] by selector and compares the
+/// verifier hash in constant time.
+pub struct StoreBearerValidator {
+    tokens: Arc<dyn TokenStore>,
+    generator: Arc<dyn TokenGenerator>,
+}
+
+impl StoreBearerValidator {
+    /// A validator over a token store and the generator that made the tokens.
+    pub fn new(tokens: Arc<dyn TokenStore>, generator: Arc<dyn TokenGenerator>) -> Self {
+        Self { tokens, generator }
+    }
+}
+
+impl fmt::Debug for StoreBearerValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreBearerValidator").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl BearerValidator for StoreBearerValidator {
+    async fn authenticate_token(&self, token: &str) -> Result<Option<TokenRecord>, StorageError> {
+        let Some(key) = self.generator.parse(token) else {
+            return Ok(None);
+        };
+        Ok(self
+            .tokens
+            .find_token(&key.selector)
+            .await?
+            .filter(|t| t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)))
+    }
+}
+
+/// Protects resources with Bearer tokens.
+///
+/// The token is read from `Authorization: Bearer` (RFC 6750 §2.1); from the form body
+/// (§2.2) or the query (§2.3) only when enabled. A missing token answers 401 with a bare
+/// `WWW-Authenticate: Bearer realm="..."`; a bad or expired one 401 with
+/// `error="invalid_token"`; too little scope 403 with `error="insufficient_scope"`.
+///
+/// ```
+/// # use authgate::*;
+/// let server = AuthorizationServer::new(MemoryStore::new(), ServerConfig::new("https://a.example"));
+/// let protector = ResourceProtector::from_server(&server).realm("api");
+/// ```
+#[derive(Clone)]
+pub struct ResourceProtector {
+    validator: Arc<dyn BearerValidator>,
+    clock: Arc<dyn Clock>,
+    realm: Option<String>,
+    allow_form: bool,
+    allow_query: bool,
+}
+
+/// Why a request was refused, ready to become a response.
+#[derive(Debug, Clone)]
+pub struct BearerError {
+    error: Option<OAuth2Error>,
+    realm: Option<String>,
+    required: Option<Scope>,
+}
+
+impl ResourceProtector {
+    /// A protector over a validator, with the system clock and no realm.
+    pub fn new(validator: impl BearerValidator) -> Self {
+        Self {
+            validator: Arc::new(validator),
+            clock: Arc::new(SystemClock),
+            realm: None,
+            allow_form: false,
+            allow_query: false,
+        }
+    }
+
+    /// A protector over a server's own token store, generator, clock and realm.
+    pub fn from_server(server: &AuthorizationServer) -> Self {
+        let ctx = server.context();
+        Self {
+            validator: Arc::new(StoreBearerValidator::new(
+                ctx.tokens.clone(),
+                ctx.generator.clone(),
+            )),
+            clock: ctx.clock.clone(),
+            realm: Some(ctx.config.realm.clone()),
+            allow_form: false,
+            allow_query: false,
+        }
+    }
+
+    /// Sets the realm of challenges.
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Replaces the clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Accepts `access_token` in a form body (RFC 6750 §2.2).
+    #[must_use]
+    pub fn allow_form_token(mut self, on: bool) -> Self {
+        self.allow_form = on;
+        self
+    }
+
+    /// Accepts `access_token` in the query (RFC 6750 §2.3; RFC 9700 §4.3.2 advises
+    /// against it).
+    #[must_use]
+    pub fn allow_query_token(mut self, on: bool) -> Self {
+        self.allow_query = on;
+        self
+    }
+
+    /// Validates a request's token from headers and, when enabled, the query.
+    ///
+    /// # Errors
+    /// A [`BearerError`] to answer with.
+    pub async fn validate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        required: &ScopeRequirement,
+    ) -> Result<TokenRecord, BearerError> {
+        match self.validate_optional(headers, query, required).await? {
+            Some(t) => Ok(t),
+            None => Err(self.challenge(None, required)),
+        }
+    }
+
+    /// Like [`Self::validate`], but a request with no token at all is `Ok(None)` (optional
+    /// protection); a bad token is still refused.
+    ///
+    /// # Errors
+    /// A [`BearerError`] to answer with.
+    pub async fn validate_optional(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        required: &ScopeRequirement,
+    ) -> Result<Option<TokenRecord>, BearerError> {
+        let query_pairs: Vec<(String, String)> = match (self.allow_query, query) {
+            (true, Some(q)) => form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+            _ => Vec::new(),
+        };
+        self.check(headers, &query_pairs, &[], required).await
+    }
+
+    /// Validates an [`OAuth2Request`], reading the form body too when enabled.
+    ///
+    /// # Errors
+    /// A [`BearerError`] to answer with.
+    pub async fn validate_request(
+        &self,
+        req: &OAuth2Request,
+        required: &ScopeRequirement,
+    ) -> Result<TokenRecord, BearerError> {
+        let query: &[(String, String)] = if self.allow_query { req.query_pairs() } else { &[] };
+        let form: &[(String, String)] = if self.allow_form && req.is_form_encoded() {
+            req.form_pairs()
+        } else {
+            &[]
+        };
+        match self.check(req.headers(), query, form, required).await? {
+            Some(t) => Ok(t),
+            None => Err(self.challenge(None, required)),
+        }
+    }
+
+    async fn check(
+        &self,
+        headers: &HeaderMap,
+        query: &[(String, String)],
+        form: &[(String, String)],
+        required: &ScopeRequirement,
+    ) -> Result<Option<TokenRecord>, BearerError> {
+        let err = |e: OAuth2Error| self.challenge(Some(e), required);
+        if self.validator.request_invalid(headers) {
+            return Err(err(OAuth2Error::invalid_request("the request is not acceptable")));
+        }
+        let Some(token) = extract_token(headers, query, form).map_err(err)? else {
+            return Ok(None);
+        };
+        let invalid = |d: &'static str| err(OAuth2Error::with_description(ErrorCode::InvalidToken, d));
+        let record = self
+            .validator
+            .authenticate_token(token)
+            .await
+            .map_err(|e| err(e.into()))?
+            .ok_or_else(|| invalid("the access token is invalid"))?;
+        if self.validator.token_revoked(&record) {
+            return Err(invalid("the access token was revoked"));
+        }
+        if self.validator.token_expired(&record, self.clock.now()) {
+            return Err(invalid("the access token expired"));
+        }
+        if self.validator.scope_insufficient(&record, required) {
+            return Err(err(OAuth2Error::with_description(
+                ErrorCode::InsufficientScope,
+                "the access token lacks the scope this resource requires",
+            )));
+        }
+        Ok(Some(record))
+    }
+
+    fn challenge(&self, error: Option<OAuth2Error>, required: &ScopeRequirement) -> BearerError {
+        BearerError {
+            error,
+            realm: self.realm.clone(),
+            required: (!required.scope().is_empty()).then(|| required.scope().clone()),
+        }
+    }
+}
+
+impl fmt::Debug for ResourceProtector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceProtector")
+            .field("realm", &self.realm)
+            .field("allow_form", &self.allow_form)
+            .field("allow_query", &self.allow_query)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerError {
+    /// The protocol error; `None` when the request carried no token (RFC 6750 §3.1: then
+    /// no error code is sent).
+    pub fn error(&self) -> Option<&OAuth2Error> {
+        self.error.as_ref()
+    }
+
+    /// The HTTP status: 401, 403 for `insufficient_scope`, 400 for `invalid_request`, 503
+    /// when the token store is unavailable.
+    pub fn status(&self) -> StatusCode {
+        self.error
+            .as_ref()
+            .map_or(StatusCode::UNAUTHORIZED, OAuth2Error::status)
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3).
+    pub fn www_authenticate(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = &self.realm {
+            parts.push(format!("realm={}", quote(r)));
+        }
+        if let Some(e) = &self.error {
+            parts.push(format!("error={}", quote(e.code().as_str())));
+            if let Some(d) = e.error_description() {
+                parts.push(format!("error_description={}", quote(d)));
+            }
+            if e.code() == ErrorCode::InsufficientScope {
+                if let Some(s) = &self.required {
+                    parts.push(format!("scope={}", quote(&s.to_string())));
+                }
+            }
+        }
+        if parts.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", parts.join(", "))
+        }
+    }
+
+    /// The response: status, `WWW-Authenticate`, and a JSON body.
+    pub fn into_response(self) -> OAuth2Response {
+        let body = match &self.error {
+            Some(e) => e.to_json(),
+            None => serde_json::json!({
+                "error_description": "a Bearer access token is required"
+            }),
+        };
+        let mut res = OAuth2Response::json(self.status(), &body);
+        let unavailable = self.status() == StatusCode::SERVICE_UNAVAILABLE;
+        if !unavailable {
+            if let Ok(v) = HeaderValue::from_str(&self.www_authenticate()) {
+                res.headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        res
+    }
+}
+
+impl fmt::Display for BearerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            Some(e) => e.fmt(f),
+            None => f.write_str("no access token"),
+        }
+    }
+}
+
+impl std::error::Error for BearerError {}
+
+/// The token from exactly one of: the Authorization header, the form, the query.
+fn extract_token<'a>(
+    headers: &'a HeaderMap,
+    query: &'a [(String, String)],
+    form: &'a [(String, String)],
+) -> Result<Option<&'a str>, OAuth2Error> {
+    let mut found: Vec<&str> = Vec::with_capacity(1);
+    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
+    if let Some(h) = auth_headers.next() {
+        if auth_headers.next().is_some() {
+            return Err(OAuth2Error::invalid_request("more than one Authorization header"));
+        }
+        let h = h
+            .to_str()
+            .map_err(|_| OAuth2Error::invalid_request("malformed Authorization header"))?;
+        if let Some(tok) = strip_scheme(h, "Bearer") {
+            if tok.is_empty() || !tok.bytes().all(is_b64token_char) {
+                return Err(OAuth2Error::with_description(
+                    ErrorCode::InvalidToken,
+                    "malformed Bearer token",
+                ));
+            }
+            found.push(tok);
+        }
+    }
+    for (k, v) in form.iter().chain(query) {
+        if k == "access_token" {
+            found.push(v);
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(OAuth2Error::invalid_request(
+            "the access token was sent by more than one method (RFC 6750 section 2)",
+        )),
+    }
+}
+
+/// RFC 6750 §2.1 `b64token`.
+fn is_b64token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}

@@ -1,0 +1,252 @@
+//! A thread-safe in-memory store: for tests, examples and single-process servers that may
+//! forget everything on restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use async_trait::async_trait;
+
+use super::{
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ResourceOwner, TokenKind,
+    TokenRecord, TokenStore, UserStore,
+};
+use crate::client::Client;
+use crate::error::StorageError;
+use crate::token::{random_bytes, Selector};
+
+const SHARDS: usize = 16;
+
+/// Every storage trait, in memory. Cheap to clone: clones share the same data.
+///
+/// Tokens live in 16 shards, each behind its own lock, picked by a random byte of the
+/// selector, so concurrent Bearer checks and issuances rarely meet on one lock.
+///
+/// ```
+/// use authgate::{MemoryStore, ClientRecord};
+/// let store = MemoryStore::new();
+/// store.add_client(ClientRecord::confidential("svc", "secret").grant_types(["client_credentials"]));
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    clients: RwLock<HashMap<String, Arc<dyn Client>>>,
+    codes: Mutex<HashMap<Selector, AuthorizationCodeRecord>>,
+    tokens: [RwLock<HashMap<Selector, TokenRecord>>; SHARDS],
+    families: Mutex<HashMap<Selector, Vec<Selector>>>,
+    users: RwLock<HashMap<String, (String, ResourceOwner)>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces a client.
+    pub fn add_client(&self, client: impl Client + 'static) {
+        let id = client.client_id().to_owned();
+        write(&self.inner.clients).insert(id, Arc::new(client));
+    }
+
+    /// Removes a client.
+    pub fn remove_client(&self, client_id: &str) {
+        write(&self.inner.clients).remove(client_id);
+    }
+
+    /// Adds or replaces a user for the password grant; the password is kept as an argon2id
+    /// hash only.
+    ///
+    /// # Panics
+    /// Never in practice: hashing with the default argon2 parameters and a fresh 16-byte salt
+    /// cannot fail.
+    pub fn add_user(&self, owner: ResourceOwner, password: &str) {
+        let Some(username) = owner.username.clone() else {
+            return;
+        };
+        let salt_bytes: [u8; 16] = random_bytes();
+        // Encoding 16 bytes is always within SaltString's length bounds.
+        #[allow(clippy::expect_used)]
+        let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt encodes");
+        #[allow(clippy::expect_used)]
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("argon2 with default parameters hashes")
+            .to_string();
+        write(&self.inner.users).insert(username, (hash, owner));
+    }
+
+    /// Drops codes and tokens that expired before `now` (seconds); answers how many.
+    pub fn purge_expired(&self, now: i64) -> usize {
+        let mut n = 0;
+        lock(&self.inner.codes).retain(|_, c| {
+            let keep = c.expires_at > now;
+            n += usize::from(!keep);
+            keep
+        });
+        let mut gone = Vec::new();
+        for shard in &self.inner.tokens {
+            write(shard).retain(|sel, t| {
+                let keep = t.expires_at > now;
+                if !keep {
+                    gone.push((t.family, *sel));
+                }
+                keep
+            });
+        }
+        n += gone.len();
+        let mut fams = lock(&self.inner.families);
+        for (fam, sel) in gone {
+            if let Some(v) = fams.get_mut(&fam) {
+                v.retain(|s| *s != sel);
+                if v.is_empty() {
+                    fams.remove(&fam);
+                }
+            }
+        }
+        n
+    }
+
+    /// How many tokens are stored.
+    pub fn token_count(&self) -> usize {
+        self.inner.tokens.iter().map(|s| read(s).len()).sum()
+    }
+
+    fn shard(&self, sel: &Selector) -> &RwLock<HashMap<Selector, TokenRecord>> {
+        // Byte 15 is random (bytes 6..16 are), so shards fill evenly.
+        &self.inner.tokens[usize::from(sel.0[15]) % SHARDS]
+    }
+
+    fn insert_tokens(&self, tokens: &[TokenRecord]) {
+        let mut fams = lock(&self.inner.families);
+        for t in tokens {
+            write(self.shard(&t.selector)).insert(t.selector, t.clone());
+            fams.entry(t.family).or_default().push(t.selector);
+        }
+    }
+}
+
+// A poisoned lock means a thread panicked while holding it; the maps are still consistent
+// (every critical section is a single insert/update), so the data is used as it stands.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
+        Ok(read(&self.inner.clients).get(client_id).cloned())
+    }
+}
+
+#[async_trait]
+impl AuthorizationCodeStore for MemoryStore {
+    async fn save_code(&self, code: AuthorizationCodeRecord) -> Result<(), StorageError> {
+        lock(&self.inner.codes).insert(code.selector, code);
+        Ok(())
+    }
+
+    async fn find_code(
+        &self,
+        selector: &Selector,
+    ) -> Result<Option<AuthorizationCodeRecord>, StorageError> {
+        Ok(lock(&self.inner.codes).get(selector).cloned())
+    }
+
+    async fn consume_code(&self, selector: &Selector) -> Result<bool, StorageError> {
+        let mut codes = lock(&self.inner.codes);
+        Ok(match codes.get_mut(selector) {
+            Some(c) if !c.used => {
+                c.used = true;
+                true
+            }
+            _ => false,
+        })
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn save_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StorageError> {
+        self.insert_tokens(tokens);
+        Ok(())
+    }
+
+    async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {
+        Ok(read(self.shard(selector)).get(selector).cloned())
+    }
+
+    async fn revoke_token(&self, selector: &Selector) -> Result<(), StorageError> {
+        if let Some(t) = write(self.shard(selector)).get_mut(selector) {
+            t.revoked = true;
+        }
+        Ok(())
+    }
+
+    async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
+        let members = lock(&self.inner.families)
+            .get(family)
+            .cloned()
+            .unwrap_or_default();
+        for sel in members {
+            if let Some(t) = write(self.shard(&sel)).get_mut(&sel) {
+                t.revoked = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        selector: &Selector,
+        replacements: &[TokenRecord],
+    ) -> Result<bool, StorageError> {
+        {
+            let mut shard = write(self.shard(selector));
+            match shard.get_mut(selector) {
+                Some(t) if t.kind == TokenKind::Refresh && !t.revoked && !t.rotated => {
+                    t.rotated = true;
+                }
+                _ => return Ok(false),
+            }
+        }
+        self.insert_tokens(replacements);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<ResourceOwner>, StorageError> {
+        let entry = read(&self.inner.users).get(username).cloned();
+        let Some((hash, owner)) = entry else {
+            return Ok(None);
+        };
+        let password = password.to_owned();
+        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+            .await
+            .map_err(|e| StorageError::Other(Box::new(e)))?;
+        Ok(ok.then_some(owner))
+    }
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
