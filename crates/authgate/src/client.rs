@@ -335,7 +335,9 @@ fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OA
             secret: None,
             method: ClientAuthMethod::None,
         }),
-        (None, _) => Err(OAuth2Error::invalid_client("client authentication is required")),
+        (None, _) => Err(OAuth2Error::invalid_client(
+            "client authentication is required",
+        )),
     }
 }
 
@@ -358,7 +360,10 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
 }
 
 fn form_decode(s: &str) -> Option<String> {
-    let bytes: Vec<u8> = s.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
+    let bytes: Vec<u8> = s
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
     let decoded: Vec<u8> = percent_decode(&bytes)?;
     String::from_utf8(decoded).ok()
 }
@@ -390,7 +395,8 @@ mod tests {
         let s = MemoryStore::new();
         s.add_client(ClientRecord::confidential("c 1", "p@ss:wörd"));
         s.add_client(
-            ClientRecord::confidential("post", "sec").auth_method(ClientAuthMethod::ClientSecretPost),
+            ClientRecord::confidential("post", "sec")
+                .auth_method(ClientAuthMethod::ClientSecretPost),
         );
         s.add_client(ClientRecord::public("pub"));
         s
@@ -402,12 +408,16 @@ mod tests {
         if let Some(a) = auth {
             b = b.header("authorization", a);
         }
-        OAuth2Request::from_http(b.body(Bytes::from_static(body.as_bytes())).unwrap(), 4096).unwrap()
+        OAuth2Request::from_http(b.body(Bytes::from_static(body.as_bytes())).unwrap(), 4096)
+            .unwrap()
     }
 
     fn basic(id: &str, secret: &str) -> String {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+        )
     }
 
     #[tokio::test]
@@ -423,7 +433,9 @@ mod tests {
     async fn wrong_basic_secret_is_401_with_challenge_rfc6749_5_2() {
         let s = store();
         let h = Box::leak(basic("c 1", "nope").into_boxed_str());
-        let e = authenticate_client(&s, &req(Some(h), "")).await.unwrap_err();
+        let e = authenticate_client(&s, &req(Some(h), ""))
+            .await
+            .unwrap_err();
         assert_eq!(e.code().as_str(), "invalid_client");
         assert_eq!(e.status(), 401);
         assert!(e.has_basic_challenge());
@@ -445,15 +457,21 @@ mod tests {
         let ok = authenticate_client(&s, &req(None, "client_id=post&client_secret=sec")).await;
         assert!(ok.is_ok());
         let h = Box::leak(basic("post", "sec").into_boxed_str());
-        let e = authenticate_client(&s, &req(Some(h), "")).await.unwrap_err();
+        let e = authenticate_client(&s, &req(Some(h), ""))
+            .await
+            .unwrap_err();
         assert_eq!(e.code().as_str(), "invalid_client");
     }
 
     #[tokio::test]
     async fn public_client_names_itself_and_confidential_cannot() {
         let s = store();
-        assert!(authenticate_client(&s, &req(None, "client_id=pub")).await.is_ok());
-        let e = authenticate_client(&s, &req(None, "client_id=post")).await.unwrap_err();
+        assert!(authenticate_client(&s, &req(None, "client_id=pub"))
+            .await
+            .is_ok());
+        let e = authenticate_client(&s, &req(None, "client_id=post"))
+            .await
+            .unwrap_err();
         assert_eq!(e.code().as_str(), "invalid_client");
         assert_eq!(e.status(), 400);
         let e = authenticate_client(&s, &req(None, "client_id=pub&client_secret=x"))
@@ -465,11 +483,15 @@ mod tests {
     #[tokio::test]
     async fn unknown_client_and_missing_credentials_are_invalid_client() {
         let s = store();
-        let e = authenticate_client(&s, &req(None, "client_id=ghost")).await.unwrap_err();
+        let e = authenticate_client(&s, &req(None, "client_id=ghost"))
+            .await
+            .unwrap_err();
         assert_eq!(e.code().as_str(), "invalid_client");
         let e = authenticate_client(&s, &req(None, "")).await.unwrap_err();
         assert_eq!(e.code().as_str(), "invalid_client");
-        let e = authenticate_client(&s, &req(Some("Basic !!!"), "")).await.unwrap_err();
+        let e = authenticate_client(&s, &req(Some("Basic !!!"), ""))
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), 401);
     }
 }

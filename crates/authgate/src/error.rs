@@ -286,7 +286,10 @@ mod tests {
             (ErrorCode::UnsupportedGrantType, "unsupported_grant_type"),
             (ErrorCode::InvalidScope, "invalid_scope"),
             (ErrorCode::AccessDenied, "access_denied"),
-            (ErrorCode::UnsupportedResponseType, "unsupported_response_type"),
+            (
+                ErrorCode::UnsupportedResponseType,
+                "unsupported_response_type",
+            ),
             (ErrorCode::ServerError, "server_error"),
             (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable"),
             (ErrorCode::InvalidToken, "invalid_token"),

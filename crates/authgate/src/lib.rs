@@ -26,7 +26,9 @@ pub use client::{authenticate_client, Client, ClientAuthMethod, ClientRecord};
 pub use clock::{Clock, FrozenClock, SystemClock};
 pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssuedTokens, ServerContext, TokenSpec};
-pub use endpoints::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint};
+pub use endpoints::{
+    ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint,
+};
 pub use error::{ErrorCode, OAuth2Error, StorageError};
 pub use generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
 pub use grants::{
@@ -36,7 +38,9 @@ pub use grants::{
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};
 pub use request::{OAuth2Request, DEFAULT_MAX_BODY_BYTES};
-pub use resource::{BearerError, BearerValidator, ResourceProtector, ScopeRequirement, StoreBearerValidator};
+pub use resource::{
+    BearerError, BearerValidator, ResourceProtector, ScopeRequirement, StoreBearerValidator,
+};
 pub use response::OAuth2Response;
 pub use scope::Scope;
 pub use server::{AuthorizationError, AuthorizationRequest, AuthorizationServer};

@@ -77,14 +77,18 @@ impl CodeChallenge {
             ));
         }
         let computed = match self.method {
-            CodeChallengeMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            CodeChallengeMethod::S256 => {
+                URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+            }
             CodeChallengeMethod::Plain => verifier.to_owned(),
         };
         let same: bool = computed.as_bytes().ct_eq(self.challenge.as_bytes()).into();
         if same {
             Ok(())
         } else {
-            Err(OAuth2Error::invalid_grant("code_verifier does not match the code_challenge"))
+            Err(OAuth2Error::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ))
         }
     }
 }
@@ -120,8 +124,15 @@ mod tests {
     #[test]
     fn verifier_syntax_is_checked_rfc7636_4_1() {
         let c = CodeChallenge::new(CHALLENGE, CodeChallengeMethod::S256).unwrap();
-        for bad in ["short".to_owned(), "a".repeat(129), format!("{}+", "a".repeat(42))] {
-            assert_eq!(c.verify(&bad).unwrap_err().code().as_str(), "invalid_request");
+        for bad in [
+            "short".to_owned(),
+            "a".repeat(129),
+            format!("{}+", "a".repeat(42)),
+        ] {
+            assert_eq!(
+                c.verify(&bad).unwrap_err().code().as_str(),
+                "invalid_request"
+            );
         }
     }
 

@@ -88,19 +88,46 @@ mod tests {
 
     #[test]
     fn loopback_ip_port_may_vary_rfc8252_7_3() {
-        assert!(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:8000/cb"));
-        assert!(redirect_uri_matches("http://127.0.0.1:1/cb", "http://127.0.0.1:2/cb"));
-        assert!(redirect_uri_matches("http://[::1]/cb?a=1", "http://[::1]:9/cb?a=1"));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:8000/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:2/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]/cb?a=1",
+            "http://[::1]:9/cb?a=1"
+        ));
     }
 
     #[test]
     fn loopback_keeps_path_query_and_host_strict() {
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:8000/cb2"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb?a=1", "http://127.0.0.1:80/cb?a=2"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://[::1]:80/cb"));
-        assert!(!redirect_uri_matches("http://localhost/cb", "http://localhost:80/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1.evil.com/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://x@127.0.0.1:1/cb"));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:8000/cb2"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb?a=1",
+            "http://127.0.0.1:80/cb?a=2"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://[::1]:80/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:80/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1.evil.com/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://x@127.0.0.1:1/cb"
+        ));
     }
 
     #[test]

@@ -75,9 +75,18 @@ impl OAuth2Request {
     ///
     /// # Errors
     /// See [`Self::from_parts`].
-    pub fn from_http(req: http::Request<Bytes>, max_body_bytes: usize) -> Result<Self, OAuth2Error> {
+    pub fn from_http(
+        req: http::Request<Bytes>,
+        max_body_bytes: usize,
+    ) -> Result<Self, OAuth2Error> {
         let (parts, body) = req.into_parts();
-        Self::from_parts(parts.method, parts.uri, parts.headers, &body, max_body_bytes)
+        Self::from_parts(
+            parts.method,
+            parts.uri,
+            parts.headers,
+            &body,
+            max_body_bytes,
+        )
     }
 
     /// The HTTP method.
@@ -205,7 +214,10 @@ mod tests {
     #[test]
     fn repeated_parameter_is_invalid_request_rfc6749_3_2() {
         let r = post("application/x-www-form-urlencoded", b"a=1&a=2").unwrap();
-        assert_eq!(r.form_value("a").unwrap_err().code().as_str(), "invalid_request");
+        assert_eq!(
+            r.form_value("a").unwrap_err().code().as_str(),
+            "invalid_request"
+        );
     }
 
     #[test]

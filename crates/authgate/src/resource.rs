@@ -115,7 +115,8 @@ impl StoreBearerValidator {
 
 impl fmt::Debug for StoreBearerValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreBearerValidator").finish_non_exhaustive()
+        f.debug_struct("StoreBearerValidator")
+            .finish_non_exhaustive()
     }
 }
 
@@ -261,7 +262,11 @@ impl ResourceProtector {
         req: &OAuth2Request,
         required: &ScopeRequirement,
     ) -> Result<TokenRecord, BearerError> {
-        let query: &[(String, String)] = if self.allow_query { req.query_pairs() } else { &[] };
+        let query: &[(String, String)] = if self.allow_query {
+            req.query_pairs()
+        } else {
+            &[]
+        };
         let form: &[(String, String)] = if self.allow_form && req.is_form_encoded() {
             req.form_pairs()
         } else {
@@ -282,12 +287,15 @@ impl ResourceProtector {
     ) -> Result<Option<TokenRecord>, BearerError> {
         let err = |e: OAuth2Error| self.challenge(Some(e), required);
         if self.validator.request_invalid(headers) {
-            return Err(err(OAuth2Error::invalid_request("the request is not acceptable")));
+            return Err(err(OAuth2Error::invalid_request(
+                "the request is not acceptable",
+            )));
         }
         let Some(token) = extract_token(headers, query, form).map_err(err)? else {
             return Ok(None);
         };
-        let invalid = |d: &'static str| err(OAuth2Error::with_description(ErrorCode::InvalidToken, d));
+        let invalid =
+            |d: &'static str| err(OAuth2Error::with_description(ErrorCode::InvalidToken, d));
         let record = self
             .validator
             .authenticate_token(token)
@@ -407,7 +415,9 @@ fn extract_token<'a>(
     let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
     if let Some(h) = auth_headers.next() {
         if auth_headers.next().is_some() {
-            return Err(OAuth2Error::invalid_request("more than one Authorization header"));
+            return Err(OAuth2Error::invalid_request(
+                "more than one Authorization header",
+            ));
         }
         let h = h
             .to_str()

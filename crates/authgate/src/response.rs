@@ -46,7 +46,10 @@ impl OAuth2Response {
             headers.insert(header::LOCATION, v);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         Self {
             status: StatusCode::FOUND,
             headers,

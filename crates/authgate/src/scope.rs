@@ -123,6 +123,9 @@ mod tests {
 
     #[test]
     fn order_and_duplicates_do_not_matter() {
-        assert_eq!(Scope::parse("b a a").unwrap(), Scope::parse("a  b").unwrap());
+        assert_eq!(
+            Scope::parse("b a a").unwrap(),
+            Scope::parse("a  b").unwrap()
+        );
     }
 }

@@ -234,7 +234,11 @@ impl AuthorizationServer {
 
     /// The registered response types, sorted.
     pub fn response_types(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.authorization_grants.keys().map(String::as_str).collect();
+        let mut v: Vec<&str> = self
+            .authorization_grants
+            .keys()
+            .map(String::as_str)
+            .collect();
         v.sort_unstable();
         v
     }
@@ -250,10 +254,15 @@ impl AuthorizationServer {
         &self,
         req: &OAuth2Request,
     ) -> Result<AuthorizationRequest, AuthorizationError> {
-        let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(req).await?;
+        let (client, redirect_uri, redirect_uri_sent) =
+            self.verify_client_and_redirect(req).await?;
         // From here on errors are redirected. The response mode is known only once the
         // response type is; until then, the query.
-        let state = req.authorization_value("state").ok().flatten().map(str::to_owned);
+        let state = req
+            .authorization_value("state")
+            .ok()
+            .flatten()
+            .map(str::to_owned);
         let mut mode = ResponseMode::Query;
         let redirect = |e: OAuth2Error, mode| self.redirect_error(&redirect_uri, mode, e, &state);
 
@@ -283,7 +292,9 @@ impl AuthorizationServer {
                 // Rejects a repeated state (the lenient read above kept only the first).
                 req.authorization_value("state")?;
             }
-            if !client.allows_response_type(&response_type) || !client.allows_grant_type(grant.grant_type()) {
+            if !client.allows_response_type(&response_type)
+                || !client.allows_grant_type(grant.grant_type())
+            {
                 return Err(OAuth2Error::unauthorized_client(
                     "the client may not use this response_type",
                 ));
@@ -324,7 +335,8 @@ impl AuthorizationServer {
     ) -> Result<OAuth2Response, AuthorizationError> {
         let request = self.validate_authorization_request(req).await?;
         let mode = request.response_mode;
-        let fail = |e: OAuth2Error| self.redirect_error(&request.redirect_uri, mode, e, &request.state);
+        let fail =
+            |e: OAuth2Error| self.redirect_error(&request.redirect_uri, mode, e, &request.state);
         let Some(owner) = owner else {
             return Err(fail(OAuth2Error::with_description(
                 ErrorCode::AccessDenied,
@@ -449,7 +461,8 @@ impl AuthorizationServer {
         let mut res = OAuth2Response::from(err);
         if basic {
             let realm = quote(&self.ctx.config.realm);
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={realm}, charset=\"UTF-8\"")) {
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={realm}, charset=\"UTF-8\""))
+            {
                 res.headers.insert(header::WWW_AUTHENTICATE, v);
             }
         }
@@ -511,8 +524,14 @@ impl AuthorizationServer {
                 "authorization_endpoint".into(),
                 c.endpoint_url(&c.endpoints.authorization).into(),
             );
-            obj.insert("response_types_supported".into(), json!(self.response_types()));
-            obj.insert("response_modes_supported".into(), json!(["query", "fragment"]));
+            obj.insert(
+                "response_types_supported".into(),
+                json!(self.response_types()),
+            );
+            obj.insert(
+                "response_modes_supported".into(),
+                json!(["query", "fragment"]),
+            );
         }
         if self.authorization_grants.contains_key("code") {
             let mut pkce = vec!["S256"];
@@ -526,7 +545,10 @@ impl AuthorizationServer {
                 "revocation_endpoint".into(),
                 c.endpoint_url(&c.endpoints.revocation).into(),
             );
-            obj.insert("revocation_endpoint_auth_methods_supported".into(), json!(methods));
+            obj.insert(
+                "revocation_endpoint_auth_methods_supported".into(),
+                json!(methods),
+            );
         }
         if self.introspection.is_some() {
             obj.insert(
@@ -570,8 +592,10 @@ impl fmt::Debug for AuthorizationServer {
 /// the same of theirs.
 fn check_post_form(req: &OAuth2Request) -> Result<(), OAuth2Error> {
     if req.method() != Method::POST {
-        return Err(OAuth2Error::invalid_request("this endpoint accepts POST only")
-            .with_status(StatusCode::METHOD_NOT_ALLOWED));
+        return Err(
+            OAuth2Error::invalid_request("this endpoint accepts POST only")
+                .with_status(StatusCode::METHOD_NOT_ALLOWED),
+        );
     }
     if !req.is_form_encoded() {
         return Err(OAuth2Error::invalid_request(

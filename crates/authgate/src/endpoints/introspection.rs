@@ -114,6 +114,7 @@ impl Default for IntrospectionEndpoint {
 
 impl fmt::Debug for IntrospectionEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionEndpoint").finish_non_exhaustive()
+        f.debug_struct("IntrospectionEndpoint")
+            .finish_non_exhaustive()
     }
 }

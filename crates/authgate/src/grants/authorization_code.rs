@@ -91,20 +91,20 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
             return Ok(());
         };
         // RFC 7636 §4.3: an absent method means "plain".
-        let method = match method.map_or(Some(CodeChallengeMethod::Plain), CodeChallengeMethod::parse)
-        {
-            Some(CodeChallengeMethod::Plain) if !ctx.config.allow_plain_pkce => {
-                return Err(OAuth2Error::invalid_request(
-                    "code_challenge_method 'plain' is not allowed; use S256",
-                ))
-            }
-            Some(m) => m,
-            None => {
-                return Err(OAuth2Error::invalid_request(
-                    "unsupported code_challenge_method; use S256",
-                ))
-            }
-        };
+        let method =
+            match method.map_or(Some(CodeChallengeMethod::Plain), CodeChallengeMethod::parse) {
+                Some(CodeChallengeMethod::Plain) if !ctx.config.allow_plain_pkce => {
+                    return Err(OAuth2Error::invalid_request(
+                        "code_challenge_method 'plain' is not allowed; use S256",
+                    ))
+                }
+                Some(m) => m,
+                None => {
+                    return Err(OAuth2Error::invalid_request(
+                        "unsupported code_challenge_method; use S256",
+                    ))
+                }
+            };
         request.code_challenge = Some(CodeChallenge::new(challenge, method)?);
         Ok(())
     }

@@ -50,7 +50,8 @@ impl TokenGrant for RefreshTokenGrant {
         let presented = req
             .form_value("refresh_token")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'refresh_token'"))?;
-        let invalid = || OAuth2Error::invalid_grant("the refresh token is invalid, expired or revoked");
+        let invalid =
+            || OAuth2Error::invalid_grant("the refresh token is invalid, expired or revoked");
         let key = ctx.generator.parse(presented).ok_or_else(invalid)?;
         let record = ctx
             .tokens

@@ -146,8 +146,10 @@ pub trait AuthorizationCodeStore: Send + Sync {
     async fn save_code(&self, code: AuthorizationCodeRecord) -> Result<(), StorageError>;
 
     /// The code with this selector, used or not, or `None`.
-    async fn find_code(&self, selector: &Selector)
-        -> Result<Option<AuthorizationCodeRecord>, StorageError>;
+    async fn find_code(
+        &self,
+        selector: &Selector,
+    ) -> Result<Option<AuthorizationCodeRecord>, StorageError>;
 
     /// Atomically marks an unused code used. Answers true for exactly one of any number of
     /// concurrent calls for the same code, false for all others and for unknown codes.
