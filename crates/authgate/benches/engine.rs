@@ -1,1 +1,100 @@
-fn main() {}
+//! Criterion micro-benchmarks of the engine's hot paths.
+//!
+//! `cargo bench -p authgate --bench engine`; under `cargo test` each runs once as a smoke
+//! test.
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
+use std::hint::black_box;
+
+use authgate::*;
+use base64::Engine;
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn token_request() -> http::Request<Bytes> {
+    let basic = base64::engine::general_purpose::STANDARD.encode("svc:secret");
+    http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", format!("Basic {basic}"))
+        .body(Bytes::from_static(
+            b"grant_type=client_credentials&scope=read",
+        ))
+        .unwrap()
+}
+
+fn server() -> AuthorizationServer {
+    let store = MemoryStore::new();
+    store.add_client(
+        ClientRecord::confidential("svc", "secret")
+            .grant_types(["client_credentials"])
+            .scope("read write"),
+    );
+    let mut s = AuthorizationServer::new(store, ServerConfig::new("https://a.example"));
+    s.register_grant(ClientCredentialsGrant::new());
+    s
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let server = server();
+
+    c.bench_function("parse_token_request", |b| {
+        b.iter(|| OAuth2Request::from_http(black_box(token_request()), 65536).unwrap());
+    });
+
+    let req = OAuth2Request::from_http(token_request(), 65536).unwrap();
+    let clients = server.context().clients.clone();
+    c.bench_function("authenticate_client_basic", |b| {
+        b.iter(|| {
+            rt.block_on(authenticate_client(clients.as_ref(), black_box(&req)))
+                .unwrap()
+        });
+    });
+
+    c.bench_function("generate_token", |b| {
+        b.iter(|| token::generate_token(black_box(1_700_000_000_000)));
+    });
+
+    c.bench_function("create_token_response_client_credentials_memory", |b| {
+        b.iter(|| {
+            let res = rt.block_on(server.create_token_response(black_box(&req)));
+            assert_eq!(res.status, 200);
+        });
+    });
+
+    let res = rt.block_on(server.create_token_response(&req));
+    let token = res.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let protector = ResourceProtector::from_server(&server);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let need = ScopeRequirement::all_of("read");
+    c.bench_function("bearer_check_memory", |b| {
+        b.iter(|| {
+            rt.block_on(protector.validate(black_box(&headers), None, &need))
+                .unwrap()
+        });
+    });
+
+    let challenge = CodeChallenge::new(
+        "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
+        CodeChallengeMethod::S256,
+    )
+    .unwrap();
+    c.bench_function("pkce_s256_verify", |b| {
+        b.iter(|| {
+            challenge
+                .verify(black_box(
+                    "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag",
+                ))
+                .unwrap();
+        });
+    });
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);
