@@ -8,9 +8,10 @@ use std::sync::Arc;
 use authgate::*;
 use authgate_axum::{
     authorization_response, routes, CurrentToken, OAuthRequest, RequireBearerLayer, Server,
+    ValidatedAuthorization,
 };
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -56,24 +57,21 @@ pub fn app(issuer: &str) -> Router {
         .with_state(server)
 }
 
-/// GET /authorize: validate, then show the consent page.
-async fn authorize_page(State(server): State<Server>, OAuthRequest(req): OAuthRequest) -> Response {
-    match server.validate_authorization_request(&req).await {
-        Ok(grant) => Html(format!(
-            "<!doctype html><title>Authorize</title><h1>{} wants: {}</h1>\
-             <form method=post><button name=confirm value=yes>Approve</button>\
-             <button name=confirm value=no>Deny</button></form>",
-            html_escape(
-                grant
-                    .client
-                    .client_name()
-                    .unwrap_or(grant.client.client_id())
-            ),
-            html_escape(&grant.scope.to_string()),
-        ))
-        .into_response(),
-        Err(e) => authorization_response(Err(e)),
-    }
+/// GET /authorize: the extractor validated the request; show the consent page.
+async fn authorize_page(
+    ValidatedAuthorization { request, .. }: ValidatedAuthorization,
+) -> Html<String> {
+    let client = request
+        .client
+        .client_name()
+        .unwrap_or(request.client.client_id());
+    Html(format!(
+        "<!doctype html><title>Authorize</title><h1>{} wants: {}</h1>\
+         <form method=post><button name=confirm value=yes>Approve</button>\
+         <button name=confirm value=no>Deny</button></form>",
+        html_escape(client),
+        html_escape(&request.scope.to_string()),
+    ))
 }
 
 /// POST /authorize: the user's decision.

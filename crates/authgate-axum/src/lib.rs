@@ -5,6 +5,8 @@
 //!   `max_body_bytes`; over it, 413 with a JSON error).
 //! - [`token`], [`revoke`], [`introspect`], [`metadata`]: ready-made handlers;
 //!   [`routes`] mounts them at the paths of the server's config.
+//! - [`ValidatedAuthorization`]: an extractor handing the consent page's handler the
+//!   validated authorization request (failures are answered for it).
 //! - [`authorization_response`]: turns the result of `validate_authorization_request` /
 //!   `create_authorization_response` errors into the right answer (redirect, or a 400 that
 //!   is never redirected).
@@ -121,6 +123,37 @@ where
         OAuth2Request::from_parts(parts.method, parts.uri, parts.headers, &bytes, limit)
             .map(OAuthRequest)
             .map_err(|e| into_response(OAuth2Response::from(e)))
+    }
+}
+
+/// A validated authorization request, for the consent page's handler: extracting it runs
+/// [`AuthorizationServer::validate_authorization_request`], and a failed validation is
+/// answered for the handler (an error redirect, or a 400 that is never redirected).
+///
+/// It also carries the [`OAuth2Request`], which the POST handler hands back to
+/// `create_authorization_response`.
+#[derive(Debug, Clone)]
+pub struct ValidatedAuthorization {
+    /// What the consent page shows: client, scope, redirect URI, state.
+    pub request: authgate::AuthorizationRequest,
+    /// The raw request.
+    pub raw: OAuth2Request,
+}
+
+impl<S> FromRequest<S> for ValidatedAuthorization
+where
+    S: Send + Sync,
+    Server: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let OAuthRequest(raw) = OAuthRequest::from_request(req, state).await?;
+        let server = Server::from_ref(state);
+        match server.validate_authorization_request(&raw).await {
+            Ok(request) => Ok(Self { request, raw }),
+            Err(e) => Err(into_response(e.into_response())),
+        }
     }
 }
 

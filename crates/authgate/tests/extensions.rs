@@ -1,0 +1,283 @@
+//! Extension points: a custom grant type, a built-in grant customised through its hooks,
+//! and replaced token / expires_in generators — driven through the engine directly.
+
+use std::sync::Arc;
+
+use authgate::*;
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+const ISSUER: &str = "https://auth.example";
+
+fn form_post(path: &str, auth: Option<(&str, &str)>, body: &str) -> OAuth2Request {
+    let mut b =
+        http::Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = auth {
+        let enc = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        b = b.header("authorization", format!("Basic {enc}"));
+    }
+    OAuth2Request::from_http(b.body(Bytes::from(body.to_owned())).unwrap(), 65536).unwrap()
+}
+
+fn get(uri: &str) -> OAuth2Request {
+    OAuth2Request::from_http(http::Request::get(uri).body(Bytes::new()).unwrap(), 65536).unwrap()
+}
+
+fn store() -> MemoryStore {
+    let s = MemoryStore::new();
+    s.add_client(
+        ClientRecord::confidential("svc", "secret")
+            .grant_types([
+                "client_credentials",
+                "urn:example:params:oauth:grant-type:magic",
+            ])
+            .scope("read write"),
+    );
+    s.add_client(
+        ClientRecord::public("spa")
+            .redirect_uris(["https://spa.example/cb"])
+            .grant_types(["implicit"])
+            .response_types(["token"])
+            .scope("profile"),
+    );
+    s
+}
+
+/// A made-up extension grant: exchanges a "magic word" for a token with scope `read`.
+struct MagicWordGrant;
+
+impl Grant for MagicWordGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TokenGrant for MagicWordGrant {
+    fn grant_type(&self) -> &str {
+        "urn:example:params:oauth:grant-type:magic"
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<Map<String, Value>, OAuth2Error> {
+        if req.form_value("word")? != Some("please") {
+            return Err(OAuth2Error::invalid_grant("that is not the magic word"));
+        }
+        let owner = ResourceOwner::new("magic-user", "merlin");
+        let issued = ctx
+            .issue_tokens(TokenSpec {
+                client: client.as_ref(),
+                grant_type: self.grant_type(),
+                owner: Some(&owner),
+                scope: "read".parse()?,
+                family: None,
+                refresh_token: false,
+                expires_in: None,
+            })
+            .await?;
+        Ok(issued.to_json())
+    }
+}
+
+#[tokio::test]
+async fn custom_urn_grant_is_registered_used_and_advertised() {
+    let mut server = AuthorizationServer::new(store(), ServerConfig::new(ISSUER));
+    server.register_grant(MagicWordGrant);
+    let grant = "urn%3Aexample%3Aparams%3Aoauth%3Agrant-type%3Amagic";
+
+    let res = server
+        .create_token_response(&form_post(
+            "/token",
+            Some(("svc", "secret")),
+            &format!("grant_type={grant}&word=please"),
+        ))
+        .await;
+    assert_eq!(res.status, 200);
+    let body = res.json_body().unwrap();
+    assert_eq!(body["scope"], "read");
+    let token = body["access_token"].as_str().unwrap();
+
+    let protector = ResourceProtector::from_server(&server);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let record = protector
+        .validate(&headers, None, &ScopeRequirement::all_of("read"))
+        .await
+        .unwrap();
+    assert_eq!(record.username.as_deref(), Some("merlin"));
+    assert_eq!(
+        record.grant_type,
+        "urn:example:params:oauth:grant-type:magic"
+    );
+
+    let res = server
+        .create_token_response(&form_post(
+            "/token",
+            Some(("svc", "secret")),
+            &format!("grant_type={grant}&word=abracadabra"),
+        ))
+        .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.json_body().unwrap()["error"], "invalid_grant");
+
+    let meta = server.metadata();
+    assert!(meta["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == "urn:example:params:oauth:grant-type:magic"));
+}
+
+/// Customises the implicit grant's token creation: 5-minute tokens and an extra member.
+struct ShortImplicitTokens;
+
+#[async_trait]
+impl GrantHooks for ShortImplicitTokens {
+    async fn issue_tokens(
+        &self,
+        ctx: &ServerContext,
+        mut spec: TokenSpec<'_>,
+    ) -> Result<IssuedTokens, OAuth2Error> {
+        spec.expires_in = Some(300);
+        spec.refresh_token = true; // the grant must still never hand one out in a fragment
+        let mut issued = ctx.issue_tokens(spec).await?;
+        issued.extra.insert("token_flavour".into(), "short".into());
+        Ok(issued)
+    }
+}
+
+#[tokio::test]
+async fn implicit_grant_token_creation_is_customised_through_its_hook() {
+    let mut server = AuthorizationServer::new(store(), ServerConfig::new(ISSUER));
+    server.register_grant(ImplicitGrant::new().with_hooks(ShortImplicitTokens));
+    let owner = ResourceOwner::new("u1", "alice");
+    let res = server
+        .create_authorization_response(
+            &get("/authorize?response_type=token&client_id=spa&state=s"),
+            Some(&owner),
+        )
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let frag: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(loc.fragment().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(frag["expires_in"], "300");
+    assert_eq!(frag["token_flavour"], "short");
+    assert_eq!(frag["state"], "s");
+    assert_eq!(frag["iss"], ISSUER);
+    assert!(
+        !frag.contains_key("refresh_token"),
+        "RFC 6749 4.2.2: no refresh token in implicit"
+    );
+    assert!(
+        loc.query().is_none(),
+        "RFC 9700 4.3.2: no token in the query"
+    );
+}
+
+#[tokio::test]
+async fn expires_in_generator_is_replaceable() {
+    let mut server = AuthorizationServer::new(store(), ServerConfig::new(ISSUER)).with_expires_in(
+        |grant_type: &str, client: &dyn Client| {
+            if grant_type == "client_credentials" && client.client_id() == "svc" {
+                42
+            } else {
+                1
+            }
+        },
+    );
+    server.register_grant(ClientCredentialsGrant::new());
+    let res = server
+        .create_token_response(&form_post(
+            "/token",
+            Some(("svc", "secret")),
+            "grant_type=client_credentials",
+        ))
+        .await;
+    assert_eq!(res.json_body().unwrap()["expires_in"], 42);
+}
+
+/// A generator that prefixes tokens, delegating the format to the default one.
+struct Prefixed;
+
+impl TokenGenerator for Prefixed {
+    fn generate(&self, kind: TokenKind, now_millis: i64) -> token::GeneratedToken {
+        let mut t = OpaqueTokenGenerator.generate(kind, now_millis);
+        t.value = format!("ag_{}", t.value);
+        t
+    }
+    fn parse(&self, value: &str) -> Option<token::TokenKey> {
+        OpaqueTokenGenerator.parse(value.strip_prefix("ag_")?)
+    }
+}
+
+#[tokio::test]
+async fn token_generator_is_replaceable_and_used_by_the_protector() {
+    let mut server =
+        AuthorizationServer::new(store(), ServerConfig::new(ISSUER)).with_token_generator(Prefixed);
+    server.register_grant(ClientCredentialsGrant::new());
+    let res = server
+        .create_token_response(&form_post(
+            "/token",
+            Some(("svc", "secret")),
+            "grant_type=client_credentials",
+        ))
+        .await;
+    let token = res.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("ag_"));
+    let protector = ResourceProtector::from_server(&server);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    protector
+        .validate(&headers, None, &ScopeRequirement::none())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn refresh_tokens_follow_config_and_environment() {
+    let config = ServerConfig::new(ISSUER)
+        .apply_env_vars([(
+            "AUTHGATE_REFRESH_TOKEN_GENERATOR".to_owned(),
+            "true".to_owned(),
+        )])
+        .unwrap();
+    let s = MemoryStore::new();
+    s.add_client(ClientRecord::confidential("c", "s").grant_types(["password", "refresh_token"]));
+    s.add_user(ResourceOwner::new("u", "alice"), "pw");
+    let mut server = AuthorizationServer::new(s.clone(), config);
+    server.register_grant(PasswordGrant::new(s.clone()));
+    let res = server
+        .create_token_response(&form_post(
+            "/token",
+            Some(("c", "s")),
+            "grant_type=password&username=alice&password=pw",
+        ))
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(res.json_body().unwrap()["refresh_token"].is_string());
+
+    let mut off = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
+    off.register_grant(PasswordGrant::new(s));
+    let res = off
+        .create_token_response(&form_post(
+            "/token",
+            Some(("c", "s")),
+            "grant_type=password&username=alice&password=pw",
+        ))
+        .await;
+    assert!(
+        res.json_body().unwrap().get("refresh_token").is_none(),
+        "refresh tokens are off by default"
+    );
+}
