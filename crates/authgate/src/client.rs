@@ -494,4 +494,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.status(), 401);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn basic_credentials_round_trip_any_id_and_secret_rfc6749_2_3_1(
+            id in ".{1,40}",
+            secret in ".{0,40}",
+        ) {
+            let header = basic(&id, &secret);
+            let encoded = strip_scheme(&header, "basic").unwrap();
+            let (i, s) = decode_basic(encoded).unwrap();
+            proptest::prop_assert_eq!(i, id);
+            proptest::prop_assert_eq!(s, secret);
+        }
+    }
 }
