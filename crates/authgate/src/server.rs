@@ -258,11 +258,14 @@ impl AuthorizationServer {
             self.verify_client_and_redirect(req).await?;
         // From here on errors are redirected. The response mode is known only once the
         // response type is; until then, the query.
+        // Echo the first `state` even when it is repeated; the repeat itself is rejected
+        // below, with that error redirected.
         let state = req
-            .authorization_value("state")
-            .ok()
-            .flatten()
-            .map(str::to_owned);
+            .query_pairs()
+            .iter()
+            .chain(req.form_pairs())
+            .find(|(k, v)| k == "state" && !v.is_empty())
+            .map(|(_, v)| v.clone());
         let mut mode = ResponseMode::Query;
         let redirect = |e: OAuth2Error, mode| self.redirect_error(&redirect_uri, mode, e, &state);
 
@@ -288,10 +291,7 @@ impl AuthorizationServer {
         mode = grant.default_response_mode();
         let result = async {
             mode = response_mode(req, mode)?;
-            if state.is_some() {
-                // Rejects a repeated state (the lenient read above kept only the first).
-                req.authorization_value("state")?;
-            }
+            req.authorization_value("state")?;
             if !client.allows_response_type(&response_type)
                 || !client.allows_grant_type(grant.grant_type())
             {
@@ -323,12 +323,40 @@ impl AuthorizationServer {
 
     /// Answers an authorization request once the resource owner decided: `Some(owner)`
     /// grants, `None` denies (`access_denied`). The request is validated again, so the
-    /// consent form can simply post back to the same URL.
+    /// consent form can simply post back to the same URL. Redirects are 302 for a GET and
+    /// 303 for a POST (RFC 9700 §4.12).
     ///
     /// # Errors
     /// As [`Self::validate_authorization_request`]; grant failures after validation are
     /// redirected.
     pub async fn create_authorization_response(
+        &self,
+        req: &OAuth2Request,
+        owner: Option<&ResourceOwner>,
+    ) -> Result<OAuth2Response, AuthorizationError> {
+        let result = self.authorization_response(req, owner).await;
+        if req.method() != Method::POST {
+            return result;
+        }
+        // After a form POST, 303 makes the browser GET the redirect URI and never re-send
+        // the form (RFC 9700 §4.12 forbids 307).
+        let see_other = |mut r: OAuth2Response| {
+            r.status = StatusCode::SEE_OTHER;
+            r
+        };
+        match result {
+            Ok(r) => Ok(see_other(r)),
+            Err(AuthorizationError::Redirect { error, response }) => {
+                Err(AuthorizationError::Redirect {
+                    error,
+                    response: see_other(response),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn authorization_response(
         &self,
         req: &OAuth2Request,
         owner: Option<&ResourceOwner>,
