@@ -203,10 +203,12 @@ where
     Server: FromRef<S>,
 {
     let p = &server.config().endpoints;
+    // Other methods reach the handler too, so the engine answers them with its JSON
+    // `invalid_request` (405); axum adds `Allow: POST`.
     Router::new()
-        .route(&p.token, post(token))
-        .route(&p.revocation, post(revoke))
-        .route(&p.introspection, post(introspect))
+        .route(&p.token, post(token).fallback(token))
+        .route(&p.revocation, post(revoke).fallback(revoke))
+        .route(&p.introspection, post(introspect).fallback(introspect))
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use authgate::*;
 use authgate_axum::{
-    authorization_response, routes, CurrentToken, OAuthRequest, OptionalToken,
-    RequireBearerLayer, Server,
+    authorization_response, routes, CurrentToken, OAuthRequest, OptionalToken, RequireBearerLayer,
+    Server,
 };
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -59,14 +59,25 @@ pub fn store() -> MemoryStore {
         ClientRecord::confidential(POST_ID, POST_SECRET)
             .auth_method(ClientAuthMethod::ClientSecretPost)
             .redirect_uris([REDIRECT])
-            .grant_types(["authorization_code", "refresh_token", "password", "client_credentials"])
+            .grant_types([
+                "authorization_code",
+                "refresh_token",
+                "password",
+                "client_credentials",
+            ])
             .response_types(["code"])
             .scope("profile email read"),
     );
     store.add_client(
         ClientRecord::public(NATIVE_ID)
             .redirect_uris([NATIVE_REDIRECT])
-            .grant_types(["authorization_code", "refresh_token", "implicit", "client_credentials", "password"])
+            .grant_types([
+                "authorization_code",
+                "refresh_token",
+                "implicit",
+                "client_credentials",
+                "password",
+            ])
             .response_types(["code", "token"])
             .scope("profile email"),
     );
@@ -130,7 +141,10 @@ pub fn app(server: Server) -> Router {
         )
         .route(
             "/api/open",
-            get(open).route_layer(RequireBearerLayer::optional(protector, ScopeRequirement::none())),
+            get(open).route_layer(RequireBearerLayer::optional(
+                protector,
+                ScopeRequirement::none(),
+            )),
         )
         .with_state(server)
 }
@@ -180,7 +194,12 @@ pub async fn start_with(
     let clock = FrozenClock::at(1_800_000_000);
     let server: Server = Arc::new(customise(default_server(store.clone(), clock.clone())));
     let base = serve(app(server.clone())).await;
-    TestServer { base, clock, store, server }
+    TestServer {
+        base,
+        clock,
+        store,
+        server,
+    }
 }
 
 /// An HTTP client that does not follow redirects.
