@@ -1,1 +1,435 @@
-//! The manual.
+//! The manual: the threat model, the defaults and why, RFC compliance, and a guide for users
+//! coming from Authlib.
+//!
+//! This module holds no code. It describes what the engine does today; where the engine does
+//! not yet do something a specification asks for, it says so in as many words ("not
+//! implemented yet"), so that you can decide what to add in front of it.
+//!
+//! - [1. Threat model](#1-threat-model-rfc-9700)
+//! - [2. Defaults, and why](#2-defaults-and-why)
+//! - [3. RFC compliance matrix](#3-rfc-compliance-matrix)
+//! - [4. Coming from Authlib](#4-coming-from-authlib)
+//!
+//! # 1. Threat model (RFC 9700)
+//!
+//! RFC 9700, the OAuth 2.0 Security Best Current Practice, is the baseline. Each entry below
+//! names a threat by its section, says how the code meets it, and names what is missing.
+//!
+//! Three parts of the deployment are outside this crate and are not covered here: TLS, the
+//! login and consent pages (framing, CSRF tokens, `Referrer-Policy` on pages), and HTTP
+//! plumbing such as CORS and trusted proxies. They belong to the web layer (`authgate-axum`)
+//! and the reference server.
+//!
+//! ## Redirect URI validation (§2.1, §4.1)
+//!
+//! *Threat:* a lax comparison lets an attacker register or craft a redirect URI that sends
+//! codes or tokens to a host they control.
+//!
+//! *Met by:* [`redirect_uri_matches`](crate::redirect_uri_matches) compares the requested URI
+//! with each registered one as plain strings. The one exception (RFC 8252 §7.3) is the port
+//! of an `http` URI whose host is the IP literal `127.0.0.1` or `[::1]`: native apps listen on
+//! an ephemeral port. Even then, the rest of the URI is compared as a string after only the
+//! port is cut out, so no URL parser normalisation can make two different URIs equal; the
+//! host name `localhost`, user-info, fragments, prefixes and wildcards get no leniency.
+//! When a request names no `redirect_uri`, the client's registered one is used only if it has
+//! exactly one (RFC 6749 §3.1.2.3); otherwise the request is refused. When the authorization
+//! request named it, the token request must repeat it unchanged (RFC 6749 §4.1.3).
+//!
+//! *Missing:* dynamic client registration is not implemented yet, so checking URIs at
+//! registration time is the application's job; [`is_valid_redirect_uri`](crate::is_valid_redirect_uri)
+//! is the check to use.
+//!
+//! ## Credential leakage via the Referer header and browser history (§4.2, §4.3)
+//!
+//! *Threat:* codes, tokens or `state` in a URL leak through the `Referer` header, browser
+//! history, or logs.
+//!
+//! *Met by:* authorization redirects built by [`OAuth2Response::redirect`](crate::OAuth2Response::redirect)
+//! carry `Referrer-Policy: no-referrer` and `Cache-Control: no-store`. Codes are single-use
+//! and expire after 10 minutes (see §4.5 below). Access tokens never travel in a query
+//! string: the implicit grant is absent unless registered, it answers in the fragment, and a
+//! `response_mode=query` request for it is refused. Resource servers ignore `access_token`
+//! in the query unless [`ResourceProtector::allow_query_token`](crate::ResourceProtector::allow_query_token)
+//! turns it on.
+//!
+//! *Missing:* keeping third-party resources off the consent page is the page's job, not the
+//! engine's.
+//!
+//! ## Mix-up attacks (§4.4)
+//!
+//! *Threat:* a client that talks to several authorization servers is tricked into sending a
+//! code from one to another.
+//!
+//! *Met by:* every authorization response, success or error, carries `iss` (RFC 9207) with
+//! the configured issuer, and the metadata document says so
+//! (`authorization_response_iss_parameter_supported`). The client has to check it.
+//!
+//! ## Authorization code injection and replay (§4.5; RFC 6749 §4.1.2, §10.5)
+//!
+//! *Threat:* a stolen code is redeemed by the attacker, or injected into a victim's session.
+//!
+//! *Met by:*
+//! - PKCE: the challenge is stored with the code and the verifier is checked at redemption,
+//!   in constant time. PKCE is required of public clients (see §4.8 for downgrades).
+//! - The code is bound to the client it was issued to: another client presenting it gets
+//!   `invalid_grant`, and nothing else happens.
+//! - The code is bound to its redirect URI, as above.
+//! - Single use: [`AuthorizationCodeStore::consume_code`](crate::AuthorizationCodeStore::consume_code)
+//!   is one atomic operation that succeeds for exactly one caller. The code record stays in
+//!   the store, marked used, so a second redemption is recognised: it answers `invalid_grant`
+//!   and revokes every token issued from the code
+//!   ([`TokenStore::revoke_family`](crate::TokenStore::revoke_family); the code's selector is
+//!   the family of every token it produced, refreshed ones included). Two concurrent
+//!   redemptions are treated the same way.
+//! - Codes live [`ServerConfig::code_ttl`](crate::ServerConfig::code_ttl) seconds (600).
+//!
+//! *Missing:* OpenID Connect (the `nonce` is stored with the code, but no ID token is issued)
+//! is not implemented yet.
+//!
+//! ## Access token injection (§4.6)
+//!
+//! *Threat:* an attacker injects a stolen access token into a legitimate client. The
+//! countermeasures (`nonce`, `at_hash` in an ID token) live in the client and in OpenID
+//! Connect, which is not implemented yet.
+//!
+//! ## Cross-site request forgery (§4.7)
+//!
+//! *Threat:* an attacker makes the victim's client complete a flow the attacker started.
+//!
+//! *Met by:* `state` is echoed verbatim on success and on redirected errors; PKCE (RFC 9700
+//! §4.7.1 accepts it as CSRF protection) is mandatory for public clients and can be made
+//! mandatory for all with [`ServerConfig::require_pkce`](crate::ServerConfig::require_pkce).
+//! Without it, a confidential client's CSRF protection rests on its own use of `state`.
+//!
+//! *Missing:* CSRF protection of the consent form itself belongs to the page that renders it.
+//! [`AuthorizationServer::create_authorization_response`](crate::AuthorizationServer::create_authorization_response)
+//! validates the whole request again, but cannot know whether the owner really submitted the
+//! form.
+//!
+//! ## PKCE downgrade (§4.8)
+//!
+//! *Threat:* an attacker strips PKCE from a flow, or swaps the method for a weaker one.
+//!
+//! *Met by:* a code issued with a challenge cannot be redeemed without a verifier
+//! (`invalid_request`); a verifier presented for a code issued without a challenge is refused
+//! (`invalid_grant`); `code_challenge_method` without `code_challenge` is refused. A missing
+//! method means `plain` (RFC 7636 §4.3), and `plain` is refused unless
+//! [`ServerConfig::allow_plain_pkce`](crate::ServerConfig::allow_plain_pkce) is set, so
+//! leaving out the method cannot silently weaken the check. The metadata lists
+//! `code_challenge_methods_supported` (`S256`, and `plain` only when enabled).
+//!
+//! ## Access token leakage at, and misuse by, resource servers (§2.2.1, §2.3, §4.9, §4.10)
+//!
+//! *Threat:* a resource server, a proxy or a log leaks an access token, and the thief replays
+//! it, possibly at another resource server.
+//!
+//! *Not implemented yet:* sender-constrained access tokens (DPoP, RFC 9449; mutual TLS,
+//! RFC 8705); audience-restricted tokens (resource indicators, RFC 8707); JWT access tokens
+//! (RFC 9068).
+//!
+//! *What limits the damage today:* access tokens are short-lived (3600 s by default, settable
+//! per grant type), can be revoked (RFC 7009), and introspection reports revoked tokens as
+//! inactive. Scopes never grow: a request may name only scopes within the client's registered
+//! scope, and a refresh may only narrow the original scope. Note that a request naming no
+//! scope receives the client's whole registered scope (its default), so register narrow
+//! scopes.
+//!
+//! ## Refresh token protection (§2.2.2, §4.14)
+//!
+//! *Threat:* a stolen refresh token gives the thief long-lived access.
+//!
+//! *Met by:* refresh tokens are off until [`ServerConfig::refresh_tokens`](crate::ServerConfig::refresh_tokens)
+//! is set, and then issued only to clients allowed the `refresh_token` grant. A refresh token
+//! is bound to its client. [`ServerConfig::refresh_token_rotation`](crate::ServerConfig::refresh_token_rotation)
+//! rotates public clients' refresh tokens by default (RFC 9700 §4.14.2 requires rotation or
+//! sender-constraining for them, and sender-constraining is not implemented yet). Rotation is
+//! one atomic store operation ([`TokenStore::rotate_refresh_token`](crate::TokenStore::rotate_refresh_token));
+//! a rotated-out token presented again, or a lost race to rotate it, counts as reuse and
+//! revokes the whole grant family. Revoking a refresh token at the revocation endpoint also
+//! revokes the family.
+//!
+//! *Caveats:* [`RefreshTokenRotation::Never`](crate::RefreshTokenRotation::Never) turns
+//! rotation off for public clients too, which leaves their refresh tokens without the
+//! protection RFC 9700 requires. Each rotated refresh token gets a fresh lifetime
+//! ([`ServerConfig::refresh_token_ttl`](crate::ServerConfig::refresh_token_ttl), 14 days), so
+//! an active grant can live indefinitely; a cap on a grant's total lifetime is not implemented
+//! yet.
+//!
+//! ## Resource owner password credentials (§2.4)
+//!
+//! *Threat:* the grant exposes the user's password to the client and cannot do multi-factor
+//! authentication.
+//!
+//! *Met by:* [`PasswordGrant`](crate::PasswordGrant) exists only when registered, and a client
+//! may use it only when its grant types include `password`. The [`UserStore`](crate::UserStore)
+//! contract asks for a slow password hash (argon2id) computed off the async workers;
+//! [`MemoryStore`](crate::MemoryStore) does both.
+//!
+//! *Not implemented yet:* brute-force protection of the password check (RFC 6749 §4.3.2
+//! says the server MUST protect it). Throttle in your `UserStore` or in front of the token
+//! endpoint.
+//!
+//! ## Client authentication (§2.5)
+//!
+//! *Met by:* [`authenticate_client`](crate::authenticate_client) accepts `client_secret_basic`,
+//! `client_secret_post` and `none`; a client must use its registered method, and a request
+//! that uses two methods at once is refused. Basic credentials are form-urldecoded after
+//! base64 (RFC 6749 §2.3.1). A failed Basic authentication answers 401 with a
+//! `WWW-Authenticate: Basic` challenge. Secrets are kept as SHA-256 hashes and compared in
+//! constant time. A fast hash is right for machine-generated secrets with 256 bits of entropy
+//! ([`token::generate_client_secret`](crate::token::generate_client_secret)); it is not
+//! enough for secrets a human chose, and [`ClientRecord::confidential`](crate::ClientRecord::confidential)
+//! accepts any string, so generate secrets rather than accept them.
+//!
+//! *Not implemented yet:* the asymmetric methods RFC 9700 prefers (`private_key_jwt`, mutual
+//! TLS) and `client_secret_jwt`; therefore there is no client assertion to replay yet, and
+//! no `jti` cache either. Brute-force protection and rate limiting at the token endpoint are
+//! not implemented yet. The `client_id` is not treated as a secret: an unknown client and a
+//! known one with a wrong secret can be told apart (by timing, and by the error description
+//! when the method is wrong).
+//!
+//! ## Metadata and other recommendations (§2.6)
+//!
+//! *Met by:* [`AuthorizationServer::metadata`](crate::AuthorizationServer::metadata) builds
+//! the RFC 8414 document from what is registered (endpoints, grant types, response types,
+//! authentication methods, PKCE methods, `iss` support);
+//! [`AuthorizationServer::create_metadata_response`](crate::AuthorizationServer::create_metadata_response)
+//! serves it. CORS headers are not set by the engine: the web layer decides per route.
+//!
+//! ## Open redirection (§4.11)
+//!
+//! *Threat:* the authorization endpoint redirects a user to an attacker's URI.
+//!
+//! *Met by:* until the client and the redirect URI are verified, every error is an
+//! [`AuthorizationError::Invalid`](crate::AuthorizationError::Invalid), to be shown to the
+//! user and never redirected: a missing, repeated or unknown `client_id`; an unregistered,
+//! missing-and-ambiguous or repeated `redirect_uri`; a storage failure during that lookup.
+//! Only afterwards are errors sent to the (verified) redirect URI.
+//!
+//! ## 307 redirects (§4.12)
+//!
+//! *Threat:* a 307 after a form POST makes the browser re-post the user's credentials to the
+//! client.
+//!
+//! *Met by:* [`AuthorizationServer::create_authorization_response`](crate::AuthorizationServer::create_authorization_response)
+//! answers a POST (the consent form) with `303 See Other`, for the success and for redirected
+//! errors alike, so the browser fetches the redirect URI with a GET and never re-sends the
+//! form. A GET is answered with `302 Found`. No response is ever a 307.
+//!
+//! ## TLS-terminating reverse proxies (§4.13)
+//!
+//! The engine reads no `X-Forwarded-*` header and no client-certificate header, and the
+//! issuer comes from configuration, not from the `Host` header, so there is nothing here for
+//! a client to spoof. Trusting forwarded headers only from configured proxies is a job for the
+//! server; it is not implemented yet.
+//!
+//! ## Client impersonating a resource owner (§4.15)
+//!
+//! Dynamic registration, where a client chooses its own identifier, is not implemented yet.
+//! Tokens from `client_credentials` carry no subject (introspection omits `sub`), so a client
+//! identifier never appears where a user's subject belongs.
+//!
+//! ## Clickjacking (§4.16)
+//!
+//! The engine renders no pages. Framing protection (`Content-Security-Policy:
+//! frame-ancestors`, `X-Frame-Options`) on the login and consent pages is the server's job;
+//! it is not implemented yet.
+//!
+//! ## Beyond RFC 9700
+//!
+//! - **Stored secrets** (RFC 6819 §5.1.4.1.3): every token and code is a public selector plus
+//!   a 256-bit random verifier; stores keep only the SHA-256 of the verifier and find rows by
+//!   selector ([`token`](crate::token)). A copy of the store holds nothing that can be
+//!   presented.
+//! - **Constant time**: verifier hashes, client secrets and PKCE verifiers are compared with
+//!   `subtle`.
+//! - **Input**: bodies are capped (413); a repeated parameter is `invalid_request`
+//!   (RFC 6749 §3.1, §3.2), also across query and form at the authorization endpoint; the
+//!   token, revocation and introspection endpoints accept only form-encoded POST; the scope,
+//!   PKCE and Bearer token grammars are checked; at a resource server, two `Authorization`
+//!   headers, or a token sent by two methods, are refused (RFC 6750 §2).
+//! - **Failures**: a store that is unavailable gives 503 `temporarily_unavailable`, any other
+//!   storage failure 500 `server_error`. Network input never reaches an `unwrap`.
+//! - **Introspection** (RFC 7662 §4): by default only authenticated confidential clients may
+//!   introspect ([`ConfidentialClients`](crate::ConfidentialClients)); revoked, rotated-out
+//!   and expired tokens answer `{"active": false}`. Rate limiting of introspection is not
+//!   implemented yet.
+//! - **Revocation** (RFC 7009): public clients revoke with their `client_id`; a token that
+//!   belongs to another client answers 200 and stays valid.
+//! - **Consent** is the application's decision: the engine never records it and never skips
+//!   it; every approval is an owner passed to `create_authorization_response`. If you
+//!   remember consent, do not do so for public clients merely because they hold a token.
+//! - **JOSE** (RFC 8725): nothing is signed or verified yet (no JWT tokens, assertions or ID
+//!   tokens), so there is no algorithm to pin yet.
+//! - **Logging**: the engine logs nothing. Types that carry secrets
+//!   ([`SecretHash`](crate::token::SecretHash), [`GeneratedToken`](crate::token::GeneratedToken),
+//!   [`IssuedTokens`](crate::IssuedTokens), [`ClientRecord`](crate::ClientRecord)) leave them
+//!   out of their `Debug` output. [`OAuth2Request`](crate::OAuth2Request) does not: its
+//!   `Debug` shows headers and form parameters, credentials included, so never log a request.
+//!
+//! # 2. Defaults, and why
+//!
+//! | setting | default | why |
+//! | --- | --- | --- |
+//! | [`refresh_tokens`](crate::ServerConfig::refresh_tokens) | off | A refresh token is the longest-lived credential a client holds, and many clients (services using `client_credentials`) never need one. Turn them on when you need them, and only clients allowed the `refresh_token` grant get them. |
+//! | [`refresh_token_rotation`](crate::ServerConfig::refresh_token_rotation) | [`PublicClients`](crate::RefreshTokenRotation::PublicClients) | A public client cannot authenticate, so a stolen refresh token works for anyone; rotation with reuse detection (RFC 9700 §4.14.2) is the protection available without DPoP. A confidential client proves its secret on every refresh, and rotating its tokens costs a write per refresh and breaks clients that refresh from several processes at once. `Always` is one setting away. |
+//! | PKCE for public clients | required | A public client has no secret; PKCE is what ties the code to the app instance that started the flow (RFC 9700 §2.1.1). |
+//! | [`require_pkce`](crate::ServerConfig::require_pkce) (all clients) | off | RFC 9700 recommends PKCE for confidential clients too, but older confidential clients do not send it; they still authenticate when redeeming the code. Turn it on when your clients allow it. |
+//! | [`allow_plain_pkce`](crate::ServerConfig::allow_plain_pkce) | off | With `plain` the challenge is the verifier, so anyone who sees the authorization request can redeem the code. Every current client library does `S256`. |
+//! | [`code_ttl`](crate::ServerConfig::code_ttl) | 600 s | RFC 6749 §4.1.2 asks for at most 10 minutes; a client exchanges its code within seconds. |
+//! | [`access_token_ttl`](crate::ServerConfig::access_token_ttl) | 3600 s | Bearer tokens cannot be sender-constrained yet, so their lifetime is the main bound on a leak; an hour keeps refresh traffic low. Override per grant type with [`ServerConfig::expires_in`](crate::ServerConfig::expires_in) or `AUTHGATE_EXPIRES_<GRANT_TYPE>`. |
+//! | [`refresh_token_ttl`](crate::ServerConfig::refresh_token_ttl) | 14 days | Rotation gives each new refresh token a fresh lifetime, so clients in use stay signed in while abandoned grants lapse within two weeks. |
+//! | [`max_body_bytes`](crate::ServerConfig::max_body_bytes) | 64 KiB | A legitimate OAuth request is a few hundred bytes; the cap bounds the memory an anonymous caller can make the server hold. The web layer passes it to [`OAuth2Request::from_http`](crate::OAuth2Request::from_http) (a larger body is a 413) and should stop reading the body at the same limit. |
+//! | redirect URI matching | exact, loopback port excepted | Prefix, wildcard and normalising comparisons are behind most redirect URI vulnerabilities (RFC 9700 §4.1.3). Native apps cannot know their port in advance, hence the exception (RFC 8252 §7.3), limited to IP literals because `localhost` may resolve elsewhere (RFC 8252 §8.3). |
+//! | implicit and password grants | not registered | RFC 9700 §2.1.2 and §2.4 advise against them; you register them deliberately. |
+//! | Bearer token location | `Authorization` header only | Tokens in query strings end up in logs and history (RFC 9700 §4.3.2); form tokens are rarely needed. Both are opt-in on [`ResourceProtector`](crate::ResourceProtector). |
+//! | introspection callers | [`ConfidentialClients`](crate::ConfidentialClients) | RFC 7662 §4 asks that the endpoint not answer just anyone; a resource server registered as a confidential client can introspect. Replace the policy to narrow it further. |
+//!
+//! # 3. RFC compliance matrix
+//!
+//! Each row names a behaviour and the tests that pin it. A unit test is named by its module
+//! path (`client::tests::...`, in `crates/authgate/src`); any other test by its file under
+//! `crates/`:
+//!
+//! - `authgate/tests/grammar_props.rs`: property tests (proptest), many generated inputs per
+//!   rule;
+//! - `authgate/tests/extensions.rs`: the extension points, through the engine's API;
+//! - `authgate-axum/tests/http_flows.rs`: the endpoints over a real socket, through axum;
+//! - `authgate-axum/tests/interop_oauth2.rs`: the same, driven by an independent client
+//!   library (the `oauth2` crate);
+//! - `authgate-sql/tests/conformance.rs`: storage test bodies, each run against every
+//!   backend (the in-memory store, SQLite, and PostgreSQL when a database is available).
+//! - `authgate-sql/tests/deployments.rs`: the SQL stores in deployment situations (restarts,
+//!   outages, several servers); the PostgreSQL tests run when a database is available.
+//!
+//! | RFC § | behaviour | test |
+//! | --- | --- | --- |
+//! | RFC 6749 §2.1, §2.3 | a public client names itself with `client_id`; a confidential one cannot skip its secret | `client::tests::public_client_names_itself_and_confidential_cannot`; `authgate-axum/tests/interop_oauth2.rs`: `public_client_with_default_basic_auth_type_sends_client_id_in_body` |
+//! | RFC 6749 §2.3 | a client uses one authentication method per request; two at once is `invalid_request` | `client::tests::two_mechanisms_are_invalid_request_rfc6749_2_3`; `authgate-axum/tests/http_flows.rs`: `basic_and_body_secret_together_is_invalid_request_rfc6749_2_3` |
+//! | RFC 6749 §2.3.1 | Basic credentials are form-urlencoded before base64 | `client::tests::basic_credentials_are_form_urlencoded_rfc6749_2_3_1`; `client::tests::basic_credentials_round_trip_any_id_and_secret_rfc6749_2_3_1` |
+//! | RFC 6749 §2.3.1 | a `client_secret_post` client authenticates in the body only; the registered method is enforced | `client::tests::post_client_authenticates_in_the_body_only`; `authgate-axum/tests/interop_oauth2.rs`: `client_credentials_with_client_secret_post_rfc6749_2_3_1` |
+//! | RFC 6749 §3.1 | a parameter sent without a value counts as omitted | `request::tests::empty_value_is_treated_as_omitted_rfc6749_3_1` |
+//! | RFC 6749 §3.1 | a repeated authorization parameter is an error, also when split across query and form; before the client is verified it is not redirected | `request::tests::authorization_parameter_in_query_and_form_is_repeated`; `authgate-axum/tests/http_flows.rs`: `repeated_authorization_parameter_is_invalid_request_rfc6749_3_1`; `authgate-axum/tests/http_flows.rs`: `repeated_state_is_invalid_request_rfc6749_3_1`; `authgate-axum/tests/http_flows.rs`: `repeated_client_id_is_400_and_never_redirected_rfc6749_3_1` |
+//! | RFC 6749 §3.1.2 | a registrable redirect URI is absolute and has no fragment | `redirect_uri::tests::registration_rejects_fragments_and_relative_uris` |
+//! | RFC 6749 §3.2 | a repeated token request parameter is `invalid_request` | `request::tests::repeated_parameter_is_invalid_request_rfc6749_3_2`; `authgate/tests/grammar_props.rs`: `form_parameters_round_trip_and_repeats_are_detected` |
+//! | RFC 6749 §3.2 | the token endpoint takes a form-encoded POST only (content type parameters such as `charset` allowed) | `request::tests::content_type_parameters_are_accepted`; `request::tests::other_content_types_leave_no_form`; `authgate-axum/tests/http_flows.rs`: `json_token_request_is_invalid_request_rfc6749_3_2`; `authgate-axum/tests/http_flows.rs`: `get_on_token_endpoint_is_a_json_error_rfc6749_3_2` |
+//! | RFC 6749 §3.3 | scope tokens outside the allowed characters are `invalid_scope` | `scope::tests::backslash_quote_and_non_ascii_are_invalid_scope_rfc6749_3_3`; `authgate/tests/grammar_props.rs`: `scope_with_a_forbidden_byte_is_invalid_scope_rfc6749_3_3` |
+//! | RFC 6749 §3.3 | scopes compare as sets: order and duplicates do not matter | `scope::tests::order_and_duplicates_do_not_matter`; `scope::tests::subset_check`; `authgate/tests/grammar_props.rs`: `scope_display_parses_back_to_itself` |
+//! | RFC 6749 §4.1 | the code flow with PKCE issues tokens that open the API, also for an independent client library (the `oauth2` crate) | `authgate-axum/tests/http_flows.rs`: `code_flow_with_pkce_issues_tokens_that_open_the_api_rfc6749_4_1`; `authgate-axum/tests/interop_oauth2.rs`: `code_flow_with_pkce_s256_for_basic_auth_client_rfc6749_4_1_rfc7636`; `authgate-axum/tests/http_flows.rs`: `example_app_issues_tokens_that_open_its_api` |
+//! | RFC 9700 §4.12 | after a POSTed consent form, the authorization response and its redirected errors are 303, never 307 | `authgate-axum/tests/http_flows.rs`: `code_flow_with_pkce_issues_tokens_that_open_the_api_rfc6749_4_1`; `authgate-axum/tests/http_flows.rs`: `denied_consent_redirects_access_denied_with_state_and_iss_rfc9207_2`; `authgate-axum/tests/interop_oauth2.rs`: `code_flow_with_pkce_s256_for_basic_auth_client_rfc6749_4_1_rfc7636` |
+//! | RFC 6749 §4.1.2 | a code expires after 10 minutes | `authgate-axum/tests/http_flows.rs`: `code_expires_after_ten_minutes_rfc6749_4_1_2` |
+//! | RFC 6749 §4.1.2, §10.5 | a replayed code is `invalid_grant` and revokes the tokens issued from it | `authgate-axum/tests/http_flows.rs`: `code_replay_is_invalid_grant_and_revokes_tokens_rfc6749_4_1_2` |
+//! | RFC 6749 §4.1.2 | of concurrent redemptions of one code, exactly one succeeds, on every storage backend | `authgate-sql/tests/conformance.rs`: `hundred_concurrent_code_redemptions_issue_exactly_one_token`; `authgate-sql/tests/conformance.rs`: `code_round_trip_and_single_consumption` |
+//! | RFC 6749 §4.1.3 | a code is bound to its client | `authgate-axum/tests/http_flows.rs`: `code_is_bound_to_its_client_rfc6749_4_1_3` |
+//! | RFC 6749 §4.1.3 | a `redirect_uri` sent at authorization must be repeated, identically, at the token endpoint | `authgate-axum/tests/http_flows.rs`: `redirect_uri_sent_at_authorization_is_required_at_token_endpoint_rfc6749_4_1_3`; `authgate-axum/tests/http_flows.rs`: `redirect_uri_at_token_endpoint_must_match_rfc6749_4_1_3` |
+//! | RFC 6749 §4.1.2.1, RFC 9700 §4.11 | an unknown client or unregistered redirect URI is a 400, never a redirect | `authgate-axum/tests/http_flows.rs`: `unknown_client_id_is_400_and_never_redirected_rfc6749_4_1_2_1`; `authgate-axum/tests/http_flows.rs`: `unregistered_redirect_uri_is_400_and_never_redirected_rfc6749_4_1_2_1` |
+//! | RFC 6749 §4.1.2.1, RFC 9207 §2 | once client and redirect URI are verified, errors are redirected with `state` and `iss` | `authgate-axum/tests/http_flows.rs`: `missing_response_type_is_redirected_invalid_request_with_state_and_iss_rfc6749_4_1_2_1`; `authgate-axum/tests/http_flows.rs`: `unsupported_response_type_is_redirected_with_state_and_iss_rfc6749_4_1_2_1`; `authgate-axum/tests/http_flows.rs`: `scope_beyond_the_client_is_redirected_invalid_scope_rfc6749_4_1_2_1`; `authgate-axum/tests/http_flows.rs`: `denied_consent_redirects_access_denied_with_state_and_iss_rfc9207_2` |
+//! | RFC 6749 §4.2.2.1 | a response type the client may not use is `unauthorized_client` | `authgate-axum/tests/http_flows.rs`: `response_type_the_client_may_not_use_is_unauthorized_client_rfc6749_4_2_2_1` |
+//! | RFC 6749 §4.2.2 | the implicit grant answers in the fragment, with `state` and `iss`, never with a refresh token | `authgate-axum/tests/http_flows.rs`: `implicit_grant_returns_token_in_fragment_without_refresh_token_rfc6749_4_2_2`; `authgate/tests/extensions.rs`: `implicit_grant_token_creation_is_customised_through_its_hook` |
+//! | RFC 9700 §4.3.2 | `response_mode=query` is refused for a token response | `authgate-axum/tests/http_flows.rs`: `response_mode_query_with_token_response_is_rejected_rfc9700_4_3_2` |
+//! | RFC 6749 §4.3 | the password grant issues tokens (a refresh token when enabled); a wrong password is `invalid_grant` | `authgate-axum/tests/http_flows.rs`: `password_grant_issues_access_and_refresh_tokens_rfc6749_4_3_3`; `authgate-axum/tests/interop_oauth2.rs`: `password_grant_with_client_secret_post_rfc6749_4_3`; `authgate-axum/tests/http_flows.rs`: `password_grant_with_wrong_password_is_invalid_grant_rfc6749_5_2` |
+//! | RFC 6749 §4.4 | client credentials for confidential clients only, never with a refresh token | `authgate-axum/tests/interop_oauth2.rs`: `client_credentials_with_basic_auth_rfc6749_4_4`; `authgate-axum/tests/http_flows.rs`: `client_credentials_for_public_client_is_unauthorized_client_rfc6749_4_4`; `authgate-axum/tests/http_flows.rs`: `client_credentials_never_issues_a_refresh_token_rfc6749_4_4_3` |
+//! | RFC 6749 §5.1 | `expires_in` follows the per-grant setting and the default; token responses and errors are not cacheable | `authgate-axum/tests/http_flows.rs`: `client_credentials_token_lives_the_configured_600_seconds_rfc6749_5_1`; `authgate-axum/tests/http_flows.rs`: `password_token_lives_the_default_3600_seconds_rfc6749_5_1`; `authgate-axum/tests/http_flows.rs`: `token_error_responses_are_not_cacheable_rfc6749_5_1` |
+//! | RFC 6749 §5.2 | an unknown client or missing credentials is `invalid_client`; a failed Basic authentication is 401 with `WWW-Authenticate: Basic`, a failed body authentication 400 without | `client::tests::unknown_client_and_missing_credentials_are_invalid_client`; `client::tests::wrong_basic_secret_is_401_with_challenge_rfc6749_5_2`; `error::tests::token_endpoint_errors_are_400_and_basic_failures_401_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_basic_secret_is_401_invalid_client_with_basic_challenge_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_post_secret_is_400_invalid_client_without_challenge_rfc6749_5_2` |
+//! | RFC 6749 §5.2 | an unknown grant type is `unsupported_grant_type`; one the client may not use is `unauthorized_client` | `authgate-axum/tests/http_flows.rs`: `unsupported_grant_type_is_rejected_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `grant_type_not_allowed_for_client_is_unauthorized_client_rfc6749_5_2` |
+//! | RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 | every registered error code has its wire string; error bodies carry `error_description`, `error_uri` and `state` | `error::tests::every_code_has_its_rfc_string`; `error::tests::json_body_carries_error_description_uri_and_state` |
+//! | RFC 6749 §6 | a refresh may narrow the scope but not widen it | `authgate-axum/tests/http_flows.rs`: `refresh_may_narrow_the_scope_rfc6749_6`; `authgate-axum/tests/http_flows.rs`: `refresh_may_not_widen_the_scope_rfc6749_6`; `authgate-axum/tests/interop_oauth2.rs`: `refresh_narrows_scope_for_confidential_client_rfc6749_6` |
+//! | RFC 6749 §6 | a refresh token is bound to its client | `authgate-axum/tests/http_flows.rs`: `refresh_token_of_another_client_is_invalid_grant_rfc6749_6` |
+//! | RFC 7636 §4.1, §4.2 | `code_verifier` and `code_challenge` are 43 to 128 unreserved characters; an S256 challenge is 43 | `pkce::tests::verifier_syntax_is_checked_rfc7636_4_1`; `pkce::tests::challenge_syntax_is_checked_rfc7636_4_2` |
+//! | RFC 7636 §4.4.1 | an unknown `code_challenge_method` is `invalid_request` | `authgate-axum/tests/http_flows.rs`: `unknown_code_challenge_method_is_invalid_request_rfc7636_4_4_1` |
+//! | RFC 7636 §4.5 | a code bound to a challenge needs a verifier | `authgate-axum/tests/http_flows.rs`: `missing_code_verifier_when_challenge_bound_is_rejected_rfc7636_4_5` |
+//! | RFC 7636 §4.6 | an S256 verifier matches its challenge; a wrong one is `invalid_grant`; `plain` compares verbatim | `pkce::tests::s256_verifier_matches_its_challenge_rfc7636_4_6`; `authgate/tests/grammar_props.rs`: `s256_challenge_of_a_verifier_verifies_and_others_do_not_rfc7636_4_6`; `pkce::tests::wrong_verifier_is_invalid_grant_rfc7636_4_6`; `authgate-axum/tests/http_flows.rs`: `wrong_code_verifier_is_invalid_grant_rfc7636_4_6`; `authgate-axum/tests/interop_oauth2.rs`: `wrong_pkce_verifier_is_invalid_grant_rfc7636_4_6`; `pkce::tests::plain_compares_verbatim` |
+//! | RFC 9700 §2.1.1 | PKCE is required of public clients; `plain` is refused by default | `authgate-axum/tests/http_flows.rs`: `public_client_without_code_challenge_is_invalid_request_rfc9700_2_1_1`; `authgate-axum/tests/http_flows.rs`: `plain_code_challenge_method_is_rejected_by_default_rfc9700_2_1_1` |
+//! | RFC 9700 §2.1.1, §4.8 | a verifier for a code issued without a challenge is refused (no downgrade) | `authgate-axum/tests/http_flows.rs`: `code_verifier_for_code_issued_without_challenge_is_rejected_rfc9700_2_1_1` |
+//! | RFC 9700 §4.1.3 | redirect URIs match by exact string: no prefix, case folding, default port, path tricks or user-info | `redirect_uri::tests::exact_match_only_rfc9700_4_1_3`; `authgate/tests/grammar_props.rs`: `non_loopback_redirect_uri_matches_only_itself_rfc9700_4_1_3` |
+//! | RFC 8252 §7.3 | a loopback IP literal redirect URI matches on any port | `redirect_uri::tests::loopback_ip_port_may_vary_rfc8252_7_3`; `authgate/tests/grammar_props.rs`: `loopback_redirect_uri_matches_on_any_port_but_nothing_else_rfc8252_7_3`; `authgate-axum/tests/interop_oauth2.rs`: `code_flow_for_public_client_on_loopback_port_rfc8252_7_3` |
+//! | RFC 8252 §7.3, §8.3 | the loopback exception keeps path, query and host strict, and excludes `localhost` | `redirect_uri::tests::loopback_keeps_path_query_and_host_strict` |
+//! | RFC 9700 §4.14.2 | public clients' refresh tokens rotate, and reuse of a rotated one revokes the family; confidential clients' do not rotate by default | `authgate-axum/tests/http_flows.rs`: `public_client_refresh_token_rotates_rfc9700_4_14_2`; `authgate-axum/tests/http_flows.rs`: `reused_rotated_refresh_token_revokes_the_family_rfc9700_4_14_2`; `authgate-axum/tests/interop_oauth2.rs`: `public_client_refresh_rotates_and_reuse_is_invalid_grant_rfc9700_4_14_2`; `authgate-axum/tests/http_flows.rs`: `confidential_client_refresh_token_is_not_rotated` |
+//! | RFC 9700 §4.14.2 | rotation is atomic: of concurrent rotations exactly one succeeds, and rotated, revoked or access tokens cannot be rotated, on every storage backend | `authgate-sql/tests/conformance.rs`: `hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed`; `authgate-sql/tests/conformance.rs`: `rotation_is_refused_for_rotated_revoked_and_access_tokens` |
+//! | RFC 7009 §2.1 | a revoked access token is refused by the resource server | `authgate-axum/tests/http_flows.rs`: `revoked_access_token_is_refused_rfc7009_2_1`; `authgate-axum/tests/interop_oauth2.rs`: `revoking_access_token_makes_it_401_rfc7009_2` |
+//! | RFC 7009 §2.1 | revoking a refresh token revokes every token of its grant | `authgate-axum/tests/http_flows.rs`: `revoking_a_refresh_token_revokes_the_grants_access_tokens_rfc7009_2_1`; `authgate-axum/tests/interop_oauth2.rs`: `revoking_refresh_token_revokes_the_grant_for_public_client_rfc7009_2_1`; `authgate-sql/tests/conformance.rs`: `revoke_family_revokes_every_member_and_nothing_else`; `authgate-sql/tests/conformance.rs`: `revoke_token_touches_only_that_token` |
+//! | RFC 7009 §2.1 | a public client revokes with its `client_id`; a request without `token` is `invalid_request` | `authgate-axum/tests/http_flows.rs`: `public_client_revokes_its_own_token_with_client_id_only_rfc7009_2_1`; `authgate-axum/tests/http_flows.rs`: `revocation_without_token_is_invalid_request_rfc7009_2_1` |
+//! | RFC 7009 §2.2 | an unknown token, or another client's, answers 200 and changes nothing | `authgate-axum/tests/http_flows.rs`: `revoking_an_unknown_token_answers_200_rfc7009_2_2`; `authgate-axum/tests/http_flows.rs`: `revoking_another_clients_token_answers_200_and_changes_nothing_rfc7009_2_1`; `authgate-axum/tests/interop_oauth2.rs`: `revoking_another_clients_token_is_200_and_changes_nothing_rfc7009_2_2` |
+//! | RFC 7662 §2.2 | an active token lists its claims; a revoked, expired or unknown one is only `{"active": false}` | `authgate-axum/tests/http_flows.rs`: `introspection_of_an_active_token_lists_its_claims_rfc7662_2_2`; `authgate-axum/tests/http_flows.rs`: `introspection_of_a_revoked_token_is_only_inactive_rfc7662_2_2`; `authgate-axum/tests/http_flows.rs`: `introspection_of_an_expired_token_is_only_inactive_rfc7662_2_2`; `authgate-axum/tests/http_flows.rs`: `introspection_of_an_unknown_token_is_only_inactive_rfc7662_2_2` |
+//! | RFC 7662 §4 | only authorized callers introspect: not public clients by default; the policy is replaceable | `authgate-axum/tests/http_flows.rs`: `public_client_may_not_introspect_rfc7662_4`; `authgate-axum/tests/http_flows.rs`: `custom_introspection_policy_decides_who_may_introspect_rfc7662_4` |
+//! | RFC 6750 §2.3, RFC 9700 §4.3.2 | a token in the query string is ignored by default | `authgate-axum/tests/http_flows.rs`: `token_in_query_string_is_ignored_by_default_rfc6750_2_3` |
+//! | RFC 6750 §3.1 | no token: 401 with a bare challenge; a bad or expired token: 401 `invalid_token`; too little scope: 403 `insufficient_scope` naming the scope | `authgate-axum/tests/http_flows.rs`: `missing_token_is_401_with_a_bare_bearer_challenge_rfc6750_3_1`; `authgate-axum/tests/http_flows.rs`: `garbage_token_is_401_invalid_token_rfc6750_3_1`; `authgate-axum/tests/http_flows.rs`: `expired_token_is_401_invalid_token_rfc6750_3_1`; `authgate-axum/tests/http_flows.rs`: `insufficient_scope_is_403_naming_the_required_scope_rfc6750_3_1` |
+//! | — | any-of scope requirements, and optional protection | `authgate-axum/tests/http_flows.rs`: `any_of_route_accepts_a_token_with_one_of_the_scopes`; `authgate-axum/tests/http_flows.rs`: `optional_route_works_with_and_without_a_token` |
+//! | RFC 8414 §2 | the metadata lists the issuer, endpoints, grant types (custom ones too) and PKCE methods | `authgate-axum/tests/http_flows.rs`: `metadata_lists_issuer_endpoints_grants_and_pkce_rfc8414_2`; `authgate/tests/extensions.rs`: `custom_urn_grant_is_registered_used_and_advertised` |
+//! | RFC 6819 §5.1.4.1.3 | tokens carry their storage key; only the verifier's hash is kept; a changed verifier no longer matches; any string is parsed or refused without panic | `token::tests::generated_token_parses_back_to_its_key`; `token::tests::tampered_verifier_changes_the_hash`; `token::tests::malformed_tokens_do_not_parse`; `authgate/tests/grammar_props.rs`: `any_string_parses_as_a_token_or_is_refused_without_panic` |
+//! | — | selectors are time-ordered, so stores append to their index | `token::tests::selectors_are_time_ordered` |
+//! | — | a body over the cap is 413 `invalid_request` | `request::tests::body_over_the_cap_is_413`; `authgate-axum/tests/http_flows.rs`: `token_request_body_over_64_kib_is_413_json_error` |
+//! | — | a storage outage answers 503 `temporarily_unavailable`, and the server recovers when the database returns | `error::tests::storage_outage_maps_to_503_temporarily_unavailable`; `authgate-sql/tests/deployments.rs`: `database_outage_answers_503_json_and_recovers_by_itself_postgres` |
+//! | — | refresh tokens are off by default; `AUTHGATE_REFRESH_TOKEN_GENERATOR` and `AUTHGATE_EXPIRES_<GRANT_TYPE>` configure the server, and a bad value is reported by name | `config::tests::refresh_tokens_are_off_by_default`; `authgate/tests/extensions.rs`: `refresh_tokens_follow_config_and_environment`; `config::tests::env_vars_set_refresh_tokens_and_per_grant_expiry`; `config::tests::bad_env_value_is_reported_with_its_name` |
+//! | — | the `expires_in` policy and the token generator are replaceable, and the resource protector uses the generator | `authgate/tests/extensions.rs`: `expires_in_generator_is_replaceable`; `authgate/tests/extensions.rs`: `token_generator_is_replaceable_and_used_by_the_protector` |
+//! | — | storage backends keep clients, codes, tokens and users alike, and purge only expired rows | `authgate-sql/tests/conformance.rs`: `client_round_trip`; `authgate-sql/tests/conformance.rs`: `token_round_trip`; `authgate-sql/tests/conformance.rs`: `users_authenticate_with_their_password_only`; `authgate-sql/tests/conformance.rs`: `purge_removes_expired_rows_only` |
+//! | — | SQL deployments: tokens survive a restart, expired rows are purged in the background, several servers share one PostgreSQL database (codes and revocations included), concurrent migrations are safe | `authgate-sql/tests/deployments.rs`: `tokens_issued_before_a_restart_still_validate_after_it_sqlite_file`; `authgate-sql/tests/deployments.rs`: `purger_deletes_expired_tokens_in_the_background_sqlite`; `authgate-sql/tests/deployments.rs`: `two_servers_on_one_postgres_share_codes_and_revocations`; `authgate-sql/tests/deployments.rs`: `two_processes_migrating_at_once_both_start_postgres` |
+//!
+//! Behaviours the code implements that no test pins yet:
+//!
+//! - RFC 9700 §2.1.1: `ServerConfig::require_pkce` makes PKCE mandatory for confidential clients too.
+//! - RFC 7636 §4.2: `ServerConfig::allow_plain_pkce` accepts the `plain` method.
+//! - RFC 9700 §4.2: authorization redirects carry `Referrer-Policy: no-referrer`.
+//! - RFC 6750 §2: a token in the form body is accepted only when enabled; two `Authorization` headers, or a token sent by two methods, are refused.
+//! - RFC 9700 §4.14.2: `RefreshTokenRotation::Never` keeps refresh tokens of every client unrotated.
+//!
+//! # 4. Coming from Authlib
+//!
+//! authgate follows Authlib's shape: a server object with a grant registry, endpoints
+//! registered explicitly, storage supplied by the application, and a resource protector with
+//! overridable validator hooks. Python's mixins and overridable grant methods become Rust
+//! traits.
+//!
+//! | Authlib | authgate |
+//! | --- | --- |
+//! | `AuthorizationServer(app, query_client=..., save_token=...)` | [`AuthorizationServer::new(store, config)`](crate::AuthorizationServer::new), or [`with_stores`](crate::AuthorizationServer::with_stores) for separate stores |
+//! | `query_client` | [`ClientStore::find_client`](crate::ClientStore::find_client) |
+//! | `save_token` | [`TokenStore::save_tokens`](crate::TokenStore::save_tokens), called by [`ServerContext::issue_tokens`](crate::ServerContext::issue_tokens) |
+//! | `server.register_grant(SomeGrant)` | [`register_grant`](crate::AuthorizationServer::register_grant) with a value, e.g. `AuthorizationCodeGrant::new()` |
+//! | subclassing a grant to change how tokens are made | [`GrantHooks`](crate::GrantHooks), passed with `with_hooks` |
+//! | a custom grant class | implement [`Grant`](crate::Grant) plus [`TokenGrant`](crate::TokenGrant) and/or [`AuthorizationGrant`](crate::AuthorizationGrant) |
+//! | `server.register_endpoint(RevocationEndpoint)` | [`register_revoke_token_endpoint`](crate::AuthorizationServer::register_revoke_token_endpoint) |
+//! | `server.register_endpoint(IntrospectionEndpoint)` | [`register_introspection_endpoint`](crate::AuthorizationServer::register_introspection_endpoint) |
+//! | `server.create_endpoint_response("revocation")` | [`create_revocation_response`](crate::AuthorizationServer::create_revocation_response), [`create_introspection_response`](crate::AuthorizationServer::create_introspection_response) |
+//! | `IntrospectionEndpoint.check_permission` | [`IntrospectionPolicy`](crate::IntrospectionPolicy) |
+//! | `validate_consent_request(end_user=...)` / `get_consent_grant(end_user=...)` | [`validate_authorization_request`](crate::AuthorizationServer::validate_authorization_request), which returns an [`AuthorizationRequest`](crate::AuthorizationRequest) for the consent page; in axum, the `ValidatedAuthorization` extractor of `authgate-axum` |
+//! | `create_authorization_response(grant_user=user)` (`None` denies) | [`create_authorization_response(&req, Some(&owner))`](crate::AuthorizationServer::create_authorization_response) (`None` denies) |
+//! | `create_token_response()` | [`create_token_response(&req)`](crate::AuthorizationServer::create_token_response) |
+//! | the framework's request object, wrapped by Authlib | [`OAuth2Request`](crate::OAuth2Request), built by the web layer |
+//! | `OAuth2Error` subclasses, raised | [`OAuth2Error`](crate::OAuth2Error) with an [`ErrorCode`](crate::ErrorCode), returned |
+//! | `ResourceProtector` + `BearerTokenValidator` subclass | [`ResourceProtector`](crate::ResourceProtector) + [`BearerValidator`](crate::BearerValidator); the hooks keep their names: `authenticate_token`, `request_invalid`, `token_revoked`, `token_expired`, `scope_insufficient` |
+//! | `@require_oauth("profile")` | in `authgate-axum`: the `RequireBearerLayer` route layer with [`ScopeRequirement::all_of("profile")`](crate::ScopeRequirement::all_of); without axum, [`ResourceProtector::validate`](crate::ResourceProtector::validate) |
+//! | `current_token` | the `CurrentToken` extractor of `authgate-axum` (`OptionalToken` when protection is optional); it yields a [`TokenRecord`](crate::TokenRecord) |
+//! | `OAUTH2_REFRESH_TOKEN_GENERATOR` | [`ServerConfig::refresh_tokens`](crate::ServerConfig::refresh_tokens), or `AUTHGATE_REFRESH_TOKEN_GENERATOR=true` |
+//! | `OAUTH2_TOKEN_EXPIRES_IN` / `OAUTH2_EXPIRES_{GRANT_TYPE}` | [`ServerConfig::expires_in`](crate::ServerConfig::expires_in), or `AUTHGATE_EXPIRES_<GRANT_TYPE>=seconds`; a function of grant type and client: [`with_expires_in`](crate::AuthorizationServer::with_expires_in) |
+//! | `OAUTH2_ACCESS_TOKEN_GENERATOR`, `register_token_generator` | [`TokenGenerator`](crate::TokenGenerator) via [`with_token_generator`](crate::AuthorizationServer::with_token_generator) |
+//! | `OAUTH2_SCOPES_SUPPORTED` | [`ServerConfig::scopes_supported`](crate::ServerConfig::scopes_supported) |
+//! | `ClientMixin` (`check_redirect_uri`, `check_client_secret`, `check_grant_type`, `check_response_type`, `get_allowed_scope`, `get_default_redirect_uri`, `check_endpoint_auth_method`) | the [`Client`](crate::Client) trait (`redirect_uris`, `check_secret`, `allows_grant_type`, `allows_response_type`, `scope`, `default_redirect_uri`, `token_endpoint_auth_method`), or [`ClientRecord`](crate::ClientRecord); redirect URIs are matched by the engine, not by the client |
+//! | `AuthorizationCodeMixin`; `save_authorization_code`, `query_authorization_code`, `delete_authorization_code` | [`AuthorizationCodeRecord`](crate::AuthorizationCodeRecord); [`AuthorizationCodeStore`](crate::AuthorizationCodeStore)'s `save_code`, `find_code`, `consume_code` (marks the code used but keeps it, so a replay can be detected) |
+//! | `TokenMixin`; `authenticate_refresh_token`, `revoke_old_credential`, `query_token`, `revoke_token` | [`TokenRecord`](crate::TokenRecord); [`TokenStore`](crate::TokenStore)'s `find_token`, `rotate_refresh_token`, `revoke_token`, `revoke_family` |
+//! | `RefreshTokenGrant.INCLUDE_NEW_REFRESH_TOKEN` | [`ServerConfig::refresh_token_rotation`](crate::ServerConfig::refresh_token_rotation) |
+//! | `authenticate_user` (password grant) | [`UserStore::authenticate_user`](crate::UserStore::authenticate_user) |
+//! | `TOKEN_ENDPOINT_AUTH_METHODS` on a grant | each client's registered [`ClientAuthMethod`](crate::ClientAuthMethod), enforced at every endpoint |
+//! | the `CodeChallenge` extension | built into [`AuthorizationCodeGrant`](crate::AuthorizationCodeGrant); [`ServerConfig::require_pkce`](crate::ServerConfig::require_pkce) for all clients |
+//! | authorization server metadata (RFC 8414 module) | [`AuthorizationServer::metadata`](crate::AuthorizationServer::metadata), generated from what is registered |
+//!
+//! What behaves differently:
+//!
+//! - **Safer defaults.** PKCE is on for public clients without registering an extension,
+//!   `plain` is off, refresh tokens of public clients rotate, and redirect URIs are matched
+//!   by the engine instead of by your `check_redirect_uri`.
+//! - **Errors are values.** Nothing is raised. The authorization endpoint separates errors to
+//!   show ([`AuthorizationError::Invalid`](crate::AuthorizationError::Invalid)) from errors
+//!   to redirect, so an unverified redirect URI is never used.
+//! - **Records, not your models.** The engine owns the shape of codes and tokens
+//!   ([`AuthorizationCodeRecord`](crate::AuthorizationCodeRecord),
+//!   [`TokenRecord`](crate::TokenRecord)); a store only keeps them. Tokens are stored as
+//!   hashes, so a store cannot look a token up by its value: it looks it up by selector.
+//! - **Atomic operations are trait methods.** Consuming a code and rotating a refresh token
+//!   are single store calls, so a SQL store can make each one statement and concurrent
+//!   requests cannot both succeed.
+//! - **No framework inside.** The engine takes an [`OAuth2Request`](crate::OAuth2Request) and
+//!   answers an [`OAuth2Response`](crate::OAuth2Response); the axum glue is `authgate-axum`.
+//! - **Time is injected.** Tests freeze it with [`FrozenClock`](crate::FrozenClock) instead of
+//!   patching the clock.
+//!
