@@ -264,8 +264,9 @@
 //! - **Logging**: the engine logs nothing. Types that carry secrets
 //!   ([`SecretHash`](crate::token::SecretHash), [`GeneratedToken`](crate::token::GeneratedToken),
 //!   [`IssuedTokens`](crate::IssuedTokens), [`ClientRecord`](crate::ClientRecord)) leave them
-//!   out of their `Debug` output. [`OAuth2Request`](crate::OAuth2Request) does not: its
-//!   `Debug` shows headers and form parameters, credentials included, so never log a request.
+//!   out of their `Debug` output, and so does [`OAuth2Request`](crate::OAuth2Request): its
+//!   `Debug` names headers and parameters without their values
+//!   (`request::tests::debug_output_names_parameters_but_never_prints_values`).
 //!
 //! # 2. Defaults, and why
 //!
@@ -365,13 +366,18 @@
 //! | — | storage backends keep clients, codes, tokens and users alike, and purge only expired rows | `authgate-sql/tests/conformance.rs`: `client_round_trip`; `authgate-sql/tests/conformance.rs`: `token_round_trip`; `authgate-sql/tests/conformance.rs`: `users_authenticate_with_their_password_only`; `authgate-sql/tests/conformance.rs`: `purge_removes_expired_rows_only` |
 //! | — | SQL deployments: tokens survive a restart, expired rows are purged in the background, several servers share one PostgreSQL database (codes and revocations included), concurrent migrations are safe | `authgate-sql/tests/deployments.rs`: `tokens_issued_before_a_restart_still_validate_after_it_sqlite_file`; `authgate-sql/tests/deployments.rs`: `purger_deletes_expired_tokens_in_the_background_sqlite`; `authgate-sql/tests/deployments.rs`: `two_servers_on_one_postgres_share_codes_and_revocations`; `authgate-sql/tests/deployments.rs`: `two_processes_migrating_at_once_both_start_postgres` |
 //!
-//! Behaviours the code implements that no test pins yet:
+//! Configuration switches and less common request shapes, pinned in
+//! `authgate/tests/options.rs`:
 //!
-//! - RFC 9700 §2.1.1: `ServerConfig::require_pkce` makes PKCE mandatory for confidential clients too.
-//! - RFC 7636 §4.2: `ServerConfig::allow_plain_pkce` accepts the `plain` method.
-//! - RFC 9700 §4.2: authorization redirects carry `Referrer-Policy: no-referrer`.
-//! - RFC 6750 §2: a token in the form body is accepted only when enabled; two `Authorization` headers, or a token sent by two methods, are refused.
-//! - RFC 9700 §4.14.2: `RefreshTokenRotation::Never` keeps refresh tokens of every client unrotated.
+//! | Section | Behaviour | Test |
+//! | --- | --- | --- |
+//! | RFC 9700 §2.1.1 | `ServerConfig::require_pkce` makes PKCE mandatory for confidential clients too | `require_pkce_makes_confidential_clients_send_a_challenge_rfc9700_2_1_1` |
+//! | RFC 7636 §4.2 | `ServerConfig::allow_plain_pkce` accepts and advertises `plain` | `allow_plain_pkce_accepts_the_plain_method_and_advertises_it_rfc7636_4_2` |
+//! | RFC 9700 §4.2 | authorization redirects carry `Referrer-Policy: no-referrer` and `no-store` | `authorization_redirects_carry_no_referrer_and_no_store_rfc9700_4_2` |
+//! | RFC 6750 §2.2 | a token in the form body only when enabled | `form_body_token_only_when_enabled_rfc6750_2_2` |
+//! | RFC 6750 §2 | a token sent two ways, or two `Authorization` headers, is `invalid_request` | `token_sent_two_ways_or_in_two_headers_is_invalid_request_rfc6750_2` |
+//! | RFC 6749 §6 | `RefreshTokenRotation::Never` keeps every client's refresh token | `never_rotation_keeps_refresh_tokens_of_every_client_rfc6749_6` |
+//! | — | expiry follows the injected clock, no sleeping | `expiry_follows_the_injected_clock_without_sleeping` |
 //!
 //! # 4. Coming from Authlib
 //!

@@ -22,7 +22,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// assert_eq!(req.form_value("grant_type").unwrap(), Some("client_credentials"));
 /// assert!(req.form_value("scope").is_err()); // repeated: invalid_request
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OAuth2Request {
     method: Method,
     uri: Uri,
@@ -157,6 +157,23 @@ impl OAuth2Request {
     }
 }
 
+impl std::fmt::Debug for OAuth2Request {
+    /// Names only: headers, query and form carry credentials (Basic secrets, tokens,
+    /// codes, passwords), so no value is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |pairs: &[(String, String)]| -> Vec<String> {
+            pairs.iter().map(|(k, _)| k.clone()).collect()
+        };
+        f.debug_struct("OAuth2Request")
+            .field("method", &self.method)
+            .field("path", &self.uri.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("query", &names(&self.query))
+            .field("form", &names(&self.form))
+            .finish()
+    }
+}
+
 /// The error for a body over the cap: HTTP 413 with an `invalid_request` JSON body.
 pub fn body_too_large(max_body_bytes: usize) -> OAuth2Error {
     OAuth2Error::invalid_request(format!(
@@ -248,6 +265,21 @@ mod tests {
         let e = post("application/x-www-form-urlencoded", big).unwrap_err();
         assert_eq!(e.status(), 413);
         assert_eq!(e.code().as_str(), "invalid_request");
+    }
+
+    #[test]
+    fn debug_output_names_parameters_but_never_prints_values() {
+        let req = http::Request::post("/token?code=QUERYSECRET")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", "Basic SEADERSECRET")
+            .body(Bytes::from_static(b"client_secret=FORMSECRET"))
+            .unwrap();
+        let r = OAuth2Request::from_http(req, 1024).unwrap();
+        let dbg = format!("{r:?}");
+        assert!(dbg.contains("client_secret") && dbg.contains("authorization"));
+        for secret in ["QUERYSECRET", "SEADERSECRET", "FORMSECRET"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
     }
 
     #[test]
