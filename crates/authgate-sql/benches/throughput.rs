@@ -3,9 +3,13 @@
 //! in-memory store measured in the same run.
 //!
 //! `cargo bench -p authgate-sql --bench throughput` (BENCH_SECS=N per scenario, default 5;
-//! BENCH_CONCURRENCY, default 32). Under `cargo test` (no `--bench` argument) it runs a
+//! BENCH_CONCURRENCY, default 32; BENCH_COMPARE_GROUP_COMMIT=1 adds SQLite with one commit
+//! per write). Under `cargo test` (no `--bench` argument) it runs a
 //! short smoke pass so it cannot rot.
 #![allow(missing_docs)]
+// a benchmark binary, not an API
+// A benchmark measures wall-clock time; the injected-clock rule is for the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -179,6 +183,13 @@ fn main() {
         let sqlite = connect(&format!("sqlite://{}/bench.db", dir.display()), &StoreOptions::default()).await.unwrap();
         sqlite.upsert_client(&client()).await.unwrap();
         bases.push(("sqlite", serve(app(sqlite)).await));
+        if std::env::var_os("BENCH_COMPARE_GROUP_COMMIT").is_some() {
+            // The same store with one COMMIT per write: what the group-commit writer saves.
+            let one = StoreOptions { sqlite_max_batch: 1, ..StoreOptions::default() };
+            let s = connect(&format!("sqlite://{}/bench-single.db", dir.display()), &one).await.unwrap();
+            s.upsert_client(&client()).await.unwrap();
+            bases.push(("sqlite, commit per write", serve(app(s)).await));
+        }
 
         let pg_url = std::env::var("AUTHGATE_BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let pg_schema = format!("authgate_bench_{}", std::process::id());
