@@ -39,7 +39,8 @@ pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};
 pub use request::{OAuth2Request, DEFAULT_MAX_BODY_BYTES};
 pub use resource::{
-    BearerError, BearerValidator, ResourceProtector, ScopeRequirement, StoreBearerValidator,
+    BearerError, BearerValidator, DefaultBearerValidator, ResourceProtector, ScopeRequirement,
+    TokenLookup,
 };
 pub use response::OAuth2Response;
 pub use scope::Scope;

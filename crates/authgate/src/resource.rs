@@ -71,12 +71,74 @@ impl ScopeRequirement {
     }
 }
 
-/// Validates Bearer tokens. Every method but [`Self::authenticate_token`] has a default;
-/// override one at a time (the Authlib `BearerTokenValidator` habit).
+/// Finds access tokens in a [`TokenStore`]: by selector, the verifier hash compared in
+/// constant time. A [`ResourceProtector`] built with [`ResourceProtector::from_server`]
+/// hands one to [`BearerValidator::authenticate_token`].
+#[derive(Clone)]
+pub struct TokenLookup {
+    tokens: Arc<dyn TokenStore>,
+    generator: Arc<dyn TokenGenerator>,
+}
+
+impl TokenLookup {
+    /// A lookup over a token store and the generator that made the tokens.
+    pub fn new(tokens: Arc<dyn TokenStore>, generator: Arc<dyn TokenGenerator>) -> Self {
+        Self { tokens, generator }
+    }
+
+    /// The access token a presented string names, whatever its state, or `None`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn find_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<TokenRecord>, StorageError> {
+        let Some(key) = self.generator.parse(token) else {
+            return Ok(None);
+        };
+        Ok(self
+            .tokens
+            .find_token(&key.selector)
+            .await?
+            .filter(|t| t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)))
+    }
+}
+
+impl fmt::Debug for TokenLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenLookup").finish_non_exhaustive()
+    }
+}
+
+/// Validates Bearer tokens. Every method has a default; override one at a time (the
+/// Authlib `BearerTokenValidator` habit).
+///
+/// ```
+/// use authgate::{async_trait, BearerValidator, TokenRecord};
+/// /// Accepts tokens up to 30 s past their expiry (clock skew between machines).
+/// struct Lenient;
+/// #[async_trait]
+/// impl BearerValidator for Lenient {
+///     fn token_expired(&self, token: &TokenRecord, now: i64) -> bool {
+///         now >= token.expires_at + 30
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait BearerValidator: Send + Sync + 'static {
-    /// The token record for a presented token string, or `None` when unknown.
-    async fn authenticate_token(&self, token: &str) -> Result<Option<TokenRecord>, StorageError>;
+    /// The token record for a presented token string, or `None` when unknown. The default
+    /// asks the protector's [`TokenLookup`]; without one, every token is unknown.
+    async fn authenticate_token(
+        &self,
+        token: &str,
+        lookup: Option<&TokenLookup>,
+    ) -> Result<Option<TokenRecord>, StorageError> {
+        match lookup {
+            Some(l) => l.find_access_token(token).await,
+            None => Ok(None),
+        }
+    }
 
     /// Whether the request itself is unacceptable (answered `invalid_request`).
     fn request_invalid(&self, _headers: &HeaderMap) -> bool {
@@ -99,40 +161,11 @@ pub trait BearerValidator: Send + Sync + 'static {
     }
 }
 
-/// The default validator: looks tokens up in a [`TokenStore`] by selector and compares the
-/// verifier hash in constant time.
-pub struct StoreBearerValidator {
-    tokens: Arc<dyn TokenStore>,
-    generator: Arc<dyn TokenGenerator>,
-}
+/// The validator with every default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultBearerValidator;
 
-impl StoreBearerValidator {
-    /// A validator over a token store and the generator that made the tokens.
-    pub fn new(tokens: Arc<dyn TokenStore>, generator: Arc<dyn TokenGenerator>) -> Self {
-        Self { tokens, generator }
-    }
-}
-
-impl fmt::Debug for StoreBearerValidator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreBearerValidator")
-            .finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl BearerValidator for StoreBearerValidator {
-    async fn authenticate_token(&self, token: &str) -> Result<Option<TokenRecord>, StorageError> {
-        let Some(key) = self.generator.parse(token) else {
-            return Ok(None);
-        };
-        Ok(self
-            .tokens
-            .find_token(&key.selector)
-            .await?
-            .filter(|t| t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)))
-    }
-}
+impl BearerValidator for DefaultBearerValidator {}
 
 /// Protects resources with Bearer tokens.
 ///
@@ -149,6 +182,7 @@ impl BearerValidator for StoreBearerValidator {
 #[derive(Clone)]
 pub struct ResourceProtector {
     validator: Arc<dyn BearerValidator>,
+    lookup: Option<TokenLookup>,
     clock: Arc<dyn Clock>,
     realm: Option<String>,
     allow_form: bool,
@@ -164,10 +198,12 @@ pub struct BearerError {
 }
 
 impl ResourceProtector {
-    /// A protector over a validator, with the system clock and no realm.
+    /// A protector over a validator, with no token lookup (the validator's
+    /// `authenticate_token` finds tokens itself), the system clock and no realm.
     pub fn new(validator: impl BearerValidator) -> Self {
         Self {
             validator: Arc::new(validator),
+            lookup: None,
             clock: Arc::new(SystemClock),
             realm: None,
             allow_form: false,
@@ -179,15 +215,20 @@ impl ResourceProtector {
     pub fn from_server(server: &AuthorizationServer) -> Self {
         let ctx = server.context();
         Self {
-            validator: Arc::new(StoreBearerValidator::new(
-                ctx.tokens.clone(),
-                ctx.generator.clone(),
-            )),
+            validator: Arc::new(DefaultBearerValidator),
+            lookup: Some(TokenLookup::new(ctx.tokens.clone(), ctx.generator.clone())),
             clock: ctx.clock.clone(),
             realm: Some(ctx.config.realm.clone()),
             allow_form: false,
             allow_query: false,
         }
+    }
+
+    /// Replaces the validator (its hooks), keeping the token lookup.
+    #[must_use]
+    pub fn with_validator(mut self, validator: impl BearerValidator) -> Self {
+        self.validator = Arc::new(validator);
+        self
     }
 
     /// Sets the realm of challenges.
@@ -298,7 +339,7 @@ impl ResourceProtector {
             |d: &'static str| err(OAuth2Error::with_description(ErrorCode::InvalidToken, d));
         let record = self
             .validator
-            .authenticate_token(token)
+            .authenticate_token(token, self.lookup.as_ref())
             .await
             .map_err(|e| err(e.into()))?
             .ok_or_else(|| invalid("the access token is invalid"))?;

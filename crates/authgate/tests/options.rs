@@ -295,3 +295,41 @@ async fn expiry_follows_the_injected_clock_without_sleeping() {
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
 }
+
+/// Overrides one hook and keeps every other default, the token lookup included.
+struct SkewTolerant;
+
+#[async_trait]
+impl BearerValidator for SkewTolerant {
+    fn token_expired(&self, token: &TokenRecord, now: i64) -> bool {
+        now >= token.expires_at + 30
+    }
+}
+
+#[tokio::test]
+async fn one_validator_hook_is_overridden_and_the_others_keep_their_defaults() {
+    let clock = FrozenClock::at(1_800_000_000);
+    let mut s =
+        AuthorizationServer::new(store(), ServerConfig::new(ISSUER)).with_clock(clock.clone());
+    s.register_grant(ClientCredentialsGrant::new());
+    let token = issued_token(&s).await;
+    let p = ResourceProtector::from_server(&s).with_validator(SkewTolerant);
+    let mut h = http::HeaderMap::new();
+    h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    clock.advance(3610);
+    p.validate(&h, None, &ScopeRequirement::none())
+        .await
+        .unwrap();
+    // Defaults still apply: scope check and revocation.
+    let e = p
+        .validate(&h, None, &ScopeRequirement::all_of("admin"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error().unwrap().code(), ErrorCode::InsufficientScope);
+    clock.advance(30);
+    let e = p
+        .validate(&h, None, &ScopeRequirement::none())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
+}
