@@ -100,6 +100,9 @@ pub trait Admin: Send + Sync {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError>;
     /// A user by username.
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError>;
+    /// A named 256-bit secret shared by every server on this database (e.g. the key that
+    /// signs session cookies): created at random on first use, the same bytes after.
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError>;
     /// Deletes at most `batch` codes and at most `batch` tokens that expired before `now`;
     /// answers how many rows went.
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
@@ -262,6 +265,9 @@ impl Admin for AnyStore {
     }
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
         delegate!(self, s => s.find_user(username).await)
+    }
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        delegate!(self, s => s.shared_secret(name).await)
     }
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
         delegate!(self, s => s.purge_expired(now, batch).await)

@@ -23,7 +23,8 @@ use crate::{hash_password, secret_bytes, verify_password, Admin, NewUser, StoreO
 /// The key of the advisory lock that serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465; // "authgate"
 
-const MIGRATIONS: &[(i64, &str)] = &[(
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
     1,
     "CREATE TABLE IF NOT EXISTS authgate_clients (
         client_id TEXT PRIMARY KEY,
@@ -75,7 +76,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         password_hash TEXT NOT NULL,
         claims TEXT NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS authgate_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);",
+    ),
+];
 
 const TOKEN_COLUMNS: &str = "selector, verifier_hash, kind, client_id, subject, username, scope, grant_type, issued_at, expires_at, family, revoked, rotated";
 const CLIENT_COLUMNS: &str =
@@ -539,6 +545,24 @@ impl Admin for PgStore {
             subject: r.try_get("subject").map_err(get_err)?,
             claims: serde_json::from_str(&claims).unwrap_or_default(),
         }))
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let fresh: [u8; 32] = authgate::token::random_bytes();
+        // Insert unless present, then read whichever value won (the same for every process).
+        sqlx::query("INSERT INTO authgate_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(&fresh[..])
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        let row = sqlx::query("SELECT value FROM authgate_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.try_get("value")
+            .map_err(|e| StorageError::Other(Box::new(e)))
     }
 
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {

@@ -38,9 +38,10 @@ type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
 /// A read: runs on a reader's connection and answers by itself.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE IF NOT EXISTS authgate_clients (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE IF NOT EXISTS authgate_clients (
         client_id TEXT PRIMARY KEY,
         secret_hash BLOB,
         client_name TEXT,
@@ -90,7 +91,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         password_hash TEXT NOT NULL,
         claims TEXT NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS authgate_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+    ),
+];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.
 #[derive(Clone)]
@@ -686,6 +692,19 @@ impl Admin for SqliteStore {
                 },
             )
             .optional()
+        })
+        .await
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let name = name.to_owned();
+        let fresh: [u8; 32] = authgate::token::random_bytes();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO authgate_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, &fresh[..]],
+            )?;
+            conn.query_row("SELECT value FROM authgate_secrets WHERE name = ?1", [name], |r| r.get(0))
         })
         .await
     }

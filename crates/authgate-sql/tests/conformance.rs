@@ -414,3 +414,36 @@ all_tests!(sqlite_file, async {
     crate::support::sqlite_file().await.map(|s| (s, ()))
 });
 all_tests!(postgres, crate::support::postgres());
+
+mod shared_secrets {
+    use authgate_sql::Admin;
+
+    async fn same_secret_on_every_call(s: &authgate_sql::AnyStore) {
+        let a = s.shared_secret("session").await.unwrap();
+        let b = s.shared_secret("session").await.unwrap();
+        let other = s.shared_secret("other").await.unwrap();
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        let s = crate::support::sqlite_memory().await.unwrap();
+        same_secret_on_every_call(&s).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some((s, _guard)) = crate::support::postgres().await else {
+            return;
+        };
+        same_secret_on_every_call(&s).await;
+        // A second pool (another process) sees the same bytes.
+        let again = guard.store().await;
+        assert_eq!(
+            again.shared_secret("session").await.unwrap(),
+            s.shared_secret("session").await.unwrap()
+        );
+    }
+}
