@@ -435,7 +435,7 @@ mod shared_secrets {
 
     #[tokio::test]
     async fn postgres() {
-        let Some((s, _guard)) = crate::support::postgres().await else {
+        let Some((s, guard)) = crate::support::postgres().await else {
             return;
         };
         same_secret_on_every_call(&s).await;
