@@ -341,6 +341,22 @@ fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OA
     }
 }
 
+/// The client id a request names (in Basic credentials or the `client_id` parameter),
+/// before any check: for logs and rate limits, never for decisions.
+pub fn presented_client_id(req: &OAuth2Request) -> Option<String> {
+    if let Some(encoded) = req
+        .header_str(header::AUTHORIZATION)
+        .and_then(|h| strip_scheme(h, "Basic"))
+    {
+        return decode_basic(encoded).map(|(id, _)| id);
+    }
+    req.form_value("client_id")
+        .ok()
+        .flatten()
+        .or_else(|| req.query_value("client_id").ok().flatten())
+        .map(str::to_owned)
+}
+
 /// The credentials of an `Authorization: <scheme> <credentials>` header, scheme compared
 /// case-insensitively.
 pub(crate) fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {

@@ -22,7 +22,9 @@ pub mod token;
 
 pub use async_trait::async_trait;
 
-pub use client::{authenticate_client, Client, ClientAuthMethod, ClientRecord};
+pub use client::{
+    authenticate_client, presented_client_id, Client, ClientAuthMethod, ClientRecord,
+};
 pub use clock::{Clock, FrozenClock, SystemClock};
 pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssuedTokens, ServerContext, TokenSpec};

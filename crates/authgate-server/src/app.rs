@@ -1,0 +1,620 @@
+//! The reference server: the engine, a store, and the pages, wired on axum.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate::*;
+use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
+use authgate_sql::{Admin, AnyStore, NewUser};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use minijinja::{context, Environment};
+
+use crate::config::{ClientConfig, Config};
+use crate::session::{
+    cookie, random_token, same_token, LoginLimiter, Session, Sessions, CSRF_COOKIE, SESSION_TTL,
+};
+
+/// Grant types and response types this server can serve.
+const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "implicit",
+    "password",
+];
+const RESPONSE_TYPES: &[&str] = &["code", "token"];
+
+/// Router state: the engine plus what the pages need.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    server: Server,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: AnyStore,
+    sessions: Sessions,
+    limiter: LoginLimiter,
+    pages: Environment<'static>,
+    clock: Arc<dyn Clock>,
+}
+
+impl FromRef<AppState> for Server {
+    fn from_ref(state: &AppState) -> Self {
+        state.server.clone()
+    }
+}
+
+/// Builds the server from a config and an open store: clients and users from the file are
+/// created or updated, grants registered as the clients need them.
+pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, String> {
+    let wants = |grant: &str| {
+        config
+            .clients
+            .iter()
+            .any(|c| c.grant_types.iter().any(|g| g == grant))
+    };
+    for c in &config.clients {
+        warn_unsupported(c);
+        store
+            .upsert_client(&client_record(c))
+            .await
+            .map_err(|e| format!("cannot save client '{}': {e}", c.client_id))?;
+    }
+    for u in &config.users {
+        let mut claims = serde_json::Map::new();
+        if let Some(e) = &u.email {
+            claims.insert("email".into(), e.clone().into());
+        }
+        if let Some(n) = &u.name {
+            claims.insert("name".into(), n.clone().into());
+        }
+        store
+            .upsert_user(&NewUser {
+                username: u.username.clone(),
+                subject: u.subject.clone().unwrap_or_else(|| u.username.clone()),
+                password: u.password.clone(),
+                claims: claims.into(),
+            })
+            .await
+            .map_err(|e| format!("cannot save user '{}': {e}", u.username))?;
+    }
+
+    let mut engine_config = ServerConfig::new(&config.issuer);
+    engine_config.refresh_tokens = config.tokens.refresh_tokens;
+    engine_config.access_token_ttl = config.tokens.access_token_ttl;
+    for (grant, secs) in &config.tokens.expires_in {
+        engine_config.expires_in.insert(grant.clone(), *secs);
+    }
+    engine_config.scopes_supported = {
+        let mut all: Vec<String> = config
+            .clients
+            .iter()
+            .flat_map(|c| c.scope.split(' ').map(str::to_owned))
+            .filter(|s| !s.is_empty())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut server = AuthorizationServer::new(store.clone(), engine_config);
+    server
+        .register_grant(AuthorizationCodeGrant::new())
+        .register_grant(RefreshTokenGrant::new())
+        .register_grant(ClientCredentialsGrant::new())
+        .register_revoke_token_endpoint(RevocationEndpoint::new())
+        .register_introspection_endpoint(IntrospectionEndpoint::new());
+    if wants("implicit") {
+        tracing::warn!("enabling the implicit grant because a client lists it; RFC 9700 section 2.1.2 advises against it");
+        server.register_grant(ImplicitGrant::new());
+    }
+    if wants("password") {
+        tracing::warn!("enabling the password grant because a client lists it; RFC 9700 section 2.4 forbids it for new deployments");
+        server.register_grant(PasswordGrant::new(store.clone()));
+    }
+    let server: Server = Arc::new(server);
+    let protector = Arc::new(ResourceProtector::from_server(&server));
+
+    let key = store
+        .shared_secret("session-key")
+        .await
+        .map_err(|e| format!("cannot read the session key: {e}"))?;
+    let state = AppState {
+        server: server.clone(),
+        inner: Arc::new(Inner {
+            store,
+            sessions: Sessions::new(key, config.issuer.starts_with("https://")),
+            limiter: LoginLimiter::new(5, 20, 300),
+            pages: pages(config.templates_dir.as_deref())?,
+            clock,
+        }),
+    };
+    authgate_sql::spawn_purger(
+        state.inner.store.clone(),
+        state.inner.clock.clone(),
+        Duration::from_secs(60),
+        1000,
+    );
+
+    let me = get(api_me).route_layer(RequireBearerLayer::new(
+        protector,
+        ScopeRequirement::all_of("profile"),
+    ));
+    Ok(Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/.well-known/openid-configuration",
+            get(authgate_axum::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authgate_axum::metadata),
+        )
+        .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/token", post(token).fallback(token))
+        .route(
+            "/revoke",
+            post(authgate_axum::revoke).fallback(authgate_axum::revoke),
+        )
+        .route(
+            "/introspect",
+            post(authgate_axum::introspect).fallback(authgate_axum::introspect),
+        )
+        .route("/api/me", me)
+        .layer(axum::middleware::from_fn(log_requests))
+        .with_state(state))
+}
+
+fn client_record(c: &ClientConfig) -> ClientRecord {
+    let method = c
+        .token_endpoint_auth_method
+        .as_deref()
+        .and_then(ClientAuthMethod::parse)
+        .unwrap_or(if c.client_secret.is_some() {
+            ClientAuthMethod::ClientSecretBasic
+        } else {
+            ClientAuthMethod::None
+        });
+    let mut r = match &c.client_secret {
+        Some(secret) => ClientRecord::confidential(c.client_id.clone(), secret),
+        None => ClientRecord::public(c.client_id.clone()),
+    }
+    .auth_method(method)
+    .redirect_uris(c.redirect_uris.clone())
+    .grant_types(c.grant_types.clone())
+    .response_types(c.response_types.clone())
+    .scope(&c.scope);
+    r.client_name = c.client_name.clone();
+    r
+}
+
+fn warn_unsupported(c: &ClientConfig) {
+    let grants: Vec<&str> = c
+        .grant_types
+        .iter()
+        .map(String::as_str)
+        .filter(|g| !GRANT_TYPES.contains(g))
+        .collect();
+    let responses: Vec<&str> = c
+        .response_types
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !RESPONSE_TYPES.contains(r))
+        .collect();
+    if !grants.is_empty() || !responses.is_empty() {
+        tracing::warn!(
+            client_id = %c.client_id,
+            grant_types = ?grants,
+            response_types = ?responses,
+            "client lists types this server does not support yet; they are ignored and not advertised"
+        );
+    }
+}
+
+fn pages(dir: Option<&Path>) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    let builtin = [
+        ("base.html", include_str!("../templates/base.html")),
+        ("login.html", include_str!("../templates/login.html")),
+        ("consent.html", include_str!("../templates/consent.html")),
+        ("error.html", include_str!("../templates/error.html")),
+        ("index.html", include_str!("../templates/index.html")),
+    ];
+    for (name, source) in builtin {
+        let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+            Some(p) => std::fs::read_to_string(&p)
+                .map_err(|e| format!("templates_dir: cannot read {}: {e}", p.display()))?,
+            None => source.to_owned(),
+        };
+        env.add_template_owned(name, text)
+            .map_err(|e| format!("templates_dir: template {name}: {e}"))?;
+    }
+    Ok(env)
+}
+
+// ----- pages ------------------------------------------------------------------------------
+
+/// An HTML page with the headers every page carries: no framing (RFC 9700 §4.16), no
+/// referrer (§4.2), no caching, no third-party anything.
+fn page(state: &AppState, status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
+    let html = state
+        .inner
+        .pages
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, template, "template failed");
+            "<!doctype html><title>Error</title><p>The page could not be rendered.</p>".to_owned()
+        });
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+fn error_page(state: &AppState, err: &OAuth2Error) -> Response {
+    let status = if err.status() == StatusCode::SERVICE_UNAVAILABLE {
+        err.status()
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page(
+        state,
+        status,
+        "error.html",
+        context! { title => "This request cannot be processed", message => err.error_description().unwrap_or("invalid request"), code => err.code().as_str() },
+    )
+}
+
+fn plain_error(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    page(
+        state,
+        status,
+        "error.html",
+        context! { title => title, message => message },
+    )
+}
+
+fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn see_other(location: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// The login page, with a fresh pre-login CSRF token in a cookie and a hidden field.
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let csrf = random_token();
+    let res = page(
+        state,
+        status,
+        "login.html",
+        context! { csrf => csrf, next => next, username => username, error => error },
+    );
+    with_cookie(res, &state.inner.sessions.csrf_cookie(&csrf))
+}
+
+/// `next` only when it is a path on this server (no scheme, no host, no `//`).
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains(['\r', '\n']) =>
+        {
+            n
+        }
+        _ => "/",
+    }
+}
+
+fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    state.inner.sessions.open(headers, state.inner.clock.now())
+}
+
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let s = session(&state, &headers);
+    page(
+        &state,
+        StatusCode::OK,
+        "index.html",
+        context! { username => s.as_ref().map(|s| s.username.clone()), csrf => s.map(|s| s.csrf) },
+    )
+}
+
+async fn login_page(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
+    let next = local_path(req.query_value("next").ok().flatten()).to_owned();
+    login_form(&state, StatusCode::OK, &next, "", None)
+}
+
+/// The peer address, when the server was started with connect info.
+pub(crate) struct PeerAddr(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> Response {
+    let field = |n: &str| req.form_value(n).ok().flatten().unwrap_or("").to_owned();
+    let (username, password, next) = (field("username"), field("password"), field("next"));
+    let next = local_path(Some(&next)).to_owned();
+    let csrf_ok = cookie(req.headers(), CSRF_COOKIE).is_some_and(|c| same_token(c, &field("csrf")));
+    if !csrf_ok {
+        return login_form(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &next,
+            &username,
+            Some("Your session expired; please sign in again."),
+        );
+    }
+    let now = state.inner.clock.now();
+    if !state.inner.limiter.allowed(&username, &addr, now) {
+        tracing::warn!(%username, %addr, "login refused: too many failed attempts");
+        return login_form(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            &username,
+            Some("Too many failed attempts. Wait a few minutes and try again."),
+        );
+    }
+    let owner = match state
+        .inner
+        .store
+        .authenticate_user(&username, &password)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "login: user store failed");
+            return plain_error(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The sign-in service is unavailable; try again shortly.",
+            );
+        }
+    };
+    let Some(owner) = owner else {
+        state.inner.limiter.failed(&username, &addr, now);
+        tracing::info!(%username, outcome = "bad_credentials", "login");
+        return login_form(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            &username,
+            Some("Wrong username or password."),
+        );
+    };
+    state.inner.limiter.succeeded(&username);
+    tracing::info!(%username, outcome = "ok", "login");
+    let s = Session {
+        sub: owner.subject,
+        username: owner.username.unwrap_or(username),
+        exp: now + SESSION_TTL,
+        csrf: random_token(),
+    };
+    let cookie = state
+        .inner
+        .sessions
+        .set_cookie(&state.inner.sessions.seal(&s), SESSION_TTL);
+    with_cookie(see_other(&next), &cookie)
+}
+
+async fn logout(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
+    if let Some(s) = session(&state, req.headers()) {
+        let csrf = req.form_value("csrf").ok().flatten().unwrap_or("");
+        if !same_token(&s.csrf, csrf) {
+            return plain_error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                "The form expired; go back and try again.",
+            );
+        }
+    }
+    with_cookie(see_other("/"), &state.inner.sessions.set_cookie("", 0))
+}
+
+fn uri_path_and_query(req: &OAuth2Request) -> String {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| "/authorize".to_owned(), ToString::to_string)
+}
+
+async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
+    let request = match state.server.validate_authorization_request(&req).await {
+        Ok(r) => r,
+        Err(AuthorizationError::Invalid(e)) => return error_page(&state, &e),
+        Err(e) => return into_response(e.into_response()),
+    };
+    let Some(s) = session(&state, req.headers()) else {
+        return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None);
+    };
+    let client_name = request
+        .client
+        .client_name()
+        .unwrap_or(request.client.client_id())
+        .to_owned();
+    let redirect_host = url::Url::parse(&request.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| request.redirect_uri.clone());
+    let scopes: Vec<&str> = request.scope.iter().collect();
+    page(
+        &state,
+        StatusCode::OK,
+        "consent.html",
+        context! { client_name => client_name, scopes => scopes, username => s.username, csrf => s.csrf, redirect_host => redirect_host },
+    )
+}
+
+async fn authorize_post(
+    State(state): State<AppState>,
+    OAuthRequest(req): OAuthRequest,
+) -> Response {
+    let Some(s) = session(&state, req.headers()) else {
+        return login_form(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &uri_path_and_query(&req),
+            "",
+            Some("Please sign in first."),
+        );
+    };
+    let csrf = req.form_value("csrf").ok().flatten().unwrap_or("");
+    if !same_token(&s.csrf, csrf) {
+        return plain_error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "The consent form expired or did not come from this server; go back and try again.",
+        );
+    }
+    let owner = ResourceOwner {
+        subject: s.sub.clone(),
+        username: Some(s.username.clone()),
+    };
+    let decision = match req.form_value("confirm").ok().flatten() {
+        Some("yes") => Some(&owner),
+        Some("no") => None,
+        _ => {
+            return plain_error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                "Choose Approve or Deny.",
+            )
+        }
+    };
+    let client_id = presented_client_id(&req).unwrap_or_default();
+    match state
+        .server
+        .create_authorization_response(&req, decision)
+        .await
+    {
+        Ok(res) => {
+            tracing::info!(%client_id, username = %s.username, outcome = "approved", "authorization");
+            into_response(res)
+        }
+        Err(AuthorizationError::Invalid(e)) => error_page(&state, &e),
+        Err(e) => {
+            tracing::info!(%client_id, username = %s.username, outcome = %e.error().code(), "authorization");
+            into_response(e.into_response())
+        }
+    }
+}
+
+/// The token endpoint, with a log line per request: client, grant, outcome, latency.
+// Latency is measured on the monotonic clock; the injected Clock is for protocol time.
+#[allow(clippy::disallowed_methods)]
+async fn token(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
+    let started = std::time::Instant::now();
+    let res = state.server.create_token_response(&req).await;
+    let grant = req
+        .form_value("grant_type")
+        .ok()
+        .flatten()
+        .unwrap_or("-")
+        .to_owned();
+    let client_id = presented_client_id(&req).unwrap_or_else(|| "-".to_owned());
+    let outcome = if res.status == StatusCode::OK {
+        "issued".to_owned()
+    } else {
+        res.json_body()
+            .and_then(|b| b["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| res.status.to_string())
+    };
+    tracing::info!(%client_id, grant_type = %grant, %outcome, latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
+    OAuthResponse(res)
+}
+
+async fn api_me(
+    authgate_axum::CurrentToken(t): authgate_axum::CurrentToken,
+) -> Json<serde_json::Value> {
+    Json(
+        serde_json::json!({ "sub": t.subject, "username": t.username, "client_id": t.client_id, "scope": t.scope.to_string() }),
+    )
+}
+
+/// One log line per request: id, method, path (never the query: it can carry codes), status,
+/// latency. The id is echoed in `X-Request-Id`.
+#[allow(clippy::disallowed_methods)] // latency on the monotonic clock, as in `token`
+async fn log_requests(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let id = random_token();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let mut res = next.run(req).await;
+    tracing::info!(
+        request_id = %id,
+        %method,
+        %path,
+        status = res.status().as_u16(),
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}

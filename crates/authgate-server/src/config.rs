@@ -1,0 +1,208 @@
+//! The TOML configuration file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file. Unknown keys are an error, named with their place in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The issuer identifier, e.g. `https://auth.example.com`.
+    pub(crate) issuer: String,
+    /// Where to listen, e.g. `127.0.0.1:8080`.
+    pub(crate) bind: String,
+    /// `sqlite://PATH`, `sqlite::memory:` or `postgres://...`; absent: `authgate.db` beside
+    /// the config file.
+    pub(crate) database_url: Option<String>,
+    /// A folder whose `*.html` files replace the built-in page templates.
+    pub(crate) templates_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) tokens: Tokens,
+    #[serde(default)]
+    pub(crate) clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub(crate) users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tokens {
+    #[serde(default)]
+    pub(crate) refresh_tokens: bool,
+    #[serde(default = "default_ttl")]
+    pub(crate) access_token_ttl: u64,
+    #[serde(default)]
+    pub(crate) expires_in: BTreeMap<String, u64>,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self {
+            refresh_tokens: false,
+            access_token_ttl: default_ttl(),
+            expires_in: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_ttl() -> u64 {
+    3600
+}
+
+/// A client, with RFC 7591 metadata names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientConfig {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) client_name: Option<String>,
+    #[serde(default)]
+    pub(crate) redirect_uris: Vec<String>,
+    #[serde(default = "default_grant_types")]
+    pub(crate) grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub(crate) response_types: Vec<String>,
+    #[serde(default)]
+    pub(crate) scope: String,
+    pub(crate) token_endpoint_auth_method: Option<String>,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+
+/// A user; `email` and `name` are optional claims.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) username: String,
+    pub(crate) password: String,
+    /// The stable subject identifier; defaults to the username.
+    pub(crate) subject: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) name: Option<String>,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    ///
+    /// # Errors
+    /// One line naming the file and the problem (the key, for unknown or bad keys).
+    pub(crate) fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().replace('\n', " ");
+            match e.span().map(|s| line_of(&text, s.start)) {
+                Some(line) => format!("config {} line {line}: {msg}", path.display()),
+                None => format!("config {}: {msg}", path.display()),
+            }
+        })?;
+        config
+            .check()
+            .map_err(|e| format!("config {}: {e}", path.display()))?;
+        if config.database_url.is_none() {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            config.database_url = Some(format!("sqlite://{}", dir.join("authgate.db").display()));
+        }
+        if let Some(t) = &config.templates_dir {
+            if t.is_relative() {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                config.templates_dir = Some(dir.join(t));
+            }
+        }
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| format!("issuer: '{}' is not a URL ({e})", self.issuer))?;
+        if !matches!(issuer.scheme(), "http" | "https")
+            || issuer.query().is_some()
+            || issuer.fragment().is_some()
+        {
+            return Err(format!(
+                "issuer: '{}' must be an http(s) URL without query or fragment (RFC 8414 section 2)",
+                self.issuer
+            ));
+        }
+        self.bind.parse::<std::net::SocketAddr>().map_err(|_| {
+            format!(
+                "bind: '{}' is not an address like 127.0.0.1:8080",
+                self.bind
+            )
+        })?;
+        if let Some(url) = &self.database_url {
+            let ok = url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://");
+            if !ok {
+                return Err(format!(
+                    "database_url: '{url}' is not supported; use sqlite://PATH or postgres://..."
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let at = format!("clients[{i}] ({})", c.client_id);
+            if c.client_id.is_empty() {
+                return Err(format!("clients[{i}].client_id: must not be empty"));
+            }
+            if !seen.insert(&c.client_id) {
+                return Err(format!("{at}: client_id is listed twice"));
+            }
+            for uri in &c.redirect_uris {
+                if !authgate::is_valid_redirect_uri(uri) {
+                    return Err(format!(
+                        "{at}.redirect_uris: '{uri}' must be an absolute URI without a fragment"
+                    ));
+                }
+            }
+            if let Some(m) = &c.token_endpoint_auth_method {
+                let parsed = authgate::ClientAuthMethod::parse(m).ok_or_else(|| {
+                    format!("{at}.token_endpoint_auth_method: '{m}' is not one of client_secret_basic, client_secret_post, none")
+                })?;
+                let public = parsed == authgate::ClientAuthMethod::None;
+                if public && c.client_secret.is_some() {
+                    return Err(format!("{at}: a client with token_endpoint_auth_method = \"none\" has no client_secret"));
+                }
+                if !public && c.client_secret.is_none() {
+                    return Err(format!(
+                        "{at}: token_endpoint_auth_method = \"{m}\" needs a client_secret"
+                    ));
+                }
+            }
+            authgate::Scope::parse(&c.scope).map_err(|_| {
+                format!(
+                    "{at}.scope: '{}' holds a character RFC 6749 section 3.3 forbids",
+                    c.scope
+                )
+            })?;
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if u.username.is_empty() || u.password.is_empty() {
+                return Err(format!(
+                    "users[{i}]: username and password must not be empty"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}

@@ -1,0 +1,478 @@
+//! `authgate`: the reference OAuth 2.0 authorization server and its admin CLI.
+//!
+//! ```text
+//! authgate serve [--config PATH] [--bind ADDR]
+//! authgate migrate [--config PATH | --database-url URL]
+//! authgate client add|list|show|remove ...
+//! authgate user add|remove ...
+//! ```
+#![forbid(unsafe_code)]
+
+mod app;
+mod config;
+mod session;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use authgate::{ClientAuthMethod, ClientRecord, Scope};
+use authgate_sql::{connect, Admin, AnyStore, NewUser, StoreOptions};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ClientConfig, Config, Tokens, UserConfig};
+
+/// The demo mode's data folder, beside the working directory.
+const DEMO_DIR: &str = "authgate-data";
+
+#[derive(Parser)]
+#[command(name = "authgate", version, about = "OAuth 2.0 authorization server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the server. Without --config: a demo on 127.0.0.1:8080 with a demo client and user.
+    Serve {
+        /// The TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Overrides the address to listen on.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Applies the database migrations and exits.
+    Migrate(Db),
+    /// Manages clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manages users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// Which database: the config's, an explicit URL, or the demo's.
+#[derive(Args, Clone)]
+struct Db {
+    /// The config file whose database to use.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The database URL (overrides --config).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Registers a client; a confidential client's generated secret is printed once.
+    Add {
+        #[command(flatten)]
+        db: Db,
+        /// The client identifier.
+        client_id: String,
+        /// A display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A grant type (repeatable; default authorization_code).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// A response type (repeatable; default code when authorization_code is allowed).
+        #[arg(long = "response-type")]
+        response_types: Vec<String>,
+        /// The allowed scope, space-delimited.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// A public client (token_endpoint_auth_method none, no secret).
+        #[arg(long)]
+        public: bool,
+        /// client_secret_basic (default) or client_secret_post.
+        #[arg(long)]
+        auth_method: Option<String>,
+    },
+    /// Lists clients.
+    List(Db),
+    /// Shows one client.
+    Show {
+        #[command(flatten)]
+        db: Db,
+        client_id: String,
+    },
+    /// Removes a client.
+    Remove {
+        #[command(flatten)]
+        db: Db,
+        client_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates or updates a user. The password comes from --password or AUTHGATE_PASSWORD.
+    Add {
+        #[command(flatten)]
+        db: Db,
+        username: String,
+        #[arg(long, env = "AUTHGATE_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// The subject identifier (default: the username).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Removes a user.
+    Remove {
+        #[command(flatten)]
+        db: Db,
+        username: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // AUTHGATE_LOG: error, warn, info (default) or debug.
+    let level = std::env::var("AUTHGATE_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("authgate: error: {message}");
+    ExitCode::from(2)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve { config, bind } => serve(config.as_deref(), bind).await,
+        Command::Migrate(db) => {
+            open(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Client(c) => client_command(c).await,
+        Command::User(u) => user_command(u).await,
+    }
+}
+
+async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), String> {
+    let mut config = match config_path {
+        Some(p) => Config::load(p)?,
+        None => demo_config(bind.as_deref().unwrap_or("127.0.0.1:8080"))?,
+    };
+    if let Some(b) = bind {
+        b.parse::<std::net::SocketAddr>()
+            .map_err(|_| format!("--bind: '{b}' is not an address like 127.0.0.1:8080"))?;
+        config.bind = b;
+    }
+    let url = config.database_url.clone().unwrap_or_default();
+    let store = connect(&url, &StoreOptions::default())
+        .await
+        .map_err(|e| format!("database_url '{}': {e}", redact(&url)))?;
+    let router = app::build(&config, store).await?;
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| format!("bind: cannot listen on {}: {e}", config.bind))?;
+    if config_path.is_none() {
+        print_demo(&config);
+    }
+    tracing::info!(issuer = %config.issuer, bind = %config.bind, database = %redact(&url), "authgate listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("authgate stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing open requests");
+}
+
+/// A database URL without its password, for logs and errors.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+const DEMO_CLIENT: &str = "demo-client";
+const DEMO_SECRET: &str = "demo-secret";
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo-password";
+
+fn demo_config(bind: &str) -> Result<Config, String> {
+    bind.parse::<std::net::SocketAddr>()
+        .map_err(|_| format!("--bind: '{bind}' is not an address like 127.0.0.1:8080"))?;
+    std::fs::create_dir_all(DEMO_DIR).map_err(|e| format!("cannot create {DEMO_DIR}: {e}"))?;
+    let issuer = format!("http://{bind}");
+    Ok(Config {
+        issuer: issuer.clone(),
+        bind: bind.to_owned(),
+        database_url: Some(format!("sqlite://{DEMO_DIR}/authgate.db")),
+        templates_dir: None,
+        tokens: Tokens {
+            refresh_tokens: true,
+            ..Tokens::default()
+        },
+        clients: vec![ClientConfig {
+            client_id: DEMO_CLIENT.into(),
+            client_secret: Some(DEMO_SECRET.into()),
+            client_name: Some("Demo Client".into()),
+            redirect_uris: vec![format!("{issuer}/demo/callback")],
+            grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            response_types: vec!["code".into()],
+            scope: "openid profile email".into(),
+            token_endpoint_auth_method: Some("client_secret_basic".into()),
+        }],
+        users: vec![UserConfig {
+            username: DEMO_USER.into(),
+            password: DEMO_PASSWORD.into(),
+            subject: Some("demo-user".into()),
+            email: Some("demo@example.com".into()),
+            name: Some("Demo User".into()),
+        }],
+    })
+}
+
+fn print_demo(config: &Config) {
+    println!("authgate demo on {} (data in ./{DEMO_DIR})", config.issuer);
+    println!(
+        "  client: {DEMO_CLIENT} / {DEMO_SECRET}  (redirect URI {}/demo/callback)",
+        config.issuer
+    );
+    println!("  user:   {DEMO_USER} / {DEMO_PASSWORD}");
+    println!("  try:    curl -s -u {DEMO_CLIENT}:{DEMO_SECRET} -d grant_type=client_credentials -d scope=profile {}/token", config.issuer);
+}
+
+/// Opens (and migrates) the database named by the flags.
+async fn open(db: &Db) -> Result<AnyStore, String> {
+    let url = match (&db.database_url, &db.config) {
+        (Some(u), _) => u.clone(),
+        (None, Some(p)) => Config::load(p)?.database_url.unwrap_or_default(),
+        (None, None) => format!("sqlite://{DEMO_DIR}/authgate.db"),
+    };
+    connect(&url, &StoreOptions::default())
+        .await
+        .map_err(|e| format!("database_url '{}': {e}", redact(&url)))
+}
+
+async fn client_command(c: ClientCommand) -> Result<(), String> {
+    match c {
+        ClientCommand::Add {
+            db,
+            client_id,
+            name,
+            redirect_uris,
+            grant_types,
+            response_types,
+            scope,
+            public,
+            auth_method,
+        } => {
+            let store = open(&db).await?;
+            for uri in &redirect_uris {
+                if !authgate::is_valid_redirect_uri(uri) {
+                    return Err(format!(
+                        "--redirect-uri: '{uri}' must be an absolute URI without a fragment"
+                    ));
+                }
+            }
+            Scope::parse(&scope).map_err(|_| {
+                format!("--scope: '{scope}' holds a character RFC 6749 section 3.3 forbids")
+            })?;
+            let grant_types = if grant_types.is_empty() {
+                vec!["authorization_code".to_owned()]
+            } else {
+                grant_types
+            };
+            let response_types = if response_types.is_empty()
+                && grant_types.iter().any(|g| g == "authorization_code")
+            {
+                vec!["code".to_owned()]
+            } else {
+                response_types
+            };
+            let (mut record, secret) = if public {
+                (ClientRecord::public(client_id.clone()), None)
+            } else {
+                let secret = authgate::token::generate_client_secret();
+                let method = match auth_method.as_deref() {
+                    None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+                    Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+                    Some(other) => {
+                        return Err(format!(
+                        "--auth-method: '{other}' is not client_secret_basic or client_secret_post"
+                    ))
+                    }
+                };
+                (
+                    ClientRecord::confidential(client_id.clone(), &secret).auth_method(method),
+                    Some(secret),
+                )
+            };
+            record = record
+                .redirect_uris(redirect_uris)
+                .grant_types(grant_types)
+                .response_types(response_types)
+                .scope(&scope);
+            record.client_name = name;
+            store
+                .upsert_client(&record)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("client_id: {client_id}");
+            match secret {
+                Some(s) => println!("client_secret: {s}\n(shown once: only its hash is stored)"),
+                None => println!("public client: no secret"),
+            }
+            Ok(())
+        }
+        ClientCommand::List(db) => {
+            let store = open(&db).await?;
+            for c in store.list_clients().await.map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}",
+                    c.client_id,
+                    c.auth_method,
+                    c.grant_types.join(",")
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Show { db, client_id } => {
+            let store = open(&db).await?;
+            let c = store
+                .list_clients()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|c| c.client_id == client_id)
+                .ok_or_else(|| format!("no client '{client_id}'"))?;
+            let v = serde_json::json!({
+                "client_id": c.client_id,
+                "client_name": c.client_name,
+                "redirect_uris": c.redirect_uris,
+                "grant_types": c.grant_types,
+                "response_types": c.response_types,
+                "scope": c.scope.to_string(),
+                "token_endpoint_auth_method": c.auth_method.as_str(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(())
+        }
+        ClientCommand::Remove { db, client_id } => {
+            let store = open(&db).await?;
+            if store
+                .remove_client(&client_id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("removed client {client_id}");
+                Ok(())
+            } else {
+                Err(format!("no client '{client_id}'"))
+            }
+        }
+    }
+}
+
+async fn user_command(u: UserCommand) -> Result<(), String> {
+    match u {
+        UserCommand::Add {
+            db,
+            username,
+            password,
+            subject,
+            email,
+            name,
+        } => {
+            if password.is_empty() {
+                return Err("--password: must not be empty".into());
+            }
+            let store = open(&db).await?;
+            let mut claims = serde_json::Map::new();
+            if let Some(e) = email {
+                claims.insert("email".into(), e.into());
+            }
+            if let Some(n) = name {
+                claims.insert("name".into(), n.into());
+            }
+            store
+                .upsert_user(&NewUser {
+                    subject: subject.unwrap_or_else(|| username.clone()),
+                    username: username.clone(),
+                    password,
+                    claims: claims.into(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("saved user {username}");
+            Ok(())
+        }
+        UserCommand::Remove { db, username } => {
+            let store = open(&db).await?;
+            if store
+                .remove_user(&username)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("removed user {username}");
+                Ok(())
+            } else {
+                Err(format!("no user '{username}'"))
+            }
+        }
+    }
+}

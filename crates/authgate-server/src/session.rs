@@ -1,0 +1,233 @@
+//! Signed session cookies, CSRF tokens and login attempt limits.
+//!
+//! A session is a cookie holding `base64url(json) "." base64url(HMAC-SHA256(key, json))`.
+//! The key is a shared secret in the database, so every server on one database accepts the
+//! others' sessions and nothing is kept in memory per session.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+pub(crate) const SESSION_COOKIE: &str = "authgate_session";
+pub(crate) const CSRF_COOKIE: &str = "authgate_csrf";
+/// How long a login lasts.
+pub(crate) const SESSION_TTL: i64 = 8 * 3600;
+
+/// Who is logged in, and the CSRF token bound to this session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Session {
+    pub(crate) sub: String,
+    pub(crate) username: String,
+    pub(crate) exp: i64,
+    pub(crate) csrf: String,
+}
+
+pub(crate) struct Sessions {
+    key: Vec<u8>,
+    secure: bool,
+}
+
+impl Sessions {
+    pub(crate) fn new(key: Vec<u8>, secure: bool) -> Self {
+        Self { key, secure }
+    }
+
+    fn mac(&self, data: &[u8]) -> Vec<u8> {
+        // HMAC takes a key of any length; new_from_slice cannot fail for HMAC.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The cookie value for a session.
+    pub(crate) fn seal(&self, s: &Session) -> String {
+        let json = serde_json::to_vec(s).unwrap_or_default();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(self.mac(&json))
+        )
+    }
+
+    /// The session in a request's cookie, if it is ours, intact and not expired.
+    pub(crate) fn open(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
+        let raw = cookie(headers, SESSION_COOKIE)?;
+        let (body, sig) = raw.split_once('.')?;
+        let json = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        if !bool::from(self.mac(&json).ct_eq(&sig)) {
+            return None;
+        }
+        let s: Session = serde_json::from_slice(&json).ok()?;
+        (s.exp > now).then_some(s)
+    }
+
+    /// `Set-Cookie` for a session.
+    pub(crate) fn set_cookie(&self, value: &str, max_age: i64) -> String {
+        self.cookie_header(SESSION_COOKIE, value, max_age)
+    }
+
+    /// `Set-Cookie` for a pre-login CSRF token.
+    pub(crate) fn csrf_cookie(&self, value: &str) -> String {
+        self.cookie_header(CSRF_COOKIE, value, 3600)
+    }
+
+    fn cookie_header(&self, name: &str, value: &str, max_age: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    }
+}
+
+/// A cookie's value.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A fresh random token (CSRF).
+pub(crate) fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(authgate::token::random_bytes::<24>())
+}
+
+/// Constant-time comparison of two CSRF tokens; an empty token never matches.
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
+    !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Failed login attempts per username and per client address, in a sliding window.
+pub(crate) struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<i64>>>,
+    per_user: usize,
+    per_addr: usize,
+    window: i64,
+}
+
+impl LoginLimiter {
+    pub(crate) fn new(per_user: usize, per_addr: usize, window: i64) -> Self {
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            per_user,
+            per_addr,
+            window,
+        }
+    }
+
+    fn keys(username: &str, addr: &str) -> [String; 2] {
+        [format!("u:{username}"), format!("a:{addr}")]
+    }
+
+    /// Whether another attempt is allowed now.
+    pub(crate) fn allowed(&self, username: &str, addr: &str, now: i64) -> bool {
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let [u, a] = Self::keys(username, addr);
+        let mut count = |k: &str| {
+            map.get_mut(k).map_or(0, |v| {
+                v.retain(|t| now - t < self.window);
+                v.len()
+            })
+        };
+        count(&u) < self.per_user && count(&a) < self.per_addr
+    }
+
+    pub(crate) fn failed(&self, username: &str, addr: &str, now: i64) {
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in Self::keys(username, addr) {
+            map.entry(k).or_default().push(now);
+        }
+        // Bound memory: forget keys whose failures have all aged out.
+        if map.len() > 100_000 {
+            map.retain(|_, v| v.iter().any(|t| now - t < self.window));
+        }
+    }
+
+    pub(crate) fn succeeded(&self, username: &str) {
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(&format!("u:{username}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie_value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::COOKIE,
+            format!("a=b; {SESSION_COOKIE}={cookie_value}")
+                .parse()
+                .unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn sealed_session_opens_and_tampering_is_refused() {
+        let s = Sessions::new(vec![7; 32], false);
+        let v = s.seal(&Session {
+            sub: "u1".into(),
+            username: "alice".into(),
+            exp: 100,
+            csrf: "c".into(),
+        });
+        assert_eq!(s.open(&headers(&v), 50).unwrap().username, "alice");
+        assert!(s.open(&headers(&v), 100).is_none(), "expired");
+        let other = Sessions::new(vec![8; 32], false);
+        assert!(other.open(&headers(&v), 50).is_none(), "another key");
+        let (body, sig) = v.split_once('.').unwrap();
+        let forged = format!(
+            "{}.{sig}",
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"root","username":"root","exp":99,"csrf":"c"}"#)
+        );
+        assert!(s.open(&headers(&forged), 50).is_none());
+        assert!(s.open(&headers(body), 50).is_none());
+    }
+
+    #[test]
+    fn cookies_are_httponly_lax_and_secure_for_https() {
+        assert!(Sessions::new(vec![1], true)
+            .set_cookie("v", 10)
+            .contains("HttpOnly; SameSite=Lax; Max-Age=10; Secure"));
+        assert!(!Sessions::new(vec![1], false)
+            .set_cookie("v", 10)
+            .contains("Secure"));
+    }
+
+    #[test]
+    fn limiter_blocks_per_user_and_per_address_within_the_window() {
+        let l = LoginLimiter::new(3, 5, 60);
+        for _ in 0..3 {
+            assert!(l.allowed("alice", "1.1.1.1", 0));
+            l.failed("alice", "1.1.1.1", 0);
+        }
+        assert!(!l.allowed("alice", "2.2.2.2", 1), "per user");
+        assert!(l.allowed("bob", "1.1.1.1", 1));
+        l.failed("bob", "1.1.1.1", 1);
+        l.failed("carol", "1.1.1.1", 1);
+        assert!(!l.allowed("dave", "1.1.1.1", 2), "per address");
+        assert!(l.allowed("alice", "2.2.2.2", 61), "the window slides");
+    }
+}
