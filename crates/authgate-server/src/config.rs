@@ -147,7 +147,7 @@ impl Config {
                 || url.starts_with("postgresql://");
             if !ok {
                 return Err(format!(
-                    "database_url: '{url}' is not supported; use sqlite://PATH or postgres://..."
+                    "database_url: '{url}' is not supported; use sqlite://PATH, postgres://... or memory:"
                 ));
             }
         }

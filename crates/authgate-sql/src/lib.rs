@@ -10,6 +10,7 @@
 //! | `sqlite://path/to/file.db` (or `sqlite:path`) | [`SqliteStore`] on a file, created if missing, WAL mode |
 //! | `sqlite::memory:` | [`SqliteStore`] in memory (tests) |
 //! | `postgres://…` / `postgresql://…` | [`PgStore`] |
+//! | `memory:` | [`MemoryBackend`]: the engine's in-memory store (forgets on restart) |
 //!
 //! Migrations are embedded and applied by [`connect`] (idempotent; on PostgreSQL under an
 //! advisory lock, so two processes may start at once).
@@ -35,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod memory;
 mod postgres;
 mod sqlite;
 
@@ -48,6 +50,7 @@ use authgate::{
     ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
 };
 
+pub use memory::MemoryBackend;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -155,6 +158,9 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, Conn
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(AnyStore::Postgres(PgStore::connect(url, options).await?));
     }
+    if url == "memory:" {
+        return Ok(AnyStore::Memory(MemoryBackend::new()));
+    }
     if url == "sqlite::memory:" || url == "sqlite://:memory:" {
         return Ok(AnyStore::Sqlite(SqliteStore::open_in_memory(options)?));
     }
@@ -178,6 +184,8 @@ pub enum AnyStore {
     Sqlite(SqliteStore),
     /// PostgreSQL.
     Postgres(PgStore),
+    /// In memory.
+    Memory(MemoryBackend),
 }
 
 macro_rules! delegate {
@@ -185,6 +193,7 @@ macro_rules! delegate {
         match $self {
             AnyStore::Sqlite($s) => $e,
             AnyStore::Postgres($s) => $e,
+            AnyStore::Memory($s) => $e,
         }
     };
 }

@@ -407,6 +407,9 @@ macro_rules! all_tests {
 all_tests!(memory, async {
     crate::support::memory().await.map(|s| (s, ()))
 });
+all_tests!(memory_backend, async {
+    crate::support::memory_backend().await.map(|s| (s, ()))
+});
 all_tests!(sqlite_memory, async {
     crate::support::sqlite_memory().await.map(|s| (s, ()))
 });

@@ -65,6 +65,10 @@ pub async fn memory() -> Option<MemoryStore> {
     Some(MemoryStore::new())
 }
 
+pub async fn memory_backend() -> Option<AnyStore> {
+    Some(connect("memory:", &StoreOptions::default()).await.unwrap())
+}
+
 pub async fn sqlite_memory() -> Option<AnyStore> {
     Some(
         connect("sqlite::memory:", &StoreOptions::default())

@@ -81,6 +81,11 @@ impl MemoryStore {
         write(&self.inner.users).insert(username, (hash, owner));
     }
 
+    /// Removes a user; answers whether it existed.
+    pub fn remove_user(&self, username: &str) -> bool {
+        write(&self.inner.users).remove(username).is_some()
+    }
+
     /// Drops codes and tokens that expired before `now` (seconds); answers how many.
     pub fn purge_expired(&self, now: i64) -> usize {
         let mut n = 0;

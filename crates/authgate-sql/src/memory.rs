@@ -1,0 +1,159 @@
+//! The in-memory store behind the same interface as the SQL ones (`memory:`): for tests,
+//! demos and benchmarks of a single process that may forget everything on restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use authgate::token::Selector;
+use authgate::{
+    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
+    MemoryStore, ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
+};
+
+use crate::{Admin, NewUser, UserInfo};
+
+/// [`MemoryStore`] plus what [`Admin`] needs. Cheap to clone: clones share the data.
+#[derive(Clone, Default)]
+pub struct MemoryBackend {
+    store: MemoryStore,
+    extra: Arc<Extra>,
+}
+
+#[derive(Default)]
+struct Extra {
+    clients: Mutex<BTreeMap<String, ClientRecord>>,
+    users: Mutex<HashMap<String, UserInfo>>,
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBackend").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The engine's in-memory store inside.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryBackend {
+    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
+        self.store.find_client(client_id).await
+    }
+}
+
+#[async_trait]
+impl AuthorizationCodeStore for MemoryBackend {
+    async fn save_code(&self, code: AuthorizationCodeRecord) -> Result<(), StorageError> {
+        self.store.save_code(code).await
+    }
+    async fn find_code(
+        &self,
+        sel: &Selector,
+    ) -> Result<Option<AuthorizationCodeRecord>, StorageError> {
+        self.store.find_code(sel).await
+    }
+    async fn consume_code(&self, sel: &Selector) -> Result<bool, StorageError> {
+        self.store.consume_code(sel).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryBackend {
+    async fn save_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StorageError> {
+        self.store.save_tokens(tokens).await
+    }
+    async fn find_token(&self, sel: &Selector) -> Result<Option<TokenRecord>, StorageError> {
+        self.store.find_token(sel).await
+    }
+    async fn revoke_token(&self, sel: &Selector) -> Result<(), StorageError> {
+        self.store.revoke_token(sel).await
+    }
+    async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
+        self.store.revoke_family(family).await
+    }
+    async fn rotate_refresh_token(
+        &self,
+        sel: &Selector,
+        repl: &[TokenRecord],
+    ) -> Result<bool, StorageError> {
+        self.store.rotate_refresh_token(sel, repl).await
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryBackend {
+    async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<ResourceOwner>, StorageError> {
+        self.store.authenticate_user(username, password).await
+    }
+}
+
+#[async_trait]
+impl Admin for MemoryBackend {
+    async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError> {
+        self.store.add_client(client.clone());
+        lock(&self.extra.clients).insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+    async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        self.store.remove_client(client_id);
+        Ok(lock(&self.extra.clients).remove(client_id).is_some())
+    }
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        Ok(lock(&self.extra.clients).values().cloned().collect())
+    }
+    async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
+        let (store, owner, password) = (
+            self.store.clone(),
+            ResourceOwner::new(user.subject.clone(), user.username.clone()),
+            user.password.clone(),
+        );
+        // argon2 hashing takes tens of milliseconds: off the async workers.
+        tokio::task::spawn_blocking(move || store.add_user(owner, &password))
+            .await
+            .map_err(|e| StorageError::Other(Box::new(e)))?;
+        lock(&self.extra.users).insert(
+            user.username.clone(),
+            UserInfo {
+                username: user.username.clone(),
+                subject: user.subject.clone(),
+                claims: user.claims.clone(),
+            },
+        );
+        Ok(())
+    }
+    async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
+        lock(&self.extra.users).remove(username);
+        Ok(self.store.remove_user(username))
+    }
+    async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
+        Ok(lock(&self.extra.users).get(username).cloned())
+    }
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        Ok(lock(&self.extra.secrets)
+            .entry(name.to_owned())
+            .or_insert_with(|| authgate::token::random_bytes::<32>().to_vec())
+            .clone())
+    }
+    async fn purge_expired(&self, now: i64, _batch: usize) -> Result<usize, StorageError> {
+        Ok(self.store.purge_expired(now))
+    }
+}
