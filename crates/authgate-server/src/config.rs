@@ -13,7 +13,7 @@ pub(crate) struct Config {
     pub(crate) issuer: String,
     /// Where to listen, e.g. `127.0.0.1:8080`.
     pub(crate) bind: String,
-    /// `sqlite://PATH`, `sqlite::memory:` or `postgres://...`; absent: `authgate.db` beside
+    /// `sqlite://PATH`, `postgres://...` or `memory:` (forgets on restart); absent: `authgate.db` beside
     /// the config file.
     pub(crate) database_url: Option<String>,
     /// A folder whose `*.html` files replace the built-in page templates.
@@ -142,7 +142,8 @@ impl Config {
             )
         })?;
         if let Some(url) = &self.database_url {
-            let ok = url.starts_with("sqlite:")
+            let ok = url == "memory:"
+                || url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://");
             if !ok {

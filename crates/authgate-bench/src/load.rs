@@ -1,0 +1,441 @@
+//! The load generator: a fixed number of keep-alive connections, each a loop of requests,
+//! a warm-up, a measured window; and the server's own CPU and memory accounting from /proc.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::{Options, Target, CLIENT_ID, CLIENT_SECRET, PASSWORD, USER};
+
+/// What one request (or one flow) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// POST /token, client_credentials with Basic auth.
+    Issue,
+    /// GET /api/me with an opaque Bearer token.
+    Bearer,
+    /// POST /revoke.
+    Revoke,
+    /// POST /introspect.
+    Introspect,
+    /// A whole authorization code flow with PKCE, the login session reused:
+    /// POST /authorize (consent) + POST /token (exchange).
+    CodeFlow,
+}
+
+impl Scenario {
+    pub(crate) const ALL: [Scenario; 5] = [
+        Self::Issue,
+        Self::Bearer,
+        Self::Revoke,
+        Self::Introspect,
+        Self::CodeFlow,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Issue => "client_credentials issuance",
+            Self::Bearer => "Bearer GET /api/me",
+            Self::Revoke => "revocation",
+            Self::Introspect => "introspection",
+            Self::CodeFlow => "code flow + PKCE (flows)",
+        }
+    }
+
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Self::Issue => "issue",
+            Self::Bearer => "bearer",
+            Self::Revoke => "revoke",
+            Self::Introspect => "introspect",
+            Self::CodeFlow => "code_flow",
+        }
+    }
+
+    /// Whether the ceiling serves the scenario.
+    pub(crate) fn on_ceiling(self) -> bool {
+        self != Self::CodeFlow
+    }
+}
+
+/// One scenario's figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct ScenarioResult {
+    pub(crate) rps: f64,
+    pub(crate) p50_us: u64,
+    pub(crate) p99_us: u64,
+    pub(crate) errors: u64,
+    pub(crate) cpu_us_per_req: f64,
+    pub(crate) requests: u64,
+}
+
+const PKCE_VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(1)
+        .http1_only()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+pub(crate) async fn issue_token(http: &reqwest::Client, base: &str) -> Result<String, String> {
+    let res = http
+        .post(format!("{base}/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=profile%20read")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let body: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no token: {body}"))
+}
+
+/// A signed-in browser session on the reference server: its cookies and the consent form's
+/// CSRF token.
+struct Browser {
+    cookies: String,
+    csrf: String,
+}
+
+fn set_cookies(res: &reqwest::Response, jar: &mut Vec<(String, String)>) {
+    for v in res.headers().get_all("set-cookie") {
+        if let Some((kv, _)) = v.to_str().unwrap_or("").split_once(';') {
+            if let Some((k, val)) = kv.split_once('=') {
+                jar.retain(|(n, _)| n != k);
+                jar.push((k.to_owned(), val.to_owned()));
+            }
+        }
+    }
+}
+
+fn cookie_header(jar: &[(String, String)]) -> String {
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+fn authorize_query() -> String {
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(PKCE_VERIFIER.as_bytes()));
+    format!("response_type=code&client_id={CLIENT_ID}&scope=profile&state=s&code_challenge={challenge}&code_challenge_method=S256")
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browser, String> {
+    let mut jar = Vec::new();
+    let res = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    set_cookies(&res, &mut jar);
+    let page = res.text().await.map_err(|e| e.to_string())?;
+    let csrf = hidden(&page, "csrf").ok_or("no csrf on the login page")?;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", &csrf)
+        .append_pair("username", USER)
+        .append_pair("password", PASSWORD)
+        .append_pair("next", "/")
+        .finish();
+    let res = http
+        .post(format!("{base}/login"))
+        .header("cookie", cookie_header(&jar))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if res.status() != 303 {
+        return Err(format!("login answered {}", res.status()));
+    }
+    set_cookies(&res, &mut jar);
+    let res = http
+        .get(format!("{base}/authorize?{}", authorize_query()))
+        .header("cookie", cookie_header(&jar))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let page = res.text().await.map_err(|e| e.to_string())?;
+    let csrf = hidden(&page, "csrf").ok_or("no csrf on the consent page")?;
+    Ok(Browser {
+        cookies: cookie_header(&jar),
+        csrf,
+    })
+}
+
+async fn code_flow(
+    http: &reqwest::Client,
+    base: &str,
+    b: &Browser,
+) -> Result<bool, reqwest::Error> {
+    let res = http
+        .post(format!("{base}/authorize?{}", authorize_query()))
+        .header("cookie", &b.cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&confirm=yes", b.csrf))
+        .send()
+        .await?;
+    let Some(loc) = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return Ok(false);
+    };
+    let _ = res.bytes().await;
+    let Some(code) = url::Url::parse(&loc).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+    }) else {
+        return Ok(false);
+    };
+    let res = http
+        .post(format!("{base}/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=authorization_code&code={code}&code_verifier={PKCE_VERIFIER}"
+        ))
+        .send()
+        .await?;
+    let ok = res.status() == 200;
+    let _ = res.bytes().await;
+    Ok(ok)
+}
+
+async fn one(
+    http: &reqwest::Client,
+    base: &str,
+    s: Scenario,
+    token: &str,
+    pool: &[String],
+    next: &AtomicUsize,
+    b: Option<&Browser>,
+) -> bool {
+    let send = |req: reqwest::RequestBuilder| async move {
+        match req.send().await {
+            Ok(r) => {
+                let ok = r.status() == 200;
+                let _ = r.bytes().await;
+                ok
+            }
+            Err(_) => false,
+        }
+    };
+    let form = |path: &str, body: String| {
+        http.post(format!("{base}{path}"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    match s {
+        Scenario::Issue => {
+            send(form(
+                "/token",
+                "grant_type=client_credentials&scope=profile%20read".into(),
+            ))
+            .await
+        }
+        Scenario::Bearer => send(http.get(format!("{base}/api/me")).bearer_auth(token)).await,
+        Scenario::Introspect => send(form("/introspect", format!("token={token}"))).await,
+        Scenario::Revoke => {
+            let t = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
+            send(form("/revoke", format!("token={t}"))).await
+        }
+        Scenario::CodeFlow => match b {
+            Some(b) => code_flow(http, base, b).await.unwrap_or(false),
+            None => false,
+        },
+    }
+}
+
+/// Runs one scenario against one target.
+pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<ScenarioResult, String> {
+    let setup = http_client()?;
+    let token = issue_token(&setup, &t.base).await?;
+    let pool_size = if o.smoke { 50 } else { 5000 };
+    let mut pool = Vec::new();
+    if s == Scenario::Revoke {
+        for _ in 0..pool_size {
+            pool.push(issue_token(&setup, &t.base).await?);
+        }
+    }
+    let pool = Arc::new(pool);
+    let phase = Arc::new(AtomicU8::new(0)); // 0 warm-up, 1 measured, 2 stop
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections {
+        let http = http_client()?;
+        let browser = if s == Scenario::CodeFlow {
+            Some(sign_in(&http, &t.base).await?)
+        } else {
+            None
+        };
+        let (base, token, pool, phase, done, errors, next) = (
+            t.base.clone(),
+            token.clone(),
+            pool.clone(),
+            phase.clone(),
+            done.clone(),
+            errors.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::with_capacity(1 << 14);
+            loop {
+                let p = phase.load(Ordering::Relaxed);
+                if p == 2 {
+                    return lat;
+                }
+                let started = Instant::now();
+                let ok = one(&http, &base, s, &token, &pool, &next, browser.as_ref()).await;
+                if phase.load(Ordering::Relaxed) == 1 && p == 1 {
+                    if ok {
+                        done.fetch_add(1, Ordering::Relaxed);
+                        lat.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
+    let tck = clock_ticks_per_sec();
+    let cpu0 = cpu_ticks(t.pid());
+    let t0 = Instant::now();
+    phase.store(1, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
+    phase.store(2, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_ticks(t.pid());
+    let mut lat = Vec::new();
+    for task in tasks {
+        lat.extend(task.await.map_err(|e| e.to_string())?);
+    }
+    lat.sort_unstable();
+    let pct = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let requests = done.load(Ordering::Relaxed);
+    let cpu_us = (cpu1.saturating_sub(cpu0)) as f64 * 1e6 / tck;
+    Ok(ScenarioResult {
+        rps: requests as f64 / elapsed,
+        p50_us: u64::from(pct(0.50)),
+        p99_us: u64::from(pct(0.99)),
+        errors: errors.load(Ordering::Relaxed),
+        cpu_us_per_req: if requests == 0 {
+            0.0
+        } else {
+            cpu_us / requests as f64
+        },
+        requests,
+    })
+}
+
+/// Bytes per live token: issue `o.tokens` tokens, then the server's RSS growth (in-memory)
+/// or the database file's size (SQLite) divided by that count.
+pub(crate) async fn bytes_per_token(
+    t: &Target,
+    o: &Options,
+) -> Result<(Option<f64>, String), String> {
+    if t.name == "postgres" {
+        return Ok((
+            None,
+            "not measured (the database is another process)".into(),
+        ));
+    }
+    let before = rss_kb(t.pid(), "VmRSS");
+    let issued = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections {
+        let (http, base, issued, total) =
+            (http_client()?, t.base.clone(), issued.clone(), o.tokens);
+        tasks.push(tokio::spawn(async move {
+            while issued.fetch_add(1, Ordering::Relaxed) < total {
+                let _ = issue_token(&http, &base).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())?;
+    }
+    let n = o.tokens as f64;
+    match &t.db_file {
+        Some(db) => {
+            let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let wal = db.with_extension("db-wal");
+            let bytes = size(db) + size(&wal);
+            Ok((
+                Some(bytes as f64 / n),
+                format!("database + WAL file size / {} tokens", o.tokens),
+            ))
+        }
+        None => {
+            let after = rss_kb(t.pid(), "VmRSS");
+            let grown = after.saturating_sub(before) as f64 * 1024.0;
+            Ok((
+                Some(grown / n),
+                format!("server RSS growth / {} tokens", o.tokens),
+            ))
+        }
+    }
+}
+
+/// A `/proc/PID/status` field in kB (VmRSS, VmHWM).
+pub(crate) fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// User + system CPU of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) start at "state".
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12) // utime, stime
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}

@@ -1,0 +1,348 @@
+//! `authgate-bench`: throughput, latency, CPU and memory of authgate's hot paths, against a
+//! plain axum ceiling measured in the same run. See BENCHMARKS.md.
+//!
+//! ```text
+//! cargo run --release -p authgate-bench -- [--secs 10] [--warmup 2] [--connections 32]
+//!     [--tokens 1000000] [--postgres URL | --no-postgres] [--out bench-results] [--smoke]
+//! ```
+#![forbid(unsafe_code)]
+// Statistics over measured counts and durations: the float/integer conversions are of
+// values far inside both ranges.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+// The load generator measures wall-clock time; the injected-clock rule is for the library.
+#![allow(clippy::disallowed_methods)]
+
+mod ceiling;
+mod load;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use load::{Scenario, ScenarioResult};
+use report::{Report, Row};
+
+pub(crate) const CLIENT_ID: &str = "bench";
+pub(crate) const CLIENT_SECRET: &str = "bench-secret-0123456789";
+pub(crate) const USER: &str = "bench-user";
+pub(crate) const PASSWORD: &str = "bench-password";
+
+/// Run options.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) secs: f64,
+    pub(crate) warmup: f64,
+    pub(crate) connections: usize,
+    pub(crate) tokens: usize,
+    pub(crate) postgres: Option<String>,
+    pub(crate) out: PathBuf,
+    pub(crate) smoke: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        secs: 10.0,
+        warmup: 2.0,
+        connections: 32,
+        tokens: 1_000_000,
+        postgres: Some("postgres://postgres@127.0.0.1:5432/test".into()),
+        out: PathBuf::from("bench-results"),
+        smoke: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        let number = |name: &str, v: String| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{name}: not a number"))
+        };
+        match a.as_str() {
+            "--secs" => o.secs = number("--secs", value("--secs")?)?,
+            "--warmup" => o.warmup = number("--warmup", value("--warmup")?)?,
+            "--connections" => {
+                o.connections = number("--connections", value("--connections")?)? as usize;
+            }
+            "--tokens" => {
+                o.tokens = number("--tokens", value("--tokens")?)? as usize;
+            }
+            "--postgres" => o.postgres = Some(value("--postgres")?),
+            "--no-postgres" => o.postgres = None,
+            "--out" => o.out = PathBuf::from(value("--out")?),
+            "--smoke" => o.smoke = true,
+            // `cargo bench` / `cargo test` pass these; ignore them.
+            "--bench" | "--nocapture" => {}
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    if o.smoke {
+        o.secs = o.secs.min(1.0);
+        o.warmup = o.warmup.min(0.3);
+        o.connections = o.connections.min(8);
+        o.tokens = o.tokens.min(2000);
+    }
+    Ok(o)
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("ceiling") {
+        let bind = std::env::args()
+            .nth(2)
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        run_ceiling(&bind);
+        return;
+    }
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("authgate-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(options)) {
+        eprintln!("authgate-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run_ceiling(bind: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+        println!("{}", listener.local_addr().expect("addr"));
+        axum::serve(listener, ceiling::router())
+            .await
+            .expect("serve");
+    });
+}
+
+/// A server under test: a child process and where it listens.
+pub(crate) struct Target {
+    pub(crate) name: String,
+    pub(crate) base: String,
+    pub(crate) child: Child,
+    pub(crate) db_file: Option<PathBuf>,
+}
+
+impl Target {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port())
+}
+
+/// The `authgate` binary: beside this one, built first when run through cargo.
+fn authgate_binary() -> Result<PathBuf, String> {
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let release = std::env::current_exe()
+            .ok()
+            .is_some_and(|p| p.components().any(|c| c.as_os_str() == "release"));
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "authgate-server"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err("building authgate-server failed".into());
+        }
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut dir = exe.parent().ok_or("no parent folder")?.to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("authgate");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: build it with `cargo build --release -p authgate-server`",
+            bin.display()
+        ))
+    }
+}
+
+async fn wait_ready(base: &str, path: &str, child: &mut Child) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("server at {base} exited with {status}"));
+        }
+        if let Ok(r) = http.get(format!("{base}{path}")).send().await {
+            if r.status().as_u16() < 500 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("server at {base} did not become ready"))
+}
+
+async fn start_ceiling() -> Result<Target, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let mut child = Command::new(exe)
+        .args(["ceiling", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the ceiling: {e}"))?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, "/api/me", &mut child).await?;
+    Ok(Target {
+        name: "ceiling".into(),
+        base,
+        child,
+        db_file: None,
+    })
+}
+
+async fn start_authgate(
+    bin: &Path,
+    store: &str,
+    database_url: Option<&str>,
+    dir: &Path,
+) -> Result<Target, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let db = database_url
+        .map(|u| format!("database_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let config = format!(
+        r#"issuer = "http://127.0.0.1:{port}"
+bind = "127.0.0.1:{port}"
+{db}
+[[clients]]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+redirect_uris = ["http://127.0.0.1:9/cb"]
+grant_types = ["authorization_code", "client_credentials"]
+response_types = ["code"]
+scope = "profile read"
+
+[[users]]
+username = "{USER}"
+password = "{PASSWORD}"
+"#
+    );
+    let path = dir.join("authgate.toml");
+    std::fs::write(&path, config).map_err(|e| e.to_string())?;
+    let mut child = Command::new(bin)
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .env("AUTHGATE_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start authgate: {e}"))?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, "/.well-known/openid-configuration", &mut child).await?;
+    let db_file = database_url.is_none().then(|| dir.join("authgate.db"));
+    Ok(Target {
+        name: store.into(),
+        base,
+        child,
+        db_file,
+    })
+}
+
+/// A schema of its own on the PostgreSQL server, or why there is none.
+async fn postgres_schema(url: &str) -> Result<(sqlx::PgPool, String), String> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let schema = format!("authgate_bench_{}", std::process::id());
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ))
+    .execute(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((pool, schema))
+}
+
+async fn run(o: Options) -> Result<(), String> {
+    let bin = authgate_binary()?;
+    let work = std::env::temp_dir().join(format!("authgate-bench-{}", std::process::id()));
+    let mut report = Report::new(&o);
+
+    let mut targets = vec![start_ceiling().await?];
+    targets.push(start_authgate(&bin, "memory", Some("memory:"), &work.join("memory")).await?);
+    targets.push(start_authgate(&bin, "sqlite", None, &work.join("sqlite")).await?);
+    let mut pg_pool = None;
+    if let Some(url) = &o.postgres {
+        match postgres_schema(url).await {
+            Ok((pool, schema)) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+                targets.push(
+                    start_authgate(&bin, "postgres", Some(&db), &work.join("postgres")).await?,
+                );
+                pg_pool = Some((pool, schema));
+            }
+            Err(e) => eprintln!("postgres: skipped ({e})"),
+        }
+    }
+
+    for t in &targets {
+        let idle = load::rss_kb(t.pid(), "VmRSS");
+        let mut row = Row::new(&t.name, idle);
+        for scenario in Scenario::ALL {
+            if t.name == "ceiling" && !scenario.on_ceiling() {
+                continue;
+            }
+            eprintln!("{} / {} ...", t.name, scenario.name());
+            let r: ScenarioResult = load::run(t, scenario, &o).await?;
+            row.results.push((scenario, r));
+        }
+        if t.name != "ceiling" {
+            let (per_token, note) = load::bytes_per_token(t, &o).await?;
+            row.bytes_per_token = per_token;
+            row.bytes_note = note;
+        }
+        row.peak_rss_kb = load::rss_kb(t.pid(), "VmHWM");
+        report.rows.push(row);
+    }
+    drop(targets);
+    if let Some((pool, schema)) = pg_pool {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&pool)
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+
+    report.write(&o.out)?;
+    println!("{}", report.markdown());
+    let errors: u64 = report
+        .rows
+        .iter()
+        .flat_map(|r| r.results.iter())
+        .map(|(_, r)| r.errors)
+        .sum();
+    if errors > 0 {
+        return Err(format!("{errors} requests failed during the run"));
+    }
+    Ok(())
+}
