@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AuthorizationGrant, DefaultHooks, Grant, GrantHooks, ResponseMode, TokenGrant};
+use super::{AuthorizationGrant, Grant, GrantHooks, ResponseMode, TokenGrant};
 use crate::client::Client;
 use crate::context::{ServerContext, TokenSpec};
 use crate::error::OAuth2Error;
@@ -24,27 +24,7 @@ pub struct AuthorizationCodeGrant {
     hooks: Arc<dyn GrantHooks>,
 }
 
-impl AuthorizationCodeGrant {
-    /// The grant with default hooks.
-    pub fn new() -> Self {
-        Self {
-            hooks: Arc::new(DefaultHooks),
-        }
-    }
-
-    /// The grant with custom hooks.
-    #[must_use]
-    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
-        self.hooks = Arc::new(hooks);
-        self
-    }
-}
-
-impl Default for AuthorizationCodeGrant {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+hooked_grant!(AuthorizationCodeGrant);
 
 impl Grant for AuthorizationCodeGrant {
     fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {

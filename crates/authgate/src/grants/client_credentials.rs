@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{DefaultHooks, Grant, GrantHooks, TokenGrant};
+use super::{Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
 use crate::context::{ServerContext, TokenSpec};
 use crate::error::OAuth2Error;
@@ -16,27 +16,7 @@ pub struct ClientCredentialsGrant {
     hooks: Arc<dyn GrantHooks>,
 }
 
-impl ClientCredentialsGrant {
-    /// The grant with default hooks.
-    pub fn new() -> Self {
-        Self {
-            hooks: Arc::new(DefaultHooks),
-        }
-    }
-
-    /// The grant with custom hooks.
-    #[must_use]
-    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
-        self.hooks = Arc::new(hooks);
-        self
-    }
-}
-
-impl Default for ClientCredentialsGrant {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+hooked_grant!(ClientCredentialsGrant);
 
 impl Grant for ClientCredentialsGrant {
     fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {

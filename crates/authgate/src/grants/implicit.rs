@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AuthorizationGrant, DefaultHooks, Grant, GrantHooks, ResponseMode};
+use super::{AuthorizationGrant, Grant, GrantHooks, ResponseMode};
 use crate::context::{ServerContext, TokenSpec};
 use crate::error::OAuth2Error;
 use crate::server::AuthorizationRequest;
@@ -17,27 +17,7 @@ pub struct ImplicitGrant {
     hooks: Arc<dyn GrantHooks>,
 }
 
-impl ImplicitGrant {
-    /// The grant with default hooks.
-    pub fn new() -> Self {
-        Self {
-            hooks: Arc::new(DefaultHooks),
-        }
-    }
-
-    /// The grant with custom hooks (e.g. different token creation).
-    #[must_use]
-    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
-        self.hooks = Arc::new(hooks);
-        self
-    }
-}
-
-impl Default for ImplicitGrant {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+hooked_grant!(ImplicitGrant);
 
 impl Grant for ImplicitGrant {
     fn authorization_grant(self: Arc<Self>) -> Option<Arc<dyn AuthorizationGrant>> {

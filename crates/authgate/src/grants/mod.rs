@@ -6,6 +6,34 @@
 //! [`crate::AuthorizationServer::register_grant`]; custom grants implement the same traits.
 //! Built-in grants are customised through [`GrantHooks`], not by copying them.
 
+/// `new()` (default hooks), `with_hooks(...)` and `Default` for a built-in grant whose only
+/// field is `hooks`.
+macro_rules! hooked_grant {
+    ($grant:ident) => {
+        impl $grant {
+            /// The grant with default hooks.
+            pub fn new() -> Self {
+                Self {
+                    hooks: std::sync::Arc::new($crate::grants::DefaultHooks),
+                }
+            }
+
+            /// The grant with custom hooks.
+            #[must_use]
+            pub fn with_hooks(mut self, hooks: impl $crate::grants::GrantHooks) -> Self {
+                self.hooks = std::sync::Arc::new(hooks);
+                self
+            }
+        }
+
+        impl Default for $grant {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
 mod authorization_code;
 mod client_credentials;
 mod implicit;
