@@ -22,7 +22,7 @@ use crate::session::{
 };
 
 /// Grant types and response types this server can serve.
-const GRANT_TYPES: &[&str] = &[
+pub(crate) const GRANT_TYPES: &[&str] = &[
     "authorization_code",
     "refresh_token",
     "client_credentials",
@@ -89,6 +89,10 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
 
     let mut engine_config = ServerConfig::new(&config.issuer);
     engine_config.refresh_tokens = config.tokens.refresh_tokens;
+    // The consent form carries no credentials (only the decision and a CSRF token), so the
+    // 302 that the server's contract names is safe here (RFC 9700 §4.12 is about
+    // re-sending credentials; the login form's redirect stays 303).
+    engine_config.post_redirect_status = StatusCode::FOUND;
     engine_config.access_token_ttl = config.tokens.access_token_ttl;
     for (grant, secs) in &config.tokens.expires_in {
         engine_config.expires_in.insert(grant.clone(), *secs);
@@ -351,12 +355,25 @@ fn local_path(next: Option<&str>) -> &str {
     }
 }
 
-fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    state.inner.sessions.open(headers, state.inner.clock.now())
+/// The signed-in user: a session cookie that is ours and unexpired, for a user who still
+/// exists (removing a user ends their sessions; the cookie alone cannot say so).
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let s = state
+        .inner
+        .sessions
+        .open(headers, state.inner.clock.now())?;
+    match state.inner.store.find_user(&s.username).await {
+        Ok(Some(user)) if user.subject == s.sub => Some(s),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "session: user store failed");
+            None
+        }
+    }
 }
 
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = session(&state, &headers);
+    let s = session(&state, &headers).await;
     page(
         &state,
         StatusCode::OK,
@@ -462,7 +479,7 @@ async fn login_submit(
 }
 
 async fn logout(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
-    if let Some(s) = session(&state, req.headers()) {
+    if let Some(s) = session(&state, req.headers()).await {
         let csrf = req.form_value("csrf").ok().flatten().unwrap_or("");
         if !same_token(&s.csrf, csrf) {
             return plain_error(
@@ -488,7 +505,7 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         Err(AuthorizationError::Invalid(e)) => return error_page(&state, &e),
         Err(e) => return into_response(e.into_response()),
     };
-    let Some(s) = session(&state, req.headers()) else {
+    let Some(s) = session(&state, req.headers()).await else {
         return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None);
     };
     let client_name = request
@@ -513,7 +530,7 @@ async fn authorize_post(
     State(state): State<AppState>,
     OAuthRequest(req): OAuthRequest,
 ) -> Response {
-    let Some(s) = session(&state, req.headers()) else {
+    let Some(s) = session(&state, req.headers()).await else {
         return login_form(
             &state,
             StatusCode::UNAUTHORIZED,

@@ -152,6 +152,14 @@ impl Config {
                 ));
             }
         }
+        for grant in self.tokens.expires_in.keys() {
+            if !crate::app::GRANT_TYPES.contains(&grant.as_str()) {
+                return Err(format!(
+                    "tokens.expires_in.{grant}: not a grant type this server supports ({})",
+                    crate::app::GRANT_TYPES.join(", ")
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = format!("clients[{i}] ({})", c.client_id);

@@ -51,6 +51,11 @@ pub struct ServerConfig {
     pub allow_plain_pkce: bool,
     /// The largest request body accepted, in bytes (default 64 KiB).
     pub max_body_bytes: usize,
+    /// The status of authorization redirects answering a POST (default 303 See Other, so
+    /// the browser never re-sends the form: RFC 9700 §4.12). 302 is safe only when the
+    /// form carries no credentials (a consent form, not a login form); 307 and 308 are
+    /// never used — setting them falls back to 303.
+    pub post_redirect_status: http::StatusCode,
     /// The realm of `WWW-Authenticate` challenges.
     pub realm: String,
     /// Endpoint paths, joined to the issuer in the metadata document.
@@ -97,6 +102,7 @@ impl ServerConfig {
             require_pkce: false,
             allow_plain_pkce: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            post_redirect_status: http::StatusCode::SEE_OTHER,
             realm: "authgate".into(),
             endpoints: EndpointPaths::default(),
             scopes_supported: Vec::new(),

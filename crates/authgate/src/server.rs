@@ -339,9 +339,13 @@ impl AuthorizationServer {
             return result;
         }
         // After a form POST, 303 makes the browser GET the redirect URI and never re-send
-        // the form (RFC 9700 §4.12 forbids 307).
+        // the form (RFC 9700 §4.12 forbids 307); 302 when the application configured it.
+        let status = match self.ctx.config.post_redirect_status {
+            StatusCode::FOUND => StatusCode::FOUND,
+            _ => StatusCode::SEE_OTHER,
+        };
         let see_other = |mut r: OAuth2Response| {
-            r.status = StatusCode::SEE_OTHER;
+            r.status = status;
             r
         };
         match result {

@@ -1,0 +1,255 @@
+//! Bad config files: `authgate serve --config` exits non-zero with one line on stderr that
+//! names the key or the problem (and, for a parse error, the line). And the one unusual
+//! config that is valid: a client that never uses the authorization endpoint, with empty
+//! `redirect_uris` and `response_types`.
+
+mod common;
+
+use std::path::Path;
+
+/// The valid part every case starts from.
+const BASE: &str = "issuer = \"http://127.0.0.1:{PORT}\"\nbind = \"127.0.0.1:{PORT}\"\n";
+
+/// Runs `authgate serve --config` on `body` in a fresh folder and asserts it fails with one
+/// line on stderr containing each of `needles`; answers that line.
+fn refused(tag: &str, body: &str, needles: &[&str]) -> String {
+    let dir = common::temp_dir(tag);
+    let (config, _) = common::write_config(&dir, body);
+    refused_at(&dir, &config, needles)
+}
+
+fn refused_at(dir: &Path, config: &Path, needles: &[&str]) -> String {
+    let (code, stdout, stderr) =
+        common::run_timeout(dir, &["serve", "--config", config.to_str().unwrap()], 20);
+    assert_ne!(
+        code, 0,
+        "a bad config must not start the server; stderr: {stderr}"
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stdout, "", "nothing on stdout");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr, got:\n{stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("authgate: error: "), "{line}");
+    for needle in needles {
+        assert!(
+            line.contains(needle),
+            "the error should mention {needle:?}: {line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    line.to_owned()
+}
+
+#[test]
+fn unknown_top_level_key_is_named_with_its_line() {
+    let line = refused(
+        "unknown-top",
+        &format!("{BASE}colour = \"blue\"\n"),
+        &["unknown field `colour`", "line 3"],
+    );
+    assert!(line.contains("config.toml"), "names the file: {line}");
+}
+
+#[test]
+fn unknown_key_in_a_client_is_named_with_its_line() {
+    let body = format!(
+        "{BASE}\n[[clients]]\nclient_id = \"web\"\nclient_secret = \"s\"\nredirect_uri = \"http://127.0.0.1:9/cb\"\n"
+    );
+    refused(
+        "unknown-client",
+        &body,
+        &["unknown field `redirect_uri`", "line 7", "redirect_uris"],
+    );
+}
+
+#[test]
+fn unknown_key_in_tokens_is_named_with_its_line() {
+    let body = format!("{BASE}\n[tokens]\nrefresh_token = true\n");
+    refused(
+        "unknown-tokens",
+        &body,
+        &["unknown field `refresh_token`", "line 5", "refresh_tokens"],
+    );
+}
+
+#[test]
+fn unknown_grant_type_in_expires_in_is_named() {
+    let body = format!("{BASE}\n[tokens.expires_in]\nclient_credential = 600\n");
+    refused(
+        "expires-in-typo",
+        &body,
+        &["tokens.expires_in.client_credential", "client_credentials"],
+    );
+}
+
+#[test]
+fn database_url_of_an_unsupported_scheme_is_refused() {
+    let body = format!("{BASE}database_url = \"mysql://root@127.0.0.1/authgate\"\n");
+    refused(
+        "mysql",
+        &body,
+        &[
+            "database_url",
+            "mysql://root@127.0.0.1/authgate",
+            "not supported",
+        ],
+    );
+}
+
+#[test]
+fn issuer_that_is_not_a_url_is_refused() {
+    refused(
+        "issuer-not-url",
+        "issuer = \"auth server\"\nbind = \"127.0.0.1:{PORT}\"\n",
+        &["issuer", "'auth server'", "not a URL"],
+    );
+    // A URL, but not one RFC 8414 allows as an issuer.
+    refused(
+        "issuer-query",
+        "issuer = \"http://127.0.0.1:{PORT}/?tenant=1\"\nbind = \"127.0.0.1:{PORT}\"\n",
+        &["issuer", "without query or fragment"],
+    );
+}
+
+#[test]
+fn bind_that_is_not_an_address_is_refused() {
+    for bad in ["localhost", "127.0.0.1", "127.0.0.1:99999"] {
+        let body = format!("issuer = \"http://127.0.0.1:{{PORT}}\"\nbind = \"{bad}\"\n");
+        refused(
+            "bad-bind",
+            &body,
+            &["bind", &format!("'{bad}'"), "not an address"],
+        );
+    }
+}
+
+#[test]
+fn port_already_taken_is_refused_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let body = format!("issuer = \"http://{addr}\"\nbind = \"{addr}\"\n");
+    refused("port-taken", &body, &["bind", &addr, "cannot listen"]);
+    drop(taken);
+}
+
+#[test]
+fn invalid_redirect_uri_is_refused_naming_the_client_and_uri() {
+    for bad in [
+        "/relative/cb",
+        "http://127.0.0.1:9/cb#fragment",
+        "not a uri",
+    ] {
+        let body = format!(
+            "{BASE}\n[[clients]]\nclient_id = \"web\"\nclient_secret = \"s\"\nredirect_uris = [\"{bad}\"]\n"
+        );
+        refused(
+            "bad-redirect",
+            &body,
+            &["clients[0] (web).redirect_uris", &format!("'{bad}'")],
+        );
+    }
+}
+
+#[test]
+fn auth_method_none_with_a_client_secret_is_refused() {
+    let body = format!(
+        "{BASE}\n[[clients]]\nclient_id = \"spa\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"none\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n"
+    );
+    refused(
+        "none-with-secret",
+        &body,
+        &[
+            "clients[0] (spa)",
+            "token_endpoint_auth_method",
+            "client_secret",
+        ],
+    );
+}
+
+#[test]
+fn unknown_auth_method_or_missing_secret_is_refused() {
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n");
+    refused(
+        "unknown-method",
+        &body,
+        &[
+            "clients[0] (c).token_endpoint_auth_method",
+            "'private_key_jwt'",
+        ],
+    );
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\ntoken_endpoint_auth_method = \"client_secret_post\"\n");
+    refused(
+        "missing-secret",
+        &body,
+        &["clients[0] (c)", "needs a client_secret"],
+    );
+}
+
+#[test]
+fn missing_required_key_is_named() {
+    refused(
+        "no-issuer",
+        "bind = \"127.0.0.1:{PORT}\"\n",
+        &["missing field `issuer`"],
+    );
+    refused(
+        "no-bind",
+        "issuer = \"http://127.0.0.1:{PORT}\"\n",
+        &["missing field `bind`"],
+    );
+    refused(
+        "no-client-id",
+        &format!("{BASE}\n[[clients]]\nclient_secret = \"s\"\n"),
+        &["missing field `client_id`"],
+    );
+}
+
+#[test]
+fn missing_file_or_broken_toml_is_refused() {
+    let dir = common::temp_dir("no-file");
+    refused_at(
+        &dir,
+        &dir.join("absent.toml"),
+        &["cannot read config file", "absent.toml"],
+    );
+    refused("broken-toml", &format!("{BASE}[tokens\n"), &["line 3"]);
+}
+
+/// A client_credentials-only client needs neither redirect URIs nor response types.
+#[tokio::test]
+async fn empty_redirect_uris_and_response_types_are_valid_and_the_server_starts() {
+    let dir = common::temp_dir("empty-lists");
+    let body = format!(
+        "{BASE}\n[[clients]]\nclient_id = \"svc\"\nclient_secret = \"svc-secret\"\nredirect_uris = []\nresponse_types = []\ngrant_types = [\"client_credentials\"]\nscope = \"read\"\n"
+    );
+    let (config, port) = common::write_config(&dir, &body);
+    let server = common::start(&dir, &config, port).await;
+    let res = common::http()
+        .post(format!("{}/token", server.base))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "read");
+    // And svc cannot use the authorization endpoint: no redirect URI to send anything to.
+    let page = common::Page::read(
+        common::http()
+            .get(format!(
+                "{}/authorize?response_type=code&client_id=svc",
+                server.base
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.location().is_none());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,493 @@
+//! A real browser through the reference server: headless Chromium, driven over WebDriver
+//! by chromedriver, signs in, sees the consent page and approves (or denies); the test then
+//! plays the client: it reads the redirect on its own callback server, exchanges the code and
+//! calls `/api/me`.
+//!
+//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them). Without
+//! `chromedriver` the tests print `SKIPPED` and pass, except under `CI`, where they fail.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
+use sha2::{Digest, Sha256};
+
+const CLIENT_ID: &str = "browser-app";
+const CLIENT_SECRET: &str = "browser-app-secret";
+const CLIENT_NAME: &str = "Looking Glass Notes";
+const SUBJECT: &str = "user-alice-42";
+
+/// How long any one page or redirect may take.
+const PAGE_WAIT: Duration = Duration::from_secs(15);
+
+/// Chromium's flags on this machine: headless, and no background connections (the closed
+/// network refuses them, and they would only slow the test).
+const CHROME_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=800,700",
+];
+
+/// `chromedriver` on a free port, in its own process group so that dropping it also ends the
+/// Chromium it started, even when a test fails before closing its session.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The group's id is the child's pid (process_group(0) below).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver, or answers `None` when it is not installed (a failure under `CI`).
+async fn chromedriver() -> Option<ChromeDriver> {
+    let port = common::free_port();
+    let spawned = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromedriver not found: CI must run the browser tests (.ci/run installs chromium and chromium-driver)"
+            );
+            println!("SKIPPED: chromedriver not found");
+            return None;
+        }
+        Err(e) => panic!("cannot start chromedriver: {e}"),
+    };
+    let mut driver = ChromeDriver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Some(status) = driver.child.try_wait().unwrap() {
+            panic!("chromedriver exited early with {status}");
+        }
+        if let Ok(res) = http.get(format!("{}/status", driver.url)).send().await {
+            if res.status() == 200 {
+                return Some(driver);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {}", driver.url);
+}
+
+/// A WebDriver session with headless Chromium and a fresh, empty profile in `dir`.
+async fn browser(driver: &ChromeDriver, dir: &Path) -> Client {
+    let profile = dir.join("chromium-profile");
+    std::fs::create_dir_all(&profile).unwrap();
+    let mut args: Vec<String> = CHROME_ARGS.iter().map(|a| (*a).to_owned()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a Chromium session via chromedriver: {e}"))
+}
+
+/// The client's redirect endpoint: records each query string it receives and answers a small
+/// page.
+struct Callback {
+    uri: String,
+    queries: Arc<Mutex<Vec<String>>>,
+}
+
+async fn callback_server() -> Callback {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let seen = queries.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(q.unwrap_or_default());
+                axum::response::Html(
+                    "<!doctype html><title>Client callback</title><h1 id=\"done\">Back at the client</h1>",
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Callback {
+        uri: format!("http://127.0.0.1:{port}/cb"),
+        queries,
+    }
+}
+
+impl Callback {
+    /// Waits for the first redirect to arrive; answers its query parameters.
+    async fn first(&self) -> Vec<(String, String)> {
+        for _ in 0..(PAGE_WAIT.as_millis() / 50) {
+            if let Some(q) = self.queries.lock().unwrap().first() {
+                return form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the browser never reached the client's redirect URI {}",
+            self.uri
+        );
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Everything one browser test needs, started.
+struct Setup {
+    // Field order is drop order: the server and chromedriver end when the test does.
+    server: common::Running,
+    _driver: ChromeDriver,
+    browser: Client,
+    callback: Callback,
+    verifier: String,
+    state: String,
+}
+
+async fn setup(tag: &str) -> Option<Setup> {
+    let driver = chromedriver().await?;
+    let dir = common::temp_dir(tag);
+    let callback = callback_server().await;
+    let (config, port) = common::write_config(
+        &dir,
+        &format!(
+            r#"
+issuer = "http://127.0.0.1:{{PORT}}"
+bind = "127.0.0.1:{{PORT}}"
+
+[[clients]]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+client_name = "{CLIENT_NAME}"
+redirect_uris = ["{}"]
+grant_types = ["authorization_code"]
+response_types = ["code"]
+scope = "openid profile email"
+token_endpoint_auth_method = "client_secret_basic"
+
+[[users]]
+username = "alice"
+password = "wonderland"
+subject = "{SUBJECT}"
+name = "Alice Liddell"
+"#,
+            callback.uri
+        ),
+    );
+    let server = common::start(&dir, &config, port).await;
+    let browser = browser(&driver, &dir).await;
+    Some(Setup {
+        server,
+        _driver: driver,
+        browser,
+        callback,
+        verifier: format!(
+            "{}{}",
+            authgate::token::generate_client_secret(),
+            authgate::token::generate_client_secret()
+        ),
+        state: authgate::token::generate_client_secret(),
+    })
+}
+
+impl Setup {
+    fn authorize_url(&self) -> String {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(self.verifier.as_bytes()));
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("redirect_uri", &self.callback.uri)
+            .append_pair("scope", "profile")
+            .append_pair("state", &self.state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        format!("{}/authorize?{query}", self.server.base)
+    }
+
+    /// Opens the authorization request, signs in as alice on the login page it shows, and
+    /// waits for the consent page.
+    async fn sign_in_to_consent(&self) {
+        let b = &self.browser;
+        b.goto(&self.authorize_url()).await.unwrap();
+        let username = b
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Id("username"))
+            .await
+            .expect("the authorization request of a signed-out user shows the login form");
+        assert_eq!(b.title().await.unwrap(), "Sign in · authgate");
+        assert!(
+            b.find(Locator::Id("approve")).await.is_err(),
+            "no consent before signing in"
+        );
+        username.send_keys("alice").await.unwrap();
+        b.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys("wonderland")
+            .await
+            .unwrap();
+        b.find(Locator::Id("sign-in"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        if let Err(e) = b
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Id("approve"))
+            .await
+        {
+            let at = b.current_url().await.map(|u| u.to_string());
+            let page = b.source().await.unwrap_or_default();
+            panic!(
+                "after signing in the consent page shows ({e}); the browser is at {at:?}:\n{page}"
+            );
+        }
+        let url = b.current_url().await.unwrap();
+        assert_eq!(
+            url.path(),
+            "/authorize",
+            "signing in returns to the request"
+        );
+    }
+}
+
+/// A PNG's width and height, after checking its signature and header chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.len() > 24, "a PNG is more than its header");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
+    assert_eq!(
+        &bytes[12..16],
+        b"IHDR",
+        "the PNG starts with its header chunk"
+    );
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_in_approves_and_the_code_buys_a_token_for_api_me() {
+    let Some(t) = setup("browser-approve").await else {
+        return;
+    };
+    let b = &t.browser;
+    t.sign_in_to_consent().await;
+
+    // The consent page names the client, the signed-in user and exactly the requested scope.
+    let text = b
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!("Authorize {CLIENT_NAME}")),
+        "consent page names the client: {text}"
+    );
+    assert!(
+        text.contains("Signed in as alice"),
+        "consent page names the user: {text}"
+    );
+    let mut scopes = Vec::new();
+    for li in b.find_all(Locator::Css("ul.scopes li")).await.unwrap() {
+        scopes.push(li.text().await.unwrap());
+    }
+    assert_eq!(
+        scopes,
+        ["profile"],
+        "consent lists the requested scope: {text}"
+    );
+    assert!(text.contains("profile"), "scope visible in the page text");
+    assert!(
+        t.callback.queries.lock().unwrap().is_empty(),
+        "nothing reaches the client before consent"
+    );
+
+    let png = b.screenshot().await.unwrap();
+    let (w, h) = png_size(&png);
+    assert!(w >= 100 && h >= 100, "a real screenshot, not {w}x{h}");
+    let shot = t.server.dir.join("consent.png");
+    std::fs::write(&shot, &png).unwrap();
+    println!("consent page screenshot: {}", shot.display());
+
+    b.find(Locator::Id("approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let params = t.callback.first().await;
+    b.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("done"))
+        .await
+        .expect("the browser shows the client's callback page");
+    let mut landed = b.current_url().await.unwrap();
+    landed.set_query(None);
+    assert_eq!(
+        landed.as_str(),
+        t.callback.uri,
+        "the browser lands on the redirect URI"
+    );
+    assert_eq!(param(&params, "error"), None, "approved: {params:?}");
+    assert_eq!(
+        param(&params, "state"),
+        Some(t.state.as_str()),
+        "state comes back unchanged"
+    );
+    assert_eq!(
+        param(&params, "iss"),
+        Some(t.server.base.as_str()),
+        "RFC 9207 iss"
+    );
+    let code = param(&params, "code")
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| panic!("no code in {params:?}"))
+        .to_owned();
+
+    // The client's side: code + verifier, Basic auth.
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/token", t.server.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &t.callback.uri),
+            ("code_verifier", &t.verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let token: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "token response: {token}");
+    assert!(
+        token["token_type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
+        "{token}"
+    );
+    assert_eq!(token["scope"], "profile", "{token}");
+    let access = token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {token}"));
+
+    let res = http
+        .get(format!("{}/api/me", t.server.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(me["sub"], SUBJECT, "{me}");
+    assert_eq!(me["username"], "alice", "{me}");
+
+    // The code was used once: a replay (say, from the browser history) buys nothing.
+    let replay = http
+        .post(format!("{}/token", t.server.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &t.callback.uri),
+            ("code_verifier", &t.verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+
+    t.browser.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_denies_and_the_client_gets_access_denied_with_its_state() {
+    let Some(t) = setup("browser-deny").await else {
+        return;
+    };
+    let b = &t.browser;
+    t.sign_in_to_consent().await;
+    b.find(Locator::Id("deny"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let params = t.callback.first().await;
+    assert_eq!(
+        param(&params, "error"),
+        Some("access_denied"),
+        "denied: {params:?}"
+    );
+    assert_eq!(
+        param(&params, "state"),
+        Some(t.state.as_str()),
+        "state comes back unchanged"
+    );
+    assert_eq!(
+        param(&params, "code"),
+        None,
+        "no code when denied: {params:?}"
+    );
+    assert_eq!(
+        param(&params, "iss"),
+        Some(t.server.base.as_str()),
+        "RFC 9207 iss"
+    );
+    assert_eq!(
+        t.callback.queries.lock().unwrap().len(),
+        1,
+        "one redirect only"
+    );
+    t.browser.clone().close().await.unwrap();
+}

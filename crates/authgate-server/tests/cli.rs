@@ -1,0 +1,459 @@
+//! The admin CLI against the configured database: `authgate client add|list|show|remove`,
+//! `authgate user add|remove` and `authgate migrate`, checked through what a running server
+//! on the same config then does.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use authgate::token::SecretHash;
+use authgate_sql::{Admin, StoreOptions};
+use common::{Browser, Page};
+use serde_json::Value;
+
+/// A config without clients of its own but `svc`, which may use the password grant.
+const CONFIG: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+
+[[clients]]
+client_id = "svc"
+client_secret = "svc-secret"
+redirect_uris = []
+response_types = []
+grant_types = ["password"]
+scope = "profile"
+token_endpoint_auth_method = "client_secret_post"
+
+[[clients]]
+client_id = "web"
+client_secret = "web-secret"
+redirect_uris = ["http://127.0.0.1:9/cb"]
+grant_types = ["authorization_code"]
+scope = "profile"
+"#;
+
+/// A folder with the config; answers it, the config path and the port.
+fn setup(tag: &str) -> (PathBuf, PathBuf, u16) {
+    let dir = common::temp_dir(tag);
+    let (config, port) = common::write_config(&dir, CONFIG);
+    (dir, config, port)
+}
+
+/// Runs the CLI with `--config` appended; answers (exit code, stdout, stderr).
+fn cli(dir: &Path, config: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--config", config.to_str().unwrap()]);
+    common::run_timeout(dir, &all, 30)
+}
+
+/// Runs the CLI and asserts it succeeded; answers stdout.
+fn cli_ok(dir: &Path, config: &Path, args: &[&str]) -> String {
+    let (code, stdout, stderr) = cli(dir, config, args);
+    assert_eq!(code, 0, "authgate {args:?} failed: {stderr}");
+    stdout
+}
+
+/// `client add ID --grant-type client_credentials --scope read`; answers the printed secret,
+/// checking it is printed exactly once.
+fn add_reporter(dir: &Path, config: &Path, id: &str) -> String {
+    let out = cli_ok(
+        dir,
+        config,
+        &[
+            "client",
+            "add",
+            id,
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read",
+        ],
+    );
+    let secrets: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("client_secret: "))
+        .collect();
+    assert_eq!(secrets.len(), 1, "the secret is printed once: {out}");
+    assert!(
+        out.lines().any(|l| l == format!("client_id: {id}")),
+        "{out}"
+    );
+    let secret = secrets[0].to_owned();
+    assert!(secret.len() >= 43, "a 256-bit secret: {secret}");
+    secret
+}
+
+async fn client_credentials(base: &str, id: &str, secret: &str) -> Page {
+    let res = common::http()
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+        .send()
+        .await
+        .unwrap();
+    Page::read(res).await
+}
+
+async fn password_grant(base: &str, username: &str, password: &str) -> Page {
+    let res = common::http()
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("scope", "profile"),
+            ("client_id", "svc"),
+            ("client_secret", "svc-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    Page::read(res).await
+}
+
+#[tokio::test]
+async fn client_add_prints_a_secret_that_gets_a_token_and_only_its_hash_is_stored() {
+    let (dir, config, port) = setup("client-add");
+    let secret = add_reporter(&dir, &config, "reporter");
+    let server = common::start(&dir, &config, port).await;
+
+    let page = client_credentials(&server.base, "reporter", &secret).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = page.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "read");
+    let wrong = client_credentials(&server.base, "reporter", "not-the-secret").await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+
+    // The database holds the secret's hash, never the secret: not in any of SQLite's files...
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("authgate.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "the secret is stored in {}",
+                path.display()
+            );
+            files += usize::from(contains(&bytes, b"reporter"));
+        }
+    }
+    assert!(files > 0, "the client is in the database files at all");
+    // ...and the stored record's hash is the secret's.
+    let store = authgate_sql::connect(
+        &format!("sqlite://{}", dir.join("authgate.db").display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let record = store
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.client_id == "reporter")
+        .unwrap();
+    assert!(record
+        .secret_hash
+        .unwrap()
+        .ct_eq(&SecretHash::of(secret.as_bytes())));
+
+    // Shown once: neither list nor show prints it again.
+    for args in [&["client", "list"][..], &["client", "show", "reporter"][..]] {
+        let out = cli_ok(&dir, &config, args);
+        assert!(!out.contains(&secret), "{args:?} printed the secret");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn client_added_or_removed_while_the_server_runs_takes_effect_at_once() {
+    let (dir, config, port) = setup("client-live");
+    let server = common::start(&dir, &config, port).await;
+    let secret = add_reporter(&dir, &config, "late");
+    let page = client_credentials(&server.base, "late", &secret).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+
+    let out = cli_ok(&dir, &config, &["client", "remove", "late"]);
+    assert_eq!(out.trim(), "removed client late");
+    let page = client_credentials(&server.base, "late", &secret).await;
+    assert_eq!(
+        page.status, 401,
+        "a removed client cannot authenticate: {}",
+        page.body
+    );
+    assert_eq!(page.json()["error"], "invalid_client");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn client_list_show_and_remove() {
+    let (dir, config, _) = setup("client-admin");
+    add_reporter(&dir, &config, "reporter");
+    let out = cli_ok(
+        &dir,
+        &config,
+        &[
+            "client",
+            "add",
+            "spa",
+            "--public",
+            "--name",
+            "Single Page App",
+            "--redirect-uri",
+            "http://127.0.0.1:9/spa",
+            "--grant-type",
+            "authorization_code",
+            "--scope",
+            "openid profile",
+        ],
+    );
+    assert!(out.contains("public client: no secret"), "{out}");
+    assert!(!out.contains("client_secret:"), "{out}");
+
+    let list = cli_ok(&dir, &config, &["client", "list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "reporter\tclient_secret_basic\tclient_credentials",
+            "spa\tnone\tauthorization_code"
+        ],
+        "{list}"
+    );
+
+    let show: Value = serde_json::from_str(&cli_ok(&dir, &config, &["client", "show", "spa"]))
+        .expect("client show prints JSON");
+    assert_eq!(
+        show,
+        serde_json::json!({
+            "client_id": "spa",
+            "client_name": "Single Page App",
+            "redirect_uris": ["http://127.0.0.1:9/spa"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "scope": "openid profile",
+            "token_endpoint_auth_method": "none",
+        })
+    );
+
+    assert_eq!(
+        cli_ok(&dir, &config, &["client", "remove", "reporter"]).trim(),
+        "removed client reporter"
+    );
+    assert_eq!(
+        cli_ok(&dir, &config, &["client", "list"]).trim(),
+        "spa\tnone\tauthorization_code"
+    );
+    let (code, _, stderr) = cli(&dir, &config, &["client", "remove", "reporter"]);
+    assert_ne!(code, 0, "removing it twice fails");
+    assert!(stderr.contains("no client 'reporter'"), "{stderr}");
+    let (code, _, stderr) = cli(&dir, &config, &["client", "show", "reporter"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no client 'reporter'"), "{stderr}");
+    // A bad redirect URI is refused before anything is stored.
+    let (code, _, stderr) = cli(
+        &dir,
+        &config,
+        &["client", "add", "bad", "--redirect-uri", "/relative"],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--redirect-uri"), "{stderr}");
+    assert!(!cli_ok(&dir, &config, &["client", "list"]).contains("bad"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn user_add_then_password_grant_and_login_work_and_user_remove_stops_both() {
+    let (dir, config, port) = setup("user");
+    let out = cli_ok(
+        &dir,
+        &config,
+        &[
+            "user",
+            "add",
+            "bob",
+            "--password",
+            "pw",
+            "--email",
+            "bob@example.com",
+        ],
+    );
+    assert_eq!(out.trim(), "saved user bob");
+    let server = common::start(&dir, &config, port).await;
+    let base = server.base.clone();
+
+    let page = password_grant(&base, "bob", "pw").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let access = page.json()["access_token"].as_str().unwrap().to_owned();
+    let me = Page::read(
+        common::http()
+            .get(format!("{base}/api/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(
+        me.json()["sub"],
+        "bob",
+        "the subject defaults to the username"
+    );
+    assert_eq!(me.json()["username"], "bob");
+    assert_eq!(password_grant(&base, "bob", "wrong").await.status, 400);
+    let res = Browser::new(&base).login("bob", "pw").await;
+    assert!(res.set_cookie("authgate_session").is_some());
+
+    // Adding again updates the password.
+    cli_ok(
+        &dir,
+        &config,
+        &["user", "add", "bob", "--password", "new-pw"],
+    );
+    assert_eq!(password_grant(&base, "bob", "pw").await.status, 400);
+    assert_eq!(password_grant(&base, "bob", "new-pw").await.status, 200);
+
+    assert_eq!(
+        cli_ok(&dir, &config, &["user", "remove", "bob"]).trim(),
+        "removed user bob"
+    );
+    let page = password_grant(&base, "bob", "new-pw").await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(page.json()["error"], "invalid_grant");
+    let mut browser = Browser::new(&base);
+    let login = browser.get("/login").await;
+    let refused = browser.submit_login(&login, "bob", "new-pw").await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(refused.set_cookie("authgate_session").is_none());
+
+    let (code, _, stderr) = cli(&dir, &config, &["user", "remove", "bob"]);
+    assert_ne!(code, 0, "removing it twice fails");
+    assert!(stderr.contains("no user 'bob'"), "{stderr}");
+    let (code, _, stderr) = cli(&dir, &config, &["user", "add", "carol", "--password", ""]);
+    assert_ne!(code, 0, "an empty password is refused");
+    assert!(stderr.contains("--password"), "{stderr}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A session outlives nothing it vouches for: once the user is removed, the browser that
+/// signed in as them is asked to sign in again instead of being shown the consent page.
+#[tokio::test]
+async fn removed_user_session_no_longer_authorizes() {
+    let (dir, config, port) = setup("user-session");
+    cli_ok(&dir, &config, &["user", "add", "bob", "--password", "pw"]);
+    let server = common::start(&dir, &config, port).await;
+    let mut browser = Browser::new(&server.base);
+    browser.login("bob", "pw").await;
+    let authorize = "/authorize?response_type=code&client_id=web&scope=profile&state=s";
+    let consent = browser.get(authorize).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(
+        !consent.body.contains(r#"action="/login""#),
+        "signed in: the consent page"
+    );
+
+    cli_ok(&dir, &config, &["user", "remove", "bob"]);
+    let page = browser.get(authorize).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"action="/login""#),
+        "a removed user must sign in again: {}",
+        page.body
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrate_applies_migrations_and_exits_zero() {
+    let (dir, config, _) = setup("migrate");
+    for _ in 0..2 {
+        let (code, stdout, stderr) = cli(&dir, &config, &["migrate"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stdout.trim(), "migrations applied");
+    }
+    assert!(
+        dir.join("authgate.db").is_file(),
+        "the database beside the config"
+    );
+    // A bad config is refused by migrate too.
+    std::fs::write(
+        &config,
+        "issuer = \"http://127.0.0.1:1\"\nbind = \"127.0.0.1:1\"\ncolour = 1\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = cli(&dir, &config, &["migrate"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("unknown field `colour`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrate_and_client_commands_work_on_postgresql_by_database_url() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(schema) = rt.block_on(common::PgSchema::create()) else {
+        return;
+    };
+    let url = schema.url();
+    let dir = common::temp_dir("cli-pg");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &url]);
+        common::run_timeout(&dir, &all, 30)
+    };
+    let (code, stdout, stderr) = run(&["migrate"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "migrations applied");
+    let (code, stdout, stderr) = run(&[
+        "client",
+        "add",
+        "reporter",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "read",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("client_secret: "))
+            .count(),
+        1,
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(&["client", "list"]);
+    assert_eq!(
+        stdout.trim(),
+        "reporter\tclient_secret_basic\tclient_credentials"
+    );
+    let (code, _, _) = run(&["client", "remove", "reporter"]);
+    assert_eq!(code, 0);
+    let (_, stdout, _) = run(&["client", "list"]);
+    assert_eq!(stdout.trim(), "");
+    assert!(
+        !dir.join("authgate.db").exists(),
+        "no SQLite file when a database URL is given"
+    );
+    drop(schema);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,1205 @@
+//! End to end through the `authgate` binary, as any OAuth client and browser see it: every
+//! flow of the engine, once on SQLite (no `database_url`: `authgate.db` beside the config)
+//! and once on PostgreSQL (a fresh schema per test). Each flow is an async fn taking the
+//! server's base URL; `on_both_backends!` makes a `sqlite::` and a `postgres::` test of it,
+//! each against a server of its own (the login limits are per server, so flows cannot
+//! disturb one another).
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{Browser, Page};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const WEB_CB: &str = "http://127.0.0.1:9/cb";
+const SPA_CB: &str = "http://127.0.0.1:9/spa";
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The config under test; `{DATABASE}` becomes a `database_url` line or nothing.
+const CONFIG: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+{DATABASE}
+
+[tokens]
+refresh_tokens = true
+[tokens.expires_in]
+client_credentials = 600
+
+# A confidential web application.
+[[clients]]
+client_id = "web"
+client_secret = "web-secret"
+client_name = "Web Portal"
+redirect_uris = ["http://127.0.0.1:9/cb"]
+grant_types = ["authorization_code", "refresh_token"]
+response_types = ["code"]
+scope = "openid profile email"
+token_endpoint_auth_method = "client_secret_basic"
+
+# A service authenticating in the body; it also may use the password grant.
+[[clients]]
+client_id = "svc"
+client_secret = "svc-secret"
+redirect_uris = []
+grant_types = ["client_credentials", "password"]
+response_types = []
+scope = "read profile"
+token_endpoint_auth_method = "client_secret_post"
+
+# A service authenticating with HTTP Basic.
+[[clients]]
+client_id = "batch"
+client_secret = "batch-secret"
+redirect_uris = []
+grant_types = ["client_credentials"]
+response_types = []
+scope = "read"
+token_endpoint_auth_method = "client_secret_basic"
+
+# A public single-page application.
+[[clients]]
+client_id = "spa"
+client_name = "Single Page App"
+redirect_uris = ["http://127.0.0.1:9/spa"]
+grant_types = ["authorization_code", "implicit", "refresh_token"]
+response_types = ["code", "token"]
+scope = "openid profile"
+token_endpoint_auth_method = "none"
+
+# A client listing a grant this server does not support.
+[[clients]]
+client_id = "tv"
+client_secret = "tv-secret"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+response_types = []
+scope = "profile"
+
+[[users]]
+username = "alice"
+password = "wonderland"
+email = "alice@example.com"
+name = "Alice Liddell"
+
+[[users]]
+username = "dinah"
+password = "cheshire"
+"#;
+
+// ----- the server under test ------------------------------------------------------------
+
+/// A running server with its folder (config, SQLite file, log) and, on PostgreSQL, its
+/// schema. Its log is printed when the test fails; its folder removed when it passes.
+struct TestServer {
+    running: common::Running,
+    config: PathBuf,
+    port: u16,
+    log: PathBuf,
+    _schema: Option<common::PgSchema>,
+}
+
+impl TestServer {
+    /// On SQLite, with `database_url` absent.
+    async fn sqlite(tag: &str) -> Self {
+        let s = Self::start(tag, "", None).await;
+        assert!(
+            s.running.dir.join("authgate.db").is_file(),
+            "without database_url the database is authgate.db beside the config"
+        );
+        s
+    }
+
+    /// On PostgreSQL, in a fresh schema; `None` when no server answers (outside CI).
+    async fn postgres(tag: &str) -> Option<Self> {
+        let schema = common::PgSchema::create().await?;
+        let line = format!("database_url = \"{}\"", schema.url());
+        Some(Self::start(tag, &line, Some(schema)).await)
+    }
+
+    async fn start(tag: &str, database: &str, schema: Option<common::PgSchema>) -> Self {
+        let dir = common::temp_dir(tag);
+        let (config, port) = common::write_config(&dir, &CONFIG.replace("{DATABASE}", database));
+        let log = dir.join("server.log");
+        let running = common::start_logging_to(&dir, &config, port, &log).await;
+        Self {
+            running,
+            config,
+            port,
+            log,
+            _schema: schema,
+        }
+    }
+
+    fn base(&self) -> &str {
+        &self.running.base
+    }
+
+    fn dir(&self) -> &Path {
+        &self.running.dir
+    }
+
+    /// Stops the server with SIGTERM (it must exit 0: graceful shutdown) and starts it again
+    /// on the same config, database and port.
+    async fn restart(&mut self) {
+        let status = common::terminate(&mut self.running);
+        assert!(
+            status.success(),
+            "SIGTERM must shut down cleanly, got {status}"
+        );
+        let dir = self.dir().to_owned();
+        self.running = common::start_logging_to(
+            &dir,
+            &self.config,
+            self.port,
+            &self.log.with_extension("2.log"),
+        )
+        .await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.running.child.kill();
+        let _ = self.running.child.wait();
+        if std::thread::panicking() {
+            for log in [self.log.clone(), self.log.with_extension("2.log")] {
+                if let Ok(text) = std::fs::read_to_string(&log) {
+                    eprintln!("----- {} -----\n{text}", log.display());
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&self.running.dir);
+        }
+    }
+}
+
+/// Makes `sqlite::<flow>` and `postgres::<flow>` tests of each flow.
+macro_rules! on_both_backends {
+    ($($flow:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $flow() {
+                    let server = super::TestServer::sqlite(stringify!($flow)).await;
+                    super::$flow(server.base()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $flow() {
+                    let Some(server) = super::TestServer::postgres(stringify!($flow)).await else {
+                        return;
+                    };
+                    super::$flow(server.base()).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2,
+    code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636,
+    consent_denied_redirects_with_access_denied_rfc6749_4_1_2_1,
+    public_client_refresh_rotates_and_reuse_is_invalid_grant_rfc9700_4_14_2,
+    confidential_client_refresh_keeps_its_refresh_token_rfc6749_6,
+    client_credentials_with_basic_and_with_post_expire_in_600_rfc6749_4_4,
+    password_grant_issues_a_token_for_the_user_rfc6749_4_3,
+    implicit_grant_returns_the_token_in_the_fragment_rfc6749_4_2_2,
+    revoked_access_token_is_refused_at_api_me_rfc7009_2,
+    introspection_answers_active_then_inactive_rfc7662_2_2,
+    unknown_client_or_redirect_uri_is_a_400_page_without_redirect_rfc6749_4_1_2_1,
+    bad_credentials_answer_401_without_a_session_cookie,
+    login_next_outside_the_server_goes_to_root,
+    sixth_failed_login_for_one_user_is_429_even_with_the_right_password,
+    consent_post_without_the_csrf_field_is_400_and_does_not_redirect,
+    session_cookie_is_httponly_and_samesite_lax,
+    pages_forbid_framing_rfc9700_4_16,
+    healthz_answers_200,
+    unsupported_grant_type_of_a_client_is_not_served_nor_advertised,
+);
+
+// ----- helpers ---------------------------------------------------------------------------
+
+/// A PKCE pair: (code_verifier, S256 code_challenge).
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(authgate::token::random_bytes::<32>());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// `/authorize?` with `params` form-encoded.
+fn authorize_path(params: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    format!("/authorize?{query}")
+}
+
+/// The web client's code request with S256 PKCE.
+fn web_request<'a>(challenge: &'a str, state: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", "web"),
+        ("redirect_uri", WEB_CB),
+        ("scope", "openid profile"),
+        ("state", state),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+/// A redirect's query parameters.
+fn query_of(location: &str) -> HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// A redirect's fragment parameters.
+fn fragment_of(location: &str) -> HashMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    form_urlencoded::parse(url.fragment().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// How a client authenticates at the token, revocation and introspection endpoints.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Post(&'a str, &'a str),
+    Public(&'a str),
+}
+
+/// POSTs a form to an endpoint of the server, authenticated as `auth`.
+async fn post_as(base: &str, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Page {
+    let mut fields = form.to_vec();
+    let mut req = common::http().post(format!("{base}{path}"));
+    match auth {
+        Auth::Basic(id, secret) => req = req.basic_auth(id, Some(secret)),
+        Auth::Post(id, secret) => fields.extend([("client_id", id), ("client_secret", secret)]),
+        Auth::Public(id) => fields.push(("client_id", id)),
+    }
+    Page::read(req.form(&fields).send().await.unwrap()).await
+}
+
+async fn token(base: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Page {
+    post_as(base, "/token", auth, form).await
+}
+
+/// A successful token response's JSON, with its no-store header checked (RFC 6749 §5.1).
+fn issued(page: &Page) -> Value {
+    assert_eq!(page.status, 200, "token request failed: {}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let body = page.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(
+        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// An error response: its status and `error` code.
+fn assert_error(page: &Page, status: u16, code: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    assert_eq!(page.json()["error"], code, "{}", page.body);
+}
+
+/// GET /api/me with a bearer token.
+async fn me(base: &str, access_token: &str) -> Page {
+    let res = common::http()
+        .get(format!("{base}/api/me"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    Page::read(res).await
+}
+
+/// Asserts /api/me answers alice for this token.
+async fn assert_me_is_alice(base: &str, access_token: &str) {
+    let page = me(base, access_token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = page.json();
+    assert_eq!(body["sub"], "alice");
+    assert_eq!(body["username"], "alice");
+}
+
+/// A password-grant access token for alice with scope `profile`, from `svc`.
+async fn alice_token(base: &str) -> String {
+    let page = token(
+        base,
+        Auth::Post("svc", "svc-secret"),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wonderland"),
+            ("scope", "profile"),
+        ],
+    )
+    .await;
+    issued(&page)["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The browser's part of an authorization request as alice: GET /authorize (the login
+/// page), sign in, GET /authorize again (the consent page), then POST it with the page's
+/// hidden fields and `confirm`. Answers the consent page and the final response.
+async fn authorize_as_alice(base: &str, params: &[(&str, &str)], confirm: &str) -> (Page, Page) {
+    let path = authorize_path(params);
+    let mut browser = Browser::new(base);
+    let login = browser.get(&path).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let signed_in = browser.submit_login(&login, "alice", "wonderland").await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let consent = browser.get(signed_in.location().unwrap()).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let hidden = consent.hidden_fields();
+    let mut form: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    form.push(("confirm", confirm));
+    let done = browser.post(&path, &form).await;
+    (consent, done)
+}
+
+/// A code for the public client `spa`, with its verifier.
+async fn spa_code(base: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let (_, done) = authorize_as_alice(
+        base,
+        &[
+            ("response_type", "code"),
+            ("client_id", "spa"),
+            ("redirect_uri", SPA_CB),
+            ("scope", "openid profile"),
+            ("state", "s"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        "yes",
+    )
+    .await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    (query_of(done.location().unwrap())["code"].clone(), verifier)
+}
+
+/// A code for the confidential client `web`, with its verifier.
+async fn web_code(base: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let (_, done) = authorize_as_alice(base, &web_request(&challenge, "s"), "yes").await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    (query_of(done.location().unwrap())["code"].clone(), verifier)
+}
+
+fn assert_no_session_cookie(page: &Page) {
+    assert!(
+        page.set_cookie("authgate_session").is_none(),
+        "no session cookie may be set: {:?}",
+        page.set_cookies()
+    );
+}
+
+// ----- flows -----------------------------------------------------------------------------
+
+async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2(base: &str) {
+    let http = common::http();
+    let mut docs = Vec::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let page = Page::read(http.get(format!("{base}{path}")).send().await.unwrap()).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{path}"
+        );
+        docs.push(page.json());
+    }
+    assert_eq!(docs[0], docs[1], "the two metadata documents must agree");
+    let m = &docs[0];
+    assert_eq!(m["issuer"], base);
+    assert_eq!(m["authorization_endpoint"], format!("{base}/authorize"));
+    assert_eq!(m["token_endpoint"], format!("{base}/token"));
+    assert_eq!(m["revocation_endpoint"], format!("{base}/revoke"));
+    assert_eq!(m["introspection_endpoint"], format!("{base}/introspect"));
+    // implicit and password are listed because a configured client lists them; the device
+    // grant of `tv` is not supported, so it is not.
+    assert_eq!(
+        m["grant_types_supported"],
+        json!([
+            "authorization_code",
+            "client_credentials",
+            "implicit",
+            "password",
+            "refresh_token"
+        ])
+    );
+    assert_eq!(m["response_types_supported"], json!(["code", "token"]));
+    assert_eq!(m["response_modes_supported"], json!(["query", "fragment"]));
+    assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        m["authorization_response_iss_parameter_supported"],
+        json!(true)
+    );
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        m["scopes_supported"],
+        json!(["email", "openid", "profile", "read"])
+    );
+}
+
+async fn code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636(base: &str) {
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(&web_request(&challenge, "st-123"));
+    let mut browser = Browser::new(base);
+
+    // Not signed in: the login page, with hidden fields that return to the request.
+    let login = browser.get(&path).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(login
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    assert!(login.body.contains(r#"action="/login""#), "{}", login.body);
+    assert_eq!(login.hidden("next").as_deref(), Some(path.as_str()));
+    assert!(login.hidden("csrf").is_some_and(|c| c.len() >= 16));
+
+    let signed_in = browser.submit_login(&login, "alice", "wonderland").await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.location(), Some(path.as_str()));
+    assert!(browser.jar.contains_key("authgate_session"));
+
+    // Signed in: the consent page names the client and each requested scope.
+    let consent = browser.get(&path).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("Web Portal"), "{}", consent.body);
+    assert!(consent.body.contains("<li>openid</li>"), "{}", consent.body);
+    assert!(
+        consent.body.contains("<li>profile</li>"),
+        "{}",
+        consent.body
+    );
+    assert!(
+        !consent.body.contains("<li>email</li>"),
+        "only the requested scopes are listed"
+    );
+
+    let hidden = consent.hidden_fields();
+    assert!(!hidden.is_empty(), "the consent form carries a CSRF token");
+    let mut form: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    form.push(("confirm", "yes"));
+    let done = browser.post(&path, &form).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    let location = done.location().unwrap();
+    assert!(location.starts_with(&format!("{WEB_CB}?")), "{location}");
+    let q = query_of(location);
+    assert_eq!(q["state"], "st-123");
+    assert_eq!(q["iss"], base, "RFC 9207");
+    let code = q["code"].clone();
+
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let body = issued(&token(base, Auth::Basic("web", "web-secret"), &form).await);
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "openid profile");
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+    assert_me_is_alice(base, body["access_token"].as_str().unwrap()).await;
+
+    // The code is single-use (RFC 6749 §4.1.2).
+    let replay = token(base, Auth::Basic("web", "web-secret"), &form).await;
+    assert_error(&replay, 400, "invalid_grant");
+}
+
+async fn consent_denied_redirects_with_access_denied_rfc6749_4_1_2_1(base: &str) {
+    let (_, challenge) = pkce();
+    let (_, done) = authorize_as_alice(base, &web_request(&challenge, "deny-me"), "no").await;
+    // The contract's 302: the consent form carries no credentials (RFC 9700 §4.12).
+    assert_eq!(done.status, 302, "{}", done.body);
+    let location = done.location().unwrap();
+    assert!(location.starts_with(&format!("{WEB_CB}?")), "{location}");
+    let q = query_of(location);
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "deny-me");
+    assert_eq!(q["iss"], base);
+    assert!(!q.contains_key("code"));
+}
+
+async fn public_client_refresh_rotates_and_reuse_is_invalid_grant_rfc9700_4_14_2(base: &str) {
+    let (code, verifier) = spa_code(base).await;
+    let first = issued(
+        &token(
+            base,
+            Auth::Public("spa"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", SPA_CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    let r1 = first["refresh_token"]
+        .as_str()
+        .expect("a refresh token for spa")
+        .to_owned();
+
+    let second = issued(
+        &token(
+            base,
+            Auth::Public("spa"),
+            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+        )
+        .await,
+    );
+    let r2 = second["refresh_token"]
+        .as_str()
+        .expect("rotation issues a new refresh token")
+        .to_owned();
+    assert_ne!(r1, r2);
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_eq!(second["scope"], "openid profile");
+    let a2 = second["access_token"].as_str().unwrap().to_owned();
+    assert_me_is_alice(base, &a2).await;
+
+    // The rotated-out token again: reuse. The whole grant is revoked with it.
+    let reuse = token(
+        base,
+        Auth::Public("spa"),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_error(&reuse, 400, "invalid_grant");
+    let after = token(
+        base,
+        Auth::Public("spa"),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+    )
+    .await;
+    assert_error(&after, 400, "invalid_grant");
+    assert_eq!(
+        me(base, &a2).await.status,
+        401,
+        "the family's access token is revoked too"
+    );
+}
+
+async fn confidential_client_refresh_keeps_its_refresh_token_rfc6749_6(base: &str) {
+    let (code, verifier) = web_code(base).await;
+    let first = issued(
+        &token(
+            base,
+            Auth::Basic("web", "web-secret"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    let r = first["refresh_token"].as_str().unwrap().to_owned();
+    // Rotation is for public clients by default: the same refresh token keeps working.
+    for _ in 0..2 {
+        let refreshed = issued(
+            &token(
+                base,
+                Auth::Basic("web", "web-secret"),
+                &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+            )
+            .await,
+        );
+        assert!(refreshed.get("refresh_token").is_none(), "{refreshed}");
+        assert_ne!(refreshed["access_token"], first["access_token"]);
+        assert_me_is_alice(base, refreshed["access_token"].as_str().unwrap()).await;
+    }
+    // A refresh token is bound to its client (RFC 6749 §6).
+    let stolen = token(
+        base,
+        Auth::Public("spa"),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+    )
+    .await;
+    assert_error(&stolen, 400, "invalid_grant");
+    // Narrowing the scope is allowed, widening is not.
+    let narrowed = issued(
+        &token(
+            base,
+            Auth::Basic("web", "web-secret"),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r),
+                ("scope", "profile"),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(narrowed["scope"], "profile");
+    let widened = token(
+        base,
+        Auth::Basic("web", "web-secret"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r),
+            ("scope", "openid profile email"),
+        ],
+    )
+    .await;
+    assert_error(&widened, 400, "invalid_scope");
+}
+
+async fn client_credentials_with_basic_and_with_post_expire_in_600_rfc6749_4_4(base: &str) {
+    let cc = [("grant_type", "client_credentials"), ("scope", "read")];
+    for auth in [
+        Auth::Basic("batch", "batch-secret"),
+        Auth::Post("svc", "svc-secret"),
+    ] {
+        let body = issued(&token(base, auth, &cc).await);
+        assert_eq!(
+            body["expires_in"], 600,
+            "[tokens.expires_in] client_credentials"
+        );
+        assert_eq!(body["scope"], "read");
+        assert!(
+            body.get("refresh_token").is_none(),
+            "RFC 6749 §4.4.3: {body}"
+        );
+        // No user behind the token, and no `profile` scope: /api/me refuses it.
+        let page = me(base, body["access_token"].as_str().unwrap()).await;
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(page
+            .header("www-authenticate")
+            .is_some_and(|h| h.contains("insufficient_scope")));
+    }
+    // Only the registered method is accepted.
+    let basic_for_post = token(base, Auth::Basic("svc", "svc-secret"), &cc).await;
+    assert_error(&basic_for_post, 401, "invalid_client");
+    assert!(basic_for_post
+        .header("www-authenticate")
+        .is_some_and(|h| h.starts_with("Basic")));
+    let wrong_secret = token(base, Auth::Basic("batch", "not-the-secret"), &cc).await;
+    assert_error(&wrong_secret, 401, "invalid_client");
+    // A client without the grant.
+    let web = token(
+        base,
+        Auth::Basic("web", "web-secret"),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_error(&web, 400, "unauthorized_client");
+}
+
+async fn password_grant_issues_a_token_for_the_user_rfc6749_4_3(base: &str) {
+    let form = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "wonderland"),
+        ("scope", "profile"),
+    ];
+    let body = issued(&token(base, Auth::Post("svc", "svc-secret"), &form).await);
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "profile");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "svc may not use refresh_token: {body}"
+    );
+    assert_me_is_alice(base, body["access_token"].as_str().unwrap()).await;
+
+    let wrong = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "looking-glass"),
+        ("scope", "profile"),
+    ];
+    assert_error(
+        &token(base, Auth::Post("svc", "svc-secret"), &wrong).await,
+        400,
+        "invalid_grant",
+    );
+    // A client that does not list the grant.
+    assert_error(
+        &token(base, Auth::Basic("batch", "batch-secret"), &form).await,
+        400,
+        "unauthorized_client",
+    );
+}
+
+async fn implicit_grant_returns_the_token_in_the_fragment_rfc6749_4_2_2(base: &str) {
+    let params = [
+        ("response_type", "token"),
+        ("client_id", "spa"),
+        ("redirect_uri", SPA_CB),
+        ("scope", "profile"),
+        ("state", "imp-1"),
+    ];
+    let (consent, done) = authorize_as_alice(base, &params, "yes").await;
+    assert!(consent.body.contains("Single Page App"), "{}", consent.body);
+    assert!(
+        consent.body.contains("<li>profile</li>"),
+        "{}",
+        consent.body
+    );
+    assert_eq!(done.status, 302, "{}", done.body);
+    let location = done.location().unwrap();
+    assert!(
+        location.starts_with(&format!("{SPA_CB}#")),
+        "the token goes in the fragment: {location}"
+    );
+    let f = fragment_of(location);
+    assert_eq!(f["token_type"], "Bearer");
+    assert_eq!(f["expires_in"], "3600");
+    assert_eq!(f["state"], "imp-1");
+    assert_eq!(f["iss"], base);
+    assert!(
+        !f.contains_key("refresh_token"),
+        "never a refresh token in a URL (RFC 6749 §4.2.2)"
+    );
+    assert!(!f.contains_key("code"));
+    assert_me_is_alice(base, &f["access_token"]).await;
+}
+
+async fn revoked_access_token_is_refused_at_api_me_rfc7009_2(base: &str) {
+    let access = alice_token(base).await;
+    assert_me_is_alice(base, &access).await;
+    let revoked = post_as(
+        base,
+        "/revoke",
+        Auth::Post("svc", "svc-secret"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let page = me(base, &access).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    let challenge = page.header("www-authenticate").unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    // Revoking an unknown token also answers 200 (RFC 7009 §2.2).
+    let unknown = post_as(
+        base,
+        "/revoke",
+        Auth::Post("svc", "svc-secret"),
+        &[("token", "no-such-token")],
+    )
+    .await;
+    assert_eq!(unknown.status, 200, "{}", unknown.body);
+}
+
+async fn introspection_answers_active_then_inactive_rfc7662_2_2(base: &str) {
+    let body = issued(
+        &token(
+            base,
+            Auth::Basic("batch", "batch-secret"),
+            &[("grant_type", "client_credentials"), ("scope", "read")],
+        )
+        .await,
+    );
+    let access = body["access_token"].as_str().unwrap().to_owned();
+
+    let active = post_as(
+        base,
+        "/introspect",
+        Auth::Basic("web", "web-secret"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(active.status, 200, "{}", active.body);
+    let a = active.json();
+    assert_eq!(a["active"], true);
+    assert_eq!(a["client_id"], "batch");
+    assert_eq!(a["scope"], "read");
+    assert_eq!(a["token_type"], "Bearer");
+    assert_eq!(a["iss"], base);
+    assert_eq!(a["exp"].as_i64().unwrap() - a["iat"].as_i64().unwrap(), 600);
+
+    let revoked = post_as(
+        base,
+        "/revoke",
+        Auth::Basic("batch", "batch-secret"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let inactive = post_as(
+        base,
+        "/introspect",
+        Auth::Basic("web", "web-secret"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_eq!(inactive.status, 200);
+    assert_eq!(
+        inactive.json(),
+        json!({ "active": false }),
+        "nothing more about an inactive token"
+    );
+    let unknown = post_as(
+        base,
+        "/introspect",
+        Auth::Basic("web", "web-secret"),
+        &[("token", "garbage")],
+    )
+    .await;
+    assert_eq!(unknown.json(), json!({ "active": false }));
+
+    // A public client may not introspect (the default policy).
+    let public = post_as(
+        base,
+        "/introspect",
+        Auth::Public("spa"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_error(&public, 400, "unauthorized_client");
+    // Nor may anyone unauthenticated (400: no Authorization header was tried, RFC 6749 §5.2).
+    let anonymous = Page::read(
+        common::http()
+            .post(format!("{base}/introspect"))
+            .form(&[("token", &access)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&anonymous, 400, "invalid_client");
+}
+
+async fn unknown_client_or_redirect_uri_is_a_400_page_without_redirect_rfc6749_4_1_2_1(base: &str) {
+    let (_, challenge) = pkce();
+    let mut unknown = web_request(&challenge, "s");
+    unknown[1] = ("client_id", "nobody");
+    let mut wrong_uri = web_request(&challenge, "s");
+    wrong_uri[2] = ("redirect_uri", "http://127.0.0.1:9/elsewhere");
+    for params in [unknown, wrong_uri] {
+        let mut browser = Browser::new(base);
+        // Signed in or not, the answer is the same.
+        for _ in 0..2 {
+            let page = browser.get(&authorize_path(&params)).await;
+            assert_eq!(page.status, 400, "{params:?}: {}", page.body);
+            assert!(
+                page.location().is_none(),
+                "must not redirect: {:?}",
+                page.location()
+            );
+            assert!(page
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")));
+            assert!(page.body.contains("<h1>"), "{}", page.body);
+            browser.login("alice", "wonderland").await;
+        }
+    }
+}
+
+async fn bad_credentials_answer_401_without_a_session_cookie(base: &str) {
+    let mut browser = Browser::new(base);
+    let mut page = browser.get("/login").await;
+    assert_eq!(page.status, 200);
+    for (user, password) in [("alice", "not-wonderland"), ("nobody", "wonderland")] {
+        // Each answer is a fresh form (a new CSRF token): submit the latest one.
+        page = browser.submit_login(&page, user, password).await;
+        assert_eq!(page.status, 401, "{}", page.body);
+        assert!(page.location().is_none());
+        assert_no_session_cookie(&page);
+        assert!(
+            page.body.contains("Wrong username or password"),
+            "{}",
+            page.body
+        );
+        assert!(page.hidden("csrf").is_some(), "the login form again");
+    }
+    assert!(!browser.jar.contains_key("authgate_session"));
+    // And the authorization endpoint still shows the login page.
+    let (_, challenge) = pkce();
+    let page = browser
+        .get(&authorize_path(&web_request(&challenge, "s")))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"action="/login""#));
+}
+
+async fn login_next_outside_the_server_goes_to_root(base: &str) {
+    let mut browser = Browser::new(base);
+    let page = browser
+        .get("/login?next=https%3A%2F%2Fevil.example%2F")
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.hidden("next").as_deref(),
+        Some("/"),
+        "the form never carries a foreign next"
+    );
+
+    for next in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+    ] {
+        let mut browser = Browser::new(base);
+        let login = browser.get("/login").await;
+        let csrf = login.hidden("csrf").unwrap();
+        let res = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("next", next),
+                    ("username", "alice"),
+                    ("password", "wonderland"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location(), Some("/"), "next={next}");
+        assert!(res.set_cookie("authgate_session").is_some());
+    }
+    // A local path is kept.
+    let mut browser = Browser::new(base);
+    let login = browser.get("/login?next=%2Fsomewhere%3Fx%3D1").await;
+    assert_eq!(login.hidden("next").as_deref(), Some("/somewhere?x=1"));
+    let res = browser.submit_login(&login, "alice", "wonderland").await;
+    assert_eq!(res.location(), Some("/somewhere?x=1"));
+}
+
+async fn sixth_failed_login_for_one_user_is_429_even_with_the_right_password(base: &str) {
+    let mut browser = Browser::new(base);
+    let mut page = browser.get("/login").await;
+    for attempt in 1..=5 {
+        page = browser.submit_login(&page, "dinah", "wrong").await;
+        assert_eq!(page.status, 401, "attempt {attempt}: {}", page.body);
+    }
+    let sixth = browser.submit_login(&page, "dinah", "cheshire").await;
+    assert_eq!(sixth.status, 429, "{}", sixth.body);
+    assert_no_session_cookie(&sixth);
+    assert!(sixth.location().is_none());
+    // The limit is per user: alice, from the same address, still signs in.
+    Browser::new(base).login("alice", "wonderland").await;
+}
+
+async fn consent_post_without_the_csrf_field_is_400_and_does_not_redirect(base: &str) {
+    let (_, challenge) = pkce();
+    let path = authorize_path(&web_request(&challenge, "s"));
+    let mut browser = Browser::new(base);
+    browser.login("alice", "wonderland").await;
+    let consent = browser.get(&path).await;
+    assert_eq!(consent.status, 200);
+    let csrf = consent
+        .hidden("csrf")
+        .expect("the consent form's CSRF field");
+
+    let without = browser.post(&path, &[("confirm", "yes")]).await;
+    assert_eq!(without.status, 400, "{}", without.body);
+    assert!(without.location().is_none());
+    let forged = browser
+        .post(
+            &path,
+            &[("csrf", "forged-token-forged-token"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.location().is_none());
+    // Another browser's session with this page's token: refused as well.
+    let mut other = Browser::new(base);
+    other.login("alice", "wonderland").await;
+    let cross = other
+        .post(&path, &[("csrf", &csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(cross.status, 400, "{}", cross.body);
+    // The page's own form still works.
+    let ok = browser
+        .post(&path, &[("csrf", &csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(ok.status, 302, "{}", ok.body);
+    assert!(query_of(ok.location().unwrap()).contains_key("code"));
+}
+
+async fn session_cookie_is_httponly_and_samesite_lax(base: &str) {
+    let mut browser = Browser::new(base);
+    let login = browser.get("/login").await;
+    let csrf_cookie = login
+        .set_cookie("authgate_csrf")
+        .expect("the login page sets the CSRF cookie");
+    let res = browser.submit_login(&login, "alice", "wonderland").await;
+    let session = res
+        .set_cookie("authgate_session")
+        .expect("a session cookie");
+    for cookie in [&csrf_cookie, &session] {
+        let attrs: Vec<&str> = cookie.split(';').map(str::trim).collect();
+        assert!(attrs.contains(&"HttpOnly"), "{cookie}");
+        assert!(attrs.contains(&"SameSite=Lax"), "{cookie}");
+        assert!(attrs.contains(&"Path=/"), "{cookie}");
+        assert!(
+            !attrs.contains(&"Secure"),
+            "an http issuer's cookies cannot be Secure: {cookie}"
+        );
+    }
+}
+
+async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new(base);
+    let mut pages = vec![
+        ("/login", browser.get("/login").await),
+        ("/", browser.get("/").await),
+    ];
+    pages.push((
+        "unknown client",
+        browser
+            .get("/authorize?response_type=code&client_id=nobody")
+            .await,
+    ));
+    browser.login("alice", "wonderland").await;
+    pages.push((
+        "consent",
+        browser
+            .get(&authorize_path(&web_request(&challenge, "s")))
+            .await,
+    ));
+    let mut failed = Browser::new(base);
+    let login = failed.get("/login").await;
+    pages.push((
+        "failed login",
+        failed.submit_login(&login, "alice", "wrong").await,
+    ));
+    for (name, page) in pages {
+        assert_eq!(page.header("x-frame-options"), Some("DENY"), "{name}");
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{name}: {csp}");
+        assert!(
+            page.header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")),
+            "{name}"
+        );
+    }
+}
+
+async fn healthz_answers_200(base: &str) {
+    let page = Page::read(
+        common::http()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body, "ok");
+}
+
+async fn unsupported_grant_type_of_a_client_is_not_served_nor_advertised(base: &str) {
+    // The server started although `tv` lists the device grant.
+    let metadata = Page::read(
+        common::http()
+            .get(format!("{base}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .json();
+    let grants = metadata["grant_types_supported"].as_array().unwrap();
+    assert!(!grants.iter().any(|g| g == DEVICE_GRANT), "{grants:?}");
+    let page = token(
+        base,
+        Auth::Basic("tv", "tv-secret"),
+        &[("grant_type", DEVICE_GRANT), ("device_code", "x")],
+    )
+    .await;
+    assert_error(&page, 400, "unsupported_grant_type");
+}
+
+// ----- tests of their own ------------------------------------------------------------------
+
+/// The warnings the contract asks for: the unsupported grant, named, and each discouraged
+/// grant enabled because a client lists it.
+#[tokio::test]
+async fn unsupported_types_and_discouraged_grants_are_logged_as_warnings() {
+    let server = TestServer::sqlite("warnings").await;
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let line = |needle: &str| log.lines().find(|l| l.contains(needle)).map(str::to_owned);
+    let unsupported =
+        line(DEVICE_GRANT).unwrap_or_else(|| panic!("no warning names the device grant:\n{log}"));
+    assert!(
+        unsupported.contains("WARN") && unsupported.contains("tv"),
+        "{unsupported}"
+    );
+    let implicit = line("implicit grant")
+        .unwrap_or_else(|| panic!("no warning for the implicit grant:\n{log}"));
+    assert!(implicit.contains("WARN"), "{implicit}");
+    let password = line("password grant")
+        .unwrap_or_else(|| panic!("no warning for the password grant:\n{log}"));
+    assert!(password.contains("WARN"), "{password}");
+    assert!(
+        !log.contains("web-secret") && !log.contains("wonderland"),
+        "no secret in the logs:\n{log}"
+    );
+}
+
+/// A stop (SIGTERM, which must exit 0) and a start on the same config and database keep
+/// the tokens issued before, and the browser's session.
+async fn restart_keeps_tokens_and_sessions(server: &mut TestServer) {
+    let base = server.base().to_owned();
+    let access = alice_token(&base).await;
+    assert_me_is_alice(&base, &access).await;
+    let mut browser = Browser::new(&base);
+    browser.login("alice", "wonderland").await;
+
+    server.restart().await;
+
+    assert_me_is_alice(&base, &access).await;
+    let (_, challenge) = pkce();
+    let consent = browser
+        .get(&authorize_path(&web_request(&challenge, "s")))
+        .await;
+    assert_eq!(consent.status, 200);
+    assert!(
+        consent.body.contains("Web Portal"),
+        "still signed in after the restart: {}",
+        consent.body
+    );
+    // The configured clients and users were upserted again, not duplicated or broken.
+    assert_ne!(alice_token(&base).await, access);
+}
+
+#[tokio::test]
+async fn restart_keeps_tokens_and_sessions_sqlite() {
+    restart_keeps_tokens_and_sessions(&mut TestServer::sqlite("restart").await).await;
+}
+
+#[tokio::test]
+async fn restart_keeps_tokens_and_sessions_postgres() {
+    let Some(mut server) = TestServer::postgres("restart-pg").await else {
+        return;
+    };
+    restart_keeps_tokens_and_sessions(&mut server).await;
+}
