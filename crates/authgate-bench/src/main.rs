@@ -317,15 +317,20 @@ async fn run(o: Options) -> Result<(), String> {
             let r: ScenarioResult = load::run(t, scenario, &o).await?;
             row.results.push((scenario, r));
         }
-        if t.name != "ceiling" {
-            let (per_token, note) = load::bytes_per_token(t, &o).await?;
-            row.bytes_per_token = per_token;
-            row.bytes_note = note;
-        }
         row.peak_rss_kb = load::rss_kb(t.pid(), "VmHWM");
         report.rows.push(row);
     }
     drop(targets);
+    // Bytes per live token, each on a fresh server so earlier scenarios' tokens and freed
+    // memory do not blur the figure.
+    for (store, url) in [("memory", Some("memory:")), ("sqlite", None)] {
+        let fresh = start_authgate(&bin, store, url, &work.join(format!("{store}-tokens"))).await?;
+        let (per_token, note) = load::bytes_per_token(&fresh, &o).await?;
+        if let Some(row) = report.rows.iter_mut().find(|r| r.name == store) {
+            row.bytes_per_token = per_token;
+            row.bytes_note = note;
+        }
+    }
     if let Some((pool, schema)) = pg_pool {
         let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .execute(&pool)

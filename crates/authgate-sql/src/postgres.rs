@@ -13,6 +13,7 @@ use authgate::{
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::{
     auth_method_from, challenge_from, hash_from, kind_from_int, kind_to_int, list_to_text,
@@ -91,6 +92,88 @@ const CLIENT_COLUMNS: &str =
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    batcher: mpsc::UnboundedSender<SaveJob>,
+}
+
+/// New tokens waiting for the next batched INSERT.
+struct SaveJob {
+    tokens: Vec<TokenRecord>,
+    reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// Writers that each take every queued token save, write them in one multi-row INSERT (one
+/// commit, one WAL flush for the lot), and answer each request once it committed: group
+/// commit, as the SQLite writer does. Two run at once, so one batch's flush overlaps the
+/// next batch's gathering.
+fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
+    let (tx, rx) = mpsc::unbounded_channel::<SaveJob>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..2 {
+        let (pool, rx) = (pool.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut jobs = Vec::new();
+                {
+                    let mut rx = rx.lock().await;
+                    let Some(first) = rx.recv().await else { return };
+                    jobs.push(first);
+                    while jobs.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                write_batch(&pool, jobs).await;
+            }
+        });
+    }
+    tx
+}
+
+/// Save requests gathered into one INSERT at most (13 bind parameters a row stays far
+/// below PostgreSQL's 65,535).
+const MAX_BATCH: usize = 256;
+
+async fn write_batch(pool: &PgPool, jobs: Vec<SaveJob>) {
+    let all: Vec<&TokenRecord> = jobs.iter().flat_map(|j| j.tokens.iter()).collect();
+    let result = insert_tokens_query(all.iter().copied())
+        .build()
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(classify);
+    match result {
+        Ok(()) => {
+            for j in jobs {
+                let _ = j.reply.send(Ok(()));
+            }
+        }
+        // One bad row fails the statement: retry each request alone, so only it fails.
+        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+            for j in jobs {
+                let r = insert_tokens_query(j.tokens.iter())
+                    .build()
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify);
+                let _ = j.reply.send(r);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let unavailable = matches!(e, StorageError::Unavailable(_));
+            for j in jobs {
+                let err: Box<dyn std::error::Error + Send + Sync> = msg.clone().into();
+                let _ = j.reply.send(Err(if unavailable {
+                    StorageError::Unavailable(err)
+                } else {
+                    StorageError::Other(err)
+                }));
+            }
+        }
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -113,14 +196,15 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(classify)?;
-        let store = Self { pool };
+        let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
     }
 
     /// A store over an existing pool; call [`Self::migrate`] before use.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        let batcher = spawn_batchers(&pool);
+        Self { pool, batcher }
     }
 
     /// The pool.
@@ -242,7 +326,9 @@ fn client_from_row(r: &PgRow) -> Result<ClientRecord, StorageError> {
 }
 
 /// One multi-row INSERT: atomic on its own, one round trip.
-fn insert_tokens_query(tokens: &[TokenRecord]) -> QueryBuilder<'_, Postgres> {
+fn insert_tokens_query<'a>(
+    tokens: impl IntoIterator<Item = &'a TokenRecord>,
+) -> QueryBuilder<'a, Postgres> {
     let mut q = QueryBuilder::new(format!("INSERT INTO authgate_tokens ({TOKEN_COLUMNS}) "));
     q.push_values(tokens, |mut b, t| {
         b.push_bind(&t.selector.0[..])
@@ -362,12 +448,19 @@ impl TokenStore for PgStore {
         if tokens.is_empty() {
             return Ok(());
         }
-        insert_tokens_query(tokens)
-            .build()
-            .execute(&self.pool)
+        let (reply, answer) = oneshot::channel();
+        let job = SaveJob {
+            tokens: tokens.to_vec(),
+            reply,
+        };
+        if self.batcher.send(job).is_err() {
+            return Err(StorageError::Unavailable(
+                "the token writer has stopped".into(),
+            ));
+        }
+        answer
             .await
-            .map_err(classify)?;
-        Ok(())
+            .map_err(|_| StorageError::Unavailable("the token writer has stopped".into()))?
     }
 
     async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {

@@ -241,6 +241,30 @@ async fn purge_removes_expired_rows_only<S: Backend>(s: &S) {
     assert!(s.find_code(&live_code.selector).await.unwrap().is_some());
 }
 
+async fn concurrent_saves_all_land_even_beside_a_failing_one<S: Backend>(s: &S) {
+    let dup = token(TokenKind::Access, None, NOW + 3600);
+    s.save_tokens(std::slice::from_ref(&dup)).await.unwrap();
+    let fresh: Vec<TokenRecord> = (0..60)
+        .map(|_| token(TokenKind::Access, None, NOW + 3600))
+        .collect();
+    let mut tasks = Vec::new();
+    for t in fresh.clone() {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.save_tokens(&[t]).await }));
+    }
+    // A save that SQL stores refuse (its selector exists) in the middle of the burst:
+    // batched writers must not fail the others with it.
+    let s2 = s.clone();
+    let again = tokio::spawn(async move { s2.save_tokens(&[dup]).await });
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let _ = again.await.unwrap();
+    for t in &fresh {
+        assert!(s.find_token(&t.selector).await.unwrap().is_some());
+    }
+}
+
 // ----- races through the engine: exactly one winner ------------------------------------
 
 fn server<S: Backend>(s: &S) -> Arc<AuthorizationServer> {
@@ -398,6 +422,7 @@ macro_rules! all_tests {
             rotation_is_refused_for_rotated_revoked_and_access_tokens,
             users_authenticate_with_their_password_only,
             purge_removes_expired_rows_only,
+            concurrent_saves_all_land_even_beside_a_failing_one,
             hundred_concurrent_code_redemptions_issue_exactly_one_token,
             hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed,
         );
