@@ -231,8 +231,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentToken {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Validated>() {
-            Some(Validated(Some(t))) => Ok(CurrentToken(t.clone())),
+        // Taken, not cloned: the layer put it there for this handler alone.
+        match parts.extensions.remove::<Validated>() {
+            Some(Validated(Some(t))) => Ok(CurrentToken(t)),
             _ => Err(into_response(OAuth2Response::from(
                 OAuth2Error::with_description(
                     authgate::ErrorCode::InvalidToken,
@@ -249,10 +250,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OptionalToken {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(OptionalToken(
-            parts
-                .extensions
-                .get::<Validated>()
-                .and_then(|v| v.0.clone()),
+            parts.extensions.remove::<Validated>().and_then(|v| v.0),
         ))
     }
 }

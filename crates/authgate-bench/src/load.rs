@@ -385,12 +385,16 @@ pub(crate) async fn bytes_per_token(
     let n = o.tokens as f64;
     match &t.db_file {
         Some(db) => {
+            // Give the checkpointer time to fold the WAL into the database file.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            let wal = db.with_extension("db-wal");
-            let bytes = size(db) + size(&wal);
+            let wal = size(&db.with_extension("db-wal"));
             Ok((
-                Some(bytes as f64 / n),
-                format!("database + WAL file size / {} tokens", o.tokens),
+                Some(size(db) as f64 / n),
+                format!(
+                    "database file size / {} tokens (WAL file: {wal} bytes)",
+                    o.tokens
+                ),
             ))
         }
         None => {

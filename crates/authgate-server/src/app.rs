@@ -614,12 +614,23 @@ async fn api_me(
     )
 }
 
+/// A request id: unique within the process (a counter after a random per-process prefix),
+/// cheap enough for every request; it identifies, it does not authorize.
+fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| random_token()[..8].to_owned());
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// One log line per request: id, method, path (never the query: it can carry codes), status,
 /// latency. The id is echoed in `X-Request-Id`.
 #[allow(clippy::disallowed_methods)] // latency on the monotonic clock, as in `token`
 async fn log_requests(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let id = random_token();
+    let id = request_id();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let mut res = next.run(req).await;
     tracing::info!(

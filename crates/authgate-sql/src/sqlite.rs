@@ -132,7 +132,9 @@ impl SqliteStore {
         // Checkpoints move off the writer (see `checkpointer`): a COMMIT never waits for
         // one, which keeps the token endpoint's tail latency low.
         writer
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+            )
             .map_err(other)?;
         migrate(&writer)?;
         let checkpoints = Connection::open(&path).map_err(other)?;
