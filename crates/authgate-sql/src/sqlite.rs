@@ -147,9 +147,14 @@ impl SqliteStore {
         }
         let store = Self::start(writer, reader_conns, options.sqlite_max_batch);
         let alive = Arc::downgrade(&store.inner);
+        let wal = {
+            let mut p = path.clone().into_os_string();
+            p.push("-wal");
+            std::path::PathBuf::from(p)
+        };
         let _ = thread::Builder::new()
             .name("authgate-sqlite-checkpoint".into())
-            .spawn(move || checkpointer(&checkpoints, &alive));
+            .spawn(move || checkpointer(&checkpoints, &wal, &alive));
         Ok(store)
     }
 
@@ -234,12 +239,16 @@ impl SqliteStore {
 }
 
 /// Copies the WAL back into the database four times a second while the store lives.
-/// PASSIVE never blocks the writer or the readers; a WAL it could not finish is finished
-/// on a later round.
-fn checkpointer(conn: &Connection, alive: &std::sync::Weak<Inner>) {
+/// PASSIVE never blocks the writer or the readers. Under a steady stream of writes a
+/// passive checkpoint never catches the WAL's end, so the WAL could only grow: once it
+/// passes `WAL_LIMIT` bytes, one TRUNCATE checkpoint (which holds the writer back for the
+/// short remainder the passive rounds left) resets it.
+fn checkpointer(conn: &Connection, wal: &Path, alive: &std::sync::Weak<Inner>) {
     while alive.strong_count() > 0 {
         thread::sleep(std::time::Duration::from_millis(250));
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let big = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+        let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
             // A busy database only delays the checkpoint to the next round.
             if !matches!(classify(e), StorageError::Unavailable(_)) {
                 return;
@@ -249,6 +258,9 @@ fn checkpointer(conn: &Connection, alive: &std::sync::Weak<Inner>) {
     // The last handle is gone: leave a small WAL behind.
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
+
+/// The WAL size past which the checkpointer resets it.
+const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn configure(conn: &Connection, options: &StoreOptions) -> Result<(), StorageError> {
     conn.busy_timeout(options.acquire_timeout).map_err(other)?;
