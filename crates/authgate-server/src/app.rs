@@ -346,8 +346,10 @@ fn local_path(next: Option<&str>) -> &str {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
+                // Browsers drop tabs and newlines and read `\` as `/` while parsing a
+                // URL, so "/\t/evil" or "/\evil" would leave the site: no control
+                // character, space or backslash anywhere.
+                && n.bytes().all(|b| b > 0x20 && b != 0x7f && b != b'\\') =>
         {
             n
         }
@@ -645,4 +647,32 @@ async fn log_requests(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert_eq!(
+            local_path(Some("/authorize?a=1&b=%20")),
+            "/authorize?a=1&b=%20"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example",
+            "/\t\\evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/x\\y",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
 }

@@ -38,7 +38,11 @@ pub(crate) fn challenge_from(
     method: Option<&str>,
 ) -> Option<CodeChallenge> {
     let challenge = challenge?;
-    let method = CodeChallengeMethod::parse(method?)?;
+    // A stored challenge whose method cannot be read stays a challenge, checked the strict
+    // way: the code must never read back as issued without PKCE.
+    let method = method
+        .and_then(CodeChallengeMethod::parse)
+        .unwrap_or(CodeChallengeMethod::S256);
     Some(CodeChallenge { challenge, method })
 }
 

@@ -27,7 +27,8 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     }
     // Everything but the port must be identical, compared on the raw strings with the port
     // removed, so no parser normalisation can make two different URIs equal.
-    strip_port(registered) == strip_port(requested) && reg.host() == req.host()
+    matches!((strip_port(registered), strip_port(requested)), (Some(a), Some(b)) if a == b)
+        && reg.host() == req.host()
 }
 
 fn is_loopback_literal(u: &Url) -> bool {

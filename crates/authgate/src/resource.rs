@@ -24,10 +24,14 @@ use crate::storage::{TokenKind, TokenRecord, TokenStore};
 /// assert!(ScopeRequirement::all_of("profile email").is_met_by(&granted));
 /// assert!(!ScopeRequirement::all_of("profile admin").is_met_by(&granted));
 /// assert!(ScopeRequirement::any_of("admin email").is_met_by(&granted));
+/// // A token no scope can hold is never met, rather than silently ignored:
+/// assert!(!ScopeRequirement::all_of("caf\u{e9}").is_met_by(&granted));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeRequirement {
-    scope: Scope,
+    /// The tokens as written, invalid ones included: a token no valid scope can hold makes
+    /// the requirement unsatisfiable instead of vanishing (fail closed).
+    tokens: Vec<String>,
     any: bool,
 }
 
@@ -40,7 +44,7 @@ impl ScopeRequirement {
     /// Every token of the space-delimited `scope` is needed.
     pub fn all_of(scope: &str) -> Self {
         Self {
-            scope: scope.split(' ').collect(),
+            tokens: split_scope(scope),
             any: false,
         }
     }
@@ -48,27 +52,44 @@ impl ScopeRequirement {
     /// At least one token of the space-delimited `scope` is needed.
     pub fn any_of(scope: &str) -> Self {
         Self {
-            scope: scope.split(' ').collect(),
+            tokens: split_scope(scope),
             any: true,
         }
     }
 
     /// Whether a granted scope satisfies the requirement.
     pub fn is_met_by(&self, granted: &Scope) -> bool {
-        if self.scope.is_empty() {
+        if self.tokens.is_empty() {
             return true;
         }
         if self.any {
-            self.scope.iter().any(|s| granted.contains(s))
+            self.tokens.iter().any(|s| granted.contains(s))
         } else {
-            self.scope.is_subset_of(granted)
+            self.tokens.iter().all(|s| granted.contains(s))
         }
     }
 
-    /// The required scope (the `scope` attribute of an `insufficient_scope` challenge).
-    pub fn scope(&self) -> &Scope {
-        &self.scope
+    /// The required scope, space-delimited (the `scope` attribute of an
+    /// `insufficient_scope` challenge).
+    pub fn scope(&self) -> String {
+        self.tokens.join(" ")
     }
+
+    /// Whether nothing is required.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+}
+
+fn split_scope(scope: &str) -> Vec<String> {
+    let mut v: Vec<String> = scope
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Finds access tokens in a [`TokenStore`]: by selector, the verifier hash compared in
@@ -194,7 +215,7 @@ pub struct ResourceProtector {
 pub struct BearerError {
     error: Option<OAuth2Error>,
     realm: Option<String>,
-    required: Option<Scope>,
+    required: Option<String>,
 }
 
 impl ResourceProtector {
@@ -362,7 +383,7 @@ impl ResourceProtector {
         BearerError {
             error,
             realm: self.realm.clone(),
-            required: (!required.scope().is_empty()).then(|| required.scope().clone()),
+            required: (!required.is_empty()).then(|| required.scope()),
         }
     }
 }
@@ -405,7 +426,7 @@ impl BearerError {
             }
             if e.code() == ErrorCode::InsufficientScope {
                 if let Some(s) = &self.required {
-                    parts.push(format!("scope={}", quote(&s.to_string())));
+                    parts.push(format!("scope={}", quote(s)));
                 }
             }
         }

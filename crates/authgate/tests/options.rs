@@ -333,3 +333,66 @@ async fn one_validator_hook_is_overridden_and_the_others_keep_their_defaults() {
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
 }
+
+#[tokio::test]
+async fn rotated_refresh_token_keeps_the_original_scope_when_access_narrows_rfc6749_6() {
+    let s = {
+        let store = MemoryStore::new();
+        store.add_client(
+            ClientRecord::confidential("web", "secret")
+                .redirect_uris(["https://app.example/cb"])
+                .grant_types(["authorization_code", "refresh_token"])
+                .response_types(["code"])
+                .scope("profile email"),
+        );
+        let mut s = AuthorizationServer::new(
+            store,
+            ServerConfig {
+                refresh_token_rotation: RefreshTokenRotation::Always,
+                ..ServerConfig::new(ISSUER).refresh_tokens(true)
+            },
+        );
+        s.register_grant(AuthorizationCodeGrant::new())
+            .register_grant(RefreshTokenGrant::new());
+        s
+    };
+    let res = s
+        .create_authorization_response(
+            &get("/authorize?response_type=code&client_id=web&scope=profile%20email"),
+            Some(&owner()),
+        )
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let body = s
+        .create_token_response(&token_post(&format!(
+            "grant_type=authorization_code&code={code}"
+        )))
+        .await
+        .json_body()
+        .unwrap();
+    let first = body["refresh_token"].as_str().unwrap().to_owned();
+    let narrowed = s
+        .create_token_response(&token_post(&format!(
+            "grant_type=refresh_token&refresh_token={first}&scope=profile"
+        )))
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(narrowed["scope"], "profile");
+    let second = narrowed["refresh_token"].as_str().unwrap().to_owned();
+    // The rotated refresh token still carries "profile email".
+    let wide = s
+        .create_token_response(&token_post(&format!(
+            "grant_type=refresh_token&refresh_token={second}"
+        )))
+        .await;
+    assert_eq!(wide.status, 200);
+    assert_eq!(wide.json_body().unwrap()["scope"], "email profile");
+}

@@ -85,7 +85,7 @@ impl IntrospectionEndpoint {
             "client_id": t.client_id,
             "token_type": match t.kind {
                 TokenKind::Access => "Bearer",
-                TokenKind::Refresh => "refresh_token",
+                TokenKind::Refresh | TokenKind::AuthorizationCode => "refresh_token",
             },
             "exp": t.expires_at,
             "iat": t.issued_at,

@@ -40,7 +40,9 @@ impl RevocationEndpoint {
         }
         match token.kind {
             TokenKind::Refresh => ctx.tokens.revoke_family(&token.family).await?,
-            TokenKind::Access => ctx.tokens.revoke_token(&token.selector).await?,
+            TokenKind::Access | TokenKind::AuthorizationCode => {
+                ctx.tokens.revoke_token(&token.selector).await?;
+            }
         }
         Ok(())
     }

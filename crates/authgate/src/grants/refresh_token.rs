@@ -103,7 +103,14 @@ impl TokenGrant for RefreshTokenGrant {
             expires_in: None,
         };
         if rotate {
-            let issued = ctx.build_tokens(&spec);
+            let mut issued = ctx.build_tokens(&spec);
+            // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
+            // narrower scope this access token was asked with.
+            for r in &mut issued.records {
+                if r.kind == TokenKind::Refresh {
+                    r.scope = record.scope.clone();
+                }
+            }
             if !ctx
                 .tokens
                 .rotate_refresh_token(&record.selector, &issued.records)

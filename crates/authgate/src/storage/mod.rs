@@ -48,6 +48,8 @@ pub enum TokenKind {
     Access,
     /// A refresh token.
     Refresh,
+    /// An authorization code (generated, never stored as a token).
+    AuthorizationCode,
 }
 
 impl TokenKind {
@@ -56,6 +58,7 @@ impl TokenKind {
         match self {
             Self::Access => "access_token",
             Self::Refresh => "refresh_token",
+            Self::AuthorizationCode => "authorization_code",
         }
     }
 }
