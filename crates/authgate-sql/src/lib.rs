@@ -219,6 +219,9 @@ impl AuthorizationCodeStore for AnyStore {
     async fn consume_code(&self, sel: &Selector) -> Result<bool, StorageError> {
         delegate!(self, s => s.consume_code(sel).await)
     }
+    async fn remove_code(&self, sel: &Selector) -> Result<(), StorageError> {
+        delegate!(self, s => s.remove_code(sel).await)
+    }
 }
 
 #[async_trait]

@@ -70,6 +70,9 @@ impl AuthorizationCodeStore for MemoryBackend {
     async fn consume_code(&self, sel: &Selector) -> Result<bool, StorageError> {
         self.store.consume_code(sel).await
     }
+    async fn remove_code(&self, sel: &Selector) -> Result<(), StorageError> {
+        self.store.remove_code(sel).await
+    }
 }
 
 #[async_trait]

@@ -253,6 +253,22 @@ impl PgStore {
     }
 }
 
+/// A transaction-scoped advisory lock per token family (keyed by the selector's last,
+/// random, eight bytes): serialises a rotation of the family with its revocation.
+async fn family_lock(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    family: &Selector,
+) -> Result<(), StorageError> {
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&family.0[8..16]);
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(i64::from_be_bytes(key))
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
 /// Connection-level failures, timeouts and server shutdowns are outages (503); the rest
 /// are errors.
 fn classify(e: sqlx::Error) -> StorageError {
@@ -431,6 +447,15 @@ impl AuthorizationCodeStore for PgStore {
         }))
     }
 
+    async fn remove_code(&self, selector: &Selector) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM authgate_codes WHERE selector = $1")
+            .bind(&selector.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     async fn consume_code(&self, selector: &Selector) -> Result<bool, StorageError> {
         let res =
             sqlx::query("UPDATE authgate_codes SET used = TRUE WHERE selector = $1 AND NOT used")
@@ -484,6 +509,10 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        // Ordered after any rotation of this family in flight (it holds the same lock), so
+        // the UPDATE's snapshot includes the tokens that rotation adds.
+        family_lock(&mut tx, family).await?;
         // Rows are locked in selector order, so concurrent revocations of one family (a
         // burst of replayed codes, say) queue instead of deadlocking; rows already revoked
         // are skipped.
@@ -493,10 +522,10 @@ impl TokenStore for PgStore {
               ORDER BY selector FOR UPDATE)",
         )
         .bind(&family.0[..])
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(classify)?;
-        Ok(())
+        tx.commit().await.map_err(classify)
     }
 
     async fn rotate_refresh_token(
@@ -505,6 +534,9 @@ impl TokenStore for PgStore {
         replacements: &[TokenRecord],
     ) -> Result<bool, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
+        if let Some(first) = replacements.first() {
+            family_lock(&mut tx, &first.family).await?;
+        }
         // The UPDATE takes the row lock: a concurrent rotation waits, then re-checks the
         // WHERE clause against the committed row and updates nothing.
         let res = sqlx::query(

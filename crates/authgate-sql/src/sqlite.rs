@@ -536,6 +536,16 @@ impl AuthorizationCodeStore for SqliteStore {
         .await
     }
 
+    async fn remove_code(&self, selector: &Selector) -> Result<(), StorageError> {
+        let sel = selector.0;
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM authgate_codes WHERE selector = ?1")?
+                .execute([&sel[..]])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn consume_code(&self, selector: &Selector) -> Result<bool, StorageError> {
         let sel = selector.0;
         self.write(move |conn| {

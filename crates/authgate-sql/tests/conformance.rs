@@ -338,15 +338,24 @@ async fn hundred_concurrent_code_redemptions_issue_exactly_one_token<S: Backend>
         }));
     }
     let mut ok = 0;
+    let mut won = None;
     for t in tasks {
         let (status, body) = t.await.unwrap();
         assert!(status == 200 || status == 400, "status {status}: {body}");
-        ok += usize::from(status == 200);
+        if status == 200 {
+            ok += 1;
+            won = Some(body);
+        }
     }
     assert_eq!(
         ok, 1,
         "exactly one redemption wins (RFC 6749 4.1.2: single use)"
     );
+    // The 99 others were replays: whatever their timing, the winner's tokens end revoked
+    // (RFC 9700 4.5).
+    let body: serde_json::Value = serde_json::from_str(&won.unwrap()).unwrap();
+    let key = authgate::token::parse_token(body["access_token"].as_str().unwrap()).unwrap();
+    assert!(s.find_token(&key.selector).await.unwrap().unwrap().revoked);
 }
 
 async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed<S: Backend>(

@@ -281,3 +281,89 @@ async fn refresh_tokens_follow_config_and_environment() {
         "refresh tokens are off by default"
     );
 }
+
+/// Replays the code from inside the winning redemption, after the code was consumed and
+/// before the tokens are saved: the narrowest window of the race.
+struct ReplayDuringIssue {
+    server: Arc<std::sync::OnceLock<Arc<AuthorizationServer>>>,
+    body: String,
+    issued: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+#[async_trait]
+impl GrantHooks for ReplayDuringIssue {
+    async fn issue_tokens(
+        &self,
+        ctx: &ServerContext,
+        spec: TokenSpec<'_>,
+    ) -> Result<IssuedTokens, OAuth2Error> {
+        let server = self.server.get().unwrap().clone();
+        let replay = server
+            .create_token_response(&form_post("/token", Some(("web", "secret")), &self.body))
+            .await;
+        assert_eq!(replay.json_body().unwrap()["error"], "invalid_grant");
+        let issued = ctx.issue_tokens(spec).await?;
+        *self.issued.lock().unwrap() = Some(issued.access_token.clone());
+        Ok(issued)
+    }
+}
+
+#[tokio::test]
+async fn replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5() {
+    let s = MemoryStore::new();
+    s.add_client(
+        ClientRecord::confidential("web", "secret")
+            .redirect_uris(["https://app.example/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("profile"),
+    );
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let issued = Arc::new(std::sync::Mutex::new(None));
+    // The code is needed for the hook's body: issue it with a plain server on the same store.
+    let mut plain = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
+    plain.register_grant(AuthorizationCodeGrant::new());
+    let res = plain
+        .create_authorization_response(
+            &get("/authorize?response_type=code&client_id=web"),
+            Some(&ResourceOwner::new("u1", "alice")),
+        )
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let body = format!("grant_type=authorization_code&code={code}");
+
+    let mut server = AuthorizationServer::new(s, ServerConfig::new(ISSUER));
+    server.register_grant(AuthorizationCodeGrant::new().with_hooks(ReplayDuringIssue {
+        server: cell.clone(),
+        body: body.clone(),
+        issued: issued.clone(),
+    }));
+    let server = Arc::new(server);
+    assert!(cell.set(server.clone()).is_ok());
+
+    let res = server
+        .create_token_response(&form_post("/token", Some(("web", "secret")), &body))
+        .await;
+    // The redemption that won still gets its answer, but its tokens are revoked.
+    assert_eq!(res.status, 200);
+    let token = issued
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("tokens were issued before the check");
+    assert_eq!(res.json_body().unwrap()["access_token"], token.as_str());
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let e = ResourceProtector::from_server(&server)
+        .validate(&headers, None, &ScopeRequirement::none())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
+}

@@ -200,6 +200,14 @@ impl TokenGrant for AuthorizationCodeGrant {
             expires_in: None,
         };
         let issued = self.hooks.issue_tokens(ctx, spec).await?;
+        // A replay caught while this request was issuing deleted the code (see
+        // `replayed`) and may have revoked the family before these tokens were saved:
+        // revoke them now, so the replay revokes every token the code gave (RFC 9700 §4.5).
+        // The answer stays the one this redemption earned, as when the replay comes later:
+        // exactly one redemption gets tokens, and they are revoked.
+        if ctx.codes.find_code(&record.selector).await?.is_none() {
+            ctx.tokens.revoke_family(&record.selector).await?;
+        }
         Ok(issued.to_json())
     }
 }
@@ -207,6 +215,10 @@ impl TokenGrant for AuthorizationCodeGrant {
 /// A redeemed code presented again: revoke what it issued (RFC 9700 §4.5, RFC 6749 §4.1.2)
 /// and answer `invalid_grant`.
 async fn replayed(ctx: &ServerContext, record: &AuthorizationCodeRecord) -> OAuth2Error {
+    // First the mark a still-running redemption looks for, then the revocation.
+    if let Err(e) = ctx.codes.remove_code(&record.selector).await {
+        return e.into();
+    }
     if let Err(e) = ctx.tokens.revoke_family(&record.selector).await {
         return e.into();
     }

@@ -87,6 +87,9 @@ struct Inner {
     /// family's); single-token families, the common case, cost nothing here.
     families: Mutex<HashMap<Selector, Vec<Selector>>>,
     metas: Mutex<HashSet<Arc<TokenMeta>>>,
+    /// Held across a rotation (retire + insert) and a family revocation, so a revocation
+    /// never runs between the two halves of a rotation.
+    rotations: Mutex<()>,
     users: RwLock<HashMap<String, (String, ResourceOwner)>>,
 }
 
@@ -252,6 +255,11 @@ impl AuthorizationCodeStore for MemoryStore {
         Ok(lock(&self.inner.codes).get(selector).cloned())
     }
 
+    async fn remove_code(&self, selector: &Selector) -> Result<(), StorageError> {
+        lock(&self.inner.codes).remove(selector);
+        Ok(())
+    }
+
     async fn consume_code(&self, selector: &Selector) -> Result<bool, StorageError> {
         let mut codes = lock(&self.inner.codes);
         Ok(match codes.get_mut(selector) {
@@ -285,6 +293,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
+        let _order = lock(&self.inner.rotations);
         let mut members = lock(&self.inner.families)
             .get(family)
             .cloned()
@@ -305,6 +314,7 @@ impl TokenStore for MemoryStore {
         selector: &Selector,
         replacements: &[TokenRecord],
     ) -> Result<bool, StorageError> {
+        let _order = lock(&self.inner.rotations);
         {
             let mut shard = write(self.shard(selector));
             match shard.get_mut(selector) {

@@ -157,6 +157,11 @@ pub trait AuthorizationCodeStore: Send + Sync {
     /// Atomically marks an unused code used. Answers true for exactly one of any number of
     /// concurrent calls for the same code, false for all others and for unknown codes.
     async fn consume_code(&self, selector: &Selector) -> Result<bool, StorageError>;
+
+    /// Deletes a code. The engine deletes a code it caught being replayed, so that the
+    /// request that redeemed it, if still finishing, sees the replay and revokes what it
+    /// issued (see the authorization code grant).
+    async fn remove_code(&self, selector: &Selector) -> Result<(), StorageError>;
 }
 
 /// Keeps access and refresh tokens.
@@ -171,7 +176,8 @@ pub trait TokenStore: Send + Sync {
     /// Marks one token revoked.
     async fn revoke_token(&self, selector: &Selector) -> Result<(), StorageError>;
 
-    /// Marks every token of a grant family revoked.
+    /// Marks every token of a grant family revoked, including tokens a concurrent rotation
+    /// of that family commits (a store must order the two, not interleave them).
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError>;
 
     /// Atomically marks a refresh token that is neither revoked nor rotated as rotated, and
