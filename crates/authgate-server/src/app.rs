@@ -41,7 +41,7 @@ pub(crate) struct AppState {
 struct Inner {
     store: AnyStore,
     sessions: Sessions,
-    limiter: LoginLimiter,
+    limiter: Arc<LoginLimiter>,
     pages: Environment<'static>,
     clock: Arc<dyn Clock>,
 }
@@ -120,9 +120,15 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         tracing::warn!("enabling the implicit grant because a client lists it; RFC 9700 section 2.1.2 advises against it");
         server.register_grant(ImplicitGrant::new());
     }
+    // One limiter for the login page and the password grant: a guess is a guess.
+    let limiter = Arc::new(LoginLimiter::new(5, 20, 300));
     if wants("password") {
         tracing::warn!("enabling the password grant because a client lists it; RFC 9700 section 2.4 forbids it for new deployments");
-        server.register_grant(PasswordGrant::new(store.clone()));
+        server.register_grant(PasswordGrant::new(LimitedUsers {
+            store: store.clone(),
+            limiter: limiter.clone(),
+            clock: clock.clone(),
+        }));
     }
     let server: Server = Arc::new(server);
     let protector = Arc::new(ResourceProtector::from_server(&server));
@@ -136,7 +142,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         inner: Arc::new(Inner {
             store,
             sessions: Sessions::new(key, config.issuer.starts_with("https://")),
-            limiter: LoginLimiter::new(5, 20, 300),
+            limiter,
             pages: pages(config.templates_dir.as_deref())?,
             clock,
         }),
@@ -178,6 +184,33 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
         .with_state(state))
+}
+
+/// The password grant's user check, behind the same attempt limits as the login page
+/// (per user: the token endpoint does not see the browser's address).
+struct LimitedUsers {
+    store: AnyStore,
+    limiter: Arc<LoginLimiter>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl UserStore for LimitedUsers {
+    async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<ResourceOwner>, StorageError> {
+        if !self.limiter.begin(username, None, self.clock.now()) {
+            tracing::warn!("password grant refused: too many failed attempts for one user");
+            return Ok(None);
+        }
+        let owner = self.store.authenticate_user(username, password).await?;
+        if owner.is_some() {
+            self.limiter.succeeded(username, None);
+        }
+        Ok(owner)
+    }
 }
 
 fn client_record(c: &ClientConfig) -> ClientRecord {
@@ -427,8 +460,9 @@ async fn login_submit(
         );
     }
     let now = state.inner.clock.now();
-    if !state.inner.limiter.allowed(&username, &addr, now) {
-        tracing::warn!(%username, %addr, "login refused: too many failed attempts");
+    if !state.inner.limiter.begin(&username, Some(&addr), now) {
+        // Failed attempts log the address, not the username: people type passwords there.
+        tracing::warn!(%addr, "login refused: too many failed attempts");
         return login_form(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -455,8 +489,7 @@ async fn login_submit(
         }
     };
     let Some(owner) = owner else {
-        state.inner.limiter.failed(&username, &addr, now);
-        tracing::info!(%username, outcome = "bad_credentials", "login");
+        tracing::info!(%addr, outcome = "bad_credentials", "login");
         return login_form(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -465,7 +498,7 @@ async fn login_submit(
             Some("Wrong username or password."),
         );
     };
-    state.inner.limiter.succeeded(&username);
+    state.inner.limiter.succeeded(&username, Some(&addr));
     tracing::info!(%username, outcome = "ok", "login");
     let s = Session {
         sub: owner.subject,

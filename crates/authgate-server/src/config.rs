@@ -147,8 +147,11 @@ impl Config {
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://");
             if !ok {
+                let shown = url
+                    .split_once("://")
+                    .map_or(url.as_str(), |(scheme, _)| scheme);
                 return Err(format!(
-                    "database_url: '{url}' is not supported; use sqlite://PATH, postgres://... or memory:"
+                    "database_url: '{shown}://...' is not supported; use sqlite://PATH, postgres://... or memory:"
                 ));
             }
         }

@@ -197,6 +197,13 @@ async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), S
         .map_err(|e| format!("bind: cannot listen on {}: {e}", config.bind))?;
     if config_path.is_none() {
         print_demo(&config);
+        let loopback = config
+            .bind
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        if !loopback {
+            tracing::warn!(bind = %config.bind, "demo mode on a non-loopback address: its client secret and user password are public; use --config for anything but a local try-out");
+        }
     }
     tracing::info!(issuer = %config.issuer, bind = %config.bind, database = %redact(&url), "authgate listening");
     axum::serve(

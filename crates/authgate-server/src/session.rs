@@ -109,6 +109,9 @@ pub(crate) fn same_token(a: &str, b: &str) -> bool {
 }
 
 /// Failed login attempts per username and per client address, in a sliding window.
+///
+/// An attempt is counted when it starts ([`Self::begin`]), before the slow password check,
+/// and given back if it succeeds: concurrent guesses cannot all slip past the limit.
 pub(crate) struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
     per_user: usize,
@@ -126,46 +129,47 @@ impl LoginLimiter {
         }
     }
 
-    fn keys(username: &str, addr: &str) -> [String; 2] {
-        [format!("u:{username}"), format!("a:{addr}")]
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<i64>>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether another attempt is allowed now.
-    pub(crate) fn allowed(&self, username: &str, addr: &str, now: i64) -> bool {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let [u, a] = Self::keys(username, addr);
-        let mut count = |k: &str| {
-            map.get_mut(k).map_or(0, |v| {
+    /// Starts an attempt for `username` (and `addr`, when known): false when either is over
+    /// its limit, else the attempt is counted as failed until [`Self::succeeded`].
+    pub(crate) fn begin(&self, username: &str, addr: Option<&str>, now: i64) -> bool {
+        let mut map = self.map();
+        let mut keys = vec![(format!("u:{username}"), self.per_user)];
+        if let Some(a) = addr {
+            keys.push((format!("a:{a}"), self.per_addr));
+        }
+        for (k, limit) in &keys {
+            let n = map.get_mut(k).map_or(0, |v| {
                 v.retain(|t| now - t < self.window);
                 v.len()
-            })
-        };
-        count(&u) < self.per_user && count(&a) < self.per_addr
-    }
-
-    pub(crate) fn failed(&self, username: &str, addr: &str, now: i64) {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for k in Self::keys(username, addr) {
+            });
+            if n >= *limit {
+                return false;
+            }
+        }
+        for (k, _) in keys {
             map.entry(k).or_default().push(now);
         }
-        // Bound memory: forget keys whose failures have all aged out.
+        // Bound memory: forget keys whose attempts have all aged out.
         if map.len() > 100_000 {
             map.retain(|_, v| v.iter().any(|t| now - t < self.window));
         }
+        true
     }
 
-    pub(crate) fn succeeded(&self, username: &str) {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// The attempt begun for `username` succeeded: the user's failures are forgotten and
+    /// the address gets its attempt back.
+    pub(crate) fn succeeded(&self, username: &str, addr: Option<&str>) {
+        let mut map = self.map();
         map.remove(&format!("u:{username}"));
+        if let Some(v) = addr.and_then(|a| map.get_mut(&format!("a:{a}"))) {
+            v.pop();
+        }
     }
 }
 
@@ -219,15 +223,29 @@ mod tests {
     #[test]
     fn limiter_blocks_per_user_and_per_address_within_the_window() {
         let l = LoginLimiter::new(3, 5, 60);
+        let ip = Some("1.1.1.1");
         for _ in 0..3 {
-            assert!(l.allowed("alice", "1.1.1.1", 0));
-            l.failed("alice", "1.1.1.1", 0);
+            assert!(l.begin("alice", ip, 0));
         }
-        assert!(!l.allowed("alice", "2.2.2.2", 1), "per user");
-        assert!(l.allowed("bob", "1.1.1.1", 1));
-        l.failed("bob", "1.1.1.1", 1);
-        l.failed("carol", "1.1.1.1", 1);
-        assert!(!l.allowed("dave", "1.1.1.1", 2), "per address");
-        assert!(l.allowed("alice", "2.2.2.2", 61), "the window slides");
+        assert!(!l.begin("alice", Some("2.2.2.2"), 1), "per user");
+        assert!(l.begin("bob", ip, 1));
+        assert!(l.begin("carol", ip, 1));
+        assert!(!l.begin("dave", ip, 2), "per address");
+        assert!(l.begin("alice", Some("2.2.2.2"), 61), "the window slides");
+    }
+
+    #[test]
+    fn attempts_count_when_they_start_and_success_gives_them_back() {
+        let l = LoginLimiter::new(2, 10, 60);
+        // Two concurrent guesses use up the user's attempts before either finished.
+        assert!(l.begin("alice", Some("a"), 0));
+        assert!(l.begin("alice", Some("b"), 0));
+        assert!(!l.begin("alice", Some("c"), 0));
+        l.succeeded("alice", Some("b"));
+        assert!(
+            l.begin("alice", Some("c"), 0),
+            "success clears the user's failures"
+        );
+        assert!(l.begin("bob", None, 0), "no address: per-user limit only");
     }
 }

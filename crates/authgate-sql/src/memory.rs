@@ -144,7 +144,9 @@ impl Admin for MemoryBackend {
         Ok(())
     }
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
-        lock(&self.extra.users).remove(username);
+        if let Some(u) = lock(&self.extra.users).remove(username) {
+            self.store.revoke_subject(&u.subject);
+        }
         Ok(self.store.remove_user(username))
     }
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {

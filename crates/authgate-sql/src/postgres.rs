@@ -19,7 +19,10 @@ use crate::codec::{
     auth_method_from, challenge_from, hash_from, kind_from_int, kind_to_int, list_to_text,
     selector_from, text_to_list, text_to_scope,
 };
-use crate::{hash_password, secret_bytes, verify_password, Admin, NewUser, StoreOptions, UserInfo};
+use crate::{
+    hash_password, secret_bytes, verify_password, verify_unknown_user, Admin, NewUser,
+    StoreOptions, UserInfo,
+};
 
 /// The key of the advisory lock that serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465; // "authgate"
@@ -202,6 +205,9 @@ impl PgStore {
     }
 
     /// A store over an existing pool; call [`Self::migrate`] before use.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime: the store starts its batched token writers on it.
     pub fn from_pool(pool: PgPool) -> Self {
         let batcher = spawn_batchers(&pool);
         Self { pool, batcher }
@@ -576,7 +582,10 @@ impl UserStore for PgStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(classify)?;
-        let Some(r) = row else { return Ok(None) };
+        let Some(r) = row else {
+            verify_unknown_user(password.to_owned()).await?;
+            return Ok(None);
+        };
         let get_err = |e: sqlx::Error| StorageError::Other(Box::new(e));
         let subject: String = r.try_get("subject").map_err(get_err)?;
         let hash: String = r.try_get("password_hash").map_err(get_err)?;
@@ -647,11 +656,22 @@ impl Admin for PgStore {
     }
 
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
+        // The user's tokens go with the user, in the same transaction.
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query(
+            "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND subject =
+             (SELECT subject FROM authgate_users WHERE username = $1)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
         let res = sqlx::query("DELETE FROM authgate_users WHERE username = $1")
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
         Ok(res.rows_affected() == 1)
     }
 

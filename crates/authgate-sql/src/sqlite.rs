@@ -28,7 +28,10 @@ use crate::codec::{
     auth_method_from, challenge_from, hash_from, kind_from_int, kind_to_int, list_to_text,
     selector_from, text_to_list, text_to_scope,
 };
-use crate::{hash_password, secret_bytes, verify_password, Admin, NewUser, StoreOptions, UserInfo};
+use crate::{
+    hash_password, secret_bytes, verify_password, verify_unknown_user, Admin, NewUser,
+    StoreOptions, UserInfo,
+};
 
 /// What the writer answers a job with once the batch's COMMIT returned.
 type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
@@ -248,12 +251,9 @@ fn checkpointer(conn: &Connection, wal: &Path, alive: &std::sync::Weak<Inner>) {
         thread::sleep(std::time::Duration::from_millis(250));
         let big = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT);
         let mode = if big { "TRUNCATE" } else { "PASSIVE" };
-        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
-            // A busy database only delays the checkpoint to the next round.
-            if !matches!(classify(e), StorageError::Unavailable(_)) {
-                return;
-            }
-        }
+        // A busy database, or any other failure, only delays the checkpoint to the next
+        // round: the thread must outlive errors, or the WAL would grow without bound.
+        let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
     }
     // The last handle is gone: leave a small WAL behind.
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
@@ -326,13 +326,22 @@ fn writer_loop(conn: &Connection, jobs: &Receiver<WriteJob>, max_batch: usize) {
         }
         let mut replies: Vec<Reply> = Vec::with_capacity(16);
         replies.push(first(Some(conn)));
-        while replies.len() < max_batch {
+        while replies.len() < max_batch && !conn.is_autocommit() {
             match jobs.try_recv() {
                 Ok(job) => replies.push(job(Some(conn))),
                 Err(_) => break,
             }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(classify);
+        // A job can end the transaction itself (SQLite rolls back on a full disk or an I/O
+        // error): then nothing of the batch was kept, and every job hears so. Jobs still
+        // queued run in the next batch, never outside a transaction.
+        let commit = if conn.is_autocommit() {
+            Err(StorageError::Unavailable(
+                "the SQLite transaction was rolled back".into(),
+            ))
+        } else {
+            conn.execute_batch("COMMIT").map_err(classify)
+        };
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -642,6 +651,7 @@ impl UserStore for SqliteStore {
             })
             .await?;
         let Some((subject, hash)) = row else {
+            verify_unknown_user(password.to_owned()).await?;
             return Ok(None);
         };
         Ok(verify_password(hash, password.to_owned())
@@ -721,7 +731,13 @@ impl Admin for SqliteStore {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
         let name = username.to_owned();
         self.write(move |conn| {
-            Ok(conn.execute("DELETE FROM authgate_users WHERE username = ?1", [name])? == 1)
+            // The user's tokens go with the user, in the same transaction.
+            conn.execute(
+                "UPDATE authgate_tokens SET revoked = 1 WHERE revoked = 0 AND subject =
+                 (SELECT subject FROM authgate_users WHERE username = ?1)",
+                [&name],
+            )?;
+            Ok(conn.execute("DELETE FROM authgate_users WHERE username = ?1", [&name])? == 1)
         })
         .await
     }

@@ -484,3 +484,48 @@ mod shared_secrets {
         );
     }
 }
+
+mod user_removal {
+    use super::{token, Fixture, NOW};
+    use authgate::{TokenKind, TokenRecord, TokenStore};
+    use authgate_sql::{Admin, AnyStore};
+
+    async fn removing_a_user_revokes_their_tokens(s: &AnyStore) {
+        s.add_user("alice", "user-1", "pw").await;
+        let mine = token(TokenKind::Refresh, None, NOW + 3600); // subject user-1
+        let other = TokenRecord {
+            subject: Some("user-2".into()),
+            ..token(TokenKind::Access, None, NOW + 3600)
+        };
+        s.save_tokens(&[mine.clone(), other.clone()]).await.unwrap();
+        assert!(s.remove_user("alice").await.unwrap());
+        assert!(s.find_token(&mine.selector).await.unwrap().unwrap().revoked);
+        assert!(
+            !s.find_token(&other.selector)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
+        assert!(!s.remove_user("alice").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        removing_a_user_revokes_their_tokens(&crate::support::memory_backend().await.unwrap())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        removing_a_user_revokes_their_tokens(&crate::support::sqlite_memory().await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some((s, _guard)) = crate::support::postgres().await else {
+            return;
+        };
+        removing_a_user_revokes_their_tokens(&s).await;
+    }
+}

@@ -137,6 +137,17 @@ impl MemoryStore {
         write(&self.inner.users).remove(username).is_some()
     }
 
+    /// Revokes every token issued for a resource owner (when the owner is removed).
+    pub fn revoke_subject(&self, subject: &str) {
+        for shard in &self.inner.tokens {
+            for t in write(shard).values_mut() {
+                if t.meta.subject.as_deref() == Some(subject) {
+                    t.revoked = true;
+                }
+            }
+        }
+    }
+
     /// Drops codes and tokens that expired before `now` (seconds); answers how many.
     pub fn purge_expired(&self, now: i64) -> usize {
         let mut n = 0;
