@@ -296,7 +296,19 @@ pub async fn authenticate_client(
 }
 
 fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OAuth2Error> {
-    let header = req.header_str(header::AUTHORIZATION);
+    // A header that is not visible ASCII is malformed, not absent: ignoring it would let
+    // the body's credentials decide a request that also carries a header.
+    if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return Err(OAuth2Error::invalid_request(
+            "more than one Authorization header",
+        ));
+    }
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(http::HeaderValue::to_str)
+        .transpose()
+        .map_err(|_| OAuth2Error::invalid_request("malformed Authorization header"))?;
     let form_id = req.form_value("client_id")?;
     let form_secret = req.form_value("client_secret")?;
     if let Some(h) = header {
@@ -497,6 +509,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_authorization_headers_are_invalid_request_rfc6749_2_3() {
+        let s = store();
+        let r = http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic("c 1", "p@ss:wörd"))
+            .header("authorization", basic("post", "sec"))
+            .body(Bytes::new())
+            .unwrap();
+        let req = OAuth2Request::from_http(r, 4096).unwrap();
+        let e = authenticate_client(&s, &req).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_request");
+    }
+
+    #[tokio::test]
     async fn unknown_client_and_missing_credentials_are_invalid_client() {
         let s = store();
         let e = authenticate_client(&s, &req(None, "client_id=ghost"))
@@ -509,6 +535,24 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn non_ascii_authorization_header_is_invalid_request_not_ignored() {
+        // Found by the client_auth fuzz target: the header was skipped and the public
+        // client in the body authenticated.
+        let s = store();
+        let r = http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                http::HeaderValue::from_bytes(b"\xb3").unwrap(),
+            )
+            .body(Bytes::from_static(b"client_id=pub"))
+            .unwrap();
+        let r = OAuth2Request::from_http(r, 4096).unwrap();
+        let e = authenticate_client(&s, &r).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_request");
     }
 
     proptest::proptest! {
