@@ -513,10 +513,14 @@ async fn login_submit(
     with_cookie(see_other(&next), &cookie)
 }
 
+/// Whether a form's `csrf` field is the session's CSRF token.
+fn form_csrf_matches(s: &Session, req: &OAuth2Request) -> bool {
+    same_token(&s.csrf, req.form_value("csrf").ok().flatten().unwrap_or(""))
+}
+
 async fn logout(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
     if let Some(s) = session(&state, req.headers()).await {
-        let csrf = req.form_value("csrf").ok().flatten().unwrap_or("");
-        if !same_token(&s.csrf, csrf) {
+        if !form_csrf_matches(&s, &req) {
             return plain_error(
                 &state,
                 StatusCode::BAD_REQUEST,
@@ -574,8 +578,7 @@ async fn authorize_post(
             Some("Please sign in first."),
         );
     };
-    let csrf = req.form_value("csrf").ok().flatten().unwrap_or("");
-    if !same_token(&s.csrf, csrf) {
+    if !form_csrf_matches(&s, &req) {
         return plain_error(
             &state,
             StatusCode::BAD_REQUEST,
