@@ -9,7 +9,7 @@ pub use revocation::RevocationEndpoint;
 use crate::context::ServerContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
-use crate::storage::{TokenKind, TokenRecord};
+use crate::storage::TokenRecord;
 
 /// Finds the token named by the `token` parameter, whatever its kind; `token_type_hint` is
 /// read but not trusted (RFC 7009 §2.1: the search extends to every type, and one store
@@ -21,13 +21,9 @@ async fn find_presented_token(
     let token = req
         .form_value("token")?
         .ok_or_else(|| OAuth2Error::invalid_request("missing 'token'"))?;
-    // An unknown hint value is ignored, as RFC 7009 §2.1 lets the server do; a repeated one
-    // is still a malformed request.
-    let _hint: Option<TokenKind> = match req.form_value("token_type_hint")? {
-        Some("access_token") => Some(TokenKind::Access),
-        Some("refresh_token") => Some(TokenKind::Refresh),
-        _ => None,
-    };
+    // The hint only needs to be well-formed (not repeated): one lookup by selector finds
+    // any kind, and an unknown hint value is ignored, as RFC 7009 §2.1 lets the server do.
+    req.form_value("token_type_hint")?;
     let Some(key) = ctx.generator.parse(token) else {
         return Ok(None);
     };
