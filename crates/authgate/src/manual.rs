@@ -80,7 +80,10 @@
 //!   and revokes every token issued from the code
 //!   ([`TokenStore::revoke_family`](crate::TokenStore::revoke_family); the code's selector is
 //!   the family of every token it produced, refreshed ones included). Two concurrent
-//!   redemptions are treated the same way.
+//!   redemptions are treated the same way: a replay deletes the code before revoking, and
+//!   the redemption that won checks the code again after saving its tokens, so its tokens
+//!   are revoked whichever request finishes first
+//!   (`replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5`).
 //! - Codes live [`ServerConfig::code_ttl`](crate::ServerConfig::code_ttl) seconds (600).
 //!
 //! *Missing:* OpenID Connect (the `nonce` is stored with the code, but no ID token is issued)
@@ -165,9 +168,11 @@
 //! contract asks for a slow password hash (argon2id) computed off the async workers;
 //! [`MemoryStore`](crate::MemoryStore) does both.
 //!
-//! *Not implemented yet:* brute-force protection of the password check (RFC 6749 §4.3.2
-//! says the server MUST protect it). Throttle in your `UserStore` or in front of the token
-//! endpoint.
+//! *In the library:* no brute-force protection of the password check (RFC 6749 §4.3.2 says
+//! the server MUST protect it): throttle in your `UserStore` or in front of the token
+//! endpoint. The reference server (`authgate-server`) does: its password grant goes through
+//! the same per-user attempt limit as its login page, attempts count when they start, and
+//! argon2 runs for unknown usernames too.
 //!
 //! ## Client authentication (§2.5)
 //!
