@@ -1,7 +1,7 @@
 //! A thread-safe in-memory store: for tests, examples and single-process servers that may
 //! forget everything on restart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -33,7 +33,6 @@ struct MemToken {
     rotated: bool,
 }
 
-#[derive(PartialEq, Eq, Hash)]
 struct TokenMeta {
     client_id: String,
     subject: Option<String>,
@@ -86,7 +85,9 @@ struct Inner {
     /// Members of families with more than their founding token (whose selector is the
     /// family's); single-token families, the common case, cost nothing here.
     families: Mutex<HashMap<Selector, Vec<Selector>>>,
-    metas: Mutex<HashSet<Arc<TokenMeta>>>,
+    /// Interned metadata, in shards by a hash of the borrowed fields, so that finding the
+    /// shared entry for a new token allocates nothing and rarely meets another thread.
+    metas: [Mutex<HashMap<u64, Vec<Arc<TokenMeta>>>>; SHARDS],
     /// Held across a rotation (retire + insert) and a family revocation, so a revocation
     /// never runs between the two halves of a rotation.
     rotations: Mutex<()>,
@@ -179,7 +180,13 @@ impl MemoryStore {
             }
         }
         // Shared metadata nobody points at any more.
-        lock(&self.inner.metas).retain(|m| Arc::strong_count(m) > 1);
+        for shard in &self.inner.metas {
+            let mut metas = lock(shard);
+            metas.retain(|_, v| {
+                v.retain(|m| Arc::strong_count(m) > 1);
+                !v.is_empty()
+            });
+        }
         n
     }
 
@@ -194,19 +201,38 @@ impl MemoryStore {
     }
 
     fn intern(&self, t: &TokenRecord) -> Arc<TokenMeta> {
-        let meta = TokenMeta {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            &t.client_id,
+            &t.subject,
+            &t.username,
+            &t.scope,
+            &t.grant_type,
+        )
+            .hash(&mut h);
+        let key = h.finish();
+        let same = |m: &TokenMeta| {
+            m.client_id == t.client_id
+                && m.subject == t.subject
+                && m.username == t.username
+                && m.scope == t.scope
+                && m.grant_type == t.grant_type
+        };
+        let shard = &self.inner.metas[usize::try_from(key % SHARDS as u64).unwrap_or(0)];
+        let mut metas = lock(shard);
+        let bucket = metas.entry(key).or_default();
+        if let Some(m) = bucket.iter().find(|m| same(m)) {
+            return m.clone();
+        }
+        let m = Arc::new(TokenMeta {
             client_id: t.client_id.clone(),
             subject: t.subject.clone(),
             username: t.username.clone(),
             scope: t.scope.clone(),
             grant_type: t.grant_type.clone(),
-        };
-        let mut metas = lock(&self.inner.metas);
-        if let Some(m) = metas.get(&meta) {
-            return m.clone();
-        }
-        let m = Arc::new(meta);
-        metas.insert(m.clone());
+        });
+        bucket.push(m.clone());
         m
     }
 
