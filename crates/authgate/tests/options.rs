@@ -45,6 +45,27 @@ fn owner() -> ResourceOwner {
     ResourceOwner::new("u1", "alice")
 }
 
+/// Approves `authorize_uri` as the owner and exchanges the code: the token response body.
+async fn code_exchange(s: &AuthorizationServer, authorize_uri: &str) -> serde_json::Value {
+    let res = s
+        .create_authorization_response(&get(authorize_uri), Some(&owner()))
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    s.create_token_response(&token_post(&format!(
+        "grant_type=authorization_code&code={code}"
+    )))
+    .await
+    .json_body()
+    .unwrap()
+}
+
 fn error_of(res: &OAuth2Response) -> String {
     let loc = url::Url::parse(res.location().unwrap()).unwrap();
     loc.query_pairs()
@@ -148,27 +169,7 @@ async fn never_rotation_keeps_refresh_tokens_of_every_client_rfc6749_6() {
         refresh_token_rotation: RefreshTokenRotation::Never,
         ..ServerConfig::new(ISSUER).refresh_tokens(true)
     });
-    let res = s
-        .create_authorization_response(
-            &get("/authorize?response_type=code&client_id=web"),
-            Some(&owner()),
-        )
-        .await
-        .unwrap();
-    let loc = url::Url::parse(res.location().unwrap()).unwrap();
-    let code = loc
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let body = s
-        .create_token_response(&token_post(&format!(
-            "grant_type=authorization_code&code={code}"
-        )))
-        .await
-        .json_body()
-        .unwrap();
+    let body = code_exchange(&s, "/authorize?response_type=code&client_id=web").await;
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
     for _ in 0..3 {
         let res = s
@@ -356,27 +357,11 @@ async fn rotated_refresh_token_keeps_the_original_scope_when_access_narrows_rfc6
             .register_grant(RefreshTokenGrant::new());
         s
     };
-    let res = s
-        .create_authorization_response(
-            &get("/authorize?response_type=code&client_id=web&scope=profile%20email"),
-            Some(&owner()),
-        )
-        .await
-        .unwrap();
-    let loc = url::Url::parse(res.location().unwrap()).unwrap();
-    let code = loc
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let body = s
-        .create_token_response(&token_post(&format!(
-            "grant_type=authorization_code&code={code}"
-        )))
-        .await
-        .json_body()
-        .unwrap();
+    let body = code_exchange(
+        &s,
+        "/authorize?response_type=code&client_id=web&scope=profile%20email",
+    )
+    .await;
     let first = body["refresh_token"].as_str().unwrap().to_owned();
     let narrowed = s
         .create_token_response(&token_post(&format!(
