@@ -99,12 +99,10 @@ fn html_escape(s: &str) -> String {
 
 #[allow(dead_code)] // the integration test includes this file for app() only
 #[tokio::main]
-async fn main() {
+async fn main() -> std::io::Result<()> {
     let addr = std::env::var("AUTHGATE_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("authgate example listening on http://{addr}");
     println!("client: demo-client / demo-secret; user: alice / wonderland");
-    axum::serve(listener, app(&format!("http://{addr}")))
-        .await
-        .expect("serve");
+    axum::serve(listener, app(&format!("http://{addr}"))).await
 }

@@ -257,8 +257,22 @@ impl<S: Send + Sync> FromRequestParts<S> for OptionalToken {
 
 /// Bearer protection for a route, with its scope requirement:
 ///
-/// ```ignore
-/// .route("/api/me", get(me).route_layer(RequireBearerLayer::new(protector, ScopeRequirement::all_of("profile"))))
+/// ```
+/// use std::sync::Arc;
+/// use axum::{routing::get, Router};
+/// use authgate::{AuthorizationServer, MemoryStore, ResourceProtector, ScopeRequirement, ServerConfig};
+/// use authgate_axum::{CurrentToken, RequireBearerLayer};
+///
+/// let server = AuthorizationServer::new(MemoryStore::new(), ServerConfig::new("https://auth.example"));
+/// let protector = Arc::new(ResourceProtector::from_server(&server));
+///
+/// async fn me(CurrentToken(token): CurrentToken) -> String {
+///     token.client_id
+/// }
+/// let api: Router = Router::new().route(
+///     "/api/me",
+///     get(me).route_layer(RequireBearerLayer::new(protector, ScopeRequirement::all_of("profile"))),
+/// );
 /// ```
 ///
 /// A missing token answers 401 with `WWW-Authenticate: Bearer realm=...`; an invalid one

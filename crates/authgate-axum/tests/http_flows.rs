@@ -1,6 +1,7 @@
 //! Protocol behaviour over a real socket: every endpoint of the full test server (see
 //! `common`), driven with plain `reqwest` requests, so status codes, headers and JSON
 //! members are checked exactly as a client sees them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 // `common` is shared by several test binaries; its items are `pub` so that each can use
 // them, which `unreachable_pub` flags inside any one binary.

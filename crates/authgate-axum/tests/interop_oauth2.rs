@@ -1,6 +1,7 @@
 //! Interoperability: the `oauth2` crate (v5), an independent client implementation, against
 //! the full server on a real socket. Each test uses `oauth2` to build the requests and parse
 //! the answers, so what is checked is that a stock client understands us, and we it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 // `common` is shared by several test binaries; its items are `pub` so that each can use
 // them, which `unreachable_pub` flags inside any one binary.

@@ -86,7 +86,7 @@ async fn token(State(tokens): State<Tokens>, headers: HeaderMap, body: Bytes) ->
             r#"{"error":"invalid_client"}"#.into(),
         );
     }
-    let t: [u8; 32] = authgate::token::random_bytes();
+    let t: [u8; 32] = authgate::rng::random_bytes(&authgate::OsRng);
     tokens
         .shard(&t)
         .write()

@@ -89,7 +89,10 @@ fn main() {
         let bind = std::env::args()
             .nth(2)
             .unwrap_or_else(|| "127.0.0.1:0".into());
-        run_ceiling(&bind);
+        if let Err(e) = run_ceiling(&bind) {
+            eprintln!("authgate-bench ceiling: {e}");
+            std::process::exit(1);
+        }
         return;
     }
     let options = match parse_args() {
@@ -99,28 +102,31 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authgate-bench: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     if let Err(e) = rt.block_on(run(options)) {
         eprintln!("authgate-bench: {e}");
         std::process::exit(1);
     }
 }
 
-fn run_ceiling(bind: &str) {
+fn run_ceiling(bind: &str) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-        .expect("tokio runtime");
+        .build()?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
-        println!("{}", listener.local_addr().expect("addr"));
-        axum::serve(listener, ceiling::router())
-            .await
-            .expect("serve");
-    });
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        println!("{}", listener.local_addr()?);
+        axum::serve(listener, ceiling::router()).await
+    })
 }
 
 /// A server under test: a child process and where it listens.

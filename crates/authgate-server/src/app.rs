@@ -16,20 +16,10 @@ use axum::{Json, Router};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use minijinja::{context, Environment};
 
-use crate::config::{ClientConfig, Config};
+use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
     cookie, random_token, same_token, LoginLimiter, Session, Sessions, CSRF_COOKIE, SESSION_TTL,
 };
-
-/// Grant types and response types this server can serve.
-pub(crate) const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "implicit",
-    "password",
-];
-const RESPONSE_TYPES: &[&str] = &["code", "token"];
 
 /// Router state: the engine plus what the pages need.
 #[derive(Clone)]
@@ -109,7 +99,9 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         all
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut server = AuthorizationServer::new(store.clone(), engine_config);
+    // One clock for the engine, the sessions, the login limits and the purger.
+    let mut server =
+        AuthorizationServer::new(store.clone(), engine_config).with_clock(clock.clone());
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new())

@@ -5,6 +5,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// Grant types and response types this server can serve.
+pub(crate) const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "implicit",
+    "password",
+];
+pub(crate) const RESPONSE_TYPES: &[&str] = &["code", "token"];
+
 /// The whole file. Unknown keys are an error, named with their place in the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,10 +166,10 @@ impl Config {
             }
         }
         for grant in self.tokens.expires_in.keys() {
-            if !crate::app::GRANT_TYPES.contains(&grant.as_str()) {
+            if !GRANT_TYPES.contains(&grant.as_str()) {
                 return Err(format!(
                     "tokens.expires_in.{grant}: not a grant type this server supports ({})",
-                    crate::app::GRANT_TYPES.join(", ")
+                    GRANT_TYPES.join(", ")
                 ));
             }
         }

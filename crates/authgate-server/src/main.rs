@@ -354,7 +354,7 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
             let (mut record, secret) = if public {
                 (ClientRecord::public(client_id.clone()), None)
             } else {
-                let secret = authgate::token::generate_client_secret();
+                let secret = authgate::token::generate_client_secret(&authgate::OsRng);
                 let method = match auth_method.as_deref() {
                     None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
                     Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,

@@ -100,7 +100,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// A fresh random token (CSRF).
 pub(crate) fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(authgate::token::random_bytes::<24>())
+    URL_SAFE_NO_PAD.encode(authgate::rng::random_bytes::<24>(&authgate::OsRng))
 }
 
 /// Constant-time comparison of two CSRF tokens; an empty token never matches.

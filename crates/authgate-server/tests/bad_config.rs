@@ -2,6 +2,7 @@
 //! names the key or the problem (and, for a parse error, the line). And the one unusual
 //! config that is valid: a client that never uses the authorization endpoint, with empty
 //! `redirect_uris` and `response_types`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 

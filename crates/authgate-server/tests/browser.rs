@@ -5,6 +5,7 @@
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them). Without
 //! `chromedriver` the tests print `SKIPPED` and pass, except under `CI`, where they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 
@@ -227,10 +228,10 @@ name = "Alice Liddell"
         callback,
         verifier: format!(
             "{}{}",
-            authgate::token::generate_client_secret(),
-            authgate::token::generate_client_secret()
+            authgate::token::generate_client_secret(&authgate::OsRng),
+            authgate::token::generate_client_secret(&authgate::OsRng)
         ),
-        state: authgate::token::generate_client_secret(),
+        state: authgate::token::generate_client_secret(&authgate::OsRng),
     })
 }
 

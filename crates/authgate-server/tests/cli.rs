@@ -1,6 +1,7 @@
 //! The admin CLI against the configured database: `authgate client add|list|show|remove`,
 //! `authgate user add|remove` and `authgate migrate`, checked through what a running server
 //! on the same config then does.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 

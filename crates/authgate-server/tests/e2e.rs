@@ -4,6 +4,7 @@
 //! server's base URL; `on_both_backends!` makes a `sqlite::` and a `postgres::` test of it,
 //! each against a server of its own (the login limits are per server, so flows cannot
 //! disturb one another).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 
@@ -230,7 +231,7 @@ on_both_backends!(
 
 /// A PKCE pair: (code_verifier, S256 code_challenge).
 fn pkce() -> (String, String) {
-    let verifier = URL_SAFE_NO_PAD.encode(authgate::token::random_bytes::<32>());
+    let verifier = URL_SAFE_NO_PAD.encode(authgate::rng::random_bytes::<32>(&authgate::OsRng));
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }

@@ -6,6 +6,7 @@
 //! BENCH_CONCURRENCY, default 32; BENCH_COMPARE_GROUP_COMMIT=1 adds SQLite with one commit
 //! per write). Under `cargo test` (no `--bench` argument) it runs a
 //! short smoke pass so it cannot rot.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 #![allow(missing_docs)]
 // a benchmark binary, not an API
 // A benchmark measures wall-clock time; the injected-clock rule is for the library.

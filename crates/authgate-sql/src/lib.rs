@@ -311,68 +311,6 @@ where
     })
 }
 
-/// At most one argon2 computation per core at a time: each takes ~19 MiB and tens of
-/// milliseconds, so a burst of logins queues here instead of exhausting memory.
-fn argon2_gate() -> &'static tokio::sync::Semaphore {
-    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    GATE.get_or_init(|| {
-        tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-        )
-    })
-}
-
-async fn argon2_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, StorageError> {
-    let _permit = argon2_gate()
-        .acquire()
-        .await
-        .map_err(|e| StorageError::Other(Box::new(e)))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StorageError::Other(Box::new(e)))
-}
-
-/// Hashes a password with argon2id and a fresh salt, off the async workers.
-pub(crate) async fn hash_password(password: String) -> Result<String, StorageError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    argon2_blocking(move || {
-        let salt_bytes: [u8; 16] = authgate::token::random_bytes();
-        let salt = SaltString::encode_b64(&salt_bytes)
-            .map_err(|e| StorageError::Other(e.to_string().into()))?;
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| StorageError::Other(e.to_string().into()))
-    })
-    .await?
-}
-
-/// Checks a password against an argon2id hash, off the async workers.
-pub(crate) async fn verify_password(hash: String, password: String) -> Result<bool, StorageError> {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    argon2_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-}
-
-/// Spends the same argon2 work for an unknown username as for a known one, so the time a
-/// login takes does not tell which usernames exist.
-pub(crate) async fn verify_unknown_user(password: String) -> Result<(), StorageError> {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    let hash = DUMMY
-        .get_or_try_init(|| hash_password(authgate::token::generate_client_secret()))
-        .await?
-        .clone();
-    verify_password(hash, password).await.map(|_| ())
-}
-
 /// The secret hash column of a client record.
 pub(crate) fn secret_bytes(client: &ClientRecord) -> Option<Vec<u8>> {
     client.secret_hash.map(|h: SecretHash| h.0.to_vec())

@@ -155,7 +155,7 @@ impl Admin for MemoryBackend {
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         Ok(lock(&self.extra.secrets)
             .entry(name.to_owned())
-            .or_insert_with(|| authgate::token::random_bytes::<32>().to_vec())
+            .or_insert_with(|| authgate::rng::random_bytes::<32>(&authgate::OsRng).to_vec())
             .clone())
     }
     async fn purge_expired(&self, now: i64, _batch: usize) -> Result<usize, StorageError> {

@@ -19,10 +19,7 @@ use crate::codec::{
     auth_method_from, challenge_from, hash_from, kind_from_int, kind_to_int, list_to_text,
     selector_from, text_to_list, text_to_scope,
 };
-use crate::{
-    hash_password, secret_bytes, verify_password, verify_unknown_user, Admin, NewUser,
-    StoreOptions, UserInfo,
-};
+use crate::{secret_bytes, Admin, NewUser, StoreOptions, UserInfo};
 
 /// The key of the advisory lock that serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465; // "authgate"
@@ -583,13 +580,13 @@ impl UserStore for PgStore {
                 .await
                 .map_err(classify)?;
         let Some(r) = row else {
-            verify_unknown_user(password.to_owned()).await?;
+            authgate::password::verify_unknown_user(password.to_owned()).await?;
             return Ok(None);
         };
         let get_err = |e: sqlx::Error| StorageError::Other(Box::new(e));
         let subject: String = r.try_get("subject").map_err(get_err)?;
         let hash: String = r.try_get("password_hash").map_err(get_err)?;
-        Ok(verify_password(hash, password.to_owned())
+        Ok(authgate::password::verify(hash, password.to_owned())
             .await?
             .then(|| ResourceOwner::new(subject, username)))
     }
@@ -639,7 +636,7 @@ impl Admin for PgStore {
     }
 
     async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
-        let hash = hash_password(user.password.clone()).await?;
+        let hash = authgate::password::hash(user.password.clone()).await?;
         sqlx::query(
             "INSERT INTO authgate_users (username, subject, password_hash, claims) VALUES ($1, $2, $3, $4)
              ON CONFLICT (username) DO UPDATE SET subject = EXCLUDED.subject,
@@ -693,7 +690,7 @@ impl Admin for PgStore {
     }
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let fresh: [u8; 32] = authgate::token::random_bytes();
+        let fresh: [u8; 32] = authgate::rng::random_bytes(&authgate::OsRng);
         // Insert unless present, then read whichever value won (the same for every process).
         sqlx::query("INSERT INTO authgate_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)

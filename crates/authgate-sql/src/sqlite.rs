@@ -28,10 +28,7 @@ use crate::codec::{
     auth_method_from, challenge_from, hash_from, kind_from_int, kind_to_int, list_to_text,
     selector_from, text_to_list, text_to_scope,
 };
-use crate::{
-    hash_password, secret_bytes, verify_password, verify_unknown_user, Admin, NewUser,
-    StoreOptions, UserInfo,
-};
+use crate::{secret_bytes, Admin, NewUser, StoreOptions, UserInfo};
 
 /// What the writer answers a job with once the batch's COMMIT returned.
 type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
@@ -651,10 +648,10 @@ impl UserStore for SqliteStore {
             })
             .await?;
         let Some((subject, hash)) = row else {
-            verify_unknown_user(password.to_owned()).await?;
+            authgate::password::verify_unknown_user(password.to_owned()).await?;
             return Ok(None);
         };
-        Ok(verify_password(hash, password.to_owned())
+        Ok(authgate::password::verify(hash, password.to_owned())
             .await?
             .then(|| ResourceOwner::new(subject, username)))
     }
@@ -710,7 +707,7 @@ impl Admin for SqliteStore {
     }
 
     async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
-        let hash = hash_password(user.password.clone()).await?;
+        let hash = authgate::password::hash(user.password.clone()).await?;
         let (name, subject, claims) = (
             user.username.clone(),
             user.subject.clone(),
@@ -764,7 +761,7 @@ impl Admin for SqliteStore {
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let name = name.to_owned();
-        let fresh: [u8; 32] = authgate::token::random_bytes();
+        let fresh: [u8; 32] = authgate::rng::random_bytes(&authgate::OsRng);
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO authgate_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",

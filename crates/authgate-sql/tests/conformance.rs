@@ -1,5 +1,6 @@
 //! The storage conformance suite: one set of test bodies, run against the in-memory store,
 //! SQLite (in memory and on a file) and PostgreSQL alike.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod support;
 
@@ -24,7 +25,7 @@ impl<T> Backend for T where
 const NOW: i64 = 1_800_000_000;
 
 fn token(kind: TokenKind, family: Option<Selector>, expires_at: i64) -> TokenRecord {
-    let t = generate_token(NOW * 1000);
+    let t = generate_token(&OsRng, NOW * 1000);
     TokenRecord {
         selector: t.key.selector,
         verifier_hash: t.key.verifier_hash,
@@ -43,7 +44,7 @@ fn token(kind: TokenKind, family: Option<Selector>, expires_at: i64) -> TokenRec
 }
 
 fn code(expires_at: i64) -> AuthorizationCodeRecord {
-    let t = generate_token(NOW * 1000);
+    let t = generate_token(&OsRng, NOW * 1000);
     AuthorizationCodeRecord {
         selector: t.key.selector,
         verifier_hash: t.key.verifier_hash,
@@ -123,7 +124,7 @@ async fn token_round_trip<S: Backend>(s: &S) {
     let got = s.find_token(&refresh.selector).await.unwrap().unwrap();
     assert_eq!(got.kind, TokenKind::Refresh);
     assert_eq!(got.family, access.family);
-    let unknown = generate_token(NOW * 1000).key.selector;
+    let unknown = generate_token(&OsRng, NOW * 1000).key.selector;
     assert!(s.find_token(&unknown).await.unwrap().is_none());
 }
 
@@ -168,7 +169,7 @@ async fn code_round_trip_and_single_consumption<S: Backend>(s: &S) {
     assert!(s.consume_code(&c.selector).await.unwrap());
     assert!(!s.consume_code(&c.selector).await.unwrap());
     assert!(s.find_code(&c.selector).await.unwrap().unwrap().used);
-    let unknown = generate_token(NOW * 1000).key.selector;
+    let unknown = generate_token(&OsRng, NOW * 1000).key.selector;
     assert!(!s.consume_code(&unknown).await.unwrap());
     assert!(s.find_code(&unknown).await.unwrap().is_none());
 }

@@ -1,5 +1,6 @@
 //! The shapes users deploy: a restart on a SQLite file, two servers on one PostgreSQL,
 //! and a database outage — each over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod support;
 

@@ -2,6 +2,7 @@
 //!
 //! `cargo bench -p authgate --bench engine`; under `cargo test` each runs once as a smoke
 //! test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::hint::black_box;
@@ -54,7 +55,7 @@ fn benches(c: &mut Criterion) {
     });
 
     c.bench_function("generate_token", |b| {
-        b.iter(|| token::generate_token(black_box(1_700_000_000_000)));
+        b.iter(|| token::generate_token(&OsRng, black_box(1_700_000_000_000)));
     });
 
     c.bench_function("create_token_response_client_credentials_memory", |b| {

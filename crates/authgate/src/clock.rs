@@ -17,6 +17,16 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now_millis(&self) -> i64 {
+        (**self).now_millis()
+    }
+
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}
+
 /// The system's wall clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
 use crate::generator::{ExpiresIn, TokenGenerator};
+use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::storage::{
     AuthorizationCodeStore, ClientStore, ResourceOwner, TokenKind, TokenRecord, TokenStore,
@@ -29,6 +30,8 @@ pub struct ServerContext {
     pub tokens: Arc<dyn TokenStore>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The random number generator.
+    pub rng: Arc<dyn Rng>,
     /// The token generator.
     pub generator: Arc<dyn TokenGenerator>,
     /// The access token lifetime policy.
@@ -143,7 +146,9 @@ impl ServerContext {
         let expires_in = spec
             .expires_in
             .unwrap_or_else(|| self.expires_in.expires_in(spec.grant_type, spec.client));
-        let access = self.generator.generate(TokenKind::Access, now_ms);
+        let access = self
+            .generator
+            .generate(TokenKind::Access, now_ms, self.rng.as_ref());
         let family = spec.family.unwrap_or(access.key.selector);
         let record = |kind, key: crate::token::TokenKey, ttl: u64| TokenRecord {
             selector: key.selector,
@@ -163,7 +168,9 @@ impl ServerContext {
         let mut records = Vec::with_capacity(2);
         records.push(record(TokenKind::Access, access.key, expires_in));
         let refresh_token = spec.refresh_token.then(|| {
-            let r = self.generator.generate(TokenKind::Refresh, now_ms);
+            let r = self
+                .generator
+                .generate(TokenKind::Refresh, now_ms, self.rng.as_ref());
             records.push(record(
                 TokenKind::Refresh,
                 r.key,

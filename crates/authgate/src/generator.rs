@@ -2,6 +2,7 @@
 
 use crate::client::Client;
 use crate::config::ServerConfig;
+use crate::rng::Rng;
 use crate::storage::TokenKind;
 use crate::token::{generate_token, parse_token, GeneratedToken, TokenKey};
 
@@ -9,8 +10,8 @@ use crate::token::{generate_token, parse_token, GeneratedToken, TokenKey};
 /// storage key of a presented one. Replace it to change the token format; the default is
 /// [`OpaqueTokenGenerator`].
 pub trait TokenGenerator: Send + Sync + 'static {
-    /// A new token of `kind`, issued at `now_millis`.
-    fn generate(&self, kind: TokenKind, now_millis: i64) -> GeneratedToken;
+    /// A new token of `kind`, issued at `now_millis`, its randomness drawn from `rng`.
+    fn generate(&self, kind: TokenKind, now_millis: i64, rng: &dyn Rng) -> GeneratedToken;
 
     /// The storage key of a presented token, or `None` when it cannot be one of ours.
     fn parse(&self, value: &str) -> Option<TokenKey>;
@@ -21,8 +22,8 @@ pub trait TokenGenerator: Send + Sync + 'static {
 pub struct OpaqueTokenGenerator;
 
 impl TokenGenerator for OpaqueTokenGenerator {
-    fn generate(&self, _kind: TokenKind, now_millis: i64) -> GeneratedToken {
-        generate_token(now_millis)
+    fn generate(&self, _kind: TokenKind, now_millis: i64, rng: &dyn Rng) -> GeneratedToken {
+        generate_token(rng, now_millis)
     }
 
     fn parse(&self, value: &str) -> Option<TokenKey> {

@@ -10,11 +10,13 @@ pub mod error;
 pub mod generator;
 pub mod grants;
 pub mod manual;
+pub mod password;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod request;
 pub mod resource;
 pub mod response;
+pub mod rng;
 pub mod scope;
 pub mod server;
 pub mod storage;
@@ -45,6 +47,7 @@ pub use resource::{
     TokenLookup,
 };
 pub use response::OAuth2Response;
+pub use rng::{OsRng, Rng};
 pub use scope::Scope;
 pub use server::{AuthorizationError, AuthorizationRequest, AuthorizationServer};
 pub use storage::{

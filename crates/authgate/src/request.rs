@@ -174,6 +174,37 @@ impl std::fmt::Debug for OAuth2Request {
     }
 }
 
+/// The one `Authorization` header of a request, as visible ASCII; `None` when absent.
+///
+/// A request with two `Authorization` headers, or one that is not visible ASCII, is
+/// malformed, not unauthenticated: ignoring such a header would let other credentials (a
+/// body's `client_id`, a query's token) decide a request that also carries it.
+///
+/// # Errors
+/// `invalid_request` for a repeated or non-ASCII header.
+pub fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, OAuth2Error> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(first) = all.next() else {
+        return Ok(None);
+    };
+    if all.next().is_some() {
+        return Err(OAuth2Error::invalid_request(
+            "more than one Authorization header",
+        ));
+    }
+    first
+        .to_str()
+        .map(Some)
+        .map_err(|_| OAuth2Error::invalid_request("malformed Authorization header"))
+}
+
+/// The credentials of an `Authorization: <scheme> <credentials>` header value, the scheme
+/// compared case-insensitively (RFC 9110 §11.1); `None` for another scheme.
+pub fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = header.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| rest.trim_start())
+}
+
 /// The error for a body over the cap: HTTP 413 with an `invalid_request` JSON body.
 pub fn body_too_large(max_body_bytes: usize) -> OAuth2Error {
     OAuth2Error::invalid_request(format!(

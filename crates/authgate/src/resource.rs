@@ -6,11 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
-use crate::client::strip_scheme;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ErrorCode, OAuth2Error, StorageError};
 use crate::generator::TokenGenerator;
-use crate::request::OAuth2Request;
+use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 use crate::response::{quote, OAuth2Response};
 use crate::scope::Scope;
 use crate::server::AuthorizationServer;
@@ -474,16 +473,7 @@ fn extract_token<'a>(
     form: &'a [(String, String)],
 ) -> Result<Option<&'a str>, OAuth2Error> {
     let mut found: Vec<&str> = Vec::with_capacity(1);
-    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
-    if let Some(h) = auth_headers.next() {
-        if auth_headers.next().is_some() {
-            return Err(OAuth2Error::invalid_request(
-                "more than one Authorization header",
-            ));
-        }
-        let h = h
-            .to_str()
-            .map_err(|_| OAuth2Error::invalid_request("malformed Authorization header"))?;
+    if let Some(h) = authorization_header(headers)? {
         if let Some(tok) = strip_scheme(h, "Bearer") {
             if tok.is_empty() || !tok.bytes().all(is_b64token_char) {
                 return Err(OAuth2Error::with_description(

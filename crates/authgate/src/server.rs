@@ -20,6 +20,7 @@ use crate::pkce::CodeChallenge;
 use crate::redirect_uri::redirect_uri_matches;
 use crate::request::OAuth2Request;
 use crate::response::{quote, OAuth2Response};
+use crate::rng::{OsRng, Rng};
 use crate::scope::Scope;
 use crate::storage::{AuthorizationCodeStore, ClientStore, ResourceOwner, TokenStore};
 
@@ -145,6 +146,7 @@ impl AuthorizationServer {
                 codes,
                 tokens,
                 clock: Arc::new(SystemClock),
+                rng: Arc::new(OsRng),
                 generator: Arc::new(OpaqueTokenGenerator),
             },
             token_grants: HashMap::new(),
@@ -158,6 +160,14 @@ impl AuthorizationServer {
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.ctx.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the random number generator (tests make it deterministic; production keeps
+    /// the OS one).
+    #[must_use]
+    pub fn with_rng(mut self, rng: impl Rng) -> Self {
+        self.ctx.rng = Arc::new(rng);
         self
     }
 

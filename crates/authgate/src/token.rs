@@ -21,6 +21,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::rng::{random_bytes, Rng};
+
 /// The storage key of a token or code: 48 bits of time and 80 random bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Selector(pub [u8; 16]);
@@ -100,22 +102,10 @@ impl fmt::Debug for GeneratedToken {
     }
 }
 
-/// Draws `N` bytes from the operating system's CSPRNG.
-///
-/// # Panics
-/// When the operating system has no randomness to give; no token may be issued then.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // A machine without an OS RNG cannot issue secure tokens; stopping is the only safe
-    // answer, and getrandom documents this as unreachable on supported platforms.
-    #[allow(clippy::expect_used)]
-    getrandom::fill(&mut buf).expect("the OS random number generator failed");
-    buf
-}
-
-/// Generates a token in the selector + verifier format at the given time.
-pub fn generate_token(now_millis: i64) -> GeneratedToken {
-    let rnd: [u8; 42] = random_bytes();
+/// Generates a token in the selector + verifier format at the given time, drawing its 42
+/// random bytes from `rng`.
+pub fn generate_token(rng: &dyn Rng, now_millis: i64) -> GeneratedToken {
+    let rnd: [u8; 42] = random_bytes(rng);
     let mut raw = [0u8; 48];
     raw[..6].copy_from_slice(&now_millis.to_be_bytes()[2..]);
     raw[6..].copy_from_slice(&rnd);
@@ -149,17 +139,18 @@ pub fn parse_token(value: &str) -> Option<TokenKey> {
 }
 
 /// A random secret for a client: 256 bits, base64url (43 characters).
-pub fn generate_client_secret() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+pub fn generate_client_secret(rng: &dyn Rng) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>(rng))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::OsRng;
 
     #[test]
     fn generated_token_parses_back_to_its_key() {
-        let t = generate_token(1_700_000_000_123);
+        let t = generate_token(&OsRng, 1_700_000_000_123);
         assert_eq!(t.value.len(), 64);
         let k = parse_token(&t.value).unwrap();
         assert_eq!(k.selector, t.key.selector);
@@ -169,8 +160,8 @@ mod tests {
 
     #[test]
     fn selectors_are_time_ordered() {
-        let a = generate_token(1_000).key.selector;
-        let b = generate_token(2_000).key.selector;
+        let a = generate_token(&OsRng, 1_000).key.selector;
+        let b = generate_token(&OsRng, 2_000).key.selector;
         assert!(a < b);
     }
 
@@ -183,7 +174,7 @@ mod tests {
 
     #[test]
     fn tampered_verifier_changes_the_hash() {
-        let t = generate_token(5);
+        let t = generate_token(&OsRng, 5);
         let mut s = t.value.clone().into_bytes();
         s[63] = if s[63] == b'A' { b'Q' } else { b'A' };
         let k = parse_token(std::str::from_utf8(&s).unwrap()).unwrap();
@@ -192,7 +183,7 @@ mod tests {
 
     #[test]
     fn selector_base64_round_trips() {
-        let t = generate_token(42).key.selector;
+        let t = generate_token(&OsRng, 42).key.selector;
         assert_eq!(Selector::from_base64(&t.to_base64()), Some(t));
     }
 }

@@ -1,5 +1,6 @@
 //! Extension points: a custom grant type, a built-in grant customised through its hooks,
 //! and replaced token / expires_in generators — driven through the engine directly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use std::sync::Arc;
 
@@ -208,8 +209,8 @@ async fn expires_in_generator_is_replaceable() {
 struct Prefixed;
 
 impl TokenGenerator for Prefixed {
-    fn generate(&self, kind: TokenKind, now_millis: i64) -> token::GeneratedToken {
-        let mut t = OpaqueTokenGenerator.generate(kind, now_millis);
+    fn generate(&self, kind: TokenKind, now_millis: i64, rng: &dyn Rng) -> token::GeneratedToken {
+        let mut t = OpaqueTokenGenerator.generate(kind, now_millis, rng);
         t.value = format!("ag_{}", t.value);
         t
     }

@@ -1,5 +1,6 @@
 //! Property tests for the grammars parsed from the network: scope, redirect URI matching,
 //! PKCE, the token format, and request parameters.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use authgate::*;
 use base64::Engine;

@@ -1,4 +1,5 @@
 //! Behaviours behind configuration switches and less common request shapes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use authgate::*;
 use base64::Engine;

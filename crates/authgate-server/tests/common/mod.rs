@@ -27,7 +27,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "authgate-srv-{tag}-{}-{}",
         std::process::id(),
-        authgate::token::generate_client_secret().replace(['-', '_'], "")
+        authgate::token::generate_client_secret(&authgate::OsRng).replace(['-', '_'], "")
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -213,7 +213,7 @@ impl PgSchema {
         };
         let name = format!(
             "authgate_t_{}",
-            authgate::token::generate_client_secret()
+            authgate::token::generate_client_secret(&authgate::OsRng)
                 .to_ascii_lowercase()
                 .replace(|c: char| !c.is_ascii_alphanumeric(), "")
                 .chars()

@@ -82,7 +82,7 @@ pub fn temp_sqlite_path() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "authgate-test-{}-{}",
         std::process::id(),
-        authgate::token::generate_client_secret()
+        authgate::token::generate_client_secret(&authgate::OsRng)
     ));
     dir.join("authgate.db")
 }
@@ -129,7 +129,7 @@ impl PgSchema {
         };
         let name = format!(
             "authgate_t_{}",
-            authgate::token::generate_client_secret()
+            authgate::token::generate_client_secret(&authgate::OsRng)
                 .to_ascii_lowercase()
                 .replace(|c: char| !c.is_ascii_alphanumeric(), "")
                 .chars()

@@ -97,7 +97,9 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
     ) -> Result<Vec<(String, String)>, OAuth2Error> {
         let now_ms = ctx.clock.now_millis();
         let now = now_ms.div_euclid(1000);
-        let code = ctx.generator.generate(TokenKind::AuthorizationCode, now_ms);
+        let code = ctx
+            .generator
+            .generate(TokenKind::AuthorizationCode, now_ms, ctx.rng.as_ref());
         let record = AuthorizationCodeRecord {
             selector: code.key.selector,
             verifier_hash: code.key.verifier_hash,

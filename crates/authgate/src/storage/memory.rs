@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use async_trait::async_trait;
 
 use super::{
@@ -14,8 +12,10 @@ use super::{
 };
 use crate::client::Client;
 use crate::error::StorageError;
+use crate::password;
+use crate::rng::OsRng;
 use crate::scope::Scope;
-use crate::token::{random_bytes, SecretHash, Selector};
+use crate::token::{SecretHash, Selector};
 
 const SHARDS: usize = 16;
 
@@ -112,24 +112,17 @@ impl MemoryStore {
     }
 
     /// Adds or replaces a user for the password grant; the password is kept as an argon2id
-    /// hash only.
+    /// hash only. Hashing takes tens of milliseconds on the calling thread.
     ///
     /// # Panics
-    /// Never in practice: hashing with the default argon2 parameters and a fresh 16-byte salt
-    /// cannot fail.
+    /// Never in practice: argon2 refuses only passwords longer than 4 GiB.
     pub fn add_user(&self, owner: ResourceOwner, password: &str) {
         let Some(username) = owner.username.clone() else {
             return;
         };
-        let salt_bytes: [u8; 16] = random_bytes();
-        // Encoding 16 bytes is always within SaltString's length bounds.
+        // Only a password over argon2's 4 GiB limit fails to hash.
         #[allow(clippy::expect_used)]
-        let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt encodes");
-        #[allow(clippy::expect_used)]
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .expect("argon2 with default parameters hashes")
-            .to_string();
+        let hash = password::hash_blocking(password, &OsRng).expect("argon2 hashes the password");
         write(&self.inner.users).insert(username, (hash, owner));
     }
 
@@ -375,21 +368,10 @@ impl UserStore for MemoryStore {
     ) -> Result<Option<ResourceOwner>, StorageError> {
         let entry = read(&self.inner.users).get(username).cloned();
         let Some((hash, owner)) = entry else {
+            password::verify_unknown_user(password.to_owned()).await?;
             return Ok(None);
         };
-        let password = password.to_owned();
-        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-            .await
-            .map_err(|e| StorageError::Other(Box::new(e)))?;
+        let ok = password::verify(hash, password.to_owned()).await?;
         Ok(ok.then_some(owner))
     }
-}
-
-fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
 }

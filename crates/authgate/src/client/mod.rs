@@ -1,0 +1,246 @@
+//! Clients (RFC 6749 §2) and how they authenticate (§2.3).
+//!
+//! [`Client`] is what the engine needs to know of a registered client; [`ClientRecord`]
+//! is a ready-made one. [`authentication`] checks the credentials a request presents.
+
+pub mod authentication;
+
+pub use authentication::{authenticate_client, presented_client_id};
+
+use std::fmt;
+
+use crate::scope::Scope;
+use crate::token::SecretHash;
+
+/// How a client authenticates at the token, revocation and introspection endpoints
+/// (the RFC 7591 `token_endpoint_auth_method` values).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// No authentication: a public client names itself with `client_id`.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses a registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered client, as the engine needs to see it. Implement it on your own client
+/// type, or use [`ClientRecord`].
+pub trait Client: Send + Sync + fmt::Debug {
+    /// The client identifier.
+    fn client_id(&self) -> &str;
+
+    /// Checks a presented secret, in constant time. Public clients answer false.
+    fn check_secret(&self, secret: &str) -> bool;
+
+    /// The registered redirect URIs.
+    fn redirect_uris(&self) -> &[String];
+
+    /// The redirect URI used when a request names none: the only registered one, if there is
+    /// exactly one (RFC 6749 §3.1.2.3).
+    fn default_redirect_uri(&self) -> Option<&str> {
+        match self.redirect_uris() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// The grant types the client may use.
+    fn grant_types(&self) -> &[String];
+
+    /// The response types the client may use at the authorization endpoint.
+    fn response_types(&self) -> &[String];
+
+    /// The most the client may ask for; also its default when a request names no scope.
+    fn scope(&self) -> &Scope;
+
+    /// How the client authenticates.
+    fn token_endpoint_auth_method(&self) -> ClientAuthMethod;
+
+    /// Whether the client is public (RFC 6749 §2.1): it holds no secret.
+    fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method() == ClientAuthMethod::None
+    }
+
+    /// A name to show on consent pages.
+    fn client_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the client may use `grant_type`.
+    fn allows_grant_type(&self, grant_type: &str) -> bool {
+        self.grant_types().iter().any(|g| g == grant_type)
+    }
+
+    /// Whether the client may use `response_type`.
+    fn allows_response_type(&self, response_type: &str) -> bool {
+        self.response_types().iter().any(|r| r == response_type)
+    }
+}
+
+/// A client held as data: what the in-memory store keeps, and what SQL stores load.
+///
+/// The secret is kept only as its SHA-256 hash (secrets are generated with 256 bits of
+/// entropy, so a fast hash is safe and keeps the token endpoint fast).
+///
+/// ```
+/// use authgate::{ClientRecord, Client, ClientAuthMethod};
+/// let c = ClientRecord::confidential("svc", "s3cret")
+///     .grant_types(["client_credentials"])
+///     .scope("read write");
+/// assert!(c.check_secret("s3cret"));
+/// assert!(!c.check_secret("S3cret"));
+/// assert_eq!(c.token_endpoint_auth_method(), ClientAuthMethod::ClientSecretBasic);
+/// ```
+#[derive(Clone)]
+pub struct ClientRecord {
+    /// The client identifier.
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<SecretHash>,
+    /// A display name.
+    pub client_name: Option<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// Allowed response types.
+    pub response_types: Vec<String>,
+    /// The allowed scope.
+    pub scope: Scope,
+    /// How it authenticates.
+    pub auth_method: ClientAuthMethod,
+}
+
+impl ClientRecord {
+    /// A confidential client authenticating with `client_secret_basic`.
+    pub fn confidential(client_id: impl Into<String>, secret: &str) -> Self {
+        Self {
+            client_id: client_id.into(),
+            secret_hash: Some(SecretHash::of(secret.as_bytes())),
+            client_name: None,
+            redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            response_types: Vec::new(),
+            scope: Scope::empty(),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+        }
+    }
+
+    /// A public client (`token_endpoint_auth_method = none`).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            secret_hash: None,
+            auth_method: ClientAuthMethod::None,
+            ..Self::confidential(client_id, "")
+        }
+    }
+
+    /// Sets the redirect URIs.
+    #[must_use]
+    pub fn redirect_uris<I: IntoIterator<Item = S>, S: Into<String>>(mut self, uris: I) -> Self {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the grant types.
+    #[must_use]
+    pub fn grant_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, g: I) -> Self {
+        self.grant_types = g.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the response types.
+    #[must_use]
+    pub fn response_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, r: I) -> Self {
+        self.response_types = r.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the allowed scope from a space-delimited string; invalid tokens are dropped.
+    #[must_use]
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = scope.split(' ').collect();
+        self
+    }
+
+    /// Sets the authentication method.
+    #[must_use]
+    pub fn auth_method(mut self, m: ClientAuthMethod) -> Self {
+        self.auth_method = m;
+        self
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+}
+
+impl fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("client_id", &self.client_id)
+            .field("auth_method", &self.auth_method)
+            .field("grant_types", &self.grant_types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client for ClientRecord {
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn check_secret(&self, secret: &str) -> bool {
+        self.secret_hash
+            .is_some_and(|h| h.ct_eq(&SecretHash::of(secret.as_bytes())))
+    }
+    fn redirect_uris(&self) -> &[String] {
+        &self.redirect_uris
+    }
+    fn grant_types(&self) -> &[String] {
+        &self.grant_types
+    }
+    fn response_types(&self) -> &[String] {
+        &self.response_types
+    }
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    fn token_endpoint_auth_method(&self) -> ClientAuthMethod {
+        self.auth_method
+    }
+    fn client_name(&self) -> Option<&str> {
+        self.client_name.as_deref()
+    }
+}
