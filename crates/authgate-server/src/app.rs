@@ -578,10 +578,7 @@ async fn authorize_post(
             "The consent form expired or did not come from this server; go back and try again.",
         );
     }
-    let owner = ResourceOwner {
-        subject: s.sub.clone(),
-        username: Some(s.username.clone()),
-    };
+    let owner = ResourceOwner::new(s.sub.clone(), s.username.clone());
     let decision = match req.form_value("confirm").ok().flatten() {
         Some("yes") => Some(&owner),
         Some("no") => None,

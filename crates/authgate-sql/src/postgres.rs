@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use authgate::token::Selector;
+use authgate::token::{Selector, TokenKey};
 use authgate::{
     AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
     ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
@@ -307,21 +307,25 @@ fn token_from_row(r: &PgRow) -> Result<TokenRecord, StorageError> {
     let family: Vec<u8> = r.try_get("family").map_err(get_err)?;
     let scope: String = r.try_get("scope").map_err(get_err)?;
     let kind: i16 = r.try_get("kind").map_err(get_err)?;
-    Ok(TokenRecord {
+    let key = TokenKey {
         selector: selector_from(&sel).ok_or_else(|| decode("selector"))?,
         verifier_hash: hash_from(&hash).ok_or_else(|| decode("verifier_hash"))?,
-        kind: kind_from_int(i64::from(kind)),
-        client_id: r.try_get("client_id").map_err(get_err)?,
-        subject: r.try_get("subject").map_err(get_err)?,
-        username: r.try_get("username").map_err(get_err)?,
-        scope: text_to_scope(&scope),
-        grant_type: r.try_get("grant_type").map_err(get_err)?,
-        issued_at: r.try_get("issued_at").map_err(get_err)?,
-        expires_at: r.try_get("expires_at").map_err(get_err)?,
-        family: selector_from(&family).ok_or_else(|| decode("family"))?,
-        revoked: r.try_get("revoked").map_err(get_err)?,
-        rotated: r.try_get("rotated").map_err(get_err)?,
-    })
+    };
+    let mut t = TokenRecord::new(
+        key,
+        kind_from_int(i64::from(kind)),
+        r.try_get::<String, _>("client_id").map_err(get_err)?,
+        r.try_get::<String, _>("grant_type").map_err(get_err)?,
+        r.try_get("issued_at").map_err(get_err)?,
+        r.try_get("expires_at").map_err(get_err)?,
+    );
+    t.subject = r.try_get("subject").map_err(get_err)?;
+    t.username = r.try_get("username").map_err(get_err)?;
+    t.scope = text_to_scope(&scope);
+    t.family = selector_from(&family).ok_or_else(|| decode("family"))?;
+    t.revoked = r.try_get("revoked").map_err(get_err)?;
+    t.rotated = r.try_get("rotated").map_err(get_err)?;
+    Ok(t)
 }
 
 fn client_from_row(r: &PgRow) -> Result<ClientRecord, StorageError> {
@@ -428,26 +432,30 @@ impl AuthorizationCodeStore for PgStore {
         let s: Vec<u8> = r.try_get("selector").map_err(get_err)?;
         let h: Vec<u8> = r.try_get("verifier_hash").map_err(get_err)?;
         let scope: String = r.try_get("scope").map_err(get_err)?;
-        Ok(Some(AuthorizationCodeRecord {
+        let key = TokenKey {
             selector: selector_from(&s).ok_or_else(|| decode("selector"))?,
             verifier_hash: hash_from(&h).ok_or_else(|| decode("verifier_hash"))?,
-            client_id: r.try_get("client_id").map_err(get_err)?,
-            redirect_uri: r.try_get("redirect_uri").map_err(get_err)?,
-            redirect_uri_sent: r.try_get("redirect_uri_sent").map_err(get_err)?,
-            scope: text_to_scope(&scope),
-            subject: r.try_get("subject").map_err(get_err)?,
-            username: r.try_get("username").map_err(get_err)?,
-            code_challenge: challenge_from(
-                r.try_get("code_challenge").map_err(get_err)?,
-                r.try_get::<Option<String>, _>("code_challenge_method")
-                    .map_err(get_err)?
-                    .as_deref(),
-            ),
-            nonce: r.try_get("nonce").map_err(get_err)?,
-            issued_at: r.try_get("issued_at").map_err(get_err)?,
-            expires_at: r.try_get("expires_at").map_err(get_err)?,
-            used: r.try_get("used").map_err(get_err)?,
-        }))
+        };
+        let mut c = AuthorizationCodeRecord::new(
+            key,
+            r.try_get::<String, _>("client_id").map_err(get_err)?,
+            r.try_get::<String, _>("redirect_uri").map_err(get_err)?,
+            r.try_get::<String, _>("subject").map_err(get_err)?,
+            r.try_get("issued_at").map_err(get_err)?,
+            r.try_get("expires_at").map_err(get_err)?,
+        );
+        c.redirect_uri_sent = r.try_get("redirect_uri_sent").map_err(get_err)?;
+        c.scope = text_to_scope(&scope);
+        c.username = r.try_get("username").map_err(get_err)?;
+        c.code_challenge = challenge_from(
+            r.try_get("code_challenge").map_err(get_err)?,
+            r.try_get::<Option<String>, _>("code_challenge_method")
+                .map_err(get_err)?
+                .as_deref(),
+        );
+        c.nonce = r.try_get("nonce").map_err(get_err)?;
+        c.used = r.try_get("used").map_err(get_err)?;
+        Ok(Some(c))
     }
 
     async fn remove_code(&self, selector: &Selector) -> Result<(), StorageError> {

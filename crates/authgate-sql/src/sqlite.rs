@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 
 use async_trait::async_trait;
-use authgate::token::Selector;
+use authgate::token::{Selector, TokenKey};
 use authgate::{
     AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
     ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
@@ -398,21 +398,25 @@ fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let hash: Vec<u8> = r.get(1)?;
     let family: Vec<u8> = r.get(10)?;
     let scope: String = r.get(6)?;
-    Ok(TokenRecord {
+    let key = TokenKey {
         selector: selector_from(&sel).ok_or_else(|| bad_row("selector"))?,
         verifier_hash: hash_from(&hash).ok_or_else(|| bad_row("verifier_hash"))?,
-        kind: kind_from_int(r.get(2)?),
-        client_id: r.get(3)?,
-        subject: r.get(4)?,
-        username: r.get(5)?,
-        scope: text_to_scope(&scope),
-        grant_type: r.get(7)?,
-        issued_at: r.get(8)?,
-        expires_at: r.get(9)?,
-        family: selector_from(&family).ok_or_else(|| bad_row("family"))?,
-        revoked: r.get(11)?,
-        rotated: r.get(12)?,
-    })
+    };
+    let mut t = TokenRecord::new(
+        key,
+        kind_from_int(r.get(2)?),
+        r.get::<_, String>(3)?,
+        r.get::<_, String>(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    );
+    t.subject = r.get(4)?;
+    t.username = r.get(5)?;
+    t.scope = text_to_scope(&scope);
+    t.family = selector_from(&family).ok_or_else(|| bad_row("family"))?;
+    t.revoked = r.get(11)?;
+    t.rotated = r.get(12)?;
+    Ok(t)
 }
 
 fn insert_tokens(conn: &Connection, tokens: &[TokenRecord]) -> rusqlite::Result<()> {
@@ -521,21 +525,26 @@ impl AuthorizationCodeStore for SqliteStore {
                 let s: Vec<u8> = r.get(0)?;
                 let h: Vec<u8> = r.get(1)?;
                 let scope: String = r.get(5)?;
-                Ok(AuthorizationCodeRecord {
+                let key = TokenKey {
                     selector: selector_from(&s).ok_or_else(|| bad_row("selector"))?,
                     verifier_hash: hash_from(&h).ok_or_else(|| bad_row("verifier_hash"))?,
-                    client_id: r.get(2)?,
-                    redirect_uri: r.get(3)?,
-                    redirect_uri_sent: r.get(4)?,
-                    scope: text_to_scope(&scope),
-                    subject: r.get(6)?,
-                    username: r.get(7)?,
-                    code_challenge: challenge_from(r.get(8)?, r.get::<_, Option<String>>(9)?.as_deref()),
-                    nonce: r.get(10)?,
-                    issued_at: r.get(11)?,
-                    expires_at: r.get(12)?,
-                    used: r.get(13)?,
-                })
+                };
+                let mut c = AuthorizationCodeRecord::new(
+                    key,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(6)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                );
+                c.redirect_uri_sent = r.get(4)?;
+                c.scope = text_to_scope(&scope);
+                c.username = r.get(7)?;
+                c.code_challenge =
+                    challenge_from(r.get(8)?, r.get::<_, Option<String>>(9)?.as_deref());
+                c.nonce = r.get(10)?;
+                c.used = r.get(13)?;
+                Ok(c)
             })
             .optional()
         })

@@ -26,46 +26,38 @@ const NOW: i64 = 1_800_000_000;
 
 fn token(kind: TokenKind, family: Option<Selector>, expires_at: i64) -> TokenRecord {
     let t = generate_token(&OsRng, NOW * 1000);
-    TokenRecord {
-        selector: t.key.selector,
-        verifier_hash: t.key.verifier_hash,
-        kind,
-        client_id: "c1".into(),
-        subject: Some("user-1".into()),
-        username: Some("alice".into()),
-        scope: "profile email".parse().unwrap(),
-        grant_type: "authorization_code".into(),
-        issued_at: NOW,
-        expires_at,
-        family: family.unwrap_or(t.key.selector),
-        revoked: false,
-        rotated: false,
+    let mut r = TokenRecord::new(t.key, kind, "c1", "authorization_code", NOW, expires_at);
+    r.subject = Some("user-1".into());
+    r.username = Some("alice".into());
+    r.scope = "profile email".parse().unwrap();
+    if let Some(f) = family {
+        r.family = f;
     }
+    r
 }
 
 fn code(expires_at: i64) -> AuthorizationCodeRecord {
     let t = generate_token(&OsRng, NOW * 1000);
-    AuthorizationCodeRecord {
-        selector: t.key.selector,
-        verifier_hash: t.key.verifier_hash,
-        client_id: "c1".into(),
-        redirect_uri: "https://app.example/cb".into(),
-        redirect_uri_sent: true,
-        scope: "profile".parse().unwrap(),
-        subject: "user-1".into(),
-        username: Some("alice".into()),
-        code_challenge: Some(
-            CodeChallenge::new(
-                "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
-                CodeChallengeMethod::S256,
-            )
-            .unwrap(),
-        ),
-        nonce: Some("n-0S6_WzA2Mj".into()),
-        issued_at: NOW,
+    let mut c = AuthorizationCodeRecord::new(
+        t.key,
+        "c1",
+        "https://app.example/cb",
+        "user-1",
+        NOW,
         expires_at,
-        used: false,
-    }
+    );
+    c.redirect_uri_sent = true;
+    c.scope = "profile".parse().unwrap();
+    c.username = Some("alice".into());
+    c.code_challenge = Some(
+        CodeChallenge::new(
+            "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
+            CodeChallengeMethod::S256,
+        )
+        .unwrap(),
+    );
+    c.nonce = Some("n-0S6_WzA2Mj".into());
+    c
 }
 
 async fn client_round_trip<S: Backend>(s: &S) {
@@ -488,16 +480,14 @@ mod shared_secrets {
 
 mod user_removal {
     use super::{token, Fixture, NOW};
-    use authgate::{TokenKind, TokenRecord, TokenStore};
+    use authgate::{TokenKind, TokenStore};
     use authgate_sql::{Admin, AnyStore};
 
     async fn removing_a_user_revokes_their_tokens(s: &AnyStore) {
         s.add_user("alice", "user-1", "pw").await;
         let mine = token(TokenKind::Refresh, None, NOW + 3600); // subject user-1
-        let other = TokenRecord {
-            subject: Some("user-2".into()),
-            ..token(TokenKind::Access, None, NOW + 3600)
-        };
+        let mut other = token(TokenKind::Access, None, NOW + 3600);
+        other.subject = Some("user-2".into());
         s.save_tokens(&[mine.clone(), other.clone()]).await.unwrap();
         assert!(s.remove_user("alice").await.unwrap());
         assert!(s.find_token(&mine.selector).await.unwrap().unwrap().revoked);

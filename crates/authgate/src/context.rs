@@ -1,55 +1,33 @@
-//! `ServerContext`: what grants and endpoints share — config, stores, clock, generators —
-//! and token issuance.
+//! [`IssueContext`]: everything known about the tokens about to be issued, handed to the
+//! token generator, the `expires_in` policy and every grant's hooks; and [`IssuedTokens`],
+//! what issuance produced.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::clock::Clock;
-use crate::config::ServerConfig;
-use crate::error::OAuth2Error;
-use crate::generator::{ExpiresIn, TokenGenerator};
-use crate::rng::Rng;
+use crate::response::TokenResponse;
 use crate::scope::Scope;
-use crate::storage::{
-    AuthorizationCodeStore, ClientStore, ResourceOwner, TokenKind, TokenRecord, TokenStore,
-};
+use crate::storage::{GrantDetails, ResourceOwner, TokenRecord};
 use crate::token::Selector;
 
-/// The server's shared parts, handed to every grant and endpoint.
-pub struct ServerContext {
-    /// The configuration.
-    pub config: ServerConfig,
-    /// Client lookups.
-    pub clients: Arc<dyn ClientStore>,
-    /// Authorization codes.
-    pub codes: Arc<dyn AuthorizationCodeStore>,
-    /// Access and refresh tokens.
-    pub tokens: Arc<dyn TokenStore>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// The random number generator.
-    pub rng: Arc<dyn Rng>,
-    /// The token generator.
-    pub generator: Arc<dyn TokenGenerator>,
-    /// The access token lifetime policy.
-    pub expires_in: Arc<dyn ExpiresIn>,
-}
-
-impl fmt::Debug for ServerContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerContext")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What to issue: the input of [`ServerContext::issue_tokens`] and of
-/// [`crate::GrantHooks::issue_tokens`].
+/// What is about to be issued, and for whom: the input of
+/// [`crate::ServerContext::issue_tokens`], of [`crate::TokenGenerator`], of
+/// [`crate::ExpiresIn`] and of [`crate::GrantHooks`].
+///
+/// ```
+/// use authgate::{ClientRecord, IssueContext, ResourceOwner};
+/// let client = ClientRecord::confidential("svc", "secret");
+/// let owner = ResourceOwner::new("u1", "alice").authenticated_at(1_700_000_000);
+/// let issue = IssueContext::new(&client, "authorization_code", "read".parse().unwrap())
+///     .owner(&owner)
+///     .refresh_token(true);
+/// assert_eq!(issue.details.auth_time, Some(1_700_000_000));
+/// ```
+#[non_exhaustive]
 #[derive(Debug, Clone)]
-pub struct TokenSpec<'a> {
+pub struct IssueContext<'a> {
     /// The client the tokens are for.
     pub client: &'a dyn Client,
     /// The grant type issuing them (selects `expires_in`).
@@ -58,6 +36,12 @@ pub struct TokenSpec<'a> {
     pub owner: Option<&'a ResourceOwner>,
     /// The granted scope.
     pub scope: Scope,
+    /// The OpenID Connect nonce of the authorization request, when the tokens come from
+    /// one.
+    pub nonce: Option<String>,
+    /// Audience, authentication facts, `claims` request, confirmation key, extension
+    /// claims: stored with every token issued.
+    pub details: GrantDetails,
     /// The grant family the tokens join; `None` starts a new one.
     pub family: Option<Selector>,
     /// Whether to issue a refresh token as well.
@@ -66,17 +50,84 @@ pub struct TokenSpec<'a> {
     pub expires_in: Option<u64>,
 }
 
+impl<'a> IssueContext<'a> {
+    /// Tokens for `client` by `grant_type` with `scope`: no owner, a new family, no
+    /// refresh token, the policy's lifetime.
+    pub fn new(client: &'a dyn Client, grant_type: &'a str, scope: Scope) -> Self {
+        Self {
+            client,
+            grant_type,
+            owner: None,
+            scope,
+            nonce: None,
+            details: GrantDetails::default(),
+            family: None,
+            refresh_token: false,
+            expires_in: None,
+        }
+    }
+
+    /// Sets the resource owner, and takes the authentication facts it carries (auth_time,
+    /// acr, amr, session) into the details.
+    #[must_use]
+    pub fn owner(mut self, owner: &'a ResourceOwner) -> Self {
+        let audience = std::mem::take(&mut self.details.audience);
+        let claims = std::mem::take(&mut self.details.claims);
+        self.details = GrantDetails {
+            audience,
+            claims,
+            claims_request: self.details.claims_request.take(),
+            confirmation: self.details.confirmation.take(),
+            ..GrantDetails::of_owner(owner)
+        };
+        self.owner = Some(owner);
+        self
+    }
+
+    /// Sets the details (replacing what [`Self::owner`] took).
+    #[must_use]
+    pub fn details(mut self, details: GrantDetails) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Joins an existing grant family.
+    #[must_use]
+    pub fn family(mut self, family: Selector) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// Issues a refresh token too, or not.
+    #[must_use]
+    pub fn refresh_token(mut self, on: bool) -> Self {
+        self.refresh_token = on;
+        self
+    }
+
+    /// Sets the nonce.
+    #[must_use]
+    pub fn nonce(mut self, nonce: Option<String>) -> Self {
+        self.nonce = nonce;
+        self
+    }
+}
+
 /// Tokens just issued: what the token response says, and the records to store.
 pub struct IssuedTokens {
     /// The access token.
     pub access_token: String,
+    /// `token_type` (`Bearer`).
+    pub token_type: String,
     /// Its lifetime in seconds.
     pub expires_in: u64,
     /// The refresh token, if one was issued.
     pub refresh_token: Option<String>,
     /// The granted scope.
     pub scope: Scope,
-    /// Extra members for the token response (e.g. `id_token`).
+    /// An ID token, when one was issued with them.
+    pub id_token: Option<String>,
+    /// Extra members for the token response.
     pub extra: Map<String, Value>,
     /// The records to store (access first, then refresh).
     pub records: Vec<TokenRecord>,
@@ -92,140 +143,15 @@ impl fmt::Debug for IssuedTokens {
 }
 
 impl IssuedTokens {
-    /// The token response body (RFC 6749 §5.1): `access_token`, `token_type` "Bearer",
-    /// `expires_in`, `refresh_token` when issued, `scope`, and any extra members.
-    pub fn to_json(&self) -> Map<String, Value> {
-        let mut m = Map::with_capacity(5 + self.extra.len());
-        m.insert("access_token".into(), self.access_token.clone().into());
-        m.insert("token_type".into(), "Bearer".into());
-        m.insert("expires_in".into(), self.expires_in.into());
-        if let Some(r) = &self.refresh_token {
-            m.insert("refresh_token".into(), r.clone().into());
-        }
-        if !self.scope.is_empty() {
-            m.insert("scope".into(), self.scope.to_string().into());
-        }
-        for (k, v) in &self.extra {
-            m.insert(k.clone(), v.clone());
-        }
-        m
-    }
-
-    /// The parameters of an implicit grant's fragment (RFC 6749 §4.2.2).
-    pub fn to_fragment_params(&self) -> Vec<(String, String)> {
-        let mut v = vec![
-            ("access_token".to_owned(), self.access_token.clone()),
-            ("token_type".to_owned(), "Bearer".to_owned()),
-            ("expires_in".to_owned(), self.expires_in.to_string()),
-        ];
-        if !self.scope.is_empty() {
-            v.push(("scope".to_owned(), self.scope.to_string()));
-        }
-        for (k, val) in &self.extra {
-            let s = match val {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            v.push((k.clone(), s));
-        }
-        v
-    }
-}
-
-impl ServerContext {
-    /// The current time in seconds.
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    /// Creates tokens without saving them (for rotation, which saves atomically with the
-    /// retirement of the old refresh token).
-    pub fn build_tokens(&self, spec: &TokenSpec<'_>) -> IssuedTokens {
-        let now_ms = self.clock.now_millis();
-        let now = now_ms.div_euclid(1000);
-        let expires_in = spec
-            .expires_in
-            .unwrap_or_else(|| self.expires_in.expires_in(spec.grant_type, spec.client));
-        let access = self
-            .generator
-            .generate(TokenKind::Access, now_ms, self.rng.as_ref());
-        let family = spec.family.unwrap_or(access.key.selector);
-        let record = |kind, key: crate::token::TokenKey, ttl: u64| TokenRecord {
-            selector: key.selector,
-            verifier_hash: key.verifier_hash,
-            kind,
-            client_id: spec.client.client_id().to_owned(),
-            subject: spec.owner.map(|o| o.subject.clone()),
-            username: spec.owner.and_then(|o| o.username.clone()),
-            scope: spec.scope.clone(),
-            grant_type: spec.grant_type.to_owned(),
-            issued_at: now,
-            expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-            family,
-            revoked: false,
-            rotated: false,
-        };
-        let mut records = Vec::with_capacity(2);
-        records.push(record(TokenKind::Access, access.key, expires_in));
-        let refresh_token = spec.refresh_token.then(|| {
-            let r = self
-                .generator
-                .generate(TokenKind::Refresh, now_ms, self.rng.as_ref());
-            records.push(record(
-                TokenKind::Refresh,
-                r.key,
-                self.config.refresh_token_ttl,
-            ));
-            r.value
-        });
-        IssuedTokens {
-            access_token: access.value,
-            expires_in,
-            refresh_token,
-            scope: spec.scope.clone(),
-            extra: Map::new(),
-            records,
-        }
-    }
-
-    /// Creates the tokens and saves them.
-    ///
-    /// # Errors
-    /// A storage failure (503 when the store is unavailable).
-    pub async fn issue_tokens(&self, spec: TokenSpec<'_>) -> Result<IssuedTokens, OAuth2Error> {
-        let issued = self.build_tokens(&spec);
-        self.tokens.save_tokens(&issued.records).await?;
-        Ok(issued)
-    }
-
-    /// Resolves a requested scope against the client's: the client's whole scope when none
-    /// is asked (its default), otherwise the request, which must be within the client's.
-    ///
-    /// # Errors
-    /// `invalid_scope` for a malformed scope or one beyond the client's (RFC 6749 §3.3).
-    pub fn resolve_scope(
-        &self,
-        client: &dyn Client,
-        requested: Option<&str>,
-    ) -> Result<Scope, OAuth2Error> {
-        let Some(requested) = requested else {
-            return Ok(client.scope().clone());
-        };
-        let scope = Scope::parse(requested)?;
-        if scope.is_empty() {
-            return Ok(client.scope().clone());
-        }
-        if !scope.is_subset_of(client.scope()) {
-            return Err(OAuth2Error::invalid_scope(
-                "the requested scope exceeds what the client may ask for",
-            ));
-        }
-        Ok(scope)
-    }
-
-    /// Whether a client gets refresh tokens: the config turns them on and the client may use
-    /// the `refresh_token` grant.
-    pub fn issues_refresh_token(&self, client: &dyn Client) -> bool {
-        self.config.refresh_tokens && client.allows_grant_type("refresh_token")
+    /// The token response (RFC 6749 §5.1): `access_token`, `token_type`, `expires_in`,
+    /// `refresh_token` when issued, `scope`, and any extra members.
+    pub fn to_response(&self) -> TokenResponse {
+        let mut r = TokenResponse::bearer(self.access_token.clone(), self.expires_in);
+        r.token_type.clone_from(&self.token_type);
+        r.refresh_token.clone_from(&self.refresh_token);
+        r.scope = self.scope.clone();
+        r.id_token.clone_from(&self.id_token);
+        r.extra.clone_from(&self.extra);
+        r
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod generator;
 pub mod grants;
 pub mod manual;
+pub mod params;
 pub mod password;
 pub mod pkce;
 pub mod redirect_uri;
@@ -19,6 +20,7 @@ pub mod response;
 pub mod rng;
 pub mod scope;
 pub mod server;
+pub mod server_context;
 pub mod storage;
 pub mod token;
 
@@ -29,16 +31,19 @@ pub use client::{
 };
 pub use clock::{Clock, FrozenClock, SystemClock};
 pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
-pub use context::{IssuedTokens, ServerContext, TokenSpec};
+pub use context::{IssueContext, IssuedTokens};
+pub use endpoints::authorization::AuthorizationError;
 pub use endpoints::{
-    ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint,
+    AuthorizationEndpoint, ConfidentialClients, Endpoint, IntrospectionEndpoint,
+    IntrospectionPolicy, Metadata, RevocationEndpoint, SetupError, TokenEndpoint,
 };
 pub use error::{ErrorCode, OAuth2Error, StorageError};
-pub use generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
+pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, TokenGenerator};
 pub use grants::{
     AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks, Grant,
-    GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, ResponseMode, TokenGrant,
+    GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, TokenGrant,
 };
+pub use params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};
 pub use request::{OAuth2Request, DEFAULT_MAX_BODY_BYTES};
@@ -46,11 +51,12 @@ pub use resource::{
     BearerError, BearerValidator, DefaultBearerValidator, ResourceProtector, ScopeRequirement,
     TokenLookup,
 };
-pub use response::OAuth2Response;
+pub use response::{AuthorizationResponse, FormPostPage, OAuth2Response, TokenResponse};
 pub use rng::{OsRng, Rng};
 pub use scope::Scope;
-pub use server::{AuthorizationError, AuthorizationRequest, AuthorizationServer};
+pub use server::AuthorizationServer;
+pub use server_context::ServerContext;
 pub use storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, MemoryStore, ResourceOwner,
-    TokenKind, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, MemoryStore,
+    ResourceOwner, TokenKind, TokenRecord, TokenStore, UserStore,
 };

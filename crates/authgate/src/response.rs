@@ -1,9 +1,15 @@
-//! `OAuth2Response`: what an endpoint answers, independent of the web framework.
+//! What endpoints answer: [`OAuth2Response`] (status, headers, body, for any web
+//! framework), and the typed answers grants produce before they become one:
+//! [`TokenResponse`] and [`AuthorizationResponse`].
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Map, Value};
+use url::Url;
 
 use crate::error::OAuth2Error;
+use crate::params::ResponseMode;
+use crate::scope::Scope;
 
 /// An endpoint's answer: status, headers and body, ready to convert into any framework's
 /// response type (`authgate-axum` does it for axum; [`Self::into_http`] gives an
@@ -102,6 +108,214 @@ impl From<OAuth2Error> for OAuth2Response {
         }
         res
     }
+}
+
+/// A successful token response (RFC 6749 §5.1), before it becomes JSON.
+///
+/// ```
+/// use authgate::TokenResponse;
+/// let r = TokenResponse::bearer("at", 3600);
+/// let json = r.to_json();
+/// assert_eq!(json["token_type"], "Bearer");
+/// assert_eq!(json["expires_in"], 3600);
+/// ```
+#[non_exhaustive]
+#[derive(Clone)]
+pub struct TokenResponse {
+    /// `access_token`.
+    pub access_token: String,
+    /// `token_type`: `Bearer` unless a sender-constraining scheme says otherwise.
+    pub token_type: String,
+    /// `expires_in`, in seconds.
+    pub expires_in: Option<u64>,
+    /// `refresh_token`.
+    pub refresh_token: Option<String>,
+    /// `scope`; sent when not empty.
+    pub scope: Scope,
+    /// `id_token` (OpenID Connect).
+    pub id_token: Option<String>,
+    /// `issued_token_type` (RFC 8693).
+    pub issued_token_type: Option<String>,
+    /// Any other members (extension grants, hooks).
+    pub extra: Map<String, Value>,
+}
+
+impl TokenResponse {
+    /// A Bearer token with its lifetime.
+    pub fn bearer(access_token: impl Into<String>, expires_in: u64) -> Self {
+        Self {
+            access_token: access_token.into(),
+            token_type: "Bearer".to_owned(),
+            expires_in: Some(expires_in),
+            refresh_token: None,
+            scope: Scope::empty(),
+            id_token: None,
+            issued_token_type: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The JSON body: `access_token`, `token_type`, then each member that is set.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("access_token".into(), self.access_token.clone().into());
+        m.insert("token_type".into(), self.token_type.clone().into());
+        if let Some(e) = self.expires_in {
+            m.insert("expires_in".into(), e.into());
+        }
+        if let Some(r) = &self.refresh_token {
+            m.insert("refresh_token".into(), r.clone().into());
+        }
+        if !self.scope.is_empty() {
+            m.insert("scope".into(), self.scope.to_string().into());
+        }
+        if let Some(t) = &self.id_token {
+            m.insert("id_token".into(), t.clone().into());
+        }
+        if let Some(t) = &self.issued_token_type {
+            m.insert("issued_token_type".into(), t.clone().into());
+        }
+        for (k, v) in &self.extra {
+            m.insert(k.clone(), v.clone());
+        }
+        m
+    }
+
+    /// The members as authorization response parameters (the implicit grant's fragment,
+    /// RFC 6749 §4.2.2). A refresh token is never among them.
+    pub fn to_params(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("access_token".to_owned(), self.access_token.clone()),
+            ("token_type".to_owned(), self.token_type.clone()),
+        ];
+        if let Some(e) = self.expires_in {
+            v.push(("expires_in".to_owned(), e.to_string()));
+        }
+        if !self.scope.is_empty() {
+            v.push(("scope".to_owned(), self.scope.to_string()));
+        }
+        if let Some(t) = &self.id_token {
+            v.push(("id_token".to_owned(), t.clone()));
+        }
+        for (k, val) in &self.extra {
+            let s = match val {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            v.push((k.clone(), s));
+        }
+        v
+    }
+
+    /// The 200 JSON answer.
+    pub fn into_response(self) -> OAuth2Response {
+        OAuth2Response::json(StatusCode::OK, &Value::Object(self.to_json()))
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    /// Names and lifetimes only: the tokens are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("id_token", &self.id_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authorization response (RFC 6749 §4.1.2, §4.2.2), before it becomes a redirect or
+/// a form-post page: the parameters and how they travel.
+#[non_exhaustive]
+#[derive(Clone)]
+pub struct AuthorizationResponse {
+    /// The verified redirect URI.
+    pub redirect_uri: String,
+    /// How the parameters travel.
+    pub mode: ResponseMode,
+    /// The parameters, in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthorizationResponse {
+    /// An empty response to `redirect_uri`.
+    pub fn new(redirect_uri: impl Into<String>, mode: ResponseMode) -> Self {
+        Self {
+            redirect_uri: redirect_uri.into(),
+            mode,
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds a parameter.
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.params.push((name.into(), value.into()));
+    }
+
+    /// The value of a parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The redirect URI with the parameters in its query or fragment; `None` for
+    /// [`ResponseMode::FormPost`], whose parameters travel in a page.
+    pub fn location(&self) -> Option<String> {
+        let Ok(mut url) = Url::parse(&self.redirect_uri) else {
+            // The URI was verified against a registered one; registration rejects
+            // unparsable URIs, so this is reached only through a broken custom Client.
+            return Some(self.redirect_uri.clone());
+        };
+        let pairs = self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        match self.mode {
+            ResponseMode::Query => {
+                url.query_pairs_mut().extend_pairs(pairs);
+            }
+            ResponseMode::Fragment => {
+                let frag: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                url.set_fragment(Some(&frag));
+            }
+            ResponseMode::FormPost => return None,
+        }
+        Some(url.into())
+    }
+
+    /// The answer: a 302 redirect, or for form_post the page `form_post` renders.
+    pub fn into_response(self, form_post: &dyn FormPostPage) -> OAuth2Response {
+        match self.location() {
+            Some(loc) => OAuth2Response::redirect(&loc),
+            None => form_post.render(&self),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthorizationResponse {
+    /// Parameter names only: codes and tokens travel here.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationResponse")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Renders the page of the form_post response mode: an HTML form that the browser posts
+/// to the redirect URI. The engine says when one is needed; the web integration (or the
+/// application) owns how it looks. A server offers `response_mode=form_post` only once it
+/// has one ([`crate::AuthorizationServer::with_form_post`]).
+pub trait FormPostPage: Send + Sync + 'static {
+    /// The 200 response carrying the page for `response`.
+    fn render(&self, response: &AuthorizationResponse) -> OAuth2Response;
 }
 
 /// A quoted-string for a `WWW-Authenticate` parameter; quotes, backslashes and control

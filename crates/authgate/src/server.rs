@@ -1,31 +1,28 @@
-//! `AuthorizationServer`: the grant registry and the endpoints.
+//! [`AuthorizationServer`]: the registry of grants and endpoints, and the dispatcher that
+//! hands each request to the endpoint module that answers it (see [`crate::endpoints`]).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use http::{header, HeaderValue, Method, StatusCode};
-use serde_json::{json, Value};
-use url::Url;
-
-use crate::client::{authenticate_client, Client};
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
-use crate::context::ServerContext;
-use crate::endpoints::{IntrospectionEndpoint, RevocationEndpoint};
-use crate::error::{ErrorCode, OAuth2Error};
+use crate::endpoints::authorization::AuthorizationError;
+use crate::endpoints::{
+    not_enabled, AuthorizationEndpoint, Endpoint, IntrospectionEndpoint, Metadata,
+    RevocationEndpoint, SetupError, TokenEndpoint,
+};
+use crate::error::OAuth2Error;
 use crate::generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
-use crate::grants::{AuthorizationGrant, Grant, ResponseMode, TokenGrant};
-use crate::pkce::CodeChallenge;
-use crate::redirect_uri::redirect_uri_matches;
+use crate::grants::Grant;
+use crate::params::AuthorizationRequest;
 use crate::request::OAuth2Request;
-use crate::response::{quote, OAuth2Response};
+use crate::response::{AuthorizationResponse, FormPostPage, OAuth2Response};
 use crate::rng::{OsRng, Rng};
-use crate::scope::Scope;
+use crate::server_context::ServerContext;
 use crate::storage::{AuthorizationCodeStore, ClientStore, ResourceOwner, TokenStore};
 
-/// The OAuth 2.0 authorization server: a grant registry in front of the token,
-/// authorization, revocation and introspection endpoints.
+/// The OAuth 2.0 authorization server: the authorization and token endpoints with their
+/// grants, and the endpoints registered beside them.
 ///
 /// Build it first, register grants and endpoints, then hand it (in an `Arc`) to the web
 /// layer — it knows nothing of the framework, so it can exist before the router does.
@@ -40,89 +37,15 @@ use crate::storage::{AuthorizationCodeStore, ClientStore, ResourceOwner, TokenSt
 /// ```
 pub struct AuthorizationServer {
     ctx: ServerContext,
-    token_grants: HashMap<String, Arc<dyn TokenGrant>>,
-    authorization_grants: HashMap<String, Arc<dyn AuthorizationGrant>>,
-    revocation: Option<RevocationEndpoint>,
-    introspection: Option<IntrospectionEndpoint>,
+    authorization: AuthorizationEndpoint,
+    token: TokenEndpoint,
+    endpoints: Vec<Arc<dyn Endpoint>>,
 }
-
-/// A validated authorization request: what a consent page shows, and what the grant acts
-/// on once the owner decides.
-#[derive(Debug, Clone)]
-pub struct AuthorizationRequest {
-    /// The requesting client.
-    pub client: Arc<dyn Client>,
-    /// The `response_type`.
-    pub response_type: String,
-    /// The verified redirect URI.
-    pub redirect_uri: String,
-    /// Whether the request named `redirect_uri` itself.
-    pub redirect_uri_sent: bool,
-    /// The scope to be granted.
-    pub scope: Scope,
-    /// `state`, echoed back.
-    pub state: Option<String>,
-    /// Where the response parameters go.
-    pub response_mode: ResponseMode,
-    /// The PKCE challenge, if any.
-    pub code_challenge: Option<CodeChallenge>,
-    /// The OpenID Connect `nonce`, if any.
-    pub nonce: Option<String>,
-}
-
-/// Why an authorization request failed, and how the failure must be delivered.
-#[derive(Debug)]
-pub enum AuthorizationError {
-    /// The client or the redirect URI could not be verified: the error must be shown to the
-    /// user, never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
-    Invalid(OAuth2Error),
-    /// The client and redirect URI are verified: the error goes back to the client in this
-    /// redirect (with `state` and `iss`).
-    Redirect {
-        /// The error.
-        error: OAuth2Error,
-        /// The 302 response carrying it.
-        response: OAuth2Response,
-    },
-}
-
-impl AuthorizationError {
-    /// The protocol error.
-    pub fn error(&self) -> &OAuth2Error {
-        match self {
-            Self::Invalid(e) | Self::Redirect { error: e, .. } => e,
-        }
-    }
-
-    /// The response: the redirect, or for [`Self::Invalid`] a 400 JSON error (applications
-    /// usually render their own page instead).
-    pub fn into_response(self) -> OAuth2Response {
-        match self {
-            Self::Invalid(e) => {
-                let status = if e.status() == StatusCode::SERVICE_UNAVAILABLE {
-                    e.status()
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                OAuth2Response::from(e.with_status(status))
-            }
-            Self::Redirect { response, .. } => response,
-        }
-    }
-}
-
-impl fmt::Display for AuthorizationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.error().fmt(f)
-    }
-}
-
-impl std::error::Error for AuthorizationError {}
 
 impl AuthorizationServer {
     /// A server over one store holding clients, codes and tokens (such as
-    /// [`crate::MemoryStore`]), with the system clock, opaque tokens and the config's
-    /// lifetimes. No grant is registered yet.
+    /// [`crate::MemoryStore`]), with the system clock, the OS RNG, opaque tokens and the
+    /// config's lifetimes. No grant is registered yet.
     pub fn new<S>(store: S, config: ServerConfig) -> Self
     where
         S: ClientStore + AuthorizationCodeStore + TokenStore + 'static,
@@ -149,10 +72,9 @@ impl AuthorizationServer {
                 rng: Arc::new(OsRng),
                 generator: Arc::new(OpaqueTokenGenerator),
             },
-            token_grants: HashMap::new(),
-            authorization_grants: HashMap::new(),
-            revocation: None,
-            introspection: None,
+            authorization: AuthorizationEndpoint::default(),
+            token: TokenEndpoint::default(),
+            endpoints: Vec::new(),
         }
     }
 
@@ -185,34 +107,75 @@ impl AuthorizationServer {
         self
     }
 
+    /// Offers `response_mode=form_post` (OAuth 2.0 Form Post Response Mode), its page
+    /// rendered by `page`; without one, the mode is refused and not advertised.
+    #[must_use]
+    pub fn with_form_post(mut self, page: impl FormPostPage) -> Self {
+        self.authorization.set_form_post(Arc::new(page));
+        self
+    }
+
     /// Registers a grant: its token-endpoint side under its `grant_type`, its
     /// authorization-endpoint side under its `response_type`. A later registration for the
     /// same key replaces the earlier one.
     pub fn register_grant(&mut self, grant: impl Grant) -> &mut Self {
         let grant = Arc::new(grant);
         if let Some(t) = grant.clone().token_grant() {
-            self.token_grants.insert(t.grant_type().to_owned(), t);
+            self.token.insert(t);
         }
         if let Some(a) = grant.authorization_grant() {
-            self.authorization_grants
-                .insert(a.response_type().to_owned(), a);
+            self.authorization.insert(a);
         }
         self
     }
 
-    /// Enables the revocation endpoint (RFC 7009).
-    pub fn register_revoke_token_endpoint(&mut self, endpoint: RevocationEndpoint) -> &mut Self {
-        self.revocation = Some(endpoint);
-        self
+    /// Registers an endpoint (revocation, introspection, JWKS, or your own), after checking
+    /// the server has what it needs.
+    ///
+    /// # Errors
+    /// [`SetupError`] when the endpoint needs something the server lacks, or one of the
+    /// same name is registered.
+    pub fn register_endpoint(&mut self, endpoint: impl Endpoint) -> Result<&mut Self, SetupError> {
+        endpoint.check(&self.ctx)?;
+        if self.endpoint(endpoint.name()).is_some() {
+            return Err(SetupError::Duplicate(endpoint.name()));
+        }
+        self.endpoints.push(Arc::new(endpoint));
+        Ok(self)
     }
 
-    /// Enables the introspection endpoint (RFC 7662).
+    /// Enables the revocation endpoint (RFC 7009); the Authlib name for
+    /// `register_endpoint(RevocationEndpoint::new())`. A later call replaces the endpoint.
+    pub fn register_revoke_token_endpoint(&mut self, endpoint: RevocationEndpoint) -> &mut Self {
+        self.replace_endpoint(endpoint)
+    }
+
+    /// Enables the introspection endpoint (RFC 7662); the Authlib name for
+    /// `register_endpoint(IntrospectionEndpoint::new())`. A later call replaces the
+    /// endpoint.
     pub fn register_introspection_endpoint(
         &mut self,
         endpoint: IntrospectionEndpoint,
     ) -> &mut Self {
-        self.introspection = Some(endpoint);
+        self.replace_endpoint(endpoint)
+    }
+
+    /// Registers an endpoint that needs nothing beyond clients, codes and tokens,
+    /// replacing one of the same name.
+    fn replace_endpoint(&mut self, endpoint: impl Endpoint) -> &mut Self {
+        self.endpoints.retain(|e| e.name() != endpoint.name());
+        self.endpoints.push(Arc::new(endpoint));
         self
+    }
+
+    /// The registered endpoints, in registration order.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<dyn Endpoint>> {
+        self.endpoints.iter()
+    }
+
+    /// The registered endpoint of this name.
+    pub fn endpoint(&self, name: &str) -> Option<&Arc<dyn Endpoint>> {
+        self.endpoints.iter().find(|e| e.name() == name)
     }
 
     /// The shared context (config, stores, clock, generators).
@@ -225,32 +188,28 @@ impl AuthorizationServer {
         &self.ctx.config
     }
 
-    /// The registered grant types, sorted.
+    /// The registered grant types, sorted: every advertised token grant, and the grant type
+    /// of every authorization grant.
     pub fn grant_types(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
-            .token_grants
-            .values()
+            .token
+            .grants()
             .filter(|g| g.advertised())
             .map(|g| g.grant_type())
             .collect();
-        for a in self.authorization_grants.values() {
-            if !v.contains(&a.grant_type()) {
-                v.push(a.grant_type());
-            }
-        }
+        v.extend(self.authorization.grants().map(|a| a.grant_type()));
         v.sort_unstable();
+        v.dedup();
         v
     }
 
     /// The registered response types, sorted.
-    pub fn response_types(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .authorization_grants
-            .keys()
-            .map(String::as_str)
-            .collect();
-        v.sort_unstable();
-        v
+    pub fn response_types(&self) -> Vec<String> {
+        self.authorization
+            .response_types()
+            .into_iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     // ----- authorization endpoint -------------------------------------------------------
@@ -264,77 +223,13 @@ impl AuthorizationServer {
         &self,
         req: &OAuth2Request,
     ) -> Result<AuthorizationRequest, AuthorizationError> {
-        let (client, redirect_uri, redirect_uri_sent) =
-            self.verify_client_and_redirect(req).await?;
-        // From here on errors are redirected. The response mode is known only once the
-        // response type is; until then, the query.
-        // Echo the first `state` even when it is repeated; the repeat itself is rejected
-        // below, with that error redirected.
-        let state = req
-            .query_pairs()
-            .iter()
-            .chain(req.form_pairs())
-            .find(|(k, v)| k == "state" && !v.is_empty())
-            .map(|(_, v)| v.clone());
-        let mut mode = ResponseMode::Query;
-        let redirect = |e: OAuth2Error, mode| self.redirect_error(&redirect_uri, mode, e, &state);
-
-        let response_type = match req.authorization_value("response_type") {
-            Ok(Some(rt)) => rt.to_owned(),
-            Ok(None) => {
-                return Err(redirect(
-                    OAuth2Error::invalid_request("missing 'response_type'"),
-                    mode,
-                ))
-            }
-            Err(e) => return Err(redirect(e, mode)),
-        };
-        let Some(grant) = self.authorization_grants.get(&response_type) else {
-            return Err(redirect(
-                OAuth2Error::with_description(
-                    ErrorCode::UnsupportedResponseType,
-                    "this server does not support the response_type",
-                ),
-                mode,
-            ));
-        };
-        mode = grant.default_response_mode();
-        let result = async {
-            mode = response_mode(req, mode)?;
-            req.authorization_value("state")?;
-            if !client.allows_response_type(&response_type)
-                || !client.allows_grant_type(grant.grant_type())
-            {
-                return Err(OAuth2Error::unauthorized_client(
-                    "the client may not use this response_type",
-                ));
-            }
-            let scope = self
-                .ctx
-                .resolve_scope(client.as_ref(), req.authorization_value("scope")?)?;
-            let nonce = req.authorization_value("nonce")?.map(str::to_owned);
-            let mut request = AuthorizationRequest {
-                client: client.clone(),
-                response_type: response_type.clone(),
-                redirect_uri: redirect_uri.clone(),
-                redirect_uri_sent,
-                scope,
-                state: state.clone(),
-                response_mode: mode,
-                code_challenge: None,
-                nonce,
-            };
-            grant.validate_request(&self.ctx, req, &mut request)?;
-            Ok(request)
-        }
-        .await;
-        result.map_err(|e| redirect(e, mode))
+        self.authorization.validate(&self.ctx, req).await
     }
 
     /// Answers an authorization request once the resource owner decided: `Some(owner)`
     /// grants, `None` denies (`access_denied`). The request is validated again, so the
     /// consent form can simply post back to the same URL. Redirects are 302 for a GET and
-    /// 303 for a POST (RFC 9700 §4.12).
+    /// 303 for a POST (RFC 9700 §4.12); form_post answers its page.
     ///
     /// # Errors
     /// As [`Self::validate_authorization_request`]; grant failures after validation are
@@ -344,279 +239,83 @@ impl AuthorizationServer {
         req: &OAuth2Request,
         owner: Option<&ResourceOwner>,
     ) -> Result<OAuth2Response, AuthorizationError> {
-        let result = self.authorization_response(req, owner).await;
-        if req.method() != Method::POST {
-            return result;
-        }
-        // After a form POST, 303 makes the browser GET the redirect URI and never re-send
-        // the form (RFC 9700 §4.12 forbids 307); 302 when the application configured it.
-        let status = match self.ctx.config.post_redirect_status {
-            StatusCode::FOUND => StatusCode::FOUND,
-            _ => StatusCode::SEE_OTHER,
-        };
-        let see_other = |mut r: OAuth2Response| {
-            r.status = status;
-            r
-        };
-        match result {
-            Ok(r) => Ok(see_other(r)),
-            Err(AuthorizationError::Redirect { error, response }) => {
-                Err(AuthorizationError::Redirect {
-                    error,
-                    response: see_other(response),
-                })
-            }
-            Err(e) => Err(e),
-        }
+        self.authorization.respond(&self.ctx, req, owner).await
     }
 
-    async fn authorization_response(
+    /// The typed authorization response, for an integration that delivers it itself (its
+    /// own form-post page, say). `state` and `iss` are in it.
+    ///
+    /// # Errors
+    /// As [`Self::create_authorization_response`].
+    pub async fn authorization_response(
         &self,
         req: &OAuth2Request,
         owner: Option<&ResourceOwner>,
-    ) -> Result<OAuth2Response, AuthorizationError> {
-        let request = self.validate_authorization_request(req).await?;
-        let mode = request.response_mode;
-        let fail =
-            |e: OAuth2Error| self.redirect_error(&request.redirect_uri, mode, e, &request.state);
-        let Some(owner) = owner else {
-            return Err(fail(OAuth2Error::with_description(
-                ErrorCode::AccessDenied,
-                "the resource owner denied the request",
-            )));
-        };
-        let Some(grant) = self.authorization_grants.get(&request.response_type) else {
-            return Err(fail(OAuth2Error::new(ErrorCode::UnsupportedResponseType)));
-        };
-        let mut params = grant
-            .authorize(&self.ctx, &request, owner)
-            .await
-            .map_err(fail)?;
-        if let Some(s) = &request.state {
-            params.push(("state".into(), s.clone()));
-        }
-        params.push(("iss".into(), self.ctx.config.issuer.clone()));
-        Ok(OAuth2Response::redirect(&build_redirect(
-            &request.redirect_uri,
-            mode,
-            &params,
-        )))
-    }
-
-    async fn verify_client_and_redirect(
-        &self,
-        req: &OAuth2Request,
-    ) -> Result<(Arc<dyn Client>, String, bool), AuthorizationError> {
-        let invalid = AuthorizationError::Invalid;
-        let client_id = req
-            .authorization_value("client_id")
-            .map_err(invalid)?
-            .ok_or_else(|| invalid(OAuth2Error::invalid_request("missing 'client_id'")))?;
-        let client = self
-            .ctx
-            .clients
-            .find_client(client_id)
-            .await
-            .map_err(|e| invalid(e.into()))?
-            .ok_or_else(|| invalid(OAuth2Error::invalid_request("unknown client_id")))?;
-        let requested = req.authorization_value("redirect_uri").map_err(invalid)?;
-        match requested {
-            Some(uri) => {
-                if client
-                    .redirect_uris()
-                    .iter()
-                    .any(|r| redirect_uri_matches(r, uri))
-                {
-                    Ok((client, uri.to_owned(), true))
-                } else {
-                    Err(invalid(OAuth2Error::invalid_request(
-                        "redirect_uri is not registered for this client",
-                    )))
-                }
-            }
-            None => match client.default_redirect_uri() {
-                Some(uri) => {
-                    let uri = uri.to_owned();
-                    Ok((client, uri, false))
-                }
-                None => Err(invalid(OAuth2Error::invalid_request(
-                    "redirect_uri is required: the client has no single registered one",
-                ))),
-            },
-        }
-    }
-
-    fn redirect_error(
-        &self,
-        redirect_uri: &str,
-        mode: ResponseMode,
-        error: OAuth2Error,
-        state: &Option<String>,
-    ) -> AuthorizationError {
-        let error = error.state(state.clone());
-        let mut params: Vec<(String, String)> = error
-            .params()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        params.push(("iss".into(), self.ctx.config.issuer.clone()));
-        let response = OAuth2Response::redirect(&build_redirect(redirect_uri, mode, &params));
-        AuthorizationError::Redirect { error, response }
+    ) -> Result<AuthorizationResponse, AuthorizationError> {
+        self.authorization.authorize(&self.ctx, req, owner).await
     }
 
     // ----- token endpoint -----------------------------------------------------------------
 
     /// The token endpoint (RFC 6749 §3.2, §5): dispatches on `grant_type`.
     pub async fn create_token_response(&self, req: &OAuth2Request) -> OAuth2Response {
-        match self.token_response(req).await {
-            Ok(body) => OAuth2Response::json(StatusCode::OK, &Value::Object(body)),
-            Err(e) => self.error_response(e),
-        }
-    }
-
-    async fn token_response(
-        &self,
-        req: &OAuth2Request,
-    ) -> Result<serde_json::Map<String, Value>, OAuth2Error> {
-        check_post_form(req)?;
-        let grant_type = req
-            .form_value("grant_type")?
-            .ok_or_else(|| OAuth2Error::invalid_request("missing 'grant_type'"))?;
-        let grant = self.token_grants.get(grant_type).ok_or_else(|| {
-            OAuth2Error::with_description(
-                ErrorCode::UnsupportedGrantType,
-                "this server does not support the grant_type",
-            )
-        })?;
-        let client = authenticate_client(self.ctx.clients.as_ref(), req).await?;
-        if !client.allows_grant_type(grant_type) {
-            return Err(OAuth2Error::unauthorized_client(
-                "the client may not use this grant_type",
-            ));
-        }
-        grant.create_token_response(&self.ctx, req, client).await
+        self.token.respond(&self.ctx, req).await
     }
 
     /// A JSON error answer with this server's realm in any `WWW-Authenticate: Basic`.
     pub fn error_response(&self, err: OAuth2Error) -> OAuth2Response {
-        let basic = err.has_basic_challenge();
-        let mut res = OAuth2Response::from(err);
-        if basic {
-            let realm = quote(&self.ctx.config.realm);
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={realm}, charset=\"UTF-8\""))
-            {
-                res.headers.insert(header::WWW_AUTHENTICATE, v);
-            }
-        }
-        res
+        self.ctx.error_response(err)
     }
 
-    // ----- revocation and introspection ---------------------------------------------------
+    // ----- registered endpoints -------------------------------------------------------------
+
+    /// Hands a request to the endpoint registered under `name`; a 404 JSON error when none
+    /// is.
+    pub async fn create_endpoint_response(
+        &self,
+        name: &str,
+        req: &OAuth2Request,
+    ) -> OAuth2Response {
+        match self.endpoint(name) {
+            Some(e) => e.respond(&self.ctx, req).await,
+            None => not_enabled(name),
+        }
+    }
 
     /// The revocation endpoint (RFC 7009).
     pub async fn create_revocation_response(&self, req: &OAuth2Request) -> OAuth2Response {
-        let Some(endpoint) = &self.revocation else {
-            return not_enabled("revocation");
-        };
-        match self.authenticated(req).await {
-            Ok(client) => match endpoint.revoke(&self.ctx, req, client.as_ref()).await {
-                Ok(()) => OAuth2Response::empty_ok(),
-                Err(e) => self.error_response(e),
-            },
-            Err(e) => self.error_response(e),
-        }
+        self.create_endpoint_response("revocation", req).await
     }
 
     /// The introspection endpoint (RFC 7662).
     pub async fn create_introspection_response(&self, req: &OAuth2Request) -> OAuth2Response {
-        let Some(endpoint) = &self.introspection else {
-            return not_enabled("introspection");
-        };
-        match self.authenticated(req).await {
-            Ok(client) => match endpoint.introspect(&self.ctx, req, client.as_ref()).await {
-                Ok(body) => OAuth2Response::json(StatusCode::OK, &body),
-                Err(e) => self.error_response(e),
-            },
-            Err(e) => self.error_response(e),
-        }
-    }
-
-    async fn authenticated(&self, req: &OAuth2Request) -> Result<Arc<dyn Client>, OAuth2Error> {
-        check_post_form(req)?;
-        authenticate_client(self.ctx.clients.as_ref(), req).await
+        self.create_endpoint_response("introspection", req).await
     }
 
     // ----- metadata ----------------------------------------------------------------------
 
-    /// The authorization server metadata (RFC 8414 §2), listing what is registered.
-    pub fn metadata(&self) -> Value {
+    /// The metadata document (RFC 8414 §2): what the token and authorization endpoints,
+    /// their grants and every registered endpoint contribute.
+    pub fn metadata(&self) -> Metadata {
         let c = &self.ctx.config;
-        let methods = ["client_secret_basic", "client_secret_post", "none"];
-        let mut m = json!({
-            "issuer": c.issuer,
-            "token_endpoint": c.endpoint_url(&c.endpoints.token),
-            "grant_types_supported": self.grant_types(),
-            "token_endpoint_auth_methods_supported": methods,
-            "authorization_response_iss_parameter_supported": true,
-        });
-        let obj = m.as_object_mut();
-        let Some(obj) = obj else { return m };
-        if !self.authorization_grants.is_empty() {
-            obj.insert(
-                "authorization_endpoint".into(),
-                c.endpoint_url(&c.endpoints.authorization).into(),
-            );
-            obj.insert(
-                "response_types_supported".into(),
-                json!(self.response_types()),
-            );
-            obj.insert(
-                "response_modes_supported".into(),
-                json!(["query", "fragment"]),
-            );
-        }
-        if self.authorization_grants.contains_key("code") {
-            let mut pkce = vec!["S256"];
-            if c.allow_plain_pkce {
-                pkce.push("plain");
-            }
-            obj.insert("code_challenge_methods_supported".into(), json!(pkce));
-        }
-        if self.revocation.is_some() {
-            obj.insert(
-                "revocation_endpoint".into(),
-                c.endpoint_url(&c.endpoints.revocation).into(),
-            );
-            obj.insert(
-                "revocation_endpoint_auth_methods_supported".into(),
-                json!(methods),
-            );
-        }
-        if self.introspection.is_some() {
-            obj.insert(
-                "introspection_endpoint".into(),
-                c.endpoint_url(&c.endpoints.introspection).into(),
-            );
-            obj.insert(
-                "introspection_endpoint_auth_methods_supported".into(),
-                json!(["client_secret_basic", "client_secret_post"]),
-            );
+        let mut m = Metadata::new(c.issuer.clone());
+        self.token.contribute(&self.ctx, &mut m);
+        Metadata::add(&mut m.grant_types_supported, self.grant_types());
+        self.authorization.contribute(&self.ctx, &mut m);
+        // RFC 9207: every authorization response (errors too) carries `iss`.
+        m.authorization_response_iss_parameter_supported = Some(true);
+        for e in &self.endpoints {
+            e.contribute(&self.ctx, &mut m);
         }
         if !c.scopes_supported.is_empty() {
-            obj.insert("scopes_supported".into(), json!(c.scopes_supported));
+            m.scopes_supported = Some(c.scopes_supported.clone());
         }
         m
     }
 
     /// The metadata as a JSON response (cacheable, unlike token responses).
     pub fn create_metadata_response(&self) -> OAuth2Response {
-        let mut res = OAuth2Response::json(StatusCode::OK, &self.metadata());
-        res.headers.remove(header::PRAGMA);
-        res.headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=3600"),
-        );
-        res
+        self.metadata().to_response()
     }
 }
 
@@ -626,65 +325,10 @@ impl fmt::Debug for AuthorizationServer {
             .field("issuer", &self.ctx.config.issuer)
             .field("grant_types", &self.grant_types())
             .field("response_types", &self.response_types())
+            .field(
+                "endpoints",
+                &self.endpoints.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
-}
-
-/// RFC 6749 §3.2: the token endpoint takes POST with a form body; RFC 7009 and RFC 7662 say
-/// the same of theirs.
-fn check_post_form(req: &OAuth2Request) -> Result<(), OAuth2Error> {
-    if req.method() != Method::POST {
-        return Err(
-            OAuth2Error::invalid_request("this endpoint accepts POST only")
-                .with_status(StatusCode::METHOD_NOT_ALLOWED),
-        );
-    }
-    if !req.is_form_encoded() {
-        return Err(OAuth2Error::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    Ok(())
-}
-
-fn not_enabled(what: &str) -> OAuth2Response {
-    OAuth2Response::from(
-        OAuth2Error::invalid_request(format!("the {what} endpoint is not enabled"))
-            .with_status(StatusCode::NOT_FOUND),
-    )
-}
-
-/// The `response_mode` parameter: `query` or `fragment`; tokens never go in a query.
-fn response_mode(req: &OAuth2Request, default: ResponseMode) -> Result<ResponseMode, OAuth2Error> {
-    match req.authorization_value("response_mode")? {
-        None => Ok(default),
-        Some("fragment") => Ok(ResponseMode::Fragment),
-        Some("query") if default == ResponseMode::Query => Ok(ResponseMode::Query),
-        Some("query") => Err(OAuth2Error::invalid_request(
-            "response_mode=query is not allowed for this response_type (RFC 9700 section 4.3.2)",
-        )),
-        Some(_) => Err(OAuth2Error::invalid_request("unsupported response_mode")),
-    }
-}
-
-/// The redirect URI with the parameters added to its query or set as its fragment.
-fn build_redirect(redirect_uri: &str, mode: ResponseMode, params: &[(String, String)]) -> String {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
-        // The URI was verified against a registered one; registration rejects unparsable
-        // URIs, so this is reached only through a broken custom Client.
-        return redirect_uri.to_owned();
-    };
-    match mode {
-        ResponseMode::Query => {
-            url.query_pairs_mut()
-                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        }
-        ResponseMode::Fragment => {
-            let frag: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .finish();
-            url.set_fragment(Some(&frag));
-        }
-    }
-    url.into()
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use authgate::*;
 use base64::Engine;
 use bytes::Bytes;
-use serde_json::{Map, Value};
 
 const ISSUER: &str = "https://auth.example";
 
@@ -65,23 +64,15 @@ impl TokenGrant for MagicWordGrant {
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<Map<String, Value>, OAuth2Error> {
+    ) -> Result<TokenResponse, OAuth2Error> {
         if req.form_value("word")? != Some("please") {
             return Err(OAuth2Error::invalid_grant("that is not the magic word"));
         }
         let owner = ResourceOwner::new("magic-user", "merlin");
-        let issued = ctx
-            .issue_tokens(TokenSpec {
-                client: client.as_ref(),
-                grant_type: self.grant_type(),
-                owner: Some(&owner),
-                scope: "read".parse()?,
-                family: None,
-                refresh_token: false,
-                expires_in: None,
-            })
-            .await?;
-        Ok(issued.to_json())
+        let issue =
+            IssueContext::new(client.as_ref(), self.grant_type(), "read".parse()?).owner(&owner);
+        let issued = ctx.issue_tokens(&issue).await?;
+        Ok(issued.to_response())
     }
 }
 
@@ -126,7 +117,7 @@ async fn custom_urn_grant_is_registered_used_and_advertised() {
     assert_eq!(res.status, 400);
     assert_eq!(res.json_body().unwrap()["error"], "invalid_grant");
 
-    let meta = server.metadata();
+    let meta = server.metadata().to_json();
     assert!(meta["grant_types_supported"]
         .as_array()
         .unwrap()
@@ -139,16 +130,24 @@ struct ShortImplicitTokens;
 
 #[async_trait]
 impl GrantHooks for ShortImplicitTokens {
-    async fn issue_tokens(
+    async fn prepare(
         &self,
-        ctx: &ServerContext,
-        mut spec: TokenSpec<'_>,
-    ) -> Result<IssuedTokens, OAuth2Error> {
-        spec.expires_in = Some(300);
-        spec.refresh_token = true; // the grant must still never hand one out in a fragment
-        let mut issued = ctx.issue_tokens(spec).await?;
+        _ctx: &ServerContext,
+        issue: &mut IssueContext<'_>,
+    ) -> Result<(), OAuth2Error> {
+        issue.expires_in = Some(300);
+        issue.refresh_token = true; // the grant must still never hand one out in a fragment
+        Ok(())
+    }
+
+    async fn issued(
+        &self,
+        _ctx: &ServerContext,
+        _issue: &IssueContext<'_>,
+        issued: &mut IssuedTokens,
+    ) -> Result<(), OAuth2Error> {
         issued.extra.insert("token_flavour".into(), "short".into());
-        Ok(issued)
+        Ok(())
     }
 }
 
@@ -209,8 +208,8 @@ async fn expires_in_generator_is_replaceable() {
 struct Prefixed;
 
 impl TokenGenerator for Prefixed {
-    fn generate(&self, kind: TokenKind, now_millis: i64, rng: &dyn Rng) -> token::GeneratedToken {
-        let mut t = OpaqueTokenGenerator.generate(kind, now_millis, rng);
+    fn generate(&self, token: &NewToken<'_>) -> token::GeneratedToken {
+        let mut t = OpaqueTokenGenerator.generate(token);
         t.value = format!("ag_{}", t.value);
         t
     }
@@ -296,14 +295,14 @@ impl GrantHooks for ReplayDuringIssue {
     async fn issue_tokens(
         &self,
         ctx: &ServerContext,
-        spec: TokenSpec<'_>,
+        issue: &IssueContext<'_>,
     ) -> Result<IssuedTokens, OAuth2Error> {
         let server = self.server.get().unwrap().clone();
         let replay = server
             .create_token_response(&form_post("/token", Some(("web", "secret")), &self.body))
             .await;
         assert_eq!(replay.json_body().unwrap()["error"], "invalid_grant");
-        let issued = ctx.issue_tokens(spec).await?;
+        let issued = ctx.issue_tokens(issue).await?;
         *self.issued.lock().unwrap() = Some(issued.access_token.clone());
         Ok(issued)
     }

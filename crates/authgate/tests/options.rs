@@ -112,7 +112,7 @@ async fn allow_plain_pkce_accepts_the_plain_method_and_advertises_it_rfc7636_4_2
         .await
         .is_err());
     assert_eq!(
-        default.metadata()["code_challenge_methods_supported"],
+        default.metadata().to_json()["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );
 
@@ -121,7 +121,7 @@ async fn allow_plain_pkce_accepts_the_plain_method_and_advertises_it_rfc7636_4_2
         ..ServerConfig::new(ISSUER)
     });
     assert_eq!(
-        s.metadata()["code_challenge_methods_supported"],
+        s.metadata().to_json()["code_challenge_methods_supported"],
         serde_json::json!(["S256", "plain"])
     );
     let res = s

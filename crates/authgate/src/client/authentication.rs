@@ -13,6 +13,13 @@ use crate::error::OAuth2Error;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 use crate::storage::ClientStore;
 
+/// The methods [`authenticate_client`] accepts, in the order metadata lists them.
+pub const SUPPORTED_METHODS: &[ClientAuthMethod] = &[
+    ClientAuthMethod::ClientSecretBasic,
+    ClientAuthMethod::ClientSecretPost,
+    ClientAuthMethod::None,
+];
+
 /// The credentials a request presents, before they are checked.
 #[derive(Debug)]
 struct PresentedCredentials {

@@ -100,9 +100,11 @@ pub trait Client: Send + Sync + fmt::Debug {
         self.grant_types().iter().any(|g| g == grant_type)
     }
 
-    /// Whether the client may use `response_type`.
+    /// Whether the client may use `response_type`, compared as a set of values
+    /// (`code id_token` is `id_token code`).
     fn allows_response_type(&self, response_type: &str) -> bool {
-        self.response_types().iter().any(|r| r == response_type)
+        let wanted = value_set(response_type);
+        self.response_types().iter().any(|r| value_set(r) == wanted)
     }
 }
 
@@ -243,4 +245,12 @@ impl Client for ClientRecord {
     fn client_name(&self) -> Option<&str> {
         self.client_name.as_deref()
     }
+}
+
+/// The space-delimited values of a string, sorted and without duplicates.
+fn value_set(s: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = s.split(' ').filter(|p| !p.is_empty()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }

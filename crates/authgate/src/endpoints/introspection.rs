@@ -3,13 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::find_presented_token;
+use super::{authenticated_client, find_presented_token, Endpoint, Metadata};
 use crate::client::Client;
-use crate::context::ServerContext;
+use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::OAuth2Response;
+use crate::server_context::ServerContext;
 use crate::storage::TokenKind;
 
 /// Decides which authenticated clients may introspect tokens (RFC 7662 §4 asks that the
@@ -39,8 +43,10 @@ impl IntrospectionPolicy for ConfidentialClients {
     }
 }
 
-/// The introspection endpoint, enabled with
-/// [`crate::AuthorizationServer::register_introspection_endpoint`].
+/// The introspection endpoint, registered with
+/// [`crate::AuthorizationServer::register_endpoint`] (or
+/// [`crate::AuthorizationServer::register_introspection_endpoint`]), mounted at
+/// [`crate::EndpointPaths::introspection`].
 ///
 /// An active token answers `active: true` with `scope`, `client_id`, `username`, `sub`,
 /// `token_type`, `exp`, `iat` and `iss`; an unknown, expired or revoked one answers only
@@ -65,7 +71,7 @@ impl IntrospectionEndpoint {
         self
     }
 
-    pub(crate) async fn introspect(
+    async fn introspect(
         &self,
         ctx: &ServerContext,
         req: &OAuth2Request,
@@ -103,6 +109,38 @@ impl IntrospectionEndpoint {
             }
         }
         Ok(body)
+    }
+}
+
+#[async_trait]
+impl Endpoint for IntrospectionEndpoint {
+    fn name(&self) -> &'static str {
+        "introspection"
+    }
+
+    fn path(&self, config: &ServerConfig) -> String {
+        config.endpoints.introspection.clone()
+    }
+
+    fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+        let c = &ctx.config;
+        metadata.introspection_endpoint = Some(c.endpoint_url(&c.endpoints.introspection));
+        // Public clients cannot introspect (the default policy), so `none` is not offered.
+        Metadata::add(
+            &mut metadata.introspection_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post"],
+        );
+    }
+
+    async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
+        let result = match authenticated_client(ctx, req).await {
+            Ok(client) => self.introspect(ctx, req, client.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(body) => OAuth2Response::json(StatusCode::OK, &body),
+            Err(e) => ctx.error_response(e),
+        }
     }
 }
 

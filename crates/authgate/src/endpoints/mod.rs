@@ -1,15 +1,147 @@
-//! Endpoints registered explicitly: revocation (RFC 7009) and introspection (RFC 7662).
+//! The endpoints, one module each.
+//!
+//! | module | endpoint | specification | registered with |
+//! | --- | --- | --- | --- |
+//! | [`authorization`] | authorization endpoint | RFC 6749 §3.1, §4.1.1, §4.2.1; RFC 9207 | always present; grants register on it |
+//! | [`token`] | token endpoint | RFC 6749 §3.2, §5 | always present; grants register on it |
+//! | [`revocation`] | revocation endpoint | RFC 7009 | [`crate::AuthorizationServer::register_endpoint`] |
+//! | [`introspection`] | introspection endpoint | RFC 7662 | [`crate::AuthorizationServer::register_endpoint`] |
+//! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
+//!
+//! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
+//! itself, says where it is mounted and which methods it answers, checks at registration
+//! that the server has what it needs, adds its entries to the [`Metadata`] and answers
+//! requests. Nothing in `server.rs` changes for it.
 
-mod introspection;
-mod revocation;
+pub mod authorization;
+pub mod introspection;
 
+pub mod metadata;
+pub mod revocation;
+pub mod token;
+
+use async_trait::async_trait;
+use http::{Method, StatusCode};
+
+pub use authorization::AuthorizationEndpoint;
 pub use introspection::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy};
-pub use revocation::RevocationEndpoint;
 
-use crate::context::ServerContext;
+pub use metadata::Metadata;
+pub use revocation::RevocationEndpoint;
+pub use token::TokenEndpoint;
+
+use crate::client::{authenticate_client, Client};
+use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::OAuth2Response;
+use crate::server_context::ServerContext;
 use crate::storage::TokenRecord;
+
+/// An endpoint registered on the server with
+/// [`crate::AuthorizationServer::register_endpoint`] (the Authlib habit of
+/// `register_endpoint(...)`).
+///
+/// ```
+/// use authgate::{async_trait, Endpoint, Metadata, OAuth2Request, OAuth2Response, ServerConfig, ServerContext};
+/// use http::StatusCode;
+///
+/// /// Answers the server's issuer: a made-up endpoint, to show the shape.
+/// struct WhoAmI;
+///
+/// #[async_trait]
+/// impl Endpoint for WhoAmI {
+///     fn name(&self) -> &'static str { "whoami" }
+///     fn path(&self, _config: &ServerConfig) -> String { "/whoami".into() }
+///     fn methods(&self) -> &'static [http::Method] { &[http::Method::GET] }
+///     fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+///         metadata.extra.insert("whoami_endpoint".into(), ctx.config.endpoint_url("/whoami").into());
+///     }
+///     async fn respond(&self, ctx: &ServerContext, _req: &OAuth2Request) -> OAuth2Response {
+///         OAuth2Response::json(StatusCode::OK, &serde_json::json!({ "issuer": ctx.config.issuer }))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Endpoint: Send + Sync + 'static {
+    /// The endpoint's name, unique within a server (`revocation`, `introspection`,
+    /// `jwks`...): what [`crate::AuthorizationServer::create_endpoint_response`] takes.
+    fn name(&self) -> &'static str;
+
+    /// The path it is mounted at, relative to the issuer.
+    fn path(&self, config: &ServerConfig) -> String;
+
+    /// The HTTP methods it answers; a web integration answers others with 405.
+    fn methods(&self) -> &'static [Method] {
+        &[Method::POST]
+    }
+
+    /// Checks, at registration, that the server has what the endpoint needs (a store, a
+    /// key set): a missing part is an error at start, not at the first request.
+    ///
+    /// # Errors
+    /// What is missing.
+    fn check(&self, _ctx: &ServerContext) -> Result<(), SetupError> {
+        Ok(())
+    }
+
+    /// Adds the endpoint's entries to the metadata document.
+    fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata);
+
+    /// Answers a request.
+    async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response;
+}
+
+/// Why the server cannot be assembled as asked.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// An endpoint or grant needs a store the server was built without.
+    #[error("the {needed_by} needs {what}; add it when building the server's stores")]
+    Missing {
+        /// Who needs it.
+        needed_by: &'static str,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// Two endpoints with one name.
+    #[error("an endpoint named '{0}' is already registered")]
+    Duplicate(&'static str),
+}
+
+/// RFC 6749 §3.2: the token endpoint takes POST with a form body; RFC 7009 and RFC 7662 say
+/// the same of theirs.
+pub(crate) fn check_post_form(req: &OAuth2Request) -> Result<(), OAuth2Error> {
+    if req.method() != Method::POST {
+        return Err(
+            OAuth2Error::invalid_request("this endpoint accepts POST only")
+                .with_status(StatusCode::METHOD_NOT_ALLOWED),
+        );
+    }
+    if !req.is_form_encoded() {
+        return Err(OAuth2Error::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Ok(())
+}
+
+/// A POSTed form from an authenticated client.
+pub(crate) async fn authenticated_client(
+    ctx: &ServerContext,
+    req: &OAuth2Request,
+) -> Result<std::sync::Arc<dyn Client>, OAuth2Error> {
+    check_post_form(req)?;
+    authenticate_client(ctx.clients.as_ref(), req).await
+}
+
+/// The 404 JSON answer for an endpoint that is not registered.
+pub(crate) fn not_enabled(what: &str) -> OAuth2Response {
+    OAuth2Response::from(
+        OAuth2Error::invalid_request(format!("the {what} endpoint is not enabled"))
+            .with_status(StatusCode::NOT_FOUND),
+    )
+}
 
 /// Finds the token named by the `token` parameter, whatever its kind; `token_type_hint` is
 /// read but not trusted (RFC 7009 §2.1: the search extends to every type, and one store

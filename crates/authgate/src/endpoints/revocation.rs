@@ -1,14 +1,21 @@
 //! Token revocation (RFC 7009).
 
-use super::find_presented_token;
+use async_trait::async_trait;
+
+use super::{authenticated_client, find_presented_token, Endpoint, Metadata};
+use crate::client::authentication::SUPPORTED_METHODS;
 use crate::client::Client;
-use crate::context::ServerContext;
+use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::OAuth2Response;
+use crate::server_context::ServerContext;
 use crate::storage::TokenKind;
 
-/// The revocation endpoint, enabled with
-/// [`crate::AuthorizationServer::register_revoke_token_endpoint`].
+/// The revocation endpoint, registered with
+/// [`crate::AuthorizationServer::register_endpoint`] (or
+/// [`crate::AuthorizationServer::register_revoke_token_endpoint`]), mounted at
+/// [`crate::EndpointPaths::revocation`].
 ///
 /// The caller authenticates as a client (public clients with their `client_id`). An
 /// unknown token, or another client's, answers 200 and changes nothing (RFC 7009 §2.2).
@@ -26,7 +33,7 @@ impl RevocationEndpoint {
         Self::default()
     }
 
-    pub(crate) async fn revoke(
+    async fn revoke(
         &self,
         ctx: &ServerContext,
         req: &OAuth2Request,
@@ -45,5 +52,36 @@ impl RevocationEndpoint {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Endpoint for RevocationEndpoint {
+    fn name(&self) -> &'static str {
+        "revocation"
+    }
+
+    fn path(&self, config: &ServerConfig) -> String {
+        config.endpoints.revocation.clone()
+    }
+
+    fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+        let c = &ctx.config;
+        metadata.revocation_endpoint = Some(c.endpoint_url(&c.endpoints.revocation));
+        Metadata::add(
+            &mut metadata.revocation_endpoint_auth_methods_supported,
+            SUPPORTED_METHODS.iter().map(|m| m.as_str()),
+        );
+    }
+
+    async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
+        let result = match authenticated_client(ctx, req).await {
+            Ok(client) => self.revoke(ctx, req, client.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => OAuth2Response::empty_ok(),
+            Err(e) => ctx.error_response(e),
+        }
     }
 }

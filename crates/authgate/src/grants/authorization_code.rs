@@ -4,14 +4,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AuthorizationGrant, Grant, GrantHooks, ResponseMode, TokenGrant};
+use super::{issue_with_hooks, AuthorizationGrant, Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
-use crate::context::{ServerContext, TokenSpec};
+use crate::context::IssueContext;
+use crate::endpoints::Metadata;
 use crate::error::OAuth2Error;
+use crate::generator::NewToken;
+use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::request::OAuth2Request;
-use crate::server::AuthorizationRequest;
-use crate::storage::{AuthorizationCodeRecord, ResourceOwner, TokenKind};
+use crate::response::{AuthorizationResponse, TokenResponse};
+use crate::server_context::ServerContext;
+use crate::storage::{AuthorizationCodeRecord, GrantDetails, ResourceOwner, TokenKind};
 
 /// `response_type=code` at the authorization endpoint and
 /// `grant_type=authorization_code` at the token endpoint.
@@ -37,8 +41,8 @@ impl Grant for AuthorizationCodeGrant {
 
 #[async_trait]
 impl AuthorizationGrant for AuthorizationCodeGrant {
-    fn response_type(&self) -> &str {
-        "code"
+    fn response_type(&self) -> ResponseType {
+        ResponseType::code()
     }
 
     fn default_response_mode(&self) -> ResponseMode {
@@ -52,11 +56,10 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
     fn validate_request(
         &self,
         ctx: &ServerContext,
-        req: &OAuth2Request,
         request: &mut AuthorizationRequest,
     ) -> Result<(), OAuth2Error> {
-        let challenge = req.authorization_value("code_challenge")?;
-        let method = req.authorization_value("code_challenge_method")?;
+        let challenge = request.params.code_challenge.as_deref();
+        let method = request.params.code_challenge_method.as_deref();
         let Some(challenge) = challenge else {
             if method.is_some() {
                 return Err(OAuth2Error::invalid_request(
@@ -94,29 +97,48 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
         ctx: &ServerContext,
         request: &AuthorizationRequest,
         owner: &ResourceOwner,
-    ) -> Result<Vec<(String, String)>, OAuth2Error> {
+    ) -> Result<AuthorizationResponse, OAuth2Error> {
         let now_ms = ctx.clock.now_millis();
         let now = now_ms.div_euclid(1000);
-        let code = ctx
-            .generator
-            .generate(TokenKind::AuthorizationCode, now_ms, ctx.rng.as_ref());
-        let record = AuthorizationCodeRecord {
-            selector: code.key.selector,
-            verifier_hash: code.key.verifier_hash,
-            client_id: request.client.client_id().to_owned(),
-            redirect_uri: request.redirect_uri.clone(),
-            redirect_uri_sent: request.redirect_uri_sent,
-            scope: request.scope.clone(),
-            subject: owner.subject.clone(),
-            username: owner.username.clone(),
-            code_challenge: request.code_challenge.clone(),
-            nonce: request.nonce.clone(),
-            issued_at: now,
-            expires_at: now.saturating_add(i64::try_from(ctx.config.code_ttl).unwrap_or(600)),
-            used: false,
+        let expires_at = now.saturating_add(i64::try_from(ctx.config.code_ttl).unwrap_or(600));
+        let code = ctx.generator.generate(&NewToken::new(
+            TokenKind::AuthorizationCode,
+            now_ms,
+            expires_at,
+            &ctx.config.issuer,
+            ctx.rng.as_ref(),
+        ));
+        let mut record = AuthorizationCodeRecord::new(
+            code.key,
+            request.client.client_id(),
+            request.redirect_uri.clone(),
+            owner.subject.clone(),
+            now,
+            expires_at,
+        );
+        record.redirect_uri_sent = request.redirect_uri_sent;
+        record.scope = request.scope.clone();
+        record.username.clone_from(&owner.username);
+        record.code_challenge.clone_from(&request.code_challenge);
+        record.nonce.clone_from(&request.nonce);
+        // How the owner authenticated, and the claims asked for, travel with the code to
+        // the tokens issued from it.
+        record.details = GrantDetails {
+            claims_request: request.params.claims.clone(),
+            ..GrantDetails::of_owner(owner)
         };
         ctx.codes.save_code(record).await?;
-        Ok(vec![("code".to_owned(), code.value)])
+        let mut response = AuthorizationResponse::new(&request.redirect_uri, request.response_mode);
+        response.push("code", code.value);
+        Ok(response)
+    }
+
+    fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+        let mut pkce = vec!["S256"];
+        if ctx.config.allow_plain_pkce {
+            pkce.push("plain");
+        }
+        Metadata::add(&mut metadata.code_challenge_methods_supported, pkce);
     }
 }
 
@@ -131,7 +153,7 @@ impl TokenGrant for AuthorizationCodeGrant {
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+    ) -> Result<TokenResponse, OAuth2Error> {
         let code = req
             .form_value("code")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'code'"))?;
@@ -188,20 +210,14 @@ impl TokenGrant for AuthorizationCodeGrant {
             // Another request redeemed it first: treat as a replay.
             return Err(replayed(ctx, &record).await);
         }
-        let owner = ResourceOwner {
-            subject: record.subject.clone(),
-            username: record.username.clone(),
-        };
-        let spec = TokenSpec {
-            client: client.as_ref(),
-            grant_type: "authorization_code",
-            owner: Some(&owner),
-            scope: record.scope.clone(),
-            family: Some(record.selector),
-            refresh_token: ctx.issues_refresh_token(client.as_ref()),
-            expires_in: None,
-        };
-        let issued = self.hooks.issue_tokens(ctx, spec).await?;
+        let owner = record.owner();
+        let issue = IssueContext::new(client.as_ref(), "authorization_code", record.scope.clone())
+            .owner(&owner)
+            .details(record.details.clone())
+            .nonce(record.nonce.clone())
+            .family(record.selector)
+            .refresh_token(ctx.issues_refresh_token(client.as_ref()));
+        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
         // A replay caught while this request was issuing deleted the code (see
         // `replayed`) and may have revoked the family before these tokens were saved:
         // revoke them now, so the replay revokes every token the code gave (RFC 9700 §4.5).
@@ -210,7 +226,7 @@ impl TokenGrant for AuthorizationCodeGrant {
         if ctx.codes.find_code(&record.selector).await?.is_none() {
             ctx.tokens.revoke_family(&record.selector).await?;
         }
-        Ok(issued.to_json())
+        Ok(issued.to_response())
     }
 }
 

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Grant, GrantHooks, TokenGrant};
+use super::{issue_with_hooks, Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
-use crate::context::{ServerContext, TokenSpec};
+use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::TokenResponse;
+use crate::server_context::ServerContext;
 
 /// `grant_type=client_credentials`: confidential clients only (RFC 6749 §4.4), no refresh
 /// token (§4.4.3).
@@ -35,24 +37,17 @@ impl TokenGrant for ClientCredentialsGrant {
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+    ) -> Result<TokenResponse, OAuth2Error> {
         if client.is_public() {
             return Err(OAuth2Error::unauthorized_client(
                 "client_credentials is for confidential clients only (RFC 6749 section 4.4)",
             ));
         }
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
-        let spec = TokenSpec {
-            client: client.as_ref(),
-            grant_type: "client_credentials",
-            owner: None,
-            scope,
-            family: None,
-            refresh_token: false,
-            expires_in: None,
-        };
-        let mut issued = self.hooks.issue_tokens(ctx, spec).await?;
+        let issue = IssueContext::new(client.as_ref(), "client_credentials", scope);
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        // RFC 6749 §4.4.3: whatever a hook did, no refresh token here.
         issued.refresh_token = None;
-        Ok(issued.to_json())
+        Ok(issued.to_response())
     }
 }

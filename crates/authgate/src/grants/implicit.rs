@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AuthorizationGrant, Grant, GrantHooks, ResponseMode};
-use crate::context::{ServerContext, TokenSpec};
+use super::{issue_with_hooks, AuthorizationGrant, Grant, GrantHooks};
+use crate::context::IssueContext;
 use crate::error::OAuth2Error;
-use crate::server::AuthorizationRequest;
+use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
+use crate::response::AuthorizationResponse;
+use crate::server_context::ServerContext;
 use crate::storage::ResourceOwner;
 
 /// `response_type=token`: the access token goes back in the redirect URI's fragment, and
@@ -27,8 +29,8 @@ impl Grant for ImplicitGrant {
 
 #[async_trait]
 impl AuthorizationGrant for ImplicitGrant {
-    fn response_type(&self) -> &str {
-        "token"
+    fn response_type(&self) -> ResponseType {
+        ResponseType::token()
     }
 
     fn default_response_mode(&self) -> ResponseMode {
@@ -44,19 +46,15 @@ impl AuthorizationGrant for ImplicitGrant {
         ctx: &ServerContext,
         request: &AuthorizationRequest,
         owner: &ResourceOwner,
-    ) -> Result<Vec<(String, String)>, OAuth2Error> {
-        let spec = TokenSpec {
-            client: request.client.as_ref(),
-            grant_type: "implicit",
-            owner: Some(owner),
-            scope: request.scope.clone(),
-            family: None,
-            refresh_token: false,
-            expires_in: None,
-        };
-        let mut issued = self.hooks.issue_tokens(ctx, spec).await?;
+    ) -> Result<AuthorizationResponse, OAuth2Error> {
+        let issue = IssueContext::new(request.client.as_ref(), "implicit", request.scope.clone())
+            .owner(owner)
+            .nonce(request.nonce.clone());
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
         // A hook may not smuggle a refresh token into a URL fragment.
         issued.refresh_token = None;
-        Ok(issued.to_fragment_params())
+        let mut response = AuthorizationResponse::new(&request.redirect_uri, request.response_mode);
+        response.params = issued.to_response().to_params();
+        Ok(response)
     }
 }

@@ -51,32 +51,14 @@ pub use password::PasswordGrant;
 pub use refresh_token::RefreshTokenGrant;
 
 use crate::client::Client;
-use crate::context::{IssuedTokens, ServerContext, TokenSpec};
+use crate::context::{IssueContext, IssuedTokens};
+use crate::endpoints::Metadata;
 use crate::error::OAuth2Error;
+use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
 use crate::request::OAuth2Request;
-use crate::server::AuthorizationRequest;
+use crate::response::{AuthorizationResponse, TokenResponse};
+use crate::server_context::ServerContext;
 use crate::storage::ResourceOwner;
-
-/// How authorization response parameters travel back to the client.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseMode {
-    /// In the redirect URI's query (the code grant's default).
-    Query,
-    /// In the redirect URI's fragment (the implicit grant's default; tokens never travel in
-    /// a query, RFC 9700 §4.3.2).
-    Fragment,
-}
-
-impl ResponseMode {
-    /// The `response_mode` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Query => "query",
-            Self::Fragment => "fragment",
-        }
-    }
-}
 
 /// Anything that can be registered with the server: a token-endpoint grant, an
 /// authorization-endpoint grant, or both.
@@ -106,20 +88,24 @@ pub trait TokenGrant: Send + Sync {
         true
     }
 
-    /// Handles a token request; the answer is the JSON body of a 200 response.
+    /// Handles a token request; the answer becomes the JSON body of a 200 response.
     async fn create_token_response(
         &self,
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error>;
+    ) -> Result<TokenResponse, OAuth2Error>;
+
+    /// Adds what the grant supports to the metadata, beyond its grant type (which the
+    /// server lists).
+    fn contribute(&self, _ctx: &ServerContext, _metadata: &mut Metadata) {}
 }
 
 /// A grant served at the authorization endpoint, keyed by its `response_type`.
 #[async_trait]
 pub trait AuthorizationGrant: Send + Sync {
-    /// The `response_type` value.
-    fn response_type(&self) -> &str;
+    /// The `response_type` (a set of values: `code id_token` is `id_token code`).
+    fn response_type(&self) -> ResponseType;
 
     /// Where the response parameters go unless `response_mode` says otherwise.
     fn default_response_mode(&self) -> ResponseMode;
@@ -129,51 +115,77 @@ pub trait AuthorizationGrant: Send + Sync {
     fn grant_type(&self) -> &str;
 
     /// Checks the grant's own parameters once the client and redirect URI are verified
-    /// (PKCE for the code grant). Errors here are redirected to the client.
+    /// (PKCE for the code grant), reading [`AuthorizationRequest::params`]. Errors here
+    /// are redirected to the client.
     fn validate_request(
         &self,
         _ctx: &ServerContext,
-        _req: &OAuth2Request,
         _request: &mut AuthorizationRequest,
     ) -> Result<(), OAuth2Error> {
         Ok(())
     }
 
-    /// Issues what the response carries (a code, a token) for an approving owner, as
-    /// parameters to send to the redirect URI. `state` and `iss` are added by the server.
+    /// Issues what the response carries (a code, a token) for an approving owner.
+    /// `state` and `iss` are added by the endpoint.
     async fn authorize(
         &self,
         ctx: &ServerContext,
         request: &AuthorizationRequest,
         owner: &ResourceOwner,
-    ) -> Result<Vec<(String, String)>, OAuth2Error>;
+    ) -> Result<AuthorizationResponse, OAuth2Error>;
+
+    /// Adds what the grant supports to the metadata (PKCE methods, for the code grant).
+    fn contribute(&self, _ctx: &ServerContext, _metadata: &mut Metadata) {}
 }
 
-/// Hooks into a built-in grant's token issuance. Every method has a default; override one
-/// to change that step alone.
+/// Hooks into a built-in grant's token issuance, the refresh grant's included. Every
+/// method has a default; override one to change that step alone. A grant calls
+/// [`Self::prepare`], then [`Self::issue_tokens`], then [`Self::issued`] — except the
+/// refresh grant when it rotates, which builds the tokens and saves them atomically with
+/// the retirement of the old refresh token, between `prepare` and `issued`.
 ///
 /// ```
-/// use authgate::{async_trait, GrantHooks, IssuedTokens, OAuth2Error, ServerContext, TokenSpec};
+/// use authgate::{async_trait, GrantHooks, IssueContext, OAuth2Error, ServerContext};
 /// struct ShortLived;
 /// #[async_trait]
 /// impl GrantHooks for ShortLived {
-///     async fn issue_tokens(&self, ctx: &ServerContext, mut spec: TokenSpec<'_>)
-///         -> Result<IssuedTokens, OAuth2Error> {
-///         spec.expires_in = Some(60);
-///         ctx.issue_tokens(spec).await
+///     async fn prepare(&self, _ctx: &ServerContext, issue: &mut IssueContext<'_>)
+///         -> Result<(), OAuth2Error> {
+///         issue.expires_in = Some(60);
+///         Ok(())
 ///     }
 /// }
 /// let grant = authgate::ImplicitGrant::new().with_hooks(ShortLived);
 /// ```
 #[async_trait]
 pub trait GrantHooks: Send + Sync + 'static {
+    /// Shapes what is about to be issued: lifetime, scope, audience, claims. The default
+    /// changes nothing.
+    async fn prepare(
+        &self,
+        _ctx: &ServerContext,
+        _issue: &mut IssueContext<'_>,
+    ) -> Result<(), OAuth2Error> {
+        Ok(())
+    }
+
     /// Creates and saves the tokens. The default is [`ServerContext::issue_tokens`].
     async fn issue_tokens(
         &self,
         ctx: &ServerContext,
-        spec: TokenSpec<'_>,
+        issue: &IssueContext<'_>,
     ) -> Result<IssuedTokens, OAuth2Error> {
-        ctx.issue_tokens(spec).await
+        ctx.issue_tokens(issue).await
+    }
+
+    /// Sees the tokens once saved; may add members to the response (an ID token, say).
+    async fn issued(
+        &self,
+        _ctx: &ServerContext,
+        _issue: &IssueContext<'_>,
+        _tokens: &mut IssuedTokens,
+    ) -> Result<(), OAuth2Error> {
+        Ok(())
     }
 }
 
@@ -182,3 +194,15 @@ pub trait GrantHooks: Send + Sync + 'static {
 pub struct DefaultHooks;
 
 impl GrantHooks for DefaultHooks {}
+
+/// Runs the three hooks around one issuance.
+async fn issue_with_hooks(
+    hooks: &dyn GrantHooks,
+    ctx: &ServerContext,
+    mut issue: IssueContext<'_>,
+) -> Result<IssuedTokens, OAuth2Error> {
+    hooks.prepare(ctx, &mut issue).await?;
+    let mut issued = hooks.issue_tokens(ctx, &issue).await?;
+    hooks.issued(ctx, &issue, &mut issued).await?;
+    Ok(issued)
+}

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{DefaultHooks, Grant, GrantHooks, TokenGrant};
+use super::{issue_with_hooks, DefaultHooks, Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
-use crate::context::{ServerContext, TokenSpec};
+use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::TokenResponse;
+use crate::server_context::ServerContext;
 use crate::storage::UserStore;
 
 /// `grant_type=password`: the owner's credentials are checked by a [`UserStore`] (the
@@ -53,7 +55,7 @@ impl TokenGrant for PasswordGrant {
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+    ) -> Result<TokenResponse, OAuth2Error> {
         let username = req
             .form_value("username")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'username'"))?;
@@ -66,16 +68,10 @@ impl TokenGrant for PasswordGrant {
             .authenticate_user(username, password)
             .await?
             .ok_or_else(|| OAuth2Error::invalid_grant("invalid resource owner credentials"))?;
-        let spec = TokenSpec {
-            client: client.as_ref(),
-            grant_type: "password",
-            owner: Some(&owner),
-            scope,
-            family: None,
-            refresh_token: ctx.issues_refresh_token(client.as_ref()),
-            expires_in: None,
-        };
-        let issued = self.hooks.issue_tokens(ctx, spec).await?;
-        Ok(issued.to_json())
+        let issue = IssueContext::new(client.as_ref(), "password", scope)
+            .owner(&owner)
+            .refresh_token(ctx.issues_refresh_token(client.as_ref()));
+        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        Ok(issued.to_response())
     }
 }

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Grant, TokenGrant};
+use super::{Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
 use crate::config::RefreshTokenRotation;
-use crate::context::{ServerContext, TokenSpec};
+use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::response::TokenResponse;
+use crate::server_context::ServerContext;
 use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
 
 /// `grant_type=refresh_token`.
@@ -19,15 +21,16 @@ use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
 /// otherwise). Rotation follows [`crate::ServerConfig::refresh_token_rotation`] (public
 /// clients by default): the old token is retired atomically as its replacement is saved,
 /// and a retired token presented again revokes the whole grant family.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RefreshTokenGrant;
-
-impl RefreshTokenGrant {
-    /// The grant.
-    pub fn new() -> Self {
-        Self
-    }
+///
+/// The new tokens keep the owner and how they authenticated (`auth_time`, `acr`, `amr`,
+/// session), the audience and the claims of the grant. [`GrantHooks`] shape them like any
+/// grant's; when the token rotates, the grant saves the new tokens itself, atomically with
+/// retiring the old one, so [`GrantHooks::issue_tokens`] is called only when it does not.
+pub struct RefreshTokenGrant {
+    hooks: Arc<dyn GrantHooks>,
 }
+
+hooked_grant!(RefreshTokenGrant);
 
 impl Grant for RefreshTokenGrant {
     fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
@@ -46,7 +49,7 @@ impl TokenGrant for RefreshTokenGrant {
         ctx: &ServerContext,
         req: &OAuth2Request,
         client: Arc<dyn Client>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuth2Error> {
+    ) -> Result<TokenResponse, OAuth2Error> {
         let presented = req
             .form_value("refresh_token")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'refresh_token'"))?;
@@ -84,26 +87,30 @@ impl TokenGrant for RefreshTokenGrant {
                 }
             }
         };
-        let owner = record.subject.clone().map(|subject| ResourceOwner {
-            subject,
-            username: record.username.clone(),
+        let owner = record.subject.clone().map(|subject| {
+            let mut o = ResourceOwner::subject(subject);
+            o.username.clone_from(&record.username);
+            o
         });
         let rotate = match ctx.config.refresh_token_rotation {
             RefreshTokenRotation::Always => true,
             RefreshTokenRotation::PublicClients => client.is_public(),
             RefreshTokenRotation::Never => false,
         };
-        let spec = TokenSpec {
-            client: client.as_ref(),
-            grant_type: "refresh_token",
-            owner: owner.as_ref(),
-            scope,
-            family: Some(record.family),
-            refresh_token: rotate,
-            expires_in: None,
-        };
-        if rotate {
-            let mut issued = ctx.build_tokens(&spec);
+        let mut issue = IssueContext::new(client.as_ref(), "refresh_token", scope);
+        if let Some(o) = &owner {
+            issue = issue.owner(o);
+        }
+        let mut issue = issue
+            .details(record.details.clone())
+            .family(record.family)
+            .refresh_token(rotate);
+        self.hooks.prepare(ctx, &mut issue).await?;
+        // A rotation replaces the refresh token; without one, the old token stays and no
+        // second one is issued beside it. Hooks do not change that.
+        issue.refresh_token = rotate;
+        let mut issued = if rotate {
+            let mut issued = ctx.build_tokens(&issue);
             // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
             // narrower scope this access token was asked with.
             for r in &mut issued.records {
@@ -119,10 +126,12 @@ impl TokenGrant for RefreshTokenGrant {
                 // Someone rotated it between our read and now: that is reuse too.
                 return Err(reused(ctx, &record).await);
             }
-            Ok(issued.to_json())
+            issued
         } else {
-            Ok(ctx.issue_tokens(spec).await?.to_json())
-        }
+            self.hooks.issue_tokens(ctx, &issue).await?
+        };
+        self.hooks.issued(ctx, &issue, &mut issued).await?;
+        Ok(issued.to_response())
     }
 }
 

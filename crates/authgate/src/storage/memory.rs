@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ResourceOwner, TokenKind,
-    TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, ResourceOwner,
+    TokenKind, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::error::StorageError;
 use crate::password;
 use crate::rng::OsRng;
 use crate::scope::Scope;
-use crate::token::{SecretHash, Selector};
+use crate::token::{SecretHash, Selector, TokenKey};
 
 const SHARDS: usize = 16;
 
@@ -28,6 +28,9 @@ struct MemToken {
     issued_at: i64,
     expires_at: i64,
     meta: Arc<TokenMeta>,
+    /// Audience, authentication facts, claims: none for most tokens (a client's), so boxed
+    /// and absent rather than a default value in every entry.
+    details: Option<Box<GrantDetails>>,
     kind: TokenKind,
     revoked: bool,
     rotated: bool,
@@ -44,21 +47,27 @@ struct TokenMeta {
 impl MemToken {
     fn record(&self, selector: Selector) -> TokenRecord {
         let m = &self.meta;
-        TokenRecord {
-            selector,
-            verifier_hash: self.verifier_hash,
-            kind: self.kind,
-            client_id: m.client_id.clone(),
-            subject: m.subject.clone(),
-            username: m.username.clone(),
-            scope: m.scope.clone(),
-            grant_type: m.grant_type.clone(),
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-            family: self.family,
-            revoked: self.revoked,
-            rotated: self.rotated,
+        let mut r = TokenRecord::new(
+            TokenKey {
+                selector,
+                verifier_hash: self.verifier_hash,
+            },
+            self.kind,
+            m.client_id.clone(),
+            m.grant_type.clone(),
+            self.issued_at,
+            self.expires_at,
+        );
+        r.subject.clone_from(&m.subject);
+        r.username.clone_from(&m.username);
+        r.scope = m.scope.clone();
+        r.family = self.family;
+        r.revoked = self.revoked;
+        r.rotated = self.rotated;
+        if let Some(d) = &self.details {
+            r.details = (**d).clone();
         }
+        r
     }
 }
 
@@ -237,6 +246,7 @@ impl MemoryStore {
                 issued_at: t.issued_at,
                 expires_at: t.expires_at,
                 meta: self.intern(t),
+                details: (!t.details.is_empty()).then(|| Box::new(t.details.clone())),
                 kind: t.kind,
                 revoked: t.revoked,
                 rotated: t.rotated,

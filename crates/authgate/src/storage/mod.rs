@@ -18,25 +18,155 @@ use crate::client::Client;
 use crate::error::StorageError;
 use crate::pkce::CodeChallenge;
 use crate::scope::Scope;
-use crate::token::{SecretHash, Selector};
+use crate::token::{SecretHash, Selector, TokenKey};
 
 /// The resource owner a grant acts for: the user who approved, or whose password was
-/// checked.
+/// checked, and — when the application knows it — how they authenticated (what OpenID
+/// Connect reports as `auth_time`, `acr`, `amr` and the session id `sid`).
+///
+/// ```
+/// use authgate::ResourceOwner;
+/// let owner = ResourceOwner::new("user-1", "alice")
+///     .authenticated_at(1_700_000_000)
+///     .amr(["pwd"])
+///     .session_id("s-42");
+/// assert_eq!(owner.auth_time, Some(1_700_000_000));
+/// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceOwner {
     /// A stable, unique identifier (`sub`).
     pub subject: String,
     /// The login name (`username` in introspection).
     pub username: Option<String>,
+    /// When the owner last authenticated, seconds since the epoch.
+    pub auth_time: Option<i64>,
+    /// The authentication context class reference satisfied.
+    pub acr: Option<String>,
+    /// The authentication methods used (RFC 8176 values, e.g. `pwd`, `otp`).
+    pub amr: Vec<String>,
+    /// The login session, for logout.
+    pub session_id: Option<String>,
 }
 
 impl ResourceOwner {
     /// An owner with a subject and a username.
     pub fn new(subject: impl Into<String>, username: impl Into<String>) -> Self {
         Self {
-            subject: subject.into(),
             username: Some(username.into()),
+            ..Self::subject(subject)
         }
+    }
+
+    /// An owner known by subject alone.
+    pub fn subject(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            username: None,
+            auth_time: None,
+            acr: None,
+            amr: Vec::new(),
+            session_id: None,
+        }
+    }
+
+    /// Sets when the owner authenticated.
+    #[must_use]
+    pub fn authenticated_at(mut self, auth_time: i64) -> Self {
+        self.auth_time = Some(auth_time);
+        self
+    }
+
+    /// Sets the authentication context class reference.
+    #[must_use]
+    pub fn acr(mut self, acr: impl Into<String>) -> Self {
+        self.acr = Some(acr.into());
+        self
+    }
+
+    /// Sets the authentication methods.
+    #[must_use]
+    pub fn amr<I: IntoIterator<Item = S>, S: Into<String>>(mut self, amr: I) -> Self {
+        self.amr = amr.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the login session id.
+    #[must_use]
+    pub fn session_id(mut self, sid: impl Into<String>) -> Self {
+        self.session_id = Some(sid.into());
+        self
+    }
+}
+
+/// What an authorization carries beyond the core columns of a code or token, kept with
+/// it so that it flows from a code to its tokens and on through refreshes: the audience
+/// (resource indicators), how the owner authenticated, the OpenID Connect `claims`
+/// request, a confirmation key (`cnf`, for sender-constrained tokens) and extension
+/// claims.
+///
+/// Stores keep it as one serialised value (JSON in the SQL backends), so a later feature
+/// adds a field here, not a column to every backend.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GrantDetails {
+    /// The resources the token is for (RFC 8707); empty: the server's default audience.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// When the owner authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The authentication context class reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The authentication methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The login session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The OpenID Connect `claims` request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_request: Option<serde_json::Value>,
+    /// The confirmation key (`cnf`) of a sender-constrained token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<serde_json::Value>,
+    /// Extension claims, issued as they are.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl GrantDetails {
+    /// Whether nothing is set (stores keep no value then).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The authentication facts of an owner.
+    pub fn of_owner(owner: &ResourceOwner) -> Self {
+        Self {
+            auth_time: owner.auth_time,
+            acr: owner.acr.clone(),
+            amr: owner.amr.clone(),
+            session_id: owner.session_id.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// The serialised form stores keep; `None` when empty.
+    pub fn to_json(&self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        serde_json::to_string(self).ok()
+    }
+
+    /// Reads the serialised form; a missing or unreadable value reads as empty (it was
+    /// written by [`Self::to_json`], so unreadable means a newer writer's field this
+    /// version ignores).
+    pub fn from_json(s: Option<&str>) -> Self {
+        s.and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -64,6 +194,7 @@ impl TokenKind {
 }
 
 /// An issued access or refresh token, as stored.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
     /// The storage key.
@@ -94,9 +225,39 @@ pub struct TokenRecord {
     pub revoked: bool,
     /// A refresh token replaced by rotation; presenting it again is reuse.
     pub rotated: bool,
+    /// Audience, authentication facts, confirmation key, extension claims.
+    pub details: GrantDetails,
 }
 
 impl TokenRecord {
+    /// A live token of `kind` for `client_id`, founding its own family, with no owner, an
+    /// empty scope and no details; set the other fields as needed.
+    pub fn new(
+        key: TokenKey,
+        kind: TokenKind,
+        client_id: impl Into<String>,
+        grant_type: impl Into<String>,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            selector: key.selector,
+            verifier_hash: key.verifier_hash,
+            kind,
+            client_id: client_id.into(),
+            subject: None,
+            username: None,
+            scope: Scope::empty(),
+            grant_type: grant_type.into(),
+            issued_at,
+            expires_at,
+            family: key.selector,
+            revoked: false,
+            rotated: false,
+            details: GrantDetails::default(),
+        }
+    }
+
     /// Whether the token is neither revoked, rotated out nor expired at `now`.
     pub fn is_active(&self, now: i64) -> bool {
         !self.revoked && !self.rotated && now < self.expires_at
@@ -104,6 +265,7 @@ impl TokenRecord {
 }
 
 /// An issued authorization code, as stored.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct AuthorizationCodeRecord {
     /// The storage key; also the family of every token issued from the code.
@@ -133,6 +295,51 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: i64,
     /// Whether it has been redeemed.
     pub used: bool,
+    /// Audience, authentication facts, `claims` request: what the tokens issued from the
+    /// code carry on.
+    pub details: GrantDetails,
+}
+
+impl AuthorizationCodeRecord {
+    /// An unused code for `client_id` and `subject`, sent to `redirect_uri`; set the other
+    /// fields as needed.
+    pub fn new(
+        key: TokenKey,
+        client_id: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        subject: impl Into<String>,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            selector: key.selector,
+            verifier_hash: key.verifier_hash,
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.into(),
+            redirect_uri_sent: false,
+            scope: Scope::empty(),
+            subject: subject.into(),
+            username: None,
+            code_challenge: None,
+            nonce: None,
+            issued_at,
+            expires_at,
+            used: false,
+            details: GrantDetails::default(),
+        }
+    }
+
+    /// The resource owner the code was issued for, with the authentication facts kept.
+    pub fn owner(&self) -> ResourceOwner {
+        ResourceOwner {
+            subject: self.subject.clone(),
+            username: self.username.clone(),
+            auth_time: self.details.auth_time,
+            acr: self.details.acr.clone(),
+            amr: self.details.amr.clone(),
+            session_id: self.details.session_id.clone(),
+        }
+    }
 }
 
 /// Looks up clients.

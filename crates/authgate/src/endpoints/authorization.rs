@@ -1,0 +1,376 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.2.1): verifies the client and
+//! redirect URI, parses the request into [`AuthorizationParams`], dispatches on
+//! `response_type` to the registered [`AuthorizationGrant`], and delivers the answer —
+//! with `state` and `iss` (RFC 9207) — as a redirect or a form-post page.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+
+use super::Metadata;
+use crate::client::Client;
+use crate::error::{ErrorCode, OAuth2Error};
+use crate::grants::AuthorizationGrant;
+use crate::params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
+use crate::redirect_uri::redirect_uri_matches;
+use crate::request::OAuth2Request;
+use crate::response::{AuthorizationResponse, FormPostPage, OAuth2Response};
+use crate::server_context::ServerContext;
+use crate::storage::ResourceOwner;
+
+/// Why an authorization request failed, and how the failure must be delivered.
+#[derive(Debug)]
+pub enum AuthorizationError {
+    /// The client or the redirect URI could not be verified: the error must be shown to the
+    /// user, never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
+    Invalid(OAuth2Error),
+    /// The client and redirect URI are verified: the error goes back to the client in this
+    /// response (a redirect, or a form-post page), with `state` and `iss`.
+    Redirect {
+        /// The error.
+        error: OAuth2Error,
+        /// The response carrying it.
+        response: OAuth2Response,
+    },
+}
+
+impl AuthorizationError {
+    /// The protocol error.
+    pub fn error(&self) -> &OAuth2Error {
+        match self {
+            Self::Invalid(e) | Self::Redirect { error: e, .. } => e,
+        }
+    }
+
+    /// The response: the redirect, or for [`Self::Invalid`] a 400 JSON error (applications
+    /// usually render their own page instead).
+    pub fn into_response(self) -> OAuth2Response {
+        match self {
+            Self::Invalid(e) => {
+                let status = if e.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    e.status()
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                OAuth2Response::from(e.with_status(status))
+            }
+            Self::Redirect { response, .. } => response,
+        }
+    }
+}
+
+impl fmt::Display for AuthorizationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error().fmt(f)
+    }
+}
+
+impl std::error::Error for AuthorizationError {}
+
+/// The authorization endpoint: the registry of authorization-endpoint grants, keyed by
+/// `response_type` (as a set of values), mounted at
+/// [`crate::EndpointPaths::authorization`]. Every server has one; grants join it through
+/// [`crate::AuthorizationServer::register_grant`].
+#[derive(Default)]
+pub struct AuthorizationEndpoint {
+    grants: HashMap<ResponseType, Arc<dyn AuthorizationGrant>>,
+    form_post: Option<Arc<dyn FormPostPage>>,
+}
+
+impl AuthorizationEndpoint {
+    /// Adds a grant under its `response_type`, replacing one registered before.
+    pub(crate) fn insert(&mut self, grant: Arc<dyn AuthorizationGrant>) {
+        self.grants.insert(grant.response_type(), grant);
+    }
+
+    /// Offers `response_mode=form_post`, rendered by `page`.
+    pub(crate) fn set_form_post(&mut self, page: Arc<dyn FormPostPage>) {
+        self.form_post = Some(page);
+    }
+
+    /// The registered grants.
+    pub fn grants(&self) -> impl Iterator<Item = &Arc<dyn AuthorizationGrant>> {
+        self.grants.values()
+    }
+
+    /// The registered response types, sorted.
+    pub fn response_types(&self) -> Vec<&ResponseType> {
+        let mut v: Vec<&ResponseType> = self.grants.keys().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Validates an authorization request (RFC 6749 §4.1.1, §4.2.1) for the consent page.
+    ///
+    /// # Errors
+    /// [`AuthorizationError::Invalid`] while the client or redirect URI is unverified,
+    /// [`AuthorizationError::Redirect`] after.
+    pub async fn validate(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+    ) -> Result<AuthorizationRequest, AuthorizationError> {
+        let (client, redirect_uri) = verify_client_and_redirect(ctx, req).await?;
+        // From here on errors are redirected. The response mode is known only once the
+        // response type is; until then, the query. The first `state` is echoed even when
+        // it is repeated; the repeat itself is rejected below, with that error redirected.
+        let state = AuthorizationParams::first_state(req);
+        let redirect =
+            |e: OAuth2Error, mode| self.redirect_error(ctx, &redirect_uri, mode, e, &state);
+
+        let response_type = match req.authorization_value("response_type") {
+            Ok(Some(rt)) => ResponseType::parse(rt),
+            Ok(None) => None,
+            Err(e) => return Err(redirect(e, ResponseMode::Query)),
+        };
+        let Some(response_type) = response_type else {
+            return Err(redirect(
+                OAuth2Error::invalid_request("missing 'response_type'"),
+                ResponseMode::Query,
+            ));
+        };
+        let Some(grant) = self.grants.get(&response_type) else {
+            return Err(redirect(
+                OAuth2Error::with_description(
+                    ErrorCode::UnsupportedResponseType,
+                    "this server does not support the response_type",
+                ),
+                ResponseMode::Query,
+            ));
+        };
+        let mut mode = grant.default_response_mode();
+        let result = async {
+            mode = self.response_mode(req.authorization_value("response_mode")?, mode)?;
+            let params = AuthorizationParams::from_request(req)?;
+            if !client.allows_response_type(&response_type.to_string())
+                || !client.allows_grant_type(grant.grant_type())
+            {
+                return Err(OAuth2Error::unauthorized_client(
+                    "the client may not use this response_type",
+                ));
+            }
+            let scope = ctx.resolve_scope(client.as_ref(), params.scope.as_deref())?;
+            let mut request = AuthorizationRequest::new(
+                client.clone(),
+                params,
+                response_type.clone(),
+                redirect_uri.clone(),
+                mode,
+                scope,
+            );
+            grant.validate_request(ctx, &mut request)?;
+            Ok(request)
+        }
+        .await;
+        result.map_err(|e| redirect(e, mode))
+    }
+
+    /// The authorization response once the resource owner decided: `Some(owner)` grants,
+    /// `None` denies (`access_denied`). The request is validated again, so a consent form
+    /// can simply post back to the same URL.
+    ///
+    /// # Errors
+    /// As [`Self::validate`]; grant failures after validation are redirected.
+    pub async fn authorize(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        owner: Option<&ResourceOwner>,
+    ) -> Result<AuthorizationResponse, AuthorizationError> {
+        let request = self.validate(ctx, req).await?;
+        let mode = request.response_mode;
+        let fail = |e: OAuth2Error| {
+            self.redirect_error(ctx, &request.redirect_uri, mode, e, &request.state)
+        };
+        let Some(owner) = owner else {
+            return Err(fail(OAuth2Error::with_description(
+                ErrorCode::AccessDenied,
+                "the resource owner denied the request",
+            )));
+        };
+        let Some(grant) = self.grants.get(&request.response_type) else {
+            return Err(fail(OAuth2Error::new(ErrorCode::UnsupportedResponseType)));
+        };
+        let mut response = grant.authorize(ctx, &request, owner).await.map_err(fail)?;
+        if let Some(s) = &request.state {
+            response.push("state", s.clone());
+        }
+        response.push("iss", ctx.config.issuer.clone());
+        Ok(response)
+    }
+
+    /// [`Self::authorize`] as a response: a 302 (303 after a POST, RFC 9700 §4.12; 302
+    /// when the config says the form carries no credentials) or the form-post page.
+    ///
+    /// # Errors
+    /// As [`Self::authorize`].
+    pub async fn respond(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        owner: Option<&ResourceOwner>,
+    ) -> Result<OAuth2Response, AuthorizationError> {
+        let result = self
+            .authorize(ctx, req, owner)
+            .await
+            .map(|r| self.deliver(&r));
+        if req.method() != Method::POST {
+            return result;
+        }
+        // After a form POST, 303 makes the browser GET the redirect URI and never re-send
+        // the form (RFC 9700 §4.12 forbids 307); 302 when the application configured it.
+        let status = match ctx.config.post_redirect_status {
+            StatusCode::FOUND => StatusCode::FOUND,
+            _ => StatusCode::SEE_OTHER,
+        };
+        let see_other = |mut r: OAuth2Response| {
+            if r.status == StatusCode::FOUND {
+                r.status = status;
+            }
+            r
+        };
+        match result {
+            Ok(r) => Ok(see_other(r)),
+            Err(AuthorizationError::Redirect { error, response }) => {
+                Err(AuthorizationError::Redirect {
+                    error,
+                    response: see_other(response),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The metadata of the authorization endpoint and its grants.
+    pub fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+        if self.grants.is_empty() {
+            return;
+        }
+        let c = &ctx.config;
+        metadata.authorization_endpoint = Some(c.endpoint_url(&c.endpoints.authorization));
+        Metadata::add(
+            &mut metadata.response_types_supported,
+            self.response_types().into_iter().map(ToString::to_string),
+        );
+        let mut modes = vec!["query", "fragment"];
+        if self.form_post.is_some() {
+            modes.push("form_post");
+        }
+        Metadata::add(&mut metadata.response_modes_supported, modes);
+        let mut grants: Vec<&Arc<dyn AuthorizationGrant>> = self.grants.values().collect();
+        grants.sort_by_key(|g| g.response_type());
+        for g in grants {
+            g.contribute(ctx, metadata);
+        }
+    }
+
+    /// The response mode: the request's `response_mode`, or the grant's default. Tokens
+    /// never travel in a query (RFC 9700 §4.3.2); form_post only where a page renders it.
+    fn response_mode(
+        &self,
+        requested: Option<&str>,
+        default: ResponseMode,
+    ) -> Result<ResponseMode, OAuth2Error> {
+        match requested.map(ResponseMode::parse) {
+            None => Ok(default),
+            Some(Some(ResponseMode::Fragment)) => Ok(ResponseMode::Fragment),
+            Some(Some(ResponseMode::Query)) if default == ResponseMode::Query => {
+                Ok(ResponseMode::Query)
+            }
+            Some(Some(ResponseMode::Query)) => Err(OAuth2Error::invalid_request(
+                "response_mode=query is not allowed for this response_type (RFC 9700 section 4.3.2)",
+            )),
+            Some(Some(ResponseMode::FormPost)) if self.form_post.is_some() => {
+                Ok(ResponseMode::FormPost)
+            }
+            Some(_) => Err(OAuth2Error::invalid_request("unsupported response_mode")),
+        }
+    }
+
+    fn deliver(&self, response: &AuthorizationResponse) -> OAuth2Response {
+        match (&self.form_post, response.location()) {
+            (_, Some(location)) => OAuth2Response::redirect(&location),
+            (Some(page), None) => page.render(response),
+            // form_post is accepted only with a page; nothing else reaches here.
+            (None, None) => OAuth2Response::from(OAuth2Error::new(ErrorCode::ServerError)),
+        }
+    }
+
+    fn redirect_error(
+        &self,
+        ctx: &ServerContext,
+        redirect_uri: &str,
+        mode: ResponseMode,
+        error: OAuth2Error,
+        state: &Option<String>,
+    ) -> AuthorizationError {
+        let error = error.state(state.clone());
+        let mut response = AuthorizationResponse::new(redirect_uri, mode);
+        for (k, v) in error.params() {
+            response.push(k, v);
+        }
+        response.push("iss", ctx.config.issuer.clone());
+        AuthorizationError::Redirect {
+            response: self.deliver(&response),
+            error,
+        }
+    }
+}
+
+impl fmt::Debug for AuthorizationEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationEndpoint")
+            .field("response_types", &self.response_types())
+            .field("form_post", &self.form_post.is_some())
+            .finish()
+    }
+}
+
+/// The client named by `client_id` and the redirect URI to answer at: the request's, when
+/// it is registered for the client, or the client's only one.
+async fn verify_client_and_redirect(
+    ctx: &ServerContext,
+    req: &OAuth2Request,
+) -> Result<(Arc<dyn Client>, String), AuthorizationError> {
+    let invalid = AuthorizationError::Invalid;
+    let client_id = req
+        .authorization_value("client_id")
+        .map_err(invalid)?
+        .ok_or_else(|| invalid(OAuth2Error::invalid_request("missing 'client_id'")))?;
+    let client = ctx
+        .clients
+        .find_client(client_id)
+        .await
+        .map_err(|e| invalid(e.into()))?
+        .ok_or_else(|| invalid(OAuth2Error::invalid_request("unknown client_id")))?;
+    let requested = req
+        .authorization_value("redirect_uri")
+        .map_err(invalid)?
+        .map(str::to_owned);
+    match requested {
+        Some(uri) => {
+            if client
+                .redirect_uris()
+                .iter()
+                .any(|r| redirect_uri_matches(r, &uri))
+            {
+                Ok((client, uri))
+            } else {
+                Err(invalid(OAuth2Error::invalid_request(
+                    "redirect_uri is not registered for this client",
+                )))
+            }
+        }
+        None => match client.default_redirect_uri() {
+            Some(uri) => {
+                let uri = uri.to_owned();
+                Ok((client, uri))
+            }
+            None => Err(invalid(OAuth2Error::invalid_request(
+                "redirect_uri is required: the client has no single registered one",
+            ))),
+        },
+    }
+}

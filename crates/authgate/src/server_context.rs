@@ -1,0 +1,171 @@
+//! [`ServerContext`]: what grants and endpoints share — config, stores, clock, randomness,
+//! generators — and token issuance.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{header, HeaderValue};
+use serde_json::Map;
+
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::context::{IssueContext, IssuedTokens};
+use crate::error::OAuth2Error;
+use crate::generator::{ExpiresIn, NewToken, TokenGenerator};
+use crate::response::{quote, OAuth2Response};
+use crate::rng::Rng;
+use crate::scope::Scope;
+use crate::storage::{AuthorizationCodeStore, ClientStore, TokenKind, TokenRecord, TokenStore};
+
+/// The server's shared parts, handed to every grant and endpoint.
+pub struct ServerContext {
+    /// The configuration.
+    pub config: ServerConfig,
+    /// Client lookups.
+    pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn AuthorizationCodeStore>,
+    /// Access and refresh tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The random number generator.
+    pub rng: Arc<dyn Rng>,
+    /// The token generator.
+    pub generator: Arc<dyn TokenGenerator>,
+    /// The access token lifetime policy.
+    pub expires_in: Arc<dyn ExpiresIn>,
+}
+
+impl fmt::Debug for ServerContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerContext {
+    /// The current time in seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Creates tokens without saving them (for rotation, which saves atomically with the
+    /// retirement of the old refresh token).
+    pub fn build_tokens(&self, issue: &IssueContext<'_>) -> IssuedTokens {
+        let now_ms = self.clock.now_millis();
+        let now = now_ms.div_euclid(1000);
+        let expires_in = issue
+            .expires_in
+            .unwrap_or_else(|| self.expires_in.expires_in(issue));
+        let expiry = |ttl: u64| now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+        let new_token = |kind, expires_at| {
+            self.generator.generate(
+                &NewToken::new(
+                    kind,
+                    now_ms,
+                    expires_at,
+                    &self.config.issuer,
+                    self.rng.as_ref(),
+                )
+                .context(issue),
+            )
+        };
+        let access = new_token(TokenKind::Access, expiry(expires_in));
+        let family = issue.family.unwrap_or(access.key.selector);
+        let record = |kind, key, expires_at| {
+            let mut r = TokenRecord::new(
+                key,
+                kind,
+                issue.client.client_id(),
+                issue.grant_type,
+                now,
+                expires_at,
+            );
+            r.subject = issue.owner.map(|o| o.subject.clone());
+            r.username = issue.owner.and_then(|o| o.username.clone());
+            r.scope = issue.scope.clone();
+            r.family = family;
+            r.details = issue.details.clone();
+            r
+        };
+        let mut records = Vec::with_capacity(2);
+        records.push(record(TokenKind::Access, access.key, expiry(expires_in)));
+        let refresh_token = issue.refresh_token.then(|| {
+            let expires_at = expiry(self.config.refresh_token_ttl);
+            let r = new_token(TokenKind::Refresh, expires_at);
+            records.push(record(TokenKind::Refresh, r.key, expires_at));
+            r.value
+        });
+        IssuedTokens {
+            access_token: access.value,
+            token_type: "Bearer".to_owned(),
+            expires_in,
+            refresh_token,
+            scope: issue.scope.clone(),
+            id_token: None,
+            extra: Map::new(),
+            records,
+        }
+    }
+
+    /// Creates the tokens and saves them.
+    ///
+    /// # Errors
+    /// A storage failure (503 when the store is unavailable).
+    pub async fn issue_tokens(
+        &self,
+        issue: &IssueContext<'_>,
+    ) -> Result<IssuedTokens, OAuth2Error> {
+        let issued = self.build_tokens(issue);
+        self.tokens.save_tokens(&issued.records).await?;
+        Ok(issued)
+    }
+
+    /// Resolves a requested scope against the client's: the client's whole scope when none
+    /// is asked (its default), otherwise the request, which must be within the client's.
+    ///
+    /// # Errors
+    /// `invalid_scope` for a malformed scope or one beyond the client's (RFC 6749 §3.3).
+    pub fn resolve_scope(
+        &self,
+        client: &dyn Client,
+        requested: Option<&str>,
+    ) -> Result<Scope, OAuth2Error> {
+        let Some(requested) = requested else {
+            return Ok(client.scope().clone());
+        };
+        let scope = Scope::parse(requested)?;
+        if scope.is_empty() {
+            return Ok(client.scope().clone());
+        }
+        if !scope.is_subset_of(client.scope()) {
+            return Err(OAuth2Error::invalid_scope(
+                "the requested scope exceeds what the client may ask for",
+            ));
+        }
+        Ok(scope)
+    }
+
+    /// Whether a client gets refresh tokens: the config turns them on and the client may use
+    /// the `refresh_token` grant.
+    pub fn issues_refresh_token(&self, client: &dyn Client) -> bool {
+        self.config.refresh_tokens && client.allows_grant_type("refresh_token")
+    }
+
+    /// A JSON error answer with this server's realm in any `WWW-Authenticate: Basic`.
+    pub fn error_response(&self, err: OAuth2Error) -> OAuth2Response {
+        let basic = err.has_basic_challenge();
+        let mut res = OAuth2Response::from(err);
+        if basic {
+            let realm = quote(&self.config.realm);
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={realm}, charset=\"UTF-8\""))
+            {
+                res.headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        res
+    }
+}
