@@ -10,6 +10,7 @@ pub mod error;
 pub mod generator;
 pub mod grants;
 pub mod manual;
+pub mod metadata;
 pub mod params;
 pub mod password;
 pub mod pkce;
@@ -35,7 +36,7 @@ pub use context::{IssueContext, IssuedTokens};
 pub use endpoints::authorization::AuthorizationError;
 pub use endpoints::{
     AuthorizationEndpoint, ConfidentialClients, Endpoint, IntrospectionEndpoint,
-    IntrospectionPolicy, Metadata, RevocationEndpoint, SetupError, TokenEndpoint,
+    IntrospectionPolicy, RevocationEndpoint, SetupError, TokenEndpoint,
 };
 pub use error::{ErrorCode, OAuth2Error, StorageError};
 pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, TokenGenerator};
@@ -43,6 +44,7 @@ pub use grants::{
     AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks, Grant,
     GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, TokenGrant,
 };
+pub use metadata::Metadata;
 pub use params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};

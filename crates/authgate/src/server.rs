@@ -8,12 +8,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::endpoints::authorization::AuthorizationError;
 use crate::endpoints::{
-    not_enabled, AuthorizationEndpoint, Endpoint, IntrospectionEndpoint, Metadata,
+    metadata, not_enabled, AuthorizationEndpoint, Endpoint, IntrospectionEndpoint,
     RevocationEndpoint, SetupError, TokenEndpoint,
 };
 use crate::error::OAuth2Error;
 use crate::generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
 use crate::grants::Grant;
+use crate::metadata::Metadata;
 use crate::params::AuthorizationRequest;
 use crate::request::OAuth2Request;
 use crate::response::{AuthorizationResponse, FormPostPage, OAuth2Response};
@@ -297,20 +298,13 @@ impl AuthorizationServer {
     /// The metadata document (RFC 8414 §2): what the token and authorization endpoints,
     /// their grants and every registered endpoint contribute.
     pub fn metadata(&self) -> Metadata {
-        let c = &self.ctx.config;
-        let mut m = Metadata::new(c.issuer.clone());
-        self.token.contribute(&self.ctx, &mut m);
-        Metadata::add(&mut m.grant_types_supported, self.grant_types());
-        self.authorization.contribute(&self.ctx, &mut m);
-        // RFC 9207: every authorization response (errors too) carries `iss`.
-        m.authorization_response_iss_parameter_supported = Some(true);
-        for e in &self.endpoints {
-            e.contribute(&self.ctx, &mut m);
-        }
-        if !c.scopes_supported.is_empty() {
-            m.scopes_supported = Some(c.scopes_supported.clone());
-        }
-        m
+        metadata::build(
+            &self.ctx,
+            &self.token,
+            &self.authorization,
+            self.grant_types(),
+            &self.endpoints,
+        )
     }
 
     /// The metadata as a JSON response (cacheable, unlike token responses).

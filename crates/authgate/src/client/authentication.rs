@@ -8,10 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::header;
 
-use super::{Client, ClientAuthMethod};
+use super::{Client, ClientAuthMethod, ClientStore};
 use crate::error::OAuth2Error;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
-use crate::storage::ClientStore;
 
 /// The methods [`authenticate_client`] accepts, in the order metadata lists them.
 pub const SUPPORTED_METHODS: &[ClientAuthMethod] = &[

@@ -8,7 +8,11 @@ pub mod authentication;
 pub use authentication::{authenticate_client, presented_client_id};
 
 use std::fmt;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+
+use crate::error::StorageError;
 use crate::scope::Scope;
 use crate::token::SecretHash;
 
@@ -106,6 +110,14 @@ pub trait Client: Send + Sync + fmt::Debug {
         let wanted = value_set(response_type);
         self.response_types().iter().any(|r| value_set(r) == wanted)
     }
+}
+
+/// Looks up clients: the storage capability every server needs (re-exported as
+/// [`crate::storage::ClientStore`]).
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// The client with this id, or `None`.
+    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError>;
 }
 
 /// A client held as data: what the in-memory store keeps, and what SQL stores load.

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 
-use super::Metadata;
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::grants::AuthorizationGrant;
+use crate::metadata::Metadata;
 use crate::params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
 use crate::redirect_uri::redirect_uri_matches;
 use crate::request::OAuth2Request;

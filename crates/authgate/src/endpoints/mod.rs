@@ -26,13 +26,13 @@ use http::{Method, StatusCode};
 pub use authorization::AuthorizationEndpoint;
 pub use introspection::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy};
 
-pub use metadata::Metadata;
 pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;
 
 use crate::client::{authenticate_client, Client};
 use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
+use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
 use crate::response::OAuth2Response;
 use crate::server_context::ServerContext;

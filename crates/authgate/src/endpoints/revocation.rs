@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 
-use super::{authenticated_client, find_presented_token, Endpoint, Metadata};
+use super::{authenticated_client, find_presented_token, Endpoint};
 use crate::client::authentication::SUPPORTED_METHODS;
 use crate::client::Client;
 use crate::config::ServerConfig;
 use crate::error::OAuth2Error;
+use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
 use crate::response::OAuth2Response;
 use crate::server_context::ServerContext;

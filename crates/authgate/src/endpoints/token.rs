@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{check_post_form, Metadata};
+use super::check_post_form;
 use crate::client::authenticate_client;
 use crate::client::authentication::SUPPORTED_METHODS;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::grants::TokenGrant;
+use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
 use crate::response::{OAuth2Response, TokenResponse};
 use crate::server_context::ServerContext;

@@ -52,8 +52,8 @@ pub use refresh_token::RefreshTokenGrant;
 
 use crate::client::Client;
 use crate::context::{IssueContext, IssuedTokens};
-use crate::endpoints::Metadata;
 use crate::error::OAuth2Error;
+use crate::metadata::Metadata;
 use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
 use crate::request::OAuth2Request;
 use crate::response::{AuthorizationResponse, TokenResponse};

@@ -8,13 +8,11 @@
 
 mod memory;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
 
-use crate::client::Client;
+pub use crate::client::ClientStore;
 use crate::error::StorageError;
 use crate::pkce::CodeChallenge;
 use crate::scope::Scope;
@@ -340,13 +338,6 @@ impl AuthorizationCodeRecord {
             session_id: self.details.session_id.clone(),
         }
     }
-}
-
-/// Looks up clients.
-#[async_trait]
-pub trait ClientStore: Send + Sync {
-    /// The client with this id, or `None`.
-    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError>;
 }
 
 /// Keeps authorization codes.
