@@ -342,15 +342,11 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let query = parts.uri.query();
             let p = &layer.protector;
             let result: Result<Option<TokenRecord>, BearerError> = if layer.optional {
-                p.validate_optional(&parts.headers, query, &layer.required)
-                    .await
+                p.validate_optional(&parts, &layer.required).await
             } else {
-                p.validate(&parts.headers, query, &layer.required)
-                    .await
-                    .map(Some)
+                p.validate(&parts, &layer.required).await.map(Some)
             };
             match result {
                 Ok(token) => {

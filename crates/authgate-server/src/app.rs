@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authgate::*;
 use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
-use authgate_sql::{Admin, AnyStore, NewUser};
+use authgate_sql::{AnyStore, NewUser};
 use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use authgate::{ClientAuthMethod, ClientRecord, Scope};
-use authgate_sql::{connect, Admin, AnyStore, NewUser, StoreOptions};
+use authgate_sql::{connect, AnyStore, NewUser, StoreOptions};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ClientConfig, Config, Tokens, UserConfig};

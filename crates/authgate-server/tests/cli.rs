@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use authgate::token::SecretHash;
-use authgate_sql::{Admin, StoreOptions};
+use authgate_sql::StoreOptions;
 use common::{Browser, Page};
 use serde_json::Value;
 

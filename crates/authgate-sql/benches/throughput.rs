@@ -18,14 +18,11 @@ use std::time::{Duration, Instant};
 
 use authgate::*;
 use authgate_axum::{routes, CurrentToken, RequireBearerLayer, Server};
-use authgate_sql::{connect, Admin, StoreOptions};
+use authgate_sql::{connect, StoreOptions};
 use axum::routing::get;
 use axum::{Json, Router};
 
-fn app<S>(store: S) -> Router
-where
-    S: ClientStore + AuthorizationCodeStore + TokenStore + 'static,
-{
+fn app(store: impl Into<Stores>) -> Router {
     let mut server = AuthorizationServer::new(store, ServerConfig::new("http://bench.test"));
     server.register_grant(ClientCredentialsGrant::new());
     let server: Server = Arc::new(server);

@@ -1,42 +1,289 @@
-//! Conversions between authgate's records and SQL column values, shared by both backends.
+//! The row codecs, written once for both backends: each table's column list, the values a
+//! record is written as ([`TokenValues`], [`CodeValues`], [`ClientValues`]) and the row a
+//! backend reads back ([`TokenRow`], [`CodeRow`], [`ClientRow`]). A backend only moves
+//! these values in and out of its driver's row type, in column order.
 
-use authgate::token::{SecretHash, Selector};
-use authgate::{ClientAuthMethod, CodeChallenge, CodeChallengeMethod, Scope};
+use authgate::token::{SecretHash, Selector, TokenKey};
+use authgate::{
+    AuthorizationCodeRecord, ClientAuthMethod, ClientRecord, CodeChallenge, CodeChallengeMethod,
+    GrantDetails, Scope, TokenKind, TokenRecord,
+};
+
+/// The token columns, in the order of [`TokenValues`] and [`TokenRow`].
+pub(crate) const TOKEN_COLUMNS: &str = "selector, verifier_hash, kind, client_id, subject, username, scope, grant_type, issued_at, expires_at, family, revoked, rotated, details";
+/// The code columns, in the order of [`CodeValues`] and [`CodeRow`].
+pub(crate) const CODE_COLUMNS: &str = "selector, verifier_hash, client_id, redirect_uri, redirect_uri_sent, scope, subject, username, code_challenge, code_challenge_method, nonce, issued_at, expires_at, used, details";
+/// The client columns, in the order of [`ClientValues`] and [`ClientRow`].
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, secret_hash, client_name, redirect_uris, grant_types, response_types, scope, auth_method, metadata";
+
+/// A row that does not decode: written by something other than this crate.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {0} in the database")]
+pub(crate) struct Malformed(pub(crate) &'static str);
+
+/// A token as column values.
+pub(crate) struct TokenValues<'a> {
+    pub(crate) selector: &'a [u8],
+    pub(crate) verifier_hash: &'a [u8],
+    pub(crate) kind: i16,
+    pub(crate) client_id: &'a str,
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) username: Option<&'a str>,
+    pub(crate) scope: String,
+    pub(crate) grant_type: &'a str,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) family: &'a [u8],
+    pub(crate) revoked: bool,
+    pub(crate) rotated: bool,
+    pub(crate) details: Option<String>,
+}
+
+impl<'a> TokenValues<'a> {
+    pub(crate) fn of(t: &'a TokenRecord) -> Self {
+        Self {
+            selector: &t.selector.0,
+            verifier_hash: &t.verifier_hash.0,
+            kind: kind_to_int(t.kind),
+            client_id: &t.client_id,
+            subject: t.subject.as_deref(),
+            username: t.username.as_deref(),
+            scope: t.scope.to_string(),
+            grant_type: &t.grant_type,
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            family: &t.family.0,
+            revoked: t.revoked,
+            rotated: t.rotated,
+            details: t.details.to_json(),
+        }
+    }
+}
+
+/// A token row as read.
+pub(crate) struct TokenRow {
+    pub(crate) selector: Vec<u8>,
+    pub(crate) verifier_hash: Vec<u8>,
+    pub(crate) kind: i64,
+    pub(crate) client_id: String,
+    pub(crate) subject: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) grant_type: String,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) family: Vec<u8>,
+    pub(crate) revoked: bool,
+    pub(crate) rotated: bool,
+    pub(crate) details: Option<String>,
+}
+
+impl TokenRow {
+    pub(crate) fn into_record(self) -> Result<TokenRecord, Malformed> {
+        let key = TokenKey {
+            selector: selector_from(&self.selector).ok_or(Malformed("selector"))?,
+            verifier_hash: hash_from(&self.verifier_hash).ok_or(Malformed("verifier_hash"))?,
+        };
+        let mut t = TokenRecord::new(
+            key,
+            kind_from_int(self.kind),
+            self.client_id,
+            self.grant_type,
+            self.issued_at,
+            self.expires_at,
+        );
+        t.subject = self.subject;
+        t.username = self.username;
+        t.scope = text_to_scope(&self.scope);
+        t.family = selector_from(&self.family).ok_or(Malformed("family"))?;
+        t.revoked = self.revoked;
+        t.rotated = self.rotated;
+        t.details = GrantDetails::from_json(self.details.as_deref());
+        Ok(t)
+    }
+}
+
+/// A code as column values.
+pub(crate) struct CodeValues<'a> {
+    pub(crate) selector: &'a [u8],
+    pub(crate) verifier_hash: &'a [u8],
+    pub(crate) client_id: &'a str,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) redirect_uri_sent: bool,
+    pub(crate) scope: String,
+    pub(crate) subject: &'a str,
+    pub(crate) username: Option<&'a str>,
+    pub(crate) code_challenge: Option<&'a str>,
+    pub(crate) code_challenge_method: Option<&'static str>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) used: bool,
+    pub(crate) details: Option<String>,
+}
+
+impl<'a> CodeValues<'a> {
+    pub(crate) fn of(c: &'a AuthorizationCodeRecord) -> Self {
+        Self {
+            selector: &c.selector.0,
+            verifier_hash: &c.verifier_hash.0,
+            client_id: &c.client_id,
+            redirect_uri: &c.redirect_uri,
+            redirect_uri_sent: c.redirect_uri_sent,
+            scope: c.scope.to_string(),
+            subject: &c.subject,
+            username: c.username.as_deref(),
+            code_challenge: c.code_challenge.as_ref().map(|ch| ch.challenge.as_str()),
+            code_challenge_method: c.code_challenge.as_ref().map(|ch| ch.method.as_str()),
+            nonce: c.nonce.as_deref(),
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            used: c.used,
+            details: c.details.to_json(),
+        }
+    }
+}
+
+/// A code row as read.
+pub(crate) struct CodeRow {
+    pub(crate) selector: Vec<u8>,
+    pub(crate) verifier_hash: Vec<u8>,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) redirect_uri_sent: bool,
+    pub(crate) scope: String,
+    pub(crate) subject: String,
+    pub(crate) username: Option<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) used: bool,
+    pub(crate) details: Option<String>,
+}
+
+impl CodeRow {
+    pub(crate) fn into_record(self) -> Result<AuthorizationCodeRecord, Malformed> {
+        let key = TokenKey {
+            selector: selector_from(&self.selector).ok_or(Malformed("selector"))?,
+            verifier_hash: hash_from(&self.verifier_hash).ok_or(Malformed("verifier_hash"))?,
+        };
+        let mut c = AuthorizationCodeRecord::new(
+            key,
+            self.client_id,
+            self.redirect_uri,
+            self.subject,
+            self.issued_at,
+            self.expires_at,
+        );
+        c.redirect_uri_sent = self.redirect_uri_sent;
+        c.scope = text_to_scope(&self.scope);
+        c.username = self.username;
+        c.code_challenge =
+            challenge_from(self.code_challenge, self.code_challenge_method.as_deref());
+        c.nonce = self.nonce;
+        c.used = self.used;
+        c.details = GrantDetails::from_json(self.details.as_deref());
+        Ok(c)
+    }
+}
+
+/// A client as column values.
+pub(crate) struct ClientValues<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) secret_hash: Option<Vec<u8>>,
+    pub(crate) client_name: Option<&'a str>,
+    pub(crate) redirect_uris: String,
+    pub(crate) grant_types: String,
+    pub(crate) response_types: String,
+    pub(crate) scope: String,
+    pub(crate) auth_method: &'static str,
+    pub(crate) metadata: Option<String>,
+}
+
+impl<'a> ClientValues<'a> {
+    pub(crate) fn of(c: &'a ClientRecord) -> Self {
+        Self {
+            client_id: &c.client_id,
+            secret_hash: c.secret_hash.map(|h: SecretHash| h.0.to_vec()),
+            client_name: c.client_name.as_deref(),
+            redirect_uris: list_to_text(&c.redirect_uris),
+            grant_types: list_to_text(&c.grant_types),
+            response_types: list_to_text(&c.response_types),
+            scope: c.scope.to_string(),
+            auth_method: c.auth_method.as_str(),
+            metadata: (!c.metadata.is_empty())
+                .then(|| serde_json::to_string(&c.metadata).ok())
+                .flatten(),
+        }
+    }
+}
+
+/// A client row as read.
+pub(crate) struct ClientRow {
+    pub(crate) client_id: String,
+    pub(crate) secret_hash: Option<Vec<u8>>,
+    pub(crate) client_name: Option<String>,
+    pub(crate) redirect_uris: String,
+    pub(crate) grant_types: String,
+    pub(crate) response_types: String,
+    pub(crate) scope: String,
+    pub(crate) auth_method: String,
+    pub(crate) metadata: Option<String>,
+}
+
+impl ClientRow {
+    pub(crate) fn into_record(self) -> ClientRecord {
+        let mut c = match self.secret_hash.as_deref().and_then(hash_from) {
+            Some(h) => ClientRecord::with_secret_hash(self.client_id, h),
+            None => ClientRecord::public(self.client_id),
+        }
+        .auth_method(auth_method_from(&self.auth_method))
+        .redirect_uris(text_to_list(&self.redirect_uris))
+        .grant_types(text_to_list(&self.grant_types))
+        .response_types(text_to_list(&self.response_types));
+        c.scope = text_to_scope(&self.scope);
+        c.client_name = self.client_name;
+        c.metadata = self
+            .metadata
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default();
+        c
+    }
+}
 
 /// A list of strings as a JSON array (redirect URIs, grant types, response types).
-pub(crate) fn list_to_text(items: &[String]) -> String {
+fn list_to_text(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// A JSON array back to strings; anything malformed reads as empty.
-pub(crate) fn text_to_list(s: &str) -> Vec<String> {
+fn text_to_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
 /// A stored scope string: written by us from a valid [`Scope`], so tokens that fail the
 /// grammar are dropped rather than failing the whole read.
-pub(crate) fn text_to_scope(s: &str) -> Scope {
+fn text_to_scope(s: &str) -> Scope {
     s.split(' ').collect()
 }
 
-pub(crate) fn selector_from(bytes: &[u8]) -> Option<Selector> {
+fn selector_from(bytes: &[u8]) -> Option<Selector> {
     bytes.try_into().ok().map(Selector)
 }
 
-pub(crate) fn hash_from(bytes: &[u8]) -> Option<SecretHash> {
+fn hash_from(bytes: &[u8]) -> Option<SecretHash> {
     bytes.try_into().ok().map(SecretHash)
 }
 
-pub(crate) fn auth_method_from(s: &str) -> ClientAuthMethod {
+fn auth_method_from(s: &str) -> ClientAuthMethod {
     // An unknown stored method fails closed: the client cannot authenticate with a secret
     // it does not have, and no request names "unknown".
     ClientAuthMethod::parse(s).unwrap_or(ClientAuthMethod::ClientSecretBasic)
 }
 
-pub(crate) fn challenge_from(
-    challenge: Option<String>,
-    method: Option<&str>,
-) -> Option<CodeChallenge> {
+fn challenge_from(challenge: Option<String>, method: Option<&str>) -> Option<CodeChallenge> {
     let challenge = challenge?;
     // A stored challenge whose method cannot be read stays a challenge, checked the strict
     // way: the code must never read back as issued without PKCE.
@@ -47,17 +294,17 @@ pub(crate) fn challenge_from(
 }
 
 /// `TokenKind` as a small integer column.
-pub(crate) fn kind_to_int(kind: authgate::TokenKind) -> i16 {
+fn kind_to_int(kind: TokenKind) -> i16 {
     match kind {
-        authgate::TokenKind::Refresh => 1,
+        TokenKind::Refresh => 1,
         _ => 0,
     }
 }
 
-pub(crate) fn kind_from_int(v: i64) -> authgate::TokenKind {
+fn kind_from_int(v: i64) -> TokenKind {
     if v == 1 {
-        authgate::TokenKind::Refresh
+        TokenKind::Refresh
     } else {
-        authgate::TokenKind::Access
+        TokenKind::Access
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Both backends implement every authgate storage trait ([`ClientStore`],
 //! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`]) plus [`Admin`] (client and
-//! user management, expiry purges). Pick one by URL with [`connect`]:
+//! user management, expiry purges): together, a [`Backend`]. Pick one by URL with
+//! [`connect`]:
 //!
 //! | URL | store |
 //! | --- | --- |
@@ -12,8 +13,15 @@
 //! | `postgres://…` / `postgresql://…` | [`PgStore`] |
 //! | `memory:` | [`MemoryBackend`]: the engine's in-memory store (forgets on restart) |
 //!
-//! Migrations are embedded and applied by [`connect`] (idempotent; on PostgreSQL under an
-//! advisory lock, so two processes may start at once).
+//! Migrations are `.sql` files under `migrations/sqlite` and `migrations/postgres`,
+//! embedded and applied by [`connect`] (idempotent; on PostgreSQL under an advisory lock,
+//! so two processes may start at once). Each backend has one file per storage trait.
+//!
+//! # Tenants
+//! Every row belongs to a tenant: one issuer's share of the database. A handle works in
+//! one ([`AnyStore::tenant`]; the default tenant unless chosen), so several
+//! `AuthorizationServer`s, one per issuer, can share a database without one ever finding
+//! another's clients, codes, tokens or users. The expiry purge works across tenants.
 //!
 //! # Why two drivers
 //! SQLite runs on `rusqlite` with one writer thread that commits queued writes in a single
@@ -30,7 +38,7 @@
 //! # async fn run() -> Result<(), authgate_sql::ConnectError> {
 //! use authgate::{AuthorizationServer, ServerConfig};
 //! let store = authgate_sql::connect("sqlite://authgate.db", &authgate_sql::StoreOptions::default()).await?;
-//! let server = AuthorizationServer::new(store, ServerConfig::new("https://auth.example.com"));
+//! let server = AuthorizationServer::new(store.stores(), ServerConfig::new("https://auth.example.com"));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -39,15 +47,16 @@ mod codec;
 mod memory;
 mod postgres;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authgate::token::{SecretHash, Selector};
 use authgate::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore, Clock,
-    ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, StorageError, Stores, TokenStore,
+    UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -157,13 +166,13 @@ pub enum ConnectError {
 /// An unsupported URL, or a database that cannot be opened or migrated.
 pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, ConnectError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(AnyStore::Postgres(PgStore::connect(url, options).await?));
+        return Ok(AnyStore::new(PgStore::connect(url, options).await?));
     }
     if url == "memory:" {
-        return Ok(AnyStore::Memory(MemoryBackend::new()));
+        return Ok(AnyStore::new(MemoryBackend::new()));
     }
     if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-        return Ok(AnyStore::Sqlite(SqliteStore::open_in_memory(options)?));
+        return Ok(AnyStore::new(SqliteStore::open_in_memory(options)?));
     }
     if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -173,131 +182,83 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, Conn
         if path.is_empty() {
             return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         }
-        return Ok(AnyStore::Sqlite(SqliteStore::open(path, options)?));
+        return Ok(AnyStore::new(SqliteStore::open(path, options)?));
     }
     Err(ConnectError::UnsupportedUrl(url.to_owned()))
 }
 
-/// Either backend, chosen at run time by [`connect`].
+/// What every backend of this crate is: every protocol storage trait plus [`Admin`], and
+/// handles on other tenants of the same database.
+pub trait Backend:
+    ClientStore + AuthorizationCodeStore + TokenStore + UserStore + Admin + std::fmt::Debug + 'static
+{
+    /// A handle on the same database working in `tenant` (`""` is the default tenant):
+    /// one issuer's clients, codes, tokens, users and secrets, invisible to the others.
+    fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend>;
+}
+
+/// Whichever backend [`connect`] opened. Cheap to clone.
+///
+/// It dereferences to [`Backend`], so every storage and [`Admin`] method is called on it
+/// directly; [`Self::stores`] hands the engine its stores.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use authgate::{AuthorizationServer, ServerConfig};
+/// let db = authgate_sql::connect("sqlite://authgate.db", &Default::default()).await?;
+/// // Two issuers on one database, each seeing only its own rows.
+/// let a = AuthorizationServer::new(db.tenant("a").stores(), ServerConfig::new("https://a.example"));
+/// let b = AuthorizationServer::new(db.tenant("b").stores(), ServerConfig::new("https://b.example"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
-pub enum AnyStore {
-    /// SQLite.
-    Sqlite(SqliteStore),
-    /// PostgreSQL.
-    Postgres(PgStore),
-    /// In memory.
-    Memory(MemoryBackend),
-}
+pub struct AnyStore(Arc<dyn Backend>);
 
-macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-            AnyStore::Memory($s) => $e,
-        }
-    };
-}
+impl AnyStore {
+    /// Wraps a backend.
+    pub fn new(backend: impl Backend) -> Self {
+        Self(Arc::new(backend))
+    }
 
-#[async_trait]
-impl ClientStore for AnyStore {
-    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
-        delegate!(self, s => s.find_client(client_id).await)
+    /// A handle on the same database working in `tenant` (see [`Backend::in_tenant`]).
+    #[must_use]
+    pub fn tenant(&self, tenant: &str) -> Self {
+        Self(self.0.in_tenant(tenant))
     }
-}
 
-#[async_trait]
-impl AuthorizationCodeStore for AnyStore {
-    async fn save_code(&self, code: AuthorizationCodeRecord) -> Result<(), StorageError> {
-        delegate!(self, s => s.save_code(code).await)
+    /// The engine's stores, all served by this backend.
+    pub fn stores(&self) -> Stores {
+        Stores::new(self.0.clone(), self.0.clone(), self.0.clone())
     }
-    async fn find_code(
-        &self,
-        sel: &Selector,
-    ) -> Result<Option<AuthorizationCodeRecord>, StorageError> {
-        delegate!(self, s => s.find_code(sel).await)
-    }
-    async fn consume_code(&self, sel: &Selector) -> Result<bool, StorageError> {
-        delegate!(self, s => s.consume_code(sel).await)
-    }
-    async fn remove_code(&self, sel: &Selector) -> Result<(), StorageError> {
-        delegate!(self, s => s.remove_code(sel).await)
+
+    /// The backend, shared.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.0.clone()
     }
 }
 
-#[async_trait]
-impl TokenStore for AnyStore {
-    async fn save_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StorageError> {
-        delegate!(self, s => s.save_tokens(tokens).await)
-    }
-    async fn find_token(&self, sel: &Selector) -> Result<Option<TokenRecord>, StorageError> {
-        delegate!(self, s => s.find_token(sel).await)
-    }
-    async fn revoke_token(&self, sel: &Selector) -> Result<(), StorageError> {
-        delegate!(self, s => s.revoke_token(sel).await)
-    }
-    async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
-        delegate!(self, s => s.revoke_family(family).await)
-    }
-    async fn rotate_refresh_token(
-        &self,
-        sel: &Selector,
-        repl: &[TokenRecord],
-    ) -> Result<bool, StorageError> {
-        delegate!(self, s => s.rotate_refresh_token(sel, repl).await)
+impl std::ops::Deref for AnyStore {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
     }
 }
 
-#[async_trait]
-impl UserStore for AnyStore {
-    async fn authenticate_user(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<ResourceOwner>, StorageError> {
-        delegate!(self, s => s.authenticate_user(username, password).await)
-    }
-}
-
-#[async_trait]
-impl Admin for AnyStore {
-    async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError> {
-        delegate!(self, s => s.upsert_client(client).await)
-    }
-    async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
-        delegate!(self, s => s.remove_client(client_id).await)
-    }
-    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
-        delegate!(self, s => s.list_clients().await)
-    }
-    async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
-        delegate!(self, s => s.upsert_user(user).await)
-    }
-    async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
-        delegate!(self, s => s.remove_user(username).await)
-    }
-    async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
-        delegate!(self, s => s.find_user(username).await)
-    }
-    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        delegate!(self, s => s.shared_secret(name).await)
-    }
-    async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
-        delegate!(self, s => s.purge_expired(now, batch).await)
+impl From<AnyStore> for Stores {
+    fn from(store: AnyStore) -> Self {
+        store.stores()
     }
 }
 
 /// Purges expired codes and tokens every `every`, in batches of `batch` rows, until the
 /// task is aborted. Errors (an unreachable database) are skipped until the next round.
-pub fn spawn_purger<S>(
-    store: S,
+pub fn spawn_purger(
+    store: AnyStore,
     clock: Arc<dyn Clock>,
     every: Duration,
     batch: usize,
-) -> tokio::task::JoinHandle<()>
-where
-    S: Admin + 'static,
-{
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             loop {
@@ -309,9 +270,4 @@ where
             tokio::time::sleep(every).await;
         }
     })
-}
-
-/// The secret hash column of a client record.
-pub(crate) fn secret_bytes(client: &ClientRecord) -> Option<Vec<u8>> {
-    client.secret_hash.map(|h: SecretHash| h.0.to_vec())
 }

@@ -11,13 +11,15 @@ use authgate::{
     MemoryStore, ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
 };
 
-use crate::{Admin, NewUser, UserInfo};
+use crate::{Admin, Backend, NewUser, UserInfo};
 
 /// [`MemoryStore`] plus what [`Admin`] needs. Cheap to clone: clones share the data.
+/// Each tenant is a separate set of maps.
 #[derive(Clone, Default)]
 pub struct MemoryBackend {
     store: MemoryStore,
     extra: Arc<Extra>,
+    tenants: Arc<Mutex<HashMap<String, MemoryBackend>>>,
 }
 
 #[derive(Default)]
@@ -46,6 +48,22 @@ impl MemoryBackend {
     /// The engine's in-memory store inside.
     pub fn store(&self) -> &MemoryStore {
         &self.store
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
+        if tenant.is_empty() {
+            return Arc::new(self.clone());
+        }
+        let other = lock(&self.tenants)
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Self {
+                tenants: self.tenants.clone(),
+                ..Self::default()
+            })
+            .clone();
+        Arc::new(other)
     }
 }
 

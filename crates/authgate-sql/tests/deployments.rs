@@ -7,16 +7,18 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate::testing::Fixture;
 use authgate::*;
 use authgate_axum::{
     authorization_response, routes, CurrentToken, OAuthRequest, RequireBearerLayer, Server,
 };
-use authgate_sql::{connect, spawn_purger, Admin, AnyStore, StoreOptions};
+use authgate_sql::testing::{pg_base_url, PgSchema};
+use authgate_sql::{connect, spawn_purger, AnyStore, StoreOptions};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use support::{CutProxy, Fixture, PgSchema};
+use support::CutProxy;
 
 const ISSUER: &str = "http://authgate.test";
 
@@ -201,12 +203,12 @@ async fn database_outage_answers_503_json_and_recovers_by_itself_postgres() {
     };
     seed(&schema.store().await).await;
     let target = {
-        let u = url::Url::parse(&support::pg_base_url()).unwrap();
+        let u = url::Url::parse(&pg_base_url()).unwrap();
         format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
     };
     let proxy = CutProxy::start(&target).await;
     let via = {
-        let mut u = url::Url::parse(&support::pg_base_url()).unwrap();
+        let mut u = url::Url::parse(&pg_base_url()).unwrap();
         u.set_port(Some(proxy.addr.port())).unwrap();
         u.to_string()
     };
@@ -270,7 +272,7 @@ async fn purger_deletes_expired_tokens_in_the_background_sqlite() {
         .unwrap();
     seed(&store).await;
     let clock = FrozenClock::at(1_800_000_000);
-    let mut server = AuthorizationServer::new(store.clone(), ServerConfig::new(ISSUER))
+    let mut server = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
         .with_clock(clock.clone());
     server.register_grant(ClientCredentialsGrant::new());
     let auth = "Basic d2ViOndlYi1zZWNyZXQ="; // web:web-secret
@@ -306,4 +308,75 @@ async fn purger_deletes_expired_tokens_in_the_background_sqlite() {
     }
     purger.abort();
     assert!(gone, "expired tokens were not purged in batches of 7");
+}
+
+/// A database written before tenants existed (migrations 1 and 2 only) upgrades in place:
+/// its rows join the default tenant and keep working.
+#[tokio::test]
+async fn a_database_from_before_tenants_upgrades_and_keeps_its_rows_sqlite() {
+    let path = support::temp_sqlite_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0002_secrets.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE authgate_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO authgate_migrations VALUES (1, 0), (2, 0);
+             INSERT INTO authgate_clients VALUES ('web', NULL, 'Web', '[]', '[\"client_credentials\"]', '[]', 'read', 'none');
+             INSERT INTO authgate_secrets VALUES ('session-key', x'00');",
+        )
+        .unwrap();
+    }
+    let store = connect(
+        &format!("sqlite://{}", path.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let c = store.find_client("web").await.unwrap().unwrap();
+    assert_eq!(c.client_name(), Some("Web"));
+    assert_eq!(store.shared_secret("session-key").await.unwrap(), vec![0u8]);
+    assert!(store
+        .tenant("other")
+        .find_client("web")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_database_from_before_tenants_upgrades_and_keeps_its_rows_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(&schema.url()).await.unwrap();
+    for sql in [
+        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../migrations/postgres/0002_secrets.sql"),
+        "CREATE TABLE authgate_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO authgate_migrations (version) VALUES (1), (2);
+         INSERT INTO authgate_clients VALUES ('web', NULL, 'Web', '[]', '[\"client_credentials\"]', '[]', 'read', 'none');
+         INSERT INTO authgate_users VALUES ('alice', 'user-1', 'x', '{}');
+         INSERT INTO authgate_secrets VALUES ('session-key', '\\x00');",
+    ] {
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let store = schema.store().await;
+    let c = store.find_client("web").await.unwrap().unwrap();
+    assert_eq!(c.client_name(), Some("Web"));
+    assert_eq!(
+        store.find_user("alice").await.unwrap().unwrap().subject,
+        "user-1"
+    );
+    assert_eq!(store.shared_secret("session-key").await.unwrap(), vec![0u8]);
+    assert!(store
+        .tenant("other")
+        .find_client("web")
+        .await
+        .unwrap()
+        .is_none());
 }

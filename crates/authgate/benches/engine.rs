@@ -71,12 +71,15 @@ fn benches(c: &mut Criterion) {
         .unwrap()
         .to_owned();
     let protector = ResourceProtector::from_server(&server);
-    let mut headers = http::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (request, ()) = http::Request::get("/api")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+        .into_parts();
     let need = ScopeRequirement::all_of("read");
     c.bench_function("bearer_check_memory", |b| {
         b.iter(|| {
-            rt.block_on(protector.validate(black_box(&headers), None, &need))
+            rt.block_on(protector.validate(black_box(&request), &need))
                 .unwrap()
         });
     });

@@ -23,6 +23,8 @@ pub mod scope;
 pub mod server;
 pub mod server_context;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 
 pub use async_trait::async_trait;
@@ -60,5 +62,5 @@ pub use server::AuthorizationServer;
 pub use server_context::ServerContext;
 pub use storage::{
     AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, MemoryStore,
-    ResourceOwner, TokenKind, TokenRecord, TokenStore, UserStore,
+    ResourceOwner, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
 };

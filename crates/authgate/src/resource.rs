@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ErrorCode, OAuth2Error, StorageError};
@@ -160,8 +160,9 @@ pub trait BearerValidator: Send + Sync + 'static {
         }
     }
 
-    /// Whether the request itself is unacceptable (answered `invalid_request`).
-    fn request_invalid(&self, _headers: &HeaderMap) -> bool {
+    /// Whether the request itself is unacceptable (answered `invalid_request`): its
+    /// method, URI and headers are all here, as a proof-of-possession check needs them.
+    fn request_invalid(&self, _method: &Method, _uri: &Uri, _headers: &HeaderMap) -> bool {
         false
     }
 
@@ -198,6 +199,10 @@ impl BearerValidator for DefaultBearerValidator {}
 /// # use authgate::*;
 /// let server = AuthorizationServer::new(MemoryStore::new(), ServerConfig::new("https://a.example"));
 /// let protector = ResourceProtector::from_server(&server).realm("api");
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let (request, ()) = http::Request::get("/api").body(()).unwrap().into_parts();
+/// let refused = rt.block_on(protector.validate(&request, &ScopeRequirement::none())).unwrap_err();
+/// assert_eq!(refused.status(), 401); // no token
 /// ```
 #[derive(Clone)]
 pub struct ResourceProtector {
@@ -280,17 +285,18 @@ impl ResourceProtector {
         self
     }
 
-    /// Validates a request's token from headers and, when enabled, the query.
+    /// Validates the token of a request: its `Authorization` header and, when enabled, its
+    /// query. The whole request head is taken (method and URI included) so that a
+    /// sender-constraining check can see what was requested.
     ///
     /// # Errors
     /// A [`BearerError`] to answer with.
     pub async fn validate(
         &self,
-        headers: &HeaderMap,
-        query: Option<&str>,
+        request: &http::request::Parts,
         required: &ScopeRequirement,
     ) -> Result<TokenRecord, BearerError> {
-        match self.validate_optional(headers, query, required).await? {
+        match self.validate_optional(request, required).await? {
             Some(t) => Ok(t),
             None => Err(self.challenge(None, required)),
         }
@@ -303,15 +309,15 @@ impl ResourceProtector {
     /// A [`BearerError`] to answer with.
     pub async fn validate_optional(
         &self,
-        headers: &HeaderMap,
-        query: Option<&str>,
+        request: &http::request::Parts,
         required: &ScopeRequirement,
     ) -> Result<Option<TokenRecord>, BearerError> {
-        let query_pairs: Vec<(String, String)> = match (self.allow_query, query) {
+        let query_pairs: Vec<(String, String)> = match (self.allow_query, request.uri.query()) {
             (true, Some(q)) => form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
             _ => Vec::new(),
         };
-        self.check(headers, &query_pairs, &[], required).await
+        let head = (&request.method, &request.uri, &request.headers);
+        self.check(head, &query_pairs, &[], required).await
     }
 
     /// Validates an [`OAuth2Request`], reading the form body too when enabled.
@@ -333,7 +339,8 @@ impl ResourceProtector {
         } else {
             &[]
         };
-        match self.check(req.headers(), query, form, required).await? {
+        let head = (req.method(), req.uri(), req.headers());
+        match self.check(head, query, form, required).await? {
             Some(t) => Ok(t),
             None => Err(self.challenge(None, required)),
         }
@@ -341,13 +348,13 @@ impl ResourceProtector {
 
     async fn check(
         &self,
-        headers: &HeaderMap,
+        (method, uri, headers): (&Method, &Uri, &HeaderMap),
         query: &[(String, String)],
         form: &[(String, String)],
         required: &ScopeRequirement,
     ) -> Result<Option<TokenRecord>, BearerError> {
         let err = |e: OAuth2Error| self.challenge(Some(e), required);
-        if self.validator.request_invalid(headers) {
+        if self.validator.request_invalid(method, uri, headers) {
             return Err(err(OAuth2Error::invalid_request(
                 "the request is not acceptable",
             )));

@@ -20,7 +20,7 @@ use crate::request::OAuth2Request;
 use crate::response::{AuthorizationResponse, FormPostPage, OAuth2Response};
 use crate::rng::{OsRng, Rng};
 use crate::server_context::ServerContext;
-use crate::storage::{AuthorizationCodeStore, ClientStore, ResourceOwner, TokenStore};
+use crate::storage::{ResourceOwner, Stores};
 
 /// The OAuth 2.0 authorization server: the authorization and token endpoints with their
 /// grants, and the endpoints registered beside them.
@@ -44,31 +44,18 @@ pub struct AuthorizationServer {
 }
 
 impl AuthorizationServer {
-    /// A server over one store holding clients, codes and tokens (such as
-    /// [`crate::MemoryStore`]), with the system clock, the OS RNG, opaque tokens and the
-    /// config's lifetimes. No grant is registered yet.
-    pub fn new<S>(store: S, config: ServerConfig) -> Self
-    where
-        S: ClientStore + AuthorizationCodeStore + TokenStore + 'static,
-    {
-        let store = Arc::new(store);
-        Self::with_stores(store.clone(), store.clone(), store, config)
-    }
-
-    /// A server over separate stores.
-    pub fn with_stores(
-        clients: Arc<dyn ClientStore>,
-        codes: Arc<dyn AuthorizationCodeStore>,
-        tokens: Arc<dyn TokenStore>,
-        config: ServerConfig,
-    ) -> Self {
+    /// A server over its stores — a [`Stores`], or one value holding clients, codes and
+    /// tokens (such as [`crate::MemoryStore`]) — with the system clock, the OS RNG, opaque
+    /// tokens and the config's lifetimes. No grant is registered yet.
+    pub fn new(stores: impl Into<Stores>, config: ServerConfig) -> Self {
+        let stores = stores.into();
         Self {
             ctx: ServerContext {
                 expires_in: Arc::new(ConfigExpiresIn::new(config.clone())),
                 config,
-                clients,
-                codes,
-                tokens,
+                clients: stores.clients,
+                codes: stores.codes,
+                tokens: stores.tokens,
                 clock: Arc::new(SystemClock),
                 rng: Arc::new(OsRng),
                 generator: Arc::new(OpaqueTokenGenerator),

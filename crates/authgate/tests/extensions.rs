@@ -98,7 +98,7 @@ async fn custom_urn_grant_is_registered_used_and_advertised() {
     let mut headers = http::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let record = protector
-        .validate(&headers, None, &ScopeRequirement::all_of("read"))
+        .validate(&request_with(&headers), &ScopeRequirement::all_of("read"))
         .await
         .unwrap();
     assert_eq!(record.username.as_deref(), Some("merlin"));
@@ -239,7 +239,7 @@ async fn token_generator_is_replaceable_and_used_by_the_protector() {
     let mut headers = http::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     protector
-        .validate(&headers, None, &ScopeRequirement::none())
+        .validate(&request_with(&headers), &ScopeRequirement::none())
         .await
         .unwrap();
 }
@@ -362,8 +362,15 @@ async fn replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5()
     let mut headers = http::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let e = ResourceProtector::from_server(&server)
-        .validate(&headers, None, &ScopeRequirement::none())
+        .validate(&request_with(&headers), &ScopeRequirement::none())
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
+}
+
+/// A GET request head carrying `headers` (what `ResourceProtector::validate` takes).
+fn request_with(headers: &http::HeaderMap) -> http::request::Parts {
+    let (mut parts, ()) = http::Request::get("/api").body(()).unwrap().into_parts();
+    parts.headers = headers.clone();
+    parts
 }

@@ -248,7 +248,7 @@ async fn token_sent_two_ways_or_in_two_headers_is_invalid_request_rfc6750_2() {
     headers.append("authorization", format!("Bearer {token}").parse().unwrap());
     headers.append("authorization", format!("Bearer {token}").parse().unwrap());
     let e = p
-        .validate(&headers, None, &ScopeRequirement::none())
+        .validate(&request_with(&headers), &ScopeRequirement::none())
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidRequest);
@@ -260,16 +260,14 @@ async fn token_sent_two_ways_or_in_two_headers_is_invalid_request_rfc6750_2() {
     };
     let e = p
         .validate(
-            &query_and_header,
-            Some(&format!("access_token={token}")),
+            &request_with_query(&query_and_header, &format!("access_token={token}")),
             &ScopeRequirement::none(),
         )
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidRequest);
     p.validate(
-        &http::HeaderMap::new(),
-        Some(&format!("access_token={token}")),
+        &request_with_query(&http::HeaderMap::new(), &format!("access_token={token}")),
         &ScopeRequirement::none(),
     )
     .await
@@ -287,12 +285,12 @@ async fn expiry_follows_the_injected_clock_without_sleeping() {
     let mut h = http::HeaderMap::new();
     h.insert("authorization", format!("Bearer {token}").parse().unwrap());
     clock.advance(3599);
-    p.validate(&h, None, &ScopeRequirement::none())
+    p.validate(&request_with(&h), &ScopeRequirement::none())
         .await
         .unwrap();
     clock.advance(1);
     let e = p
-        .validate(&h, None, &ScopeRequirement::none())
+        .validate(&request_with(&h), &ScopeRequirement::none())
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
@@ -319,18 +317,18 @@ async fn one_validator_hook_is_overridden_and_the_others_keep_their_defaults() {
     let mut h = http::HeaderMap::new();
     h.insert("authorization", format!("Bearer {token}").parse().unwrap());
     clock.advance(3610);
-    p.validate(&h, None, &ScopeRequirement::none())
+    p.validate(&request_with(&h), &ScopeRequirement::none())
         .await
         .unwrap();
     // Defaults still apply: scope check and revocation.
     let e = p
-        .validate(&h, None, &ScopeRequirement::all_of("admin"))
+        .validate(&request_with(&h), &ScopeRequirement::all_of("admin"))
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InsufficientScope);
     clock.advance(30);
     let e = p
-        .validate(&h, None, &ScopeRequirement::none())
+        .validate(&request_with(&h), &ScopeRequirement::none())
         .await
         .unwrap_err();
     assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
@@ -381,4 +379,18 @@ async fn rotated_refresh_token_keeps_the_original_scope_when_access_narrows_rfc6
         .await;
     assert_eq!(wide.status, 200);
     assert_eq!(wide.json_body().unwrap()["scope"], "email profile");
+}
+
+/// A GET request head carrying `headers` (what `ResourceProtector::validate` takes).
+fn request_with(headers: &http::HeaderMap) -> http::request::Parts {
+    let (mut parts, ()) = http::Request::get("/api").body(()).unwrap().into_parts();
+    parts.headers = headers.clone();
+    parts
+}
+
+/// The same with a query string.
+fn request_with_query(headers: &http::HeaderMap, query: &str) -> http::request::Parts {
+    let mut parts = request_with(headers);
+    parts.uri = format!("/api?{query}").parse().unwrap();
+    parts
 }

@@ -108,12 +108,6 @@ pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The PostgreSQL server for tests, as in authgate-sql's tests.
-pub fn pg_base_url() -> String {
-    std::env::var("AUTHGATE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 // ----- added for e2e.rs, bad_config.rs and cli.rs -------------------------------------------
 
 /// Starts `authgate serve --config PATH` with its stderr (the logs) going to `log`, and waits
@@ -191,71 +185,8 @@ pub fn terminate(r: &mut Running) -> std::process::ExitStatus {
     panic!("authgate did not exit within 10 s of SIGTERM");
 }
 
-/// A schema of its own on the test PostgreSQL server, dropped with the guard. `None` (with
-/// `SKIPPED: ...` printed) when no server answers, unless `CI` is set: then it panics.
-pub struct PgSchema {
-    pub name: String,
-    base: String,
-}
-
-impl PgSchema {
-    pub async fn create() -> Option<Self> {
-        let base = pg_base_url();
-        let admin = match sqlx::PgPool::connect(&base).await {
-            Ok(p) => p,
-            Err(e) => {
-                if std::env::var_os("CI").is_some() {
-                    panic!("PostgreSQL is required in CI but {base} is unreachable: {e}");
-                }
-                eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({e}); set AUTHGATE_TEST_POSTGRES_URL or start it");
-                return None;
-            }
-        };
-        let name = format!(
-            "authgate_t_{}",
-            authgate::token::generate_client_secret(&authgate::OsRng)
-                .to_ascii_lowercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
-                .chars()
-                .take(16)
-                .collect::<String>()
-        );
-        sqlx::raw_sql(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        Some(Self { name, base })
-    }
-
-    /// A database URL whose connections use this schema.
-    pub fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Drop may run inside a test's runtime; a thread of its own may block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(p) = sqlx::PgPool::connect(&base).await {
-                    let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&p)
-                        .await;
-                    p.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
+#[allow(unused_imports)] // not every test file uses PostgreSQL
+pub use authgate_sql::testing::PgSchema;
 
 /// An HTTP client that follows no redirects and keeps no idle connections (so a restarted
 /// server is never reached through a dead keep-alive connection).

@@ -1,69 +1,14 @@
-//! Shared test support: the per-backend fixture, a throw-away PostgreSQL schema per test,
-//! and a TCP proxy that can cut the database off.
+//! Shared test support: stores per backend, and a TCP proxy that can cut the database off.
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use authgate::{ClientRecord, MemoryStore, ResourceOwner};
-use authgate_sql::{connect, Admin, AnyStore, NewUser, StoreOptions};
+use authgate_sql::testing::PgSchema;
+use authgate_sql::{connect, AnyStore, StoreOptions};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-
-/// What the conformance suite needs beyond the storage traits: a way to add clients and
-/// users, and to purge.
-#[async_trait]
-pub trait Fixture: Send + Sync {
-    async fn add_client(&self, c: ClientRecord);
-    async fn add_user(&self, username: &str, subject: &str, password: &str);
-    async fn purge(&self, now: i64) -> usize;
-}
-
-#[async_trait]
-impl Fixture for MemoryStore {
-    async fn add_client(&self, c: ClientRecord) {
-        MemoryStore::add_client(self, c);
-    }
-    async fn add_user(&self, username: &str, subject: &str, password: &str) {
-        MemoryStore::add_user(self, ResourceOwner::new(subject, username), password);
-    }
-    async fn purge(&self, now: i64) -> usize {
-        self.purge_expired(now)
-    }
-}
-
-#[async_trait]
-impl Fixture for AnyStore {
-    async fn add_client(&self, c: ClientRecord) {
-        self.upsert_client(&c).await.unwrap();
-    }
-    async fn add_user(&self, username: &str, subject: &str, password: &str) {
-        self.upsert_user(&NewUser {
-            username: username.into(),
-            subject: subject.into(),
-            password: password.into(),
-            claims: serde_json::json!({}),
-        })
-        .await
-        .unwrap();
-    }
-    async fn purge(&self, now: i64) -> usize {
-        let mut total = 0;
-        loop {
-            let n = self.purge_expired(now, 1000).await.unwrap();
-            total += n;
-            if n < 1000 {
-                return total;
-            }
-        }
-    }
-}
-
-pub async fn memory() -> Option<MemoryStore> {
-    Some(MemoryStore::new())
-}
 
 pub async fn memory_backend() -> Option<AnyStore> {
     Some(connect("memory:", &StoreOptions::default()).await.unwrap())
@@ -97,91 +42,6 @@ pub async fn sqlite_file() -> Option<AnyStore> {
         .await
         .unwrap(),
     )
-}
-
-/// The server the PostgreSQL tests use: `AUTHGATE_TEST_POSTGRES_URL`, or the machine's
-/// local one.
-pub fn pg_base_url() -> String {
-    std::env::var("AUTHGATE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A schema of its own for one test on the PostgreSQL server, dropped when the guard is.
-/// `None` (with the reason printed) when no server answers, unless `CI` is set: then the
-/// test fails, so CI can never pass without running them.
-pub struct PgSchema {
-    pub name: String,
-    base: String,
-}
-
-impl PgSchema {
-    pub async fn create() -> Option<Self> {
-        let base = pg_base_url();
-        let admin = match sqlx::PgPool::connect(&base).await {
-            Ok(p) => p,
-            Err(e) => {
-                if std::env::var_os("CI").is_some() {
-                    panic!("PostgreSQL is required in CI but {base} is unreachable: {e}");
-                }
-                eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({e}); set AUTHGATE_TEST_POSTGRES_URL or start it");
-                return None;
-            }
-        };
-        let name = format!(
-            "authgate_t_{}",
-            authgate::token::generate_client_secret(&authgate::OsRng)
-                .to_ascii_lowercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
-                .chars()
-                .take(16)
-                .collect::<String>()
-        );
-        sqlx::raw_sql(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        Some(Self { name, base })
-    }
-
-    /// A URL whose connections use this schema.
-    pub fn url(&self) -> String {
-        self.url_via(&self.base)
-    }
-
-    /// The same, through another host:port (a proxy).
-    pub fn url_via(&self, base: &str) -> String {
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}options=-c%20search_path%3D{}", self.name)
-    }
-
-    pub async fn store(&self) -> AnyStore {
-        connect(&self.url(), &StoreOptions::default())
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Drop runs inside the test's runtime; a thread of its own may block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(p) = sqlx::PgPool::connect(&base).await {
-                    let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&p)
-                        .await;
-                    p.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// A PostgreSQL store in a fresh schema; keep the guard alive for the test's length.

@@ -99,6 +99,11 @@ pub trait Client: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Further registered metadata (RFC 7591 §2 names), when the client keeps any.
+    fn metadata(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        None
+    }
+
     /// Whether the client may use `grant_type`.
     fn allows_grant_type(&self, grant_type: &str) -> bool {
         self.grant_types().iter().any(|g| g == grant_type)
@@ -134,6 +139,7 @@ pub trait ClientStore: Send + Sync {
 /// assert!(!c.check_secret("S3cret"));
 /// assert_eq!(c.token_endpoint_auth_method(), ClientAuthMethod::ClientSecretBasic);
 /// ```
+#[non_exhaustive]
 #[derive(Clone)]
 pub struct ClientRecord {
     /// The client identifier.
@@ -152,20 +158,29 @@ pub struct ClientRecord {
     pub scope: Scope,
     /// How it authenticates.
     pub auth_method: ClientAuthMethod,
+    /// Further registered metadata (RFC 7591 §2 names: `client_uri`, `logo_uri`,
+    /// `contacts`, `jwks`, ...), kept as JSON.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ClientRecord {
     /// A confidential client authenticating with `client_secret_basic`.
     pub fn confidential(client_id: impl Into<String>, secret: &str) -> Self {
+        Self::with_secret_hash(client_id, SecretHash::of(secret.as_bytes()))
+    }
+
+    /// A confidential client whose secret is known only by its hash (as stores load it).
+    pub fn with_secret_hash(client_id: impl Into<String>, secret_hash: SecretHash) -> Self {
         Self {
             client_id: client_id.into(),
-            secret_hash: Some(SecretHash::of(secret.as_bytes())),
+            secret_hash: Some(secret_hash),
             client_name: None,
             redirect_uris: Vec::new(),
             grant_types: Vec::new(),
             response_types: Vec::new(),
             scope: Scope::empty(),
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            metadata: serde_json::Map::new(),
         }
     }
 
@@ -256,6 +271,9 @@ impl Client for ClientRecord {
     }
     fn client_name(&self) -> Option<&str> {
         self.client_name.as_deref()
+    }
+    fn metadata(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        Some(&self.metadata)
     }
 }
 

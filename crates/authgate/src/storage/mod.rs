@@ -12,6 +12,8 @@ use async_trait::async_trait;
 
 pub use memory::MemoryStore;
 
+use std::sync::Arc;
+
 pub use crate::client::ClientStore;
 use crate::error::StorageError;
 use crate::pkce::CodeChallenge;
@@ -337,6 +339,66 @@ impl AuthorizationCodeRecord {
             amr: self.details.amr.clone(),
             session_id: self.details.session_id.clone(),
         }
+    }
+}
+
+/// The stores a server works with: clients, codes and tokens, which every server needs,
+/// and the capabilities some endpoints and grants add (attached with `with_*`; an endpoint
+/// that needs a missing one is refused at registration, not at its first request).
+///
+/// ```
+/// use std::sync::Arc;
+/// use authgate::{MemoryStore, Stores};
+/// let store = Arc::new(MemoryStore::new());
+/// let stores = Stores::new(store.clone(), store.clone(), store);
+/// // or, for one value holding them all:
+/// let stores = Stores::from(MemoryStore::new());
+/// ```
+#[derive(Clone)]
+pub struct Stores {
+    /// Client lookups.
+    pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn AuthorizationCodeStore>,
+    /// Access and refresh tokens.
+    pub tokens: Arc<dyn TokenStore>,
+}
+
+impl Stores {
+    /// Clients, codes and tokens from separate stores.
+    pub fn new(
+        clients: Arc<dyn ClientStore>,
+        codes: Arc<dyn AuthorizationCodeStore>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Self {
+        Self {
+            clients,
+            codes,
+            tokens,
+        }
+    }
+
+    /// Clients, codes and tokens all from one shared store.
+    pub fn from_store<S>(store: Arc<S>) -> Self
+    where
+        S: ClientStore + AuthorizationCodeStore + TokenStore + 'static,
+    {
+        Self::new(store.clone(), store.clone(), store)
+    }
+}
+
+impl<S> From<S> for Stores
+where
+    S: ClientStore + AuthorizationCodeStore + TokenStore + 'static,
+{
+    fn from(store: S) -> Self {
+        Self::from_store(Arc::new(store))
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
     }
 }
 

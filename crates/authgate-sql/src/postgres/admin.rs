@@ -1,0 +1,167 @@
+//! [`Admin`] on PostgreSQL: client and user management, shared secrets, the expiry purge.
+
+use async_trait::async_trait;
+use authgate::rng::{random_bytes, OsRng};
+use authgate::{password, ClientRecord, StorageError};
+use sqlx::Row;
+
+use super::clients::client_row;
+use super::{classify, column, PgStore};
+use crate::codec::{ClientValues, CLIENT_COLUMNS};
+use crate::{Admin, NewUser, UserInfo};
+
+#[async_trait]
+impl Admin for PgStore {
+    async fn upsert_client(&self, c: &ClientRecord) -> Result<(), StorageError> {
+        let v = ClientValues::of(c);
+        sqlx::query(&format!(
+            "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant, client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash,
+               client_name = EXCLUDED.client_name, redirect_uris = EXCLUDED.redirect_uris,
+               grant_types = EXCLUDED.grant_types, response_types = EXCLUDED.response_types,
+               scope = EXCLUDED.scope, auth_method = EXCLUDED.auth_method,
+               metadata = EXCLUDED.metadata"
+        ))
+        .bind(&*self.tenant)
+        .bind(v.client_id)
+        .bind(v.secret_hash)
+        .bind(v.client_name)
+        .bind(v.redirect_uris)
+        .bind(v.grant_types)
+        .bind(v.response_types)
+        .bind(v.scope)
+        .bind(v.auth_method)
+        .bind(v.metadata)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let res = sqlx::query("DELETE FROM authgate_clients WHERE tenant = $1 AND client_id = $2")
+            .bind(&*self.tenant)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM authgate_clients WHERE tenant = $1 ORDER BY client_id"
+        ))
+        .bind(&*self.tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| client_row(r).map(crate::codec::ClientRow::into_record))
+            .collect()
+    }
+
+    async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
+        let hash = password::hash(user.password.clone()).await?;
+        sqlx::query(
+            "INSERT INTO authgate_users (tenant, username, subject, password_hash, claims) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, username) DO UPDATE SET subject = EXCLUDED.subject,
+               password_hash = EXCLUDED.password_hash, claims = EXCLUDED.claims",
+        )
+        .bind(&*self.tenant)
+        .bind(&user.username)
+        .bind(&user.subject)
+        .bind(hash)
+        .bind(user.claims.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
+        // The user's tokens go with the user, in the same transaction.
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query(
+            "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND tenant = $1 AND subject =
+             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+        )
+        .bind(&*self.tenant)
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let res = sqlx::query("DELETE FROM authgate_users WHERE tenant = $1 AND username = $2")
+            .bind(&*self.tenant)
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
+        let row = sqlx::query(
+            "SELECT username, subject, claims FROM authgate_users WHERE tenant = $1 AND username = $2",
+        )
+        .bind(&*self.tenant)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        let Some(r) = row else { return Ok(None) };
+        let claims: String = r.try_get("claims").map_err(column)?;
+        Ok(Some(UserInfo {
+            username: r.try_get("username").map_err(column)?,
+            subject: r.try_get("subject").map_err(column)?,
+            claims: serde_json::from_str(&claims).unwrap_or_default(),
+        }))
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let fresh: [u8; 32] = random_bytes(&OsRng);
+        // Insert unless present, then read whichever value won (the same for every process).
+        sqlx::query(
+            "INSERT INTO authgate_secrets (tenant, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, name) DO NOTHING",
+        )
+        .bind(&*self.tenant)
+        .bind(name)
+        .bind(&fresh[..])
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        let row = sqlx::query("SELECT value FROM authgate_secrets WHERE tenant = $1 AND name = $2")
+            .bind(&*self.tenant)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.try_get("value").map_err(column)
+    }
+
+    async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        let codes = sqlx::query(
+            "DELETE FROM authgate_codes WHERE selector IN
+             (SELECT selector FROM authgate_codes WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        let tokens = sqlx::query(
+            "DELETE FROM authgate_tokens WHERE selector IN
+             (SELECT selector FROM authgate_tokens WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        let n = codes.rows_affected().max(tokens.rows_affected());
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}

@@ -1,0 +1,290 @@
+//! PostgreSQL on sqlx's async pool: for several stateless authgate servers sharing one
+//! database. Every protocol operation that must be atomic is one statement or one
+//! transaction; concurrent servers coordinate through row locks, never through memory.
+//!
+//! One file per storage trait: [`clients`](self::clients), [`codes`](self::codes),
+//! [`tokens`](self::tokens), [`users`](self::users), [`admin`](self::admin).
+
+mod admin;
+mod clients;
+mod codes;
+mod tokens;
+mod users;
+
+use std::fmt;
+use std::sync::Arc;
+
+use authgate::token::Selector;
+use authgate::{StorageError, TokenRecord};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Postgres;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Backend, StoreOptions};
+
+impl Backend for PgStore {
+    fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
+        Arc::new(self.tenant(tenant))
+    }
+}
+
+/// The key of the advisory lock that serialises migrations across processes.
+const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465; // "authgate"
+
+/// The migrations, in order: embedded `.sql` files.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_secrets.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_tenants.sql"),
+    ),
+];
+
+/// The PostgreSQL store. Cheap to clone: clones share the pool.
+///
+/// A handle works in one tenant (one issuer's share of the database): the default tenant
+/// unless [`Self::tenant`] picked another. Nothing of one tenant is found through another's
+/// handle.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    batcher: mpsc::UnboundedSender<SaveJob>,
+    tenant: Arc<str>,
+}
+
+/// New tokens waiting for the next batched INSERT.
+struct SaveJob {
+    tenant: Arc<str>,
+    tokens: Vec<TokenRecord>,
+    reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// Writers that each take every queued token save, write them in one multi-row INSERT (one
+/// commit, one WAL flush for the lot), and answer each request once it committed: group
+/// commit, as the SQLite writer does. Two run at once, so one batch's flush overlaps the
+/// next batch's gathering.
+fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
+    let (tx, rx) = mpsc::unbounded_channel::<SaveJob>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..2 {
+        let (pool, rx) = (pool.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut jobs = Vec::new();
+                {
+                    let mut rx = rx.lock().await;
+                    let Some(first) = rx.recv().await else { return };
+                    jobs.push(first);
+                    while jobs.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                write_batch(&pool, jobs).await;
+            }
+        });
+    }
+    tx
+}
+
+/// Save requests gathered into one INSERT at most (15 bind parameters a row, two rows a request, stays far
+/// below PostgreSQL's 65,535).
+const MAX_BATCH: usize = 256;
+
+async fn write_batch(pool: &PgPool, jobs: Vec<SaveJob>) {
+    let all = jobs
+        .iter()
+        .flat_map(|j| j.tokens.iter().map(|t| (&*j.tenant, t)));
+    let result = tokens::insert_query(all)
+        .build()
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(classify);
+    match result {
+        Ok(()) => {
+            for j in jobs {
+                let _ = j.reply.send(Ok(()));
+            }
+        }
+        // One bad row fails the statement: retry each request alone, so only it fails.
+        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+            for j in jobs {
+                let r = tokens::insert_query(j.tokens.iter().map(|t| (&*j.tenant, t)))
+                    .build()
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify);
+                let _ = j.reply.send(r);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let unavailable = matches!(e, StorageError::Unavailable(_));
+            for j in jobs {
+                let err: Box<dyn std::error::Error + Send + Sync> = msg.clone().into();
+                let _ = j.reply.send(Err(if unavailable {
+                    StorageError::Unavailable(err)
+                } else {
+                    StorageError::Other(err)
+                }));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("tenant", &self.tenant)
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects a pool and applies the migrations (under an advisory lock).
+    ///
+    /// # Errors
+    /// The database is unreachable, or a migration fails.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StorageError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect(url)
+            .await
+            .map_err(classify)?;
+        let store = Self::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store over an existing pool; call [`Self::migrate`] before use.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime: the store starts its batched token writers on it.
+    pub fn from_pool(pool: PgPool) -> Self {
+        let batcher = spawn_batchers(&pool);
+        Self {
+            pool,
+            batcher,
+            tenant: Arc::from(""),
+        }
+    }
+
+    /// A handle on the same pool working in `tenant` (`""` is the default tenant).
+    #[must_use]
+    pub fn tenant(&self, tenant: &str) -> Self {
+        Self {
+            tenant: Arc::from(tenant),
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this handle works in.
+    pub fn tenant_name(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. Safe when several processes start at once: they take
+    /// a transaction-scoped advisory lock, so one migrates and the others then see the
+    /// versions recorded.
+    ///
+    /// # Errors
+    /// The database is unreachable, or a migration fails.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS authgate_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        for (version, sql) in MIGRATIONS {
+            let done = sqlx::query("SELECT 1 FROM authgate_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+            if done.is_none() {
+                sqlx::raw_sql(sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                sqlx::query("INSERT INTO authgate_migrations (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+            }
+        }
+        tx.commit().await.map_err(classify)
+    }
+}
+
+/// A transaction-scoped advisory lock per token family (keyed by the selector's last,
+/// random, eight bytes): serialises a rotation of the family with its revocation.
+async fn family_lock(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    family: &Selector,
+) -> Result<(), StorageError> {
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&family.0[8..16]);
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(i64::from_be_bytes(key))
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// Connection-level failures, timeouts and server shutdowns are outages (503); the rest
+/// are errors.
+fn classify(e: sqlx::Error) -> StorageError {
+    let outage = match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // 08: connection exception; 57P: operator intervention (shutdown, terminated);
+            // 53300: too many connections.
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        }),
+        _ => false,
+    };
+    if outage {
+        StorageError::Unavailable(Box::new(e))
+    } else {
+        StorageError::Other(Box::new(e))
+    }
+}
+
+/// A row the codec could not read.
+fn malformed(e: crate::codec::Malformed) -> StorageError {
+    StorageError::Other(Box::new(e))
+}
+
+/// A column that could not be read.
+fn column(e: sqlx::Error) -> StorageError {
+    StorageError::Other(Box::new(e))
+}

@@ -1,0 +1,163 @@
+//! [`Admin`] on SQLite: client and user management, shared secrets, the expiry purge.
+
+use async_trait::async_trait;
+use authgate::rng::{random_bytes, OsRng};
+use authgate::{password, ClientRecord, StorageError};
+use rusqlite::{params, OptionalExtension};
+
+use super::clients::client_row;
+use super::SqliteStore;
+use crate::codec::{ClientValues, CLIENT_COLUMNS};
+use crate::{Admin, NewUser, UserInfo};
+
+#[async_trait]
+impl Admin for SqliteStore {
+    async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError> {
+        let (tenant, c) = (self.tenant.clone(), client.clone());
+        self.write(move |conn| {
+            let v = ClientValues::of(&c);
+            conn.execute(
+                &format!(
+                    "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (tenant, client_id) DO UPDATE SET secret_hash = excluded.secret_hash,
+                       client_name = excluded.client_name, redirect_uris = excluded.redirect_uris,
+                       grant_types = excluded.grant_types, response_types = excluded.response_types,
+                       scope = excluded.scope, auth_method = excluded.auth_method,
+                       metadata = excluded.metadata"
+                ),
+                params![
+                    &*tenant,
+                    v.client_id,
+                    v.secret_hash,
+                    v.client_name,
+                    v.redirect_uris,
+                    v.grant_types,
+                    v.response_types,
+                    v.scope,
+                    v.auth_method,
+                    v.metadata,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let (tenant, id) = (self.tenant.clone(), client_id.to_owned());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM authgate_clients WHERE tenant = ?1 AND client_id = ?2",
+                (&*tenant, id),
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        let tenant = self.tenant.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM authgate_clients WHERE tenant = ?1 ORDER BY client_id"
+            ))?;
+            let rows = stmt.query_map([&*tenant], client_row)?;
+            rows.map(|r| r.map(crate::codec::ClientRow::into_record))
+                .collect()
+        })
+        .await
+    }
+
+    async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError> {
+        let hash = password::hash(user.password.clone()).await?;
+        let (tenant, name, subject, claims) = (
+            self.tenant.clone(),
+            user.username.clone(),
+            user.subject.clone(),
+            user.claims.to_string(),
+        );
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO authgate_users (tenant, username, subject, password_hash, claims) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, username) DO UPDATE SET subject = excluded.subject,
+                   password_hash = excluded.password_hash, claims = excluded.claims",
+                params![&*tenant, name, subject, hash, claims],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
+        let (tenant, name) = (self.tenant.clone(), username.to_owned());
+        self.write(move |conn| {
+            // The user's tokens go with the user, in the same transaction.
+            conn.execute(
+                "UPDATE authgate_tokens SET revoked = 1 WHERE revoked = 0 AND tenant = ?1 AND subject =
+                 (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
+                (&*tenant, &name),
+            )?;
+            Ok(conn.execute(
+                "DELETE FROM authgate_users WHERE tenant = ?1 AND username = ?2",
+                (&*tenant, &name),
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
+        let (tenant, name) = (self.tenant.clone(), username.to_owned());
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT username, subject, claims FROM authgate_users WHERE tenant = ?1 AND username = ?2",
+                (&*tenant, name),
+                |r| {
+                    let claims: String = r.get(2)?;
+                    Ok(UserInfo {
+                        username: r.get(0)?,
+                        subject: r.get(1)?,
+                        claims: serde_json::from_str(&claims).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let (tenant, name) = (self.tenant.clone(), name.to_owned());
+        let fresh: [u8; 32] = random_bytes(&OsRng);
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO authgate_secrets (tenant, name, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, name) DO NOTHING",
+                params![&*tenant, name, &fresh[..]],
+            )?;
+            conn.query_row(
+                "SELECT value FROM authgate_secrets WHERE tenant = ?1 AND name = ?2",
+                (&*tenant, name),
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        self.write(move |conn| {
+            let codes = conn
+                .prepare_cached(
+                    "DELETE FROM authgate_codes WHERE selector IN
+                     (SELECT selector FROM authgate_codes WHERE expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, limit])?;
+            let tokens = conn
+                .prepare_cached(
+                    "DELETE FROM authgate_tokens WHERE selector IN
+                     (SELECT selector FROM authgate_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, limit])?;
+            Ok(codes.max(tokens))
+        })
+        .await
+    }
+}

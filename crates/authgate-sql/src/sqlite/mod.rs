@@ -1,0 +1,367 @@
+//! SQLite on rusqlite: one group-commit writer thread, reader threads of their own.
+//!
+//! Every write is a job sent to the writer. The writer takes the first job, opens a
+//! transaction, runs that job and every job already queued behind it (up to
+//! `sqlite_max_batch`), each inside its own SAVEPOINT so one failing job cannot spoil the
+//! others, commits once, and only then answers every job. So a request is answered only
+//! once its data is committed, and a burst of N writes costs one commit instead of N.
+//! Reads go to reader threads with their own connections (WAL lets them read while the
+//! writer writes). An in-memory database has a single connection, so there reads go to the
+//! writer too.
+//!
+//! One file per storage trait: [`clients`](self::clients), [`codes`](self::codes),
+//! [`tokens`](self::tokens), [`users`](self::users), [`admin`](self::admin).
+
+mod admin;
+mod clients;
+mod codes;
+mod tokens;
+mod users;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+
+use authgate::StorageError;
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::{Backend, StoreOptions};
+
+impl Backend for SqliteStore {
+    fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
+        Arc::new(self.tenant(tenant))
+    }
+}
+
+/// What the writer answers a job with once the batch's COMMIT returned.
+type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+/// A write: runs on the writer's connection inside the open transaction; `None` when the
+/// transaction could not be opened, and the job must only produce its (failed) reply.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+/// A read: runs on a reader's connection and answers by itself.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The migrations, in order: embedded `.sql` files.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_secrets.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_tenants.sql")),
+];
+
+/// The SQLite store. Cheap to clone: clones share the writer and readers.
+///
+/// A handle works in one tenant (one issuer's share of the database): the default tenant
+/// unless [`Self::tenant`] picked another. Nothing of one tenant is found through another's
+/// handle.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+    tenant: Arc<str>,
+}
+
+struct Inner {
+    writer: Sender<WriteJob>,
+    readers: Option<Sender<ReadJob>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("tenant", &self.tenant)
+            .field("readers", &self.inner.readers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) a database file in WAL mode and applies migrations.
+    ///
+    /// # Errors
+    /// The file cannot be opened or migrated.
+    pub fn open(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Self, StorageError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::Other(Box::new(e)))?;
+        }
+        let writer = Connection::open(&path).map_err(other)?;
+        configure(&writer, options)?;
+        // Checkpoints move off the writer (see `checkpointer`): a COMMIT never waits for
+        // one, which keeps the token endpoint's tail latency low.
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+            )
+            .map_err(other)?;
+        migrate(&writer)?;
+        let checkpoints = Connection::open(&path).map_err(other)?;
+        configure(&checkpoints, options)?;
+        let mut reader_conns = Vec::new();
+        for _ in 0..options.sqlite_readers.max(1) {
+            let c = Connection::open(&path).map_err(other)?;
+            configure(&c, options)?;
+            reader_conns.push(c);
+        }
+        let store = Self::start(writer, reader_conns, options.sqlite_max_batch);
+        let alive = Arc::downgrade(&store.inner);
+        let wal = {
+            let mut p = path.clone().into_os_string();
+            p.push("-wal");
+            std::path::PathBuf::from(p)
+        };
+        let _ = thread::Builder::new()
+            .name("authgate-sqlite-checkpoint".into())
+            .spawn(move || checkpointer(&checkpoints, &wal, &alive));
+        Ok(store)
+    }
+
+    /// An in-memory database (for tests): one connection serves reads and writes.
+    ///
+    /// # Errors
+    /// SQLite cannot allocate the database.
+    pub fn open_in_memory(options: &StoreOptions) -> Result<Self, StorageError> {
+        let writer = Connection::open_in_memory().map_err(other)?;
+        configure(&writer, options)?;
+        migrate(&writer)?;
+        Ok(Self::start(writer, Vec::new(), options.sqlite_max_batch))
+    }
+
+    fn start(writer: Connection, readers: Vec<Connection>, max_batch: usize) -> Self {
+        let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
+        let read_tx = if readers.is_empty() {
+            None
+        } else {
+            let (rtx, rrx) = crossbeam_channel::unbounded::<ReadJob>();
+            for (i, conn) in readers.into_iter().enumerate() {
+                let rrx: Receiver<ReadJob> = rrx.clone();
+                let _ = thread::Builder::new()
+                    .name(format!("authgate-sqlite-reader-{i}"))
+                    .spawn(move || {
+                        while let Ok(job) = rrx.recv() {
+                            job(&conn);
+                        }
+                    });
+            }
+            Some(rtx)
+        };
+        let _ = thread::Builder::new()
+            .name("authgate-sqlite-writer".into())
+            .spawn(move || writer_loop(&writer, &wrx, max_batch.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                writer: wtx,
+                readers: read_tx,
+            }),
+            tenant: Arc::from(""),
+        }
+    }
+
+    /// A handle on the same database working in `tenant` (`""` is the default tenant).
+    #[must_use]
+    pub fn tenant(&self, tenant: &str) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            tenant: Arc::from(tenant),
+        }
+    }
+
+    /// The tenant this handle works in.
+    pub fn tenant_name(&self) -> &str {
+        &self.tenant
+    }
+
+    /// Runs a write in the writer's next batch; answers after the batch committed.
+    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StorageError>>();
+        let job: WriteJob = Box::new(move |conn: Option<&Connection>| {
+            let result = match conn {
+                Some(conn) => in_savepoint(conn, f),
+                None => Err(StorageError::Unavailable(
+                    "the SQLite transaction could not be opened".into(),
+                )),
+            };
+            Box::new(move |commit: Result<(), StorageError>| {
+                let _ = tx.send(commit.and(result));
+            })
+        });
+        self.inner.writer.send(job).map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    /// Runs a read on a reader thread (or the writer, in memory).
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let Some(readers) = &self.inner.readers else {
+            return self.write(f).await;
+        };
+        let (tx, rx) = oneshot::channel::<Result<T, StorageError>>();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(classify));
+        });
+        readers.send(job).map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+}
+
+/// Copies the WAL back into the database four times a second while the store lives.
+/// PASSIVE never blocks the writer or the readers. Under a steady stream of writes a
+/// passive checkpoint never catches the WAL's end, so the WAL could only grow: once it
+/// passes `WAL_LIMIT` bytes, one TRUNCATE checkpoint (which holds the writer back for the
+/// short remainder the passive rounds left) resets it.
+fn checkpointer(conn: &Connection, wal: &Path, alive: &std::sync::Weak<Inner>) {
+    while alive.strong_count() > 0 {
+        thread::sleep(std::time::Duration::from_millis(250));
+        let big = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+        let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+        // A busy database, or any other failure, only delays the checkpoint to the next
+        // round: the thread must outlive errors, or the WAL would grow without bound.
+        let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
+    }
+    // The last handle is gone: leave a small WAL behind.
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
+/// The WAL size past which the checkpointer resets it.
+const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
+fn configure(conn: &Connection, options: &StoreOptions) -> Result<(), StorageError> {
+    conn.busy_timeout(options.acquire_timeout).map_err(other)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(other)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StorageError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS authgate_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(other)?;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM authgate_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(other)?;
+        if done.is_none() {
+            // BEGIN IMMEDIATE takes the write lock, so two processes migrating the same file
+            // run one after the other, and the second finds the version recorded.
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(other)?;
+            let res = (|| {
+                let again: Option<i64> = conn
+                    .query_row(
+                        "SELECT version FROM authgate_migrations WHERE version = ?1",
+                        [version],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if again.is_none() {
+                    conn.execute_batch(sql)?;
+                    conn.execute(
+                        "INSERT INTO authgate_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+                        [version],
+                    )?;
+                }
+                Ok::<(), rusqlite::Error>(())
+            })();
+            match res {
+                Ok(()) => conn.execute_batch("COMMIT").map_err(other)?,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(other(e));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn writer_loop(conn: &Connection, jobs: &Receiver<WriteJob>, max_batch: usize) {
+    while let Ok(first) = jobs.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN") {
+            // The transaction could not start: run nothing, answer the error.
+            first(None)(Err(StorageError::Unavailable(Box::new(e))));
+            continue;
+        }
+        let mut replies: Vec<Reply> = Vec::with_capacity(16);
+        replies.push(first(Some(conn)));
+        while replies.len() < max_batch && !conn.is_autocommit() {
+            match jobs.try_recv() {
+                Ok(job) => replies.push(job(Some(conn))),
+                Err(_) => break,
+            }
+        }
+        // A job can end the transaction itself (SQLite rolls back on a full disk or an I/O
+        // error): then nothing of the batch was kept, and every job hears so. Jobs still
+        // queued run in the next batch, never outside a transaction.
+        let commit = if conn.is_autocommit() {
+            Err(StorageError::Unavailable(
+                "the SQLite transaction was rolled back".into(),
+            ))
+        } else {
+            conn.execute_batch("COMMIT").map_err(classify)
+        };
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies {
+            reply(match &commit {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StorageError::Unavailable(e.to_string().into())),
+            });
+        }
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, StorageError> {
+    conn.execute_batch("SAVEPOINT job").map_err(classify)?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job").map_err(classify)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(classify(e))
+        }
+    }
+}
+
+fn other(e: rusqlite::Error) -> StorageError {
+    StorageError::Other(Box::new(e))
+}
+
+/// Busy or locked databases and I/O failures are outages (503); the rest are errors.
+fn classify(e: rusqlite::Error) -> StorageError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(
+            C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::CannotOpen | C::DiskFull,
+        ) => StorageError::Unavailable(Box::new(e)),
+        _ => StorageError::Other(Box::new(e)),
+    }
+}
+
+fn writer_gone() -> StorageError {
+    StorageError::Unavailable("the SQLite writer thread has stopped".into())
+}
+
+/// A row the codec could not read, as a rusqlite error (so it travels like one).
+fn malformed(e: crate::codec::Malformed) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+}

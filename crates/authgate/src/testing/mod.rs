@@ -1,0 +1,760 @@
+//! The storage conformance suite, for anyone writing a store: one set of checks every
+//! backend must pass, run against your store with one macro. The built-in backends
+//! (memory, SQLite, PostgreSQL) run exactly this.
+//!
+//! Enabled by the `testing` feature; use it from your tests (a dev-dependency on
+//! `authgate` with `features = ["testing"]`, and `tokio` with the `macros` and
+//! `rt-multi-thread` features):
+//!
+//! ```
+//! use authgate::testing::StoreUnderTest;
+//! use authgate::MemoryStore;
+//!
+//! authgate::storage_conformance_tests!(memory_store, async {
+//!     Some(StoreUnderTest::new(MemoryStore::new()))
+//! });
+//! # fn main() {}
+//! ```
+//!
+//! The macro writes one `#[tokio::test]` per check in a module named by its first
+//! argument; the second is an `async` block answering `Option<StoreUnderTest>` — `None`
+//! skips the checks (print why: a database that is not there, say). Each check gets a
+//! fresh store from the block.
+//!
+//! What the checks pin: every field of clients, codes and tokens survives a round trip;
+//! revoking a token or a family touches exactly that; a code is consumed once; a refresh
+//! token rotates once and never after it was revoked or rotated, and a refused rotation
+//! saves nothing; users authenticate with their own password only; the purge removes
+//! expired rows only; a burst of concurrent saves all land even beside a failing one; and
+//! through the engine, 100 concurrent redemptions of one code issue exactly one set of
+//! tokens (revoked, since the other 99 were replays) and 100 concurrent refreshes of one
+//! rotating refresh token let exactly one succeed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use bytes::Bytes;
+
+use crate::client::{ClientAuthMethod, ClientRecord};
+use crate::clock::FrozenClock;
+use crate::config::{RefreshTokenRotation, ServerConfig};
+use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
+use crate::pkce::{CodeChallenge, CodeChallengeMethod};
+use crate::request::OAuth2Request;
+use crate::rng::OsRng;
+use crate::server::AuthorizationServer;
+use crate::storage::{
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, MemoryStore,
+    ResourceOwner, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
+};
+use crate::token::{generate_token, Selector};
+
+/// What the checks need beyond the storage traits: a way to add clients and users, and
+/// the expiry purge.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    /// Adds (or replaces) a client.
+    async fn add_client(&self, client: ClientRecord);
+    /// Adds (or replaces) a user with a password.
+    async fn add_user(&self, username: &str, subject: &str, password: &str);
+    /// Deletes what expired before `now`; answers how many rows went, or `None` when the
+    /// store has no purge (that check is then skipped).
+    async fn purge_expired(&self, now: i64) -> Option<usize>;
+}
+
+/// A store handed to the checks: its storage traits, and the [`Fixture`] that fills it.
+pub struct StoreUnderTest {
+    /// Clients, codes and tokens.
+    pub stores: Stores,
+    /// The password check.
+    pub users: Arc<dyn UserStore>,
+    /// How the checks add clients and users.
+    pub fixture: Arc<dyn Fixture>,
+    guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl StoreUnderTest {
+    /// One value implementing every trait the checks use.
+    pub fn new<S>(store: S) -> Self
+    where
+        S: ClientStore + AuthorizationCodeStore + TokenStore + UserStore + Fixture + 'static,
+    {
+        let store = Arc::new(store);
+        Self::from_parts(Stores::from_store(store.clone()), store.clone(), store)
+    }
+
+    /// The parts, separately.
+    pub fn from_parts(
+        stores: Stores,
+        users: Arc<dyn UserStore>,
+        fixture: Arc<dyn Fixture>,
+    ) -> Self {
+        Self {
+            stores,
+            users,
+            fixture,
+            guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive as long as the store (a throw-away database schema, say).
+    #[must_use]
+    pub fn keep(mut self, guard: impl Any + Send + Sync) -> Self {
+        self.guard = Some(Box::new(guard));
+        self
+    }
+}
+
+impl std::fmt::Debug for StoreUnderTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreUnderTest")
+            .field("guard", &self.guard.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Fixture for MemoryStore {
+    async fn add_client(&self, client: ClientRecord) {
+        MemoryStore::add_client(self, client);
+    }
+    async fn add_user(&self, username: &str, subject: &str, password: &str) {
+        MemoryStore::add_user(self, ResourceOwner::new(subject, username), password);
+    }
+    async fn purge_expired(&self, now: i64) -> Option<usize> {
+        Some(MemoryStore::purge_expired(self, now))
+    }
+}
+
+/// Writes one `#[tokio::test]` per conformance check; see [`crate::testing`].
+#[macro_export]
+macro_rules! storage_conformance_tests {
+    ($name:ident, $make:expr) => {
+        $crate::storage_conformance_tests!(@each $name, $make,
+            client_round_trip,
+            token_round_trip,
+            revoke_token_touches_only_that_token,
+            revoke_family_revokes_every_member_and_nothing_else,
+            code_round_trip_and_single_consumption,
+            rotation_is_refused_for_rotated_revoked_and_access_tokens,
+            users_authenticate_with_their_password_only,
+            purge_removes_expired_rows_only,
+            concurrent_saves_all_land_even_beside_a_failing_one,
+            hundred_concurrent_code_redemptions_issue_exactly_one_token,
+            hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed,
+        );
+    };
+    (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let store: ::std::option::Option<$crate::testing::StoreUnderTest> = $make.await;
+                    let Some(store) = store else { return };
+                    $crate::testing::$check(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+const NOW: i64 = 1_800_000_000;
+
+fn token(kind: TokenKind, family: Option<Selector>, expires_at: i64) -> TokenRecord {
+    let t = generate_token(&OsRng, NOW * 1000);
+    let mut r = TokenRecord::new(t.key, kind, "c1", "authorization_code", NOW, expires_at);
+    r.subject = Some("user-1".into());
+    r.username = Some("alice".into());
+    r.scope = "profile email".parse().unwrap();
+    if let Some(f) = family {
+        r.family = f;
+    }
+    r
+}
+
+fn details() -> GrantDetails {
+    let mut d = GrantDetails {
+        audience: vec!["https://api.example/".into()],
+        auth_time: Some(NOW - 5),
+        acr: Some("urn:example:loa:2".into()),
+        amr: vec!["pwd".into(), "otp".into()],
+        session_id: Some("sid-1".into()),
+        claims_request: Some(serde_json::json!({"userinfo": {"email": {"essential": true}}})),
+        confirmation: Some(
+            serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ),
+        ..GrantDetails::default()
+    };
+    d.claims.insert("tenant_role".into(), "admin".into());
+    d
+}
+
+fn code(expires_at: i64) -> AuthorizationCodeRecord {
+    let t = generate_token(&OsRng, NOW * 1000);
+    let mut c = AuthorizationCodeRecord::new(
+        t.key,
+        "c1",
+        "https://app.example/cb",
+        "user-1",
+        NOW,
+        expires_at,
+    );
+    c.redirect_uri_sent = true;
+    c.scope = "profile".parse().unwrap();
+    c.username = Some("alice".into());
+    c.code_challenge = Some(
+        CodeChallenge::new(
+            "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
+            CodeChallengeMethod::S256,
+        )
+        .unwrap(),
+    );
+    c.nonce = Some("n-0S6_WzA2Mj".into());
+    c
+}
+
+/// Conformance check `client_round_trip`.
+pub async fn client_round_trip(s: &StoreUnderTest) {
+    let mut c1 = ClientRecord::confidential("c1", "s3cret")
+        .name("App One")
+        .redirect_uris(["https://app.example/cb", "http://127.0.0.1/cb"])
+        .grant_types(["authorization_code", "refresh_token"])
+        .response_types(["code"])
+        .scope("profile email")
+        .auth_method(ClientAuthMethod::ClientSecretPost);
+    c1.metadata
+        .insert("client_uri".into(), "https://app.example".into());
+    s.fixture.add_client(c1).await;
+    let c = s.stores.clients.find_client("c1").await.unwrap().unwrap();
+    assert_eq!(c.client_id(), "c1");
+    assert!(c.check_secret("s3cret"));
+    assert!(!c.check_secret("s3cret "));
+    assert_eq!(c.client_name(), Some("App One"));
+    assert_eq!(c.redirect_uris().len(), 2);
+    assert!(c.allows_grant_type("refresh_token"));
+    assert!(c.allows_response_type("code"));
+    assert_eq!(c.scope().to_string(), "email profile");
+    assert_eq!(
+        c.token_endpoint_auth_method(),
+        ClientAuthMethod::ClientSecretPost
+    );
+    assert_eq!(
+        c.metadata().and_then(|m| m.get("client_uri")),
+        Some(&serde_json::Value::from("https://app.example")),
+        "further client metadata survives the round trip"
+    );
+    assert!(s
+        .stores
+        .clients
+        .find_client("nobody")
+        .await
+        .unwrap()
+        .is_none());
+
+    s.fixture
+        .add_client(ClientRecord::public("p1").grant_types(["authorization_code"]))
+        .await;
+    let p = s.stores.clients.find_client("p1").await.unwrap().unwrap();
+    assert!(p.is_public());
+    assert!(
+        !p.check_secret(""),
+        "a public client matches no secret, not even an empty one"
+    );
+}
+
+/// Conformance check `token_round_trip`.
+pub async fn token_round_trip(s: &StoreUnderTest) {
+    let mut access = token(TokenKind::Access, None, NOW + 3600);
+    access.details = details();
+    let refresh = token(TokenKind::Refresh, Some(access.family), NOW + 86400);
+    s.stores
+        .tokens
+        .save_tokens(&[access.clone(), refresh.clone()])
+        .await
+        .unwrap();
+    let got = s
+        .stores
+        .tokens
+        .find_token(&access.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.kind, TokenKind::Access);
+    assert!(got.verifier_hash.ct_eq(&access.verifier_hash));
+    assert_eq!(got.client_id, "c1");
+    assert_eq!(got.subject.as_deref(), Some("user-1"));
+    assert_eq!(got.username.as_deref(), Some("alice"));
+    assert_eq!(got.scope, access.scope);
+    assert_eq!(got.grant_type, "authorization_code");
+    assert_eq!((got.issued_at, got.expires_at), (NOW, NOW + 3600));
+    assert_eq!(got.family, access.family);
+    assert!(!got.revoked && !got.rotated);
+    assert_eq!(
+        got.details,
+        details(),
+        "grant details survive the round trip"
+    );
+    let got = s
+        .stores
+        .tokens
+        .find_token(&refresh.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.kind, TokenKind::Refresh);
+    assert_eq!(got.family, access.family);
+    assert!(got.details.is_empty());
+    let unknown = generate_token(&OsRng, NOW * 1000).key.selector;
+    assert!(s
+        .stores
+        .tokens
+        .find_token(&unknown)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Conformance check `revoke_token_touches_only_that_token`.
+pub async fn revoke_token_touches_only_that_token(s: &StoreUnderTest) {
+    let a = token(TokenKind::Access, None, NOW + 3600);
+    let b = token(TokenKind::Access, Some(a.family), NOW + 3600);
+    s.stores
+        .tokens
+        .save_tokens(&[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    s.stores.tokens.revoke_token(&a.selector).await.unwrap();
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&a.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !s.stores
+            .tokens
+            .find_token(&b.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+/// Conformance check `revoke_family_revokes_every_member_and_nothing_else`.
+pub async fn revoke_family_revokes_every_member_and_nothing_else(s: &StoreUnderTest) {
+    let a = token(TokenKind::Access, None, NOW + 3600);
+    let r = token(TokenKind::Refresh, Some(a.family), NOW + 3600);
+    let other = token(TokenKind::Access, None, NOW + 3600);
+    s.stores
+        .tokens
+        .save_tokens(&[a.clone(), r.clone()])
+        .await
+        .unwrap();
+    s.stores
+        .tokens
+        .save_tokens(std::slice::from_ref(&other))
+        .await
+        .unwrap();
+    s.stores.tokens.revoke_family(&a.family).await.unwrap();
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&a.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&r.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !s.stores
+            .tokens
+            .find_token(&other.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+/// Conformance check `code_round_trip_and_single_consumption`.
+pub async fn code_round_trip_and_single_consumption(s: &StoreUnderTest) {
+    let mut c = code(NOW + 600);
+    c.details = details();
+    s.stores.codes.save_code(c.clone()).await.unwrap();
+    let got = s
+        .stores
+        .codes
+        .find_code(&c.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.details,
+        details(),
+        "grant details survive the round trip"
+    );
+    assert!(got.verifier_hash.ct_eq(&c.verifier_hash));
+    assert_eq!(got.redirect_uri, c.redirect_uri);
+    assert!(got.redirect_uri_sent);
+    assert_eq!(got.code_challenge, c.code_challenge);
+    assert_eq!(got.nonce, c.nonce);
+    assert_eq!(got.subject, "user-1");
+    assert!(!got.used);
+    assert!(s.stores.codes.consume_code(&c.selector).await.unwrap());
+    assert!(!s.stores.codes.consume_code(&c.selector).await.unwrap());
+    assert!(
+        s.stores
+            .codes
+            .find_code(&c.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .used
+    );
+    let unknown = generate_token(&OsRng, NOW * 1000).key.selector;
+    assert!(!s.stores.codes.consume_code(&unknown).await.unwrap());
+    assert!(s.stores.codes.find_code(&unknown).await.unwrap().is_none());
+}
+
+/// Conformance check `rotation_is_refused_for_rotated_revoked_and_access_tokens`.
+pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &StoreUnderTest) {
+    let a = token(TokenKind::Access, None, NOW + 3600);
+    let r = token(TokenKind::Refresh, Some(a.family), NOW + 3600);
+    s.stores
+        .tokens
+        .save_tokens(&[a.clone(), r.clone()])
+        .await
+        .unwrap();
+    assert!(
+        !s.stores
+            .tokens
+            .rotate_refresh_token(&a.selector, &[])
+            .await
+            .unwrap(),
+        "an access token never rotates"
+    );
+    let next = token(TokenKind::Refresh, Some(a.family), NOW + 3600);
+    assert!(s
+        .stores
+        .tokens
+        .rotate_refresh_token(&r.selector, std::slice::from_ref(&next))
+        .await
+        .unwrap());
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&r.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated
+    );
+    assert!(s
+        .stores
+        .tokens
+        .find_token(&next.selector)
+        .await
+        .unwrap()
+        .is_some());
+    let again = token(TokenKind::Refresh, Some(a.family), NOW + 3600);
+    assert!(!s
+        .stores
+        .tokens
+        .rotate_refresh_token(&r.selector, std::slice::from_ref(&again))
+        .await
+        .unwrap());
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&again.selector)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing saved on refusal"
+    );
+    s.stores.tokens.revoke_token(&next.selector).await.unwrap();
+    assert!(!s
+        .stores
+        .tokens
+        .rotate_refresh_token(&next.selector, &[])
+        .await
+        .unwrap());
+}
+
+/// Conformance check `users_authenticate_with_their_password_only`.
+pub async fn users_authenticate_with_their_password_only(s: &StoreUnderTest) {
+    s.fixture.add_user("alice", "user-1", "wonderland").await;
+    let owner = s
+        .users
+        .authenticate_user("alice", "wonderland")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner, ResourceOwner::new("user-1", "alice"));
+    assert!(s
+        .users
+        .authenticate_user("alice", "Wonderland")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .users
+        .authenticate_user("bob", "wonderland")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Conformance check `purge_removes_expired_rows_only`.
+pub async fn purge_removes_expired_rows_only(s: &StoreUnderTest) {
+    let live = token(TokenKind::Access, None, NOW + 10);
+    let dead: Vec<TokenRecord> = (0..25)
+        .map(|_| token(TokenKind::Access, None, NOW - 1))
+        .collect();
+    s.stores
+        .tokens
+        .save_tokens(std::slice::from_ref(&live))
+        .await
+        .unwrap();
+    s.stores.tokens.save_tokens(&dead).await.unwrap();
+    let dead_code = code(NOW - 1);
+    let live_code = code(NOW + 600);
+    s.stores.codes.save_code(dead_code.clone()).await.unwrap();
+    s.stores.codes.save_code(live_code.clone()).await.unwrap();
+    let Some(purged) = s.fixture.purge_expired(NOW).await else {
+        return; // this store has no purge
+    };
+    assert!(purged >= 25);
+    assert!(s
+        .stores
+        .tokens
+        .find_token(&live.selector)
+        .await
+        .unwrap()
+        .is_some());
+    for d in &dead {
+        assert!(s
+            .stores
+            .tokens
+            .find_token(&d.selector)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(s
+        .stores
+        .codes
+        .find_code(&dead_code.selector)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .stores
+        .codes
+        .find_code(&live_code.selector)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Conformance check `concurrent_saves_all_land_even_beside_a_failing_one`.
+pub async fn concurrent_saves_all_land_even_beside_a_failing_one(s: &StoreUnderTest) {
+    let dup = token(TokenKind::Access, None, NOW + 3600);
+    s.stores
+        .tokens
+        .save_tokens(std::slice::from_ref(&dup))
+        .await
+        .unwrap();
+    let fresh: Vec<TokenRecord> = (0..60)
+        .map(|_| token(TokenKind::Access, None, NOW + 3600))
+        .collect();
+    let mut tasks = Vec::new();
+    for t in fresh.clone() {
+        let tokens = s.stores.tokens.clone();
+        tasks.push(tokio::spawn(async move { tokens.save_tokens(&[t]).await }));
+    }
+    // A save that SQL stores refuse (its selector exists) in the middle of the burst:
+    // batched writers must not fail the others with it.
+    let tokens = s.stores.tokens.clone();
+    let again = tokio::spawn(async move { tokens.save_tokens(&[dup]).await });
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let _ = again.await.unwrap();
+    for t in &fresh {
+        assert!(s
+            .stores
+            .tokens
+            .find_token(&t.selector)
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
+
+// ----- races through the engine: exactly one winner ------------------------------------
+
+fn server(s: &StoreUnderTest) -> Arc<AuthorizationServer> {
+    let clock = FrozenClock::at(NOW);
+    let mut server = AuthorizationServer::new(
+        s.stores.clone(),
+        ServerConfig::new("https://auth.example").refresh_tokens(true),
+    )
+    .with_clock(clock);
+    server
+        .register_grant(AuthorizationCodeGrant::new())
+        .register_grant(RefreshTokenGrant::new());
+    Arc::new(server)
+}
+
+fn token_post(body: String) -> OAuth2Request {
+    let auth = base64::engine::general_purpose::STANDARD.encode("web:web-secret");
+    let req = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", format!("Basic {auth}"))
+        .body(Bytes::from(body))
+        .unwrap();
+    OAuth2Request::from_http(req, 65536).unwrap()
+}
+
+async fn add_web_client(s: &StoreUnderTest) {
+    s.fixture
+        .add_client(
+            ClientRecord::confidential("web", "web-secret")
+                .redirect_uris(["https://app.example/cb"])
+                .grant_types(["authorization_code", "refresh_token"])
+                .response_types(["code"])
+                .scope("profile"),
+        )
+        .await;
+}
+
+async fn issue_code(server: &AuthorizationServer) -> String {
+    let req = OAuth2Request::from_http(
+        http::Request::get("/authorize?response_type=code&client_id=web&state=s")
+            .body(Bytes::new())
+            .unwrap(),
+        65536,
+    )
+    .unwrap();
+    let res = server
+        .create_authorization_response(&req, Some(&ResourceOwner::new("user-1", "alice")))
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    loc.query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// Conformance check `hundred_concurrent_code_redemptions_issue_exactly_one_token`.
+pub async fn hundred_concurrent_code_redemptions_issue_exactly_one_token(s: &StoreUnderTest) {
+    add_web_client(s).await;
+    let server = server(s);
+    let code = issue_code(&server).await;
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (server, code) = (server.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            let res = server
+                .create_token_response(&token_post(format!(
+                    "grant_type=authorization_code&code={code}"
+                )))
+                .await;
+            (res.status, String::from_utf8_lossy(&res.body).into_owned())
+        }));
+    }
+    let mut ok = 0;
+    let mut won = None;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status == 200 || status == 400, "status {status}: {body}");
+        if status == 200 {
+            ok += 1;
+            won = Some(body);
+        }
+    }
+    assert_eq!(
+        ok, 1,
+        "exactly one redemption wins (RFC 6749 4.1.2: single use)"
+    );
+    // The 99 others were replays: whatever their timing, the winner's tokens end revoked
+    // (RFC 9700 4.5).
+    let body: serde_json::Value = serde_json::from_str(&won.unwrap()).unwrap();
+    let key = crate::token::parse_token(body["access_token"].as_str().unwrap()).unwrap();
+    assert!(
+        s.stores
+            .tokens
+            .find_token(&key.selector)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+/// Conformance check `hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed`.
+pub async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed(
+    s: &StoreUnderTest,
+) {
+    add_web_client(s).await;
+    let mut server = AuthorizationServer::new(
+        s.stores.clone(),
+        ServerConfig {
+            refresh_token_rotation: RefreshTokenRotation::Always,
+            ..ServerConfig::new("https://auth.example").refresh_tokens(true)
+        },
+    )
+    .with_clock(FrozenClock::at(NOW));
+    server
+        .register_grant(AuthorizationCodeGrant::new())
+        .register_grant(RefreshTokenGrant::new());
+    let server = Arc::new(server);
+    let code = issue_code(&server).await;
+    let res = server
+        .create_token_response(&token_post(format!(
+            "grant_type=authorization_code&code={code}"
+        )))
+        .await;
+    let refresh = res.json_body().unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (server, refresh) = (server.clone(), refresh.clone());
+        tasks.push(tokio::spawn(async move {
+            server
+                .create_token_response(&token_post(format!(
+                    "grant_type=refresh_token&refresh_token={refresh}"
+                )))
+                .await
+                .status
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap() == 200);
+    }
+    assert_eq!(ok, 1, "exactly one rotation wins (RFC 9700 4.14.2)");
+}
