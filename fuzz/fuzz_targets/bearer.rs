@@ -11,11 +11,11 @@ use std::sync::OnceLock;
 
 use authgate::storage::TokenKind;
 use authgate::{
-    AuthorizationServer, ClientRecord, MemoryStore, ResourceProtector, Scope, ScopeRequirement,
-    ServerConfig, TokenSpec,
+    AuthorizationServer, ClientRecord, IssueContext, MemoryStore, ResourceProtector, Scope,
+    ScopeRequirement, ServerConfig,
 };
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
 
@@ -37,16 +37,10 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("a current-thread runtime");
         let issue = |scope: &str, expires_in: Option<u64>| {
-            let spec = TokenSpec {
-                client: &client,
-                grant_type: "client_credentials",
-                owner: None,
-                scope: Scope::parse(scope).unwrap(),
-                family: None,
-                refresh_token: false,
-                expires_in,
-            };
-            rt.block_on(server.context().issue_tokens(spec))
+            let mut issue =
+                IssueContext::new(&client, "client_credentials", Scope::parse(scope).unwrap());
+            issue.expires_in = expires_in;
+            rt.block_on(server.context().issue_tokens(&issue))
                 .unwrap()
                 .access_token
         };
@@ -83,7 +77,14 @@ fuzz_target!(|data: &[u8]| {
             query = format!("access_token={t}&{query}");
         }
     }
-    let mut headers = HeaderMap::new();
+    let Ok(uri) = http::Uri::builder()
+        .path_and_query(format!("/api?{query}"))
+        .build()
+    else {
+        return; // not a query a request can carry
+    };
+    let (mut request, ()) = http::Request::get(uri).body(()).unwrap().into_parts();
+    let headers = &mut request.headers;
     if let Ok(v) = HeaderValue::from_bytes(&header) {
         if !header.is_empty() {
             headers.append(AUTHORIZATION, v);
@@ -103,10 +104,7 @@ fuzz_target!(|data: &[u8]| {
         _ => ScopeRequirement::all_of("read write"),
     };
 
-    match f
-        .rt
-        .block_on(protector.validate(&headers, Some(&query), &required))
-    {
+    match f.rt.block_on(protector.validate(&request, &required)) {
         Ok(record) => {
             // Only a live access token we issued, with enough scope, gets through.
             assert_eq!(record.kind, TokenKind::Access);

@@ -4,7 +4,8 @@
 //! - [`OAuthRequest`]: an extractor reading the request (body capped by the server's
 //!   `max_body_bytes`; over it, 413 with a JSON error).
 //! - [`token`], [`revoke`], [`introspect`], [`metadata`]: ready-made handlers;
-//!   [`routes`] mounts them at the paths of the server's config.
+//!   [`routes`] mounts the token endpoint and every endpoint registered on the server
+//!   (revocation, introspection, JWKS...) at the paths they name.
 //! - [`ValidatedAuthorization`]: an extractor handing the consent page's handler the
 //!   validated authorization request (failures are answered for it).
 //! - [`authorization_response`]: turns the result of `validate_authorization_request` /
@@ -56,7 +57,7 @@ use authgate::{
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, on, post, MethodFilter};
 use axum::Router;
 use http::request::Parts;
 use tower::{Layer, Service};
@@ -194,22 +195,38 @@ pub async fn metadata(State(server): State<Server>) -> OAuthResponse {
     OAuthResponse(server.create_metadata_response())
 }
 
-/// A router with the token, revocation and introspection endpoints at the config's paths
-/// and the metadata at `/.well-known/oauth-authorization-server`. The authorization
-/// endpoint is the application's: it renders the consent page (see the crate example).
+/// A router with the token endpoint and every registered endpoint (revocation,
+/// introspection, JWKS, ...) at the paths they name, and the metadata at
+/// `/.well-known/oauth-authorization-server`. The authorization endpoint is the
+/// application's: it renders the consent page (see the crate example).
 pub fn routes<S>(server: &AuthorizationServer) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Server: FromRef<S>,
 {
-    let p = &server.config().endpoints;
+    let config = server.config();
     // Other methods reach the handler too, so the engine answers them with its JSON
-    // `invalid_request` (405); axum adds `Allow: POST`.
-    Router::new()
-        .route(&p.token, post(token).fallback(token))
-        .route(&p.revocation, post(revoke).fallback(revoke))
-        .route(&p.introspection, post(introspect).fallback(introspect))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
+    // `invalid_request` (405); axum adds `Allow`.
+    let mut router = Router::new().route(&config.endpoints.token, post(token).fallback(token));
+    for endpoint in server.endpoints() {
+        let name = endpoint.name();
+        let handler = move |State(server): State<Server>, OAuthRequest(req): OAuthRequest| async move {
+            OAuthResponse(server.create_endpoint_response(name, &req).await)
+        };
+        let Some(filter) = endpoint
+            .methods()
+            .iter()
+            .filter_map(|m| MethodFilter::try_from(m.clone()).ok())
+            .reduce(MethodFilter::or)
+        else {
+            continue;
+        };
+        router = router.route(
+            &endpoint.path(config),
+            on(filter, handler).fallback(handler),
+        );
+    }
+    router.route("/.well-known/oauth-authorization-server", get(metadata))
 }
 
 /// The current token, put in the request by [`RequireBearerLayer`].

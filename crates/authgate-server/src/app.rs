@@ -99,15 +99,37 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         all
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let kek_path = config
+        .keys
+        .encryption_key_file
+        .clone()
+        .unwrap_or_else(|| "authgate.kek".into());
+    let (kek, created) = crate::keys::load_or_create(&kek_path)?;
+    if created {
+        tracing::warn!(path = %kek_path.display(), "created a new key encryption key for the signing keys; back it up, and give every server on this database the same file");
+    }
     // One clock for the engine, the sessions, the login limits and the purger.
-    let mut server =
-        AuthorizationServer::new(store.clone(), engine_config).with_clock(clock.clone());
+    let mut server = AuthorizationServer::new(store.stores(), engine_config)
+        .with_clock(clock.clone())
+        .with_signing_keys(kek, config.keys.policy());
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new())
         .register_grant(ClientCredentialsGrant::new())
         .register_revoke_token_endpoint(RevocationEndpoint::new())
         .register_introspection_endpoint(IntrospectionEndpoint::new());
+    server
+        .register_endpoint(JwksEndpoint::new())
+        .map_err(|e| e.to_string())?;
+    if let Some(keys) = &server.context().keys {
+        keys.load().await.map_err(|e| match e {
+            authgate::jose::JoseError::Undecryptable { kid } => format!(
+                "signing key {kid} cannot be decrypted with {}: every server on one database needs the same keys.encryption_key_file",
+                kek_path.display()
+            ),
+            other => format!("signing keys: {other}"),
+        })?;
+    }
     if wants("implicit") {
         tracing::warn!("enabling the implicit grant because a client lists it; RFC 9700 section 2.1.2 advises against it");
         server.register_grant(ImplicitGrant::new());
@@ -173,6 +195,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             "/introspect",
             post(authgate_axum::introspect).fallback(authgate_axum::introspect),
         )
+        .route("/jwks", get(jwks).fallback(jwks))
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
         .with_state(state))
@@ -631,6 +654,11 @@ async fn token(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -
     };
     tracing::info!(%client_id, grant_type = %grant, %outcome, latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
     OAuthResponse(res)
+}
+
+/// The public signing keys (RFC 7517), as `jwks_uri` advertises.
+async fn jwks(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
+    OAuthResponse(state.server.create_endpoint_response("jwks", &req).await)
 }
 
 async fn api_me(

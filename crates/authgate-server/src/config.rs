@@ -31,6 +31,8 @@ pub(crate) struct Config {
     #[serde(default)]
     pub(crate) tokens: Tokens,
     #[serde(default)]
+    pub(crate) keys: Keys,
+    #[serde(default)]
     pub(crate) clients: Vec<ClientConfig>,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
@@ -59,6 +61,92 @@ impl Default for Tokens {
 
 fn default_ttl() -> u64 {
     3600
+}
+
+/// The signing keys: where the key that seals them at rest is, and how they rotate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Keys {
+    /// A file holding the 32-byte key encryption key (base64); absent: `authgate.kek`
+    /// beside the config file. Created on first start when missing. Every server on one
+    /// database needs the same file.
+    pub(crate) encryption_key_file: Option<PathBuf>,
+    /// The algorithms to keep keys for.
+    #[serde(default = "default_algorithms")]
+    pub(crate) algorithms: Vec<String>,
+    /// How long a key signs, in seconds.
+    #[serde(default = "default_signing_period")]
+    pub(crate) signing_period: u64,
+    /// How long before it signs a key is published, in seconds.
+    #[serde(default = "default_publish_ahead")]
+    pub(crate) publish_ahead: u64,
+    /// How long a key stays published after it stopped signing, in seconds.
+    #[serde(default = "default_retain")]
+    pub(crate) retain: u64,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            encryption_key_file: None,
+            algorithms: default_algorithms(),
+            signing_period: default_signing_period(),
+            publish_ahead: default_publish_ahead(),
+            retain: default_retain(),
+        }
+    }
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+
+fn default_signing_period() -> u64 {
+    90 * 24 * 3600
+}
+
+fn default_publish_ahead() -> u64 {
+    2 * 24 * 3600
+}
+
+fn default_retain() -> u64 {
+    7 * 24 * 3600
+}
+
+impl Keys {
+    /// The rotation policy these settings describe.
+    pub(crate) fn policy(&self) -> authgate::jose::RotationPolicy {
+        let mut p = authgate::jose::RotationPolicy::default();
+        p.algorithms = self
+            .algorithms
+            .iter()
+            .filter_map(|a| authgate::jose::Algorithm::parse(a))
+            .collect();
+        p.signing_period = self.signing_period;
+        p.publish_ahead = self.publish_ahead;
+        p.retain = self.retain;
+        p
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.algorithms.is_empty() {
+            return Err("keys.algorithms: list at least one algorithm".into());
+        }
+        for a in &self.algorithms {
+            if authgate::jose::Algorithm::parse(a).is_none() {
+                return Err(format!(
+                    "keys.algorithms: '{a}' is not one of RS256, PS256, ES256, ES384, EdDSA"
+                ));
+            }
+        }
+        if self.signing_period == 0 || self.retain == 0 {
+            return Err("keys: signing_period and retain must be more than 0 seconds".into());
+        }
+        if self.publish_ahead >= self.signing_period {
+            return Err("keys.publish_ahead: must be shorter than keys.signing_period".into());
+        }
+        Ok(())
+    }
 }
 
 /// A client, with RFC 7591 metadata names.
@@ -117,18 +205,22 @@ impl Config {
         config
             .check()
             .map_err(|e| format!("config {}: {e}", path.display()))?;
+        // Relative paths in the file are relative to the file.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if config.database_url.is_none() {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
             config.database_url = Some(format!("sqlite://{}", dir.join("authgate.db").display()));
         }
-        if let Some(t) = &config.templates_dir {
-            if t.is_relative() {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                config.templates_dir = Some(dir.join(t));
-            }
+        let kek = config
+            .keys
+            .encryption_key_file
+            .take()
+            .unwrap_or_else(|| PathBuf::from("authgate.kek"));
+        config.keys.encryption_key_file = Some(dir.join(kek));
+        if let Some(t) = config.templates_dir.take() {
+            config.templates_dir = Some(dir.join(t));
         }
         Ok(config)
     }
@@ -165,6 +257,7 @@ impl Config {
                 ));
             }
         }
+        self.keys.check()?;
         for grant in self.tokens.expires_in.keys() {
             if !GRANT_TYPES.contains(&grant.as_str()) {
                 return Err(format!(

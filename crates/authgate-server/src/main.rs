@@ -5,11 +5,13 @@
 //! authgate migrate [--config PATH | --database-url URL]
 //! authgate client add|list|show|remove ...
 //! authgate user add|remove ...
+//! authgate keys list|rotate ...
 //! ```
 #![forbid(unsafe_code)]
 
 mod app;
 mod config;
+mod keys;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use authgate::{ClientAuthMethod, ClientRecord, Scope};
 use authgate_sql::{connect, AnyStore, NewUser, StoreOptions};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ClientConfig, Config, Tokens, UserConfig};
+use crate::config::{ClientConfig, Config, Keys, Tokens, UserConfig};
 
 /// The demo mode's data folder, beside the working directory.
 const DEMO_DIR: &str = "authgate-data";
@@ -50,6 +52,9 @@ enum Command {
     /// Manages users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manages the signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Which database: the config's, an explicit URL, or the demo's.
@@ -134,6 +139,26 @@ enum UserCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Lists the published signing keys: id, algorithm, generation, state (next, active,
+    /// retired), and when each signs from, stops signing and leaves the key set.
+    List(Db),
+    /// Rotates now: the active key stops signing (it stays published), the next key — or a
+    /// new one — signs from now. Running servers follow within a minute.
+    Rotate {
+        #[command(flatten)]
+        db: Db,
+        /// Only this algorithm (RS256, PS256, ES256, ES384, EdDSA).
+        #[arg(long)]
+        alg: Option<String>,
+        /// The key encryption key file (default: the config's keys.encryption_key_file,
+        /// or the demo's).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // AUTHGATE_LOG: error, warn, info (default) or debug.
@@ -174,6 +199,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Client(c) => client_command(c).await,
         Command::User(u) => user_command(u).await,
+        Command::Keys(k) => keys_command(k).await,
     }
 }
 
@@ -187,14 +213,15 @@ async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), S
             .map_err(|_| format!("--bind: '{b}' is not an address like 127.0.0.1:8080"))?;
         config.bind = b;
     }
+    // The port first: a server that cannot listen should touch nothing else.
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| format!("bind: cannot listen on {}: {e}", config.bind))?;
     let url = config.database_url.clone().unwrap_or_default();
     let store = connect(&url, &StoreOptions::default())
         .await
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))?;
     let router = app::build(&config, store).await?;
-    let listener = tokio::net::TcpListener::bind(&config.bind)
-        .await
-        .map_err(|e| format!("bind: cannot listen on {}: {e}", config.bind))?;
     if config_path.is_none() {
         print_demo(&config);
         let loopback = config
@@ -268,6 +295,10 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         tokens: Tokens {
             refresh_tokens: true,
             ..Tokens::default()
+        },
+        keys: Keys {
+            encryption_key_file: Some(std::path::PathBuf::from(format!("{DEMO_DIR}/authgate.kek"))),
+            ..Keys::default()
         },
         clients: vec![ClientConfig {
             client_id: DEMO_CLIENT.into(),
@@ -481,5 +512,86 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
                 Err(format!("no user '{username}'"))
             }
         }
+    }
+}
+
+async fn keys_command(k: KeysCommand) -> Result<(), String> {
+    use authgate::jose::{summarize, Algorithm, KeySet};
+    use authgate::{Clock, SystemClock};
+    match k {
+        KeysCommand::List(db) => {
+            let store = open(&db).await?;
+            let records = store.signing_keys().await.map_err(|e| e.to_string())?;
+            println!("kid\talg\tgeneration\tstate\tsigns_from\tsigns_until\tpublished_until");
+            for key in summarize(records, SystemClock.now()) {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    key.kid,
+                    key.alg,
+                    key.generation,
+                    key.state.as_str(),
+                    utc(key.not_before),
+                    utc(key.not_after),
+                    utc(key.expires_at)
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { db, alg, key_file } => {
+            let alg = match alg.as_deref() {
+                None => None,
+                Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
+                    format!("--alg: '{a}' is not one of RS256, PS256, ES256, ES384, EdDSA")
+                })?),
+            };
+            let keys = match &db.config {
+                Some(p) => Config::load(p)?.keys,
+                None => demo_config("127.0.0.1:8080")?.keys,
+            };
+            let kek_path = key_file
+                .or_else(|| keys.encryption_key_file.clone())
+                .unwrap_or_else(|| PathBuf::from("authgate.kek"));
+            let (kek, _) = crate::keys::load_or_create(&kek_path)?;
+            let store = open(&db).await?;
+            let set = KeySet::new(store.backend(), kek, keys.policy());
+            set.rotate(alg).await.map_err(|e| e.to_string())?;
+            for key in set.summary().await.map_err(|e| e.to_string())? {
+                if key.state == authgate::jose::KeyState::Active {
+                    println!("{} {} signs from now", key.alg, key.kid);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC time.
+fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_epoch_seconds() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(1_800_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(super::utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

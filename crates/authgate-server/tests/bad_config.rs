@@ -251,3 +251,62 @@ async fn empty_redirect_uris_and_response_types_are_valid_and_the_server_starts(
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn unknown_key_in_keys_and_a_bad_rotation_are_named() {
+    refused(
+        "keys-unknown",
+        &format!("{BASE}[keys]\nrotate = true\n"),
+        &["unknown field `rotate`", "line 4"],
+    );
+    refused(
+        "keys-alg",
+        &format!("{BASE}[keys]\nalgorithms = [\"HS256\"]\n"),
+        &["keys.algorithms", "HS256"],
+    );
+    refused(
+        "keys-ahead",
+        &format!("{BASE}[keys]\nsigning_period = 100\npublish_ahead = 100\n"),
+        &["keys.publish_ahead"],
+    );
+}
+
+#[test]
+fn a_key_encryption_key_file_that_is_not_a_key_is_named() {
+    let dir = common::temp_dir("kek-garbage");
+    std::fs::write(dir.join("authgate.kek"), "not a key").unwrap();
+    let (config, _) = common::write_config(&dir, BASE);
+    refused_at(
+        &dir,
+        &config,
+        &["encryption_key_file", "authgate.kek", "32-byte"],
+    );
+}
+
+/// Signing keys sealed under one key encryption key cannot be opened with another: the
+/// start fails, saying what to fix, instead of serving without keys.
+#[test]
+fn signing_keys_sealed_with_another_key_encryption_key_fail_the_start() {
+    let dir = common::temp_dir("kek-wrong");
+    let (config, port) = common::write_config(&dir, BASE);
+    // A first start creates authgate.kek and the keys; it is stopped right after.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut running = common::start(&dir, &config, port).await;
+        assert!(common::terminate(&mut running).success());
+    });
+    std::fs::remove_file(dir.join("authgate.kek")).unwrap();
+    std::fs::write(
+        dir.join("other.kek"),
+        authgate::jose::KeyEncryptionKey::generate(&authgate::OsRng).to_base64(),
+    )
+    .unwrap();
+    let body =
+        std::fs::read_to_string(&config).unwrap() + "[keys]\nencryption_key_file = \"other.kek\"\n";
+    std::fs::write(&config, body).unwrap();
+    refused_at(
+        &dir,
+        &config,
+        &["cannot be decrypted", "other.kek", "encryption_key_file"],
+    );
+}

@@ -458,3 +458,81 @@ fn migrate_and_client_commands_work_on_postgresql_by_database_url() {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// `keys list` shows the keys a server made (no key encryption key needed to list them);
+/// `keys rotate` switches the active key at once, and the old one stays published.
+#[tokio::test]
+async fn keys_list_shows_the_servers_keys_and_keys_rotate_switches_the_active_one() {
+    let (dir, config, port) = setup("keys");
+    let server = common::start(&dir, &config, port).await;
+    let jwks = Page::read(
+        common::http()
+            .get(format!("{}/jwks", server.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .json();
+    let published: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    drop(server);
+
+    let active = |out: &str, alg: &str| -> String {
+        out.lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|f| f[1] == alg && f[3] == "active")
+            .map(|f| f[0].to_owned())
+            .unwrap_or_else(|| panic!("no active {alg} key in:\n{out}"))
+    };
+    let out = cli_ok(&dir, &config, &["keys", "list"]);
+    assert!(out.starts_with("kid\talg\tgeneration\tstate"), "{out}");
+    let (rs, es) = (active(&out, "RS256"), active(&out, "ES256"));
+    assert_eq!(
+        published,
+        [rs.clone(), es.clone()],
+        "what the server published"
+    );
+
+    let out = cli_ok(&dir, &config, &["keys", "rotate", "--alg", "ES256"]);
+    assert!(out.contains("ES256"), "{out}");
+    let out = cli_ok(&dir, &config, &["keys", "list"]);
+    assert_eq!(active(&out, "RS256"), rs, "only ES256 rotated");
+    let new_es = active(&out, "ES256");
+    assert_ne!(new_es, es);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&es) && l.contains("\tretired\t")),
+        "{out}"
+    );
+
+    // A server started now publishes both ES256 keys and the RS256 one.
+    let server = common::start(&dir, &config, port).await;
+    let jwks = Page::read(
+        common::http()
+            .get(format!("{}/jwks", server.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .json();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    for kid in [&rs, &es, &new_es] {
+        assert!(kids.contains(&kid.as_str()), "{kid} in {kids:?}");
+    }
+    let (code, _, stderr) = cli(&dir, &config, &["keys", "rotate", "--alg", "HS256"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--alg"), "{stderr}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -225,6 +225,7 @@ on_both_backends!(
     pages_forbid_framing_rfc9700_4_16,
     healthz_answers_200,
     unsupported_grant_type_of_a_client_is_not_served_nor_advertised,
+    jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5,
 );
 
 // ----- helpers ---------------------------------------------------------------------------
@@ -464,6 +465,48 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
         m["scopes_supported"],
         json!(["email", "openid", "profile", "read"])
     );
+}
+
+async fn jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5(base: &str) {
+    let http = common::http();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let m = Page::read(http.get(format!("{base}{path}")).send().await.unwrap())
+            .await
+            .json();
+        assert_eq!(m["jwks_uri"], format!("{base}/jwks"), "{path}");
+        // Until OpenID Connect is served, nothing claims it.
+        for oidc in [
+            "userinfo_endpoint",
+            "id_token_signing_alg_values_supported",
+            "subject_types_supported",
+        ] {
+            assert!(m.get(oidc).is_none(), "{path} claims {oidc}");
+        }
+    }
+    let page = Page::read(http.get(format!("{base}/jwks")).send().await.unwrap()).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("application/jwk-set+json")
+    );
+    let jwks = page.json();
+    let keys = jwks["keys"].as_array().unwrap();
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["RS256", "ES256"], "the default policy's keys");
+    for k in keys {
+        for (member, _) in k.as_object().unwrap() {
+            assert!(
+                ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y"].contains(&member.as_str()),
+                "{member} in {k}"
+            );
+        }
+    }
+    let post = Page::read(http.post(format!("{base}/jwks")).send().await.unwrap()).await;
+    assert_error(&post, 405, "invalid_request");
 }
 
 async fn code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636(base: &str) {

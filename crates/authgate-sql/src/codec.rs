@@ -16,6 +16,9 @@ pub(crate) const CODE_COLUMNS: &str = "selector, verifier_hash, client_id, redir
 /// The client columns, in the order of [`ClientValues`] and [`ClientRow`].
 pub(crate) const CLIENT_COLUMNS: &str = "client_id, secret_hash, client_name, redirect_uris, grant_types, response_types, scope, auth_method, metadata";
 
+/// The signing key columns, in the order of [`SigningKeyRecord`]'s constructor.
+pub(crate) const KEY_COLUMNS: &str = "kid, alg, generation, sealed_private_key, public_jwk, created_at, not_before, not_after, expires_at";
+
 /// A row that does not decode: written by something other than this crate.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed {0} in the database")]

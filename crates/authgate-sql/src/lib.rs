@@ -2,8 +2,8 @@
 //! deployments of several stateless servers sharing one database.
 //!
 //! Both backends implement every authgate storage trait ([`ClientStore`],
-//! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`]) plus [`Admin`] (client and
-//! user management, expiry purges): together, a [`Backend`]. Pick one by URL with
+//! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`], [`KeyStore`]) plus
+//! [`Admin`] (client and user management, expiry purges): together, a [`Backend`]. Pick one by URL with
 //! [`connect`]:
 //!
 //! | URL | store |
@@ -55,8 +55,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authgate::{
-    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, StorageError, Stores, TokenStore,
-    UserStore,
+    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, KeyStore, StorageError, Stores,
+    TokenStore, UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -190,7 +190,14 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, Conn
 /// What every backend of this crate is: every protocol storage trait plus [`Admin`], and
 /// handles on other tenants of the same database.
 pub trait Backend:
-    ClientStore + AuthorizationCodeStore + TokenStore + UserStore + Admin + std::fmt::Debug + 'static
+    ClientStore
+    + AuthorizationCodeStore
+    + TokenStore
+    + UserStore
+    + KeyStore
+    + Admin
+    + std::fmt::Debug
+    + 'static
 {
     /// A handle on the same database working in `tenant` (`""` is the default tenant):
     /// one issuer's clients, codes, tokens, users and secrets, invisible to the others.
@@ -226,9 +233,9 @@ impl AnyStore {
         Self(self.0.in_tenant(tenant))
     }
 
-    /// The engine's stores, all served by this backend.
+    /// The engine's stores, all served by this backend, signing keys included.
     pub fn stores(&self) -> Stores {
-        Stores::new(self.0.clone(), self.0.clone(), self.0.clone())
+        Stores::new(self.0.clone(), self.0.clone(), self.0.clone()).with_keys(self.0.clone())
     }
 
     /// The backend, shared.

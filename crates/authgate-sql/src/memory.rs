@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use authgate::token::Selector;
 use authgate::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
-    MemoryStore, ResourceOwner, StorageError, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore, KeyStore,
+    MemoryStore, ResourceOwner, SigningKeyRecord, StorageError, TokenRecord, TokenStore, UserStore,
 };
 
 use crate::{Admin, Backend, NewUser, UserInfo};
@@ -113,6 +113,30 @@ impl TokenStore for MemoryBackend {
         repl: &[TokenRecord],
     ) -> Result<bool, StorageError> {
         self.store.rotate_refresh_token(sel, repl).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryBackend {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        self.store.signing_keys().await
+    }
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StorageError> {
+        self.store.add_signing_key(key).await
+    }
+    async fn update_signing_key(
+        &self,
+        kid: &str,
+        not_before: i64,
+        not_after: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.store
+            .update_signing_key(kid, not_before, not_after, expires_at)
+            .await
+    }
+    async fn remove_signing_key(&self, kid: &str) -> Result<(), StorageError> {
+        self.store.remove_signing_key(kid).await
     }
 }
 

@@ -380,3 +380,54 @@ async fn a_database_from_before_tenants_upgrades_and_keeps_its_rows_postgres() {
         .unwrap()
         .is_none());
 }
+
+/// Two servers (two pools) on one PostgreSQL database, started at once, create one set of
+/// signing keys between them, publish the same key set and sign with the same key, before
+/// and after a scheduled switch and after a manual rotation by one of them.
+#[tokio::test]
+async fn two_servers_on_one_postgres_agree_on_their_signing_keys() {
+    use authgate::jose::{Algorithm, KeyEncryptionKey, KeySet, RotationPolicy};
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let (one, two) = (schema.store().await, schema.store().await);
+    let clock = FrozenClock::at(1_800_000_000);
+    let kek = KeyEncryptionKey::generate(&OsRng);
+    let mut policy = RotationPolicy::default();
+    policy.signing_period = 100;
+    policy.publish_ahead = 20;
+    policy.retain = 50;
+    policy.refresh_interval = 1;
+    let key_set = |db: &AnyStore| {
+        KeySet::new(db.backend(), kek.clone(), policy.clone()).with_clock(Arc::new(clock.clone()))
+    };
+    let (a, b) = (key_set(&one), key_set(&two));
+    let (ra, rb) = tokio::join!(a.load(), b.load());
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(
+        one.signing_keys().await.unwrap().len(),
+        2,
+        "one key per algorithm, not one per server"
+    );
+    let agree = || async {
+        for alg in [Algorithm::RS256, Algorithm::ES256] {
+            assert_eq!(
+                a.signing_key(alg).await.unwrap().kid,
+                b.signing_key(alg).await.unwrap().kid
+            );
+        }
+        assert_eq!(a.jwks().await.unwrap(), b.jwks().await.unwrap());
+    };
+    agree().await;
+    clock.advance(85);
+    agree().await;
+    assert_eq!(a.jwks().await.unwrap().keys.len(), 4, "next keys published");
+    clock.advance(15);
+    agree().await;
+    let before = b.signing_key(Algorithm::ES256).await.unwrap().kid;
+    a.rotate(Some(Algorithm::ES256)).await.unwrap();
+    clock.advance(1); // b re-reads within its refresh interval
+    agree().await;
+    assert_ne!(b.signing_key(Algorithm::ES256).await.unwrap().kid, before);
+}

@@ -75,6 +75,8 @@ pub struct EndpointPaths {
     pub revocation: String,
     /// The introspection endpoint (default `/introspect`).
     pub introspection: String,
+    /// The JWKS endpoint, the server's public signing keys (default `/jwks`).
+    pub jwks: String,
 }
 
 impl Default for EndpointPaths {
@@ -84,6 +86,7 @@ impl Default for EndpointPaths {
             token: "/token".into(),
             revocation: "/revoke".into(),
             introspection: "/introspect".into(),
+            jwks: "/jwks".into(),
         }
     }
 }

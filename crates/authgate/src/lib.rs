@@ -9,6 +9,8 @@ pub mod endpoints;
 pub mod error;
 pub mod generator;
 pub mod grants;
+#[cfg(feature = "jose")]
+pub mod jose;
 pub mod manual;
 pub mod metadata;
 pub mod params;
@@ -36,6 +38,8 @@ pub use clock::{Clock, FrozenClock, SystemClock};
 pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssueContext, IssuedTokens};
 pub use endpoints::authorization::AuthorizationError;
+#[cfg(feature = "jose")]
+pub use endpoints::JwksEndpoint;
 pub use endpoints::{
     AuthorizationEndpoint, ConfidentialClients, Endpoint, IntrospectionEndpoint,
     IntrospectionPolicy, RevocationEndpoint, SetupError, TokenEndpoint,
@@ -61,6 +65,7 @@ pub use scope::Scope;
 pub use server::AuthorizationServer;
 pub use server_context::ServerContext;
 pub use storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, MemoryStore,
-    ResourceOwner, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, KeyStore,
+    MemoryStore, ResourceOwner, SigningKeyRecord, Stores, TokenKind, TokenRecord, TokenStore,
+    UserStore,
 };

@@ -41,6 +41,8 @@ pub struct AuthorizationServer {
     authorization: AuthorizationEndpoint,
     token: TokenEndpoint,
     endpoints: Vec<Arc<dyn Endpoint>>,
+    #[cfg(feature = "jose")]
+    signing: Option<(crate::jose::KeyEncryptionKey, crate::jose::RotationPolicy)>,
 }
 
 impl AuthorizationServer {
@@ -59,10 +61,50 @@ impl AuthorizationServer {
                 clock: Arc::new(SystemClock),
                 rng: Arc::new(OsRng),
                 generator: Arc::new(OpaqueTokenGenerator),
+                key_store: stores.keys,
+                #[cfg(feature = "jose")]
+                keys: None,
             },
             authorization: AuthorizationEndpoint::default(),
             token: TokenEndpoint::default(),
             endpoints: Vec::new(),
+            #[cfg(feature = "jose")]
+            signing: None,
+        }
+    }
+
+    /// Signs with keys kept in the stores' [`crate::KeyStore`] (see [`Stores::with_keys`]),
+    /// their private parts sealed with `kek`, rotated by `policy`: what the JWKS endpoint
+    /// publishes, and what later signs ID tokens and JWT access tokens. Without a key
+    /// store, endpoints that sign are refused at registration.
+    ///
+    /// Call [`crate::jose::KeySet::load`] (on [`ServerContext::keys`]) at start, so that a
+    /// wrong key encryption key fails the start, not a request.
+    #[cfg(feature = "jose")]
+    #[must_use]
+    pub fn with_signing_keys(
+        mut self,
+        kek: crate::jose::KeyEncryptionKey,
+        policy: crate::jose::RotationPolicy,
+    ) -> Self {
+        self.signing = Some((kek, policy));
+        self.rebuild_keys();
+        self
+    }
+
+    /// The key set follows the server's clock and generator, whichever order the builder
+    /// calls come in.
+    fn rebuild_keys(&mut self) {
+        #[cfg(feature = "jose")]
+        {
+            self.ctx.keys = match (&self.signing, &self.ctx.key_store) {
+                (Some((kek, policy)), Some(store)) => Some(Arc::new(
+                    crate::jose::KeySet::new(store.clone(), kek.clone(), policy.clone())
+                        .with_clock(self.ctx.clock.clone())
+                        .with_rng(self.ctx.rng.clone()),
+                )),
+                _ => None,
+            };
         }
     }
 
@@ -70,6 +112,7 @@ impl AuthorizationServer {
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.ctx.clock = Arc::new(clock);
+        self.rebuild_keys();
         self
     }
 
@@ -78,6 +121,7 @@ impl AuthorizationServer {
     #[must_use]
     pub fn with_rng(mut self, rng: impl Rng) -> Self {
         self.ctx.rng = Arc::new(rng);
+        self.rebuild_keys();
         self
     }
 

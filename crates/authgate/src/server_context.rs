@@ -16,7 +16,9 @@ use crate::generator::{ExpiresIn, NewToken, TokenGenerator};
 use crate::response::{quote, OAuth2Response};
 use crate::rng::Rng;
 use crate::scope::Scope;
-use crate::storage::{AuthorizationCodeStore, ClientStore, TokenKind, TokenRecord, TokenStore};
+use crate::storage::{
+    AuthorizationCodeStore, ClientStore, KeyStore, TokenKind, TokenRecord, TokenStore,
+};
 
 /// The server's shared parts, handed to every grant and endpoint.
 pub struct ServerContext {
@@ -36,6 +38,12 @@ pub struct ServerContext {
     pub generator: Arc<dyn TokenGenerator>,
     /// The access token lifetime policy.
     pub expires_in: Arc<dyn ExpiresIn>,
+    /// The signing key store, when the stores have one.
+    pub key_store: Option<Arc<dyn KeyStore>>,
+    /// The signing keys, when the server signs (see
+    /// [`crate::AuthorizationServer::with_signing_keys`]).
+    #[cfg(feature = "jose")]
+    pub keys: Option<Arc<crate::jose::KeySet>>,
 }
 
 impl fmt::Debug for ServerContext {

@@ -7,3 +7,13 @@ use authgate::MemoryStore;
 authgate::storage_conformance_tests!(memory_store, async {
     Some(StoreUnderTest::new(MemoryStore::new()))
 });
+
+// The same store with its signing keys attached.
+authgate::storage_conformance_tests!(memory_store_with_keys, async {
+    let store = MemoryStore::new();
+    Some(StoreUnderTest::from_parts(
+        store.stores(),
+        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(store),
+    ))
+});

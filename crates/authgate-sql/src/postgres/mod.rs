@@ -3,11 +3,13 @@
 //! transaction; concurrent servers coordinate through row locks, never through memory.
 //!
 //! One file per storage trait: [`clients`](self::clients), [`codes`](self::codes),
-//! [`tokens`](self::tokens), [`users`](self::users), [`admin`](self::admin).
+//! [`tokens`](self::tokens), [`keys`](self::keys), [`users`](self::users),
+//! [`admin`](self::admin).
 
 mod admin;
 mod clients;
 mod codes;
+mod keys;
 mod tokens;
 mod users;
 
@@ -42,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_tenants.sql"),
     ),
+    (4, include_str!("../../migrations/postgres/0004_keys.sql")),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

@@ -10,11 +10,13 @@
 //! writer too.
 //!
 //! One file per storage trait: [`clients`](self::clients), [`codes`](self::codes),
-//! [`tokens`](self::tokens), [`users`](self::users), [`admin`](self::admin).
+//! [`tokens`](self::tokens), [`keys`](self::keys), [`users`](self::users),
+//! [`admin`](self::admin).
 
 mod admin;
 mod clients;
 mod codes;
+mod keys;
 mod tokens;
 mod users;
 
@@ -49,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_secrets.sql")),
     (3, include_str!("../../migrations/sqlite/0003_tenants.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_keys.sql")),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

@@ -6,6 +6,7 @@
 //! | [`token`] | token endpoint | RFC 6749 §3.2, §5 | always present; grants register on it |
 //! | [`revocation`] | revocation endpoint | RFC 7009 | [`crate::AuthorizationServer::register_endpoint`] |
 //! | [`introspection`] | introspection endpoint | RFC 7662 | [`crate::AuthorizationServer::register_endpoint`] |
+//! | `jwks` | the server's public signing keys | RFC 7517 §5 | [`crate::AuthorizationServer::register_endpoint`] (needs signing keys; feature `jose`) |
 //! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
 //!
 //! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
@@ -15,6 +16,8 @@
 
 pub mod authorization;
 pub mod introspection;
+#[cfg(feature = "jose")]
+pub mod jwks;
 
 pub mod metadata;
 pub mod revocation;
@@ -25,6 +28,8 @@ use http::{Method, StatusCode};
 
 pub use authorization::AuthorizationEndpoint;
 pub use introspection::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy};
+#[cfg(feature = "jose")]
+pub use jwks::JwksEndpoint;
 
 pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, ResourceOwner,
-    TokenKind, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, KeyStore,
+    ResourceOwner, SigningKeyRecord, TokenKind, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::error::StorageError;
@@ -101,12 +101,19 @@ struct Inner {
     /// never runs between the two halves of a rotation.
     rotations: Mutex<()>,
     users: RwLock<HashMap<String, (String, ResourceOwner)>>,
+    keys: Mutex<Vec<SigningKeyRecord>>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The engine's stores, all served by this store, signing keys included.
+    pub fn stores(&self) -> super::Stores {
+        let me = Arc::new(self.clone());
+        super::Stores::from_store(me.clone()).with_keys(me)
     }
 
     /// Adds or replaces a client.
@@ -383,5 +390,44 @@ impl UserStore for MemoryStore {
         };
         let ok = password::verify(hash, password.to_owned()).await?;
         Ok(ok.then_some(owner))
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        Ok(lock(&self.inner.keys).clone())
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StorageError> {
+        let mut keys = lock(&self.inner.keys);
+        if keys
+            .iter()
+            .any(|k| (k.alg == key.alg && k.generation == key.generation) || k.kid == key.kid)
+        {
+            return Ok(false);
+        }
+        keys.push(key.clone());
+        Ok(true)
+    }
+
+    async fn update_signing_key(
+        &self,
+        kid: &str,
+        not_before: i64,
+        not_after: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        if let Some(k) = lock(&self.inner.keys).iter_mut().find(|k| k.kid == kid) {
+            k.not_before = not_before;
+            k.not_after = not_after;
+            k.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn remove_signing_key(&self, kid: &str) -> Result<(), StorageError> {
+        lock(&self.inner.keys).retain(|k| k.kid != kid);
+        Ok(())
     }
 }

@@ -6,10 +6,12 @@
 //! rotating a refresh token) are single trait methods, so a SQL backend can make each one a
 //! single statement or transaction.
 
+mod keys;
 mod memory;
 
 use async_trait::async_trait;
 
+pub use keys::{KeyStore, SigningKeyRecord};
 pub use memory::MemoryStore;
 
 use std::sync::Arc;
@@ -353,6 +355,9 @@ impl AuthorizationCodeRecord {
 /// let stores = Stores::new(store.clone(), store.clone(), store);
 /// // or, for one value holding them all:
 /// let stores = Stores::from(MemoryStore::new());
+/// // with signing keys too:
+/// let store = Arc::new(MemoryStore::new());
+/// let stores = Stores::from_store(store.clone()).with_keys(store);
 /// ```
 #[derive(Clone)]
 pub struct Stores {
@@ -362,6 +367,9 @@ pub struct Stores {
     pub codes: Arc<dyn AuthorizationCodeStore>,
     /// Access and refresh tokens.
     pub tokens: Arc<dyn TokenStore>,
+    /// Signing keys, for endpoints and grants that sign (the JWKS endpoint, ID tokens,
+    /// JWT access tokens).
+    pub keys: Option<Arc<dyn KeyStore>>,
 }
 
 impl Stores {
@@ -375,7 +383,15 @@ impl Stores {
             clients,
             codes,
             tokens,
+            keys: None,
         }
+    }
+
+    /// Adds the signing key store.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// Clients, codes and tokens all from one shared store.

@@ -28,7 +28,9 @@
 //! expired rows only; a burst of concurrent saves all land even beside a failing one; and
 //! through the engine, 100 concurrent redemptions of one code issue exactly one set of
 //! tokens (revoked, since the other 99 were replays) and 100 concurrent refreshes of one
-//! rotating refresh token let exactly one succeed.
+//! rotating refresh token let exactly one succeed. When the store keeps signing keys: they
+//! round-trip, of 50 concurrent additions of one key generation exactly one is kept, and
+//! two key sets on the store agree on the active key through a scheduled rotation.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
 
 use std::any::Any;
@@ -145,6 +147,9 @@ macro_rules! storage_conformance_tests {
             concurrent_saves_all_land_even_beside_a_failing_one,
             hundred_concurrent_code_redemptions_issue_exactly_one_token,
             hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed,
+            signing_keys_round_trip_update_and_remove,
+            fifty_concurrent_additions_of_one_key_generation_keep_exactly_one,
+            key_sets_sharing_the_store_agree_through_a_rotation,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -757,4 +762,113 @@ pub async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_s
         ok += usize::from(t.await.unwrap() == 200);
     }
     assert_eq!(ok, 1, "exactly one rotation wins (RFC 9700 4.14.2)");
+}
+
+// ----- signing keys ------------------------------------------------------------------------
+
+fn key_record(kid: &str, alg: &str, generation: i64) -> crate::storage::SigningKeyRecord {
+    crate::storage::SigningKeyRecord::new(
+        kid,
+        alg,
+        generation,
+        generation.to_be_bytes().to_vec(),
+        format!(r#"{{"kid":"{kid}"}}"#),
+        NOW,
+        NOW,
+        NOW + 100,
+        NOW + 150,
+    )
+}
+
+/// Conformance check `signing_keys_round_trip_update_and_remove` (skipped for a store
+/// without signing keys).
+pub async fn signing_keys_round_trip_update_and_remove(s: &StoreUnderTest) {
+    let Some(keys) = &s.stores.keys else { return };
+    let a = key_record("kid-a", "ES256", 1);
+    let b = key_record("kid-b", "RS256", 1);
+    assert!(keys.add_signing_key(&a).await.unwrap());
+    assert!(keys.add_signing_key(&b).await.unwrap());
+    let mut got = keys.signing_keys().await.unwrap();
+    got.sort_by(|x, y| x.kid.cmp(&y.kid));
+    assert_eq!(got, vec![a.clone(), b.clone()]);
+    assert!(
+        !keys
+            .add_signing_key(&key_record("kid-c", "ES256", 1))
+            .await
+            .unwrap(),
+        "one key per algorithm and generation"
+    );
+    keys.update_signing_key("kid-a", NOW + 1, NOW + 2, NOW + 3)
+        .await
+        .unwrap();
+    let got = keys.signing_keys().await.unwrap();
+    let a2 = got.iter().find(|k| k.kid == "kid-a").unwrap();
+    assert_eq!(
+        (a2.not_before, a2.not_after, a2.expires_at),
+        (NOW + 1, NOW + 2, NOW + 3)
+    );
+    assert_eq!(a2.sealed_private_key, a.sealed_private_key);
+    keys.remove_signing_key("kid-a").await.unwrap();
+    let got = keys.signing_keys().await.unwrap();
+    assert_eq!(got, vec![b]);
+}
+
+/// Conformance check `fifty_concurrent_additions_of_one_key_generation_keep_exactly_one`.
+pub async fn fifty_concurrent_additions_of_one_key_generation_keep_exactly_one(s: &StoreUnderTest) {
+    let Some(keys) = &s.stores.keys else { return };
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let keys = keys.clone();
+        tasks.push(tokio::spawn(async move {
+            keys.add_signing_key(&key_record(&format!("kid-{i}"), "ES256", 7))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(won, 1, "exactly one server's key becomes generation 7");
+    assert_eq!(keys.signing_keys().await.unwrap().len(), 1);
+}
+
+/// Conformance check `key_sets_sharing_the_store_agree_through_a_rotation`: two servers'
+/// key sets on one store, started at once, sign with the same key before, during and after
+/// a scheduled rotation.
+pub async fn key_sets_sharing_the_store_agree_through_a_rotation(s: &StoreUnderTest) {
+    #[cfg(feature = "jose")]
+    {
+        use crate::jose::{Algorithm, KeyEncryptionKey, KeySet, RotationPolicy};
+        let Some(store) = &s.stores.keys else { return };
+        let clock = FrozenClock::at(NOW);
+        let kek = KeyEncryptionKey::generate(&OsRng);
+        let policy = RotationPolicy {
+            algorithms: vec![Algorithm::ES256],
+            signing_period: 100,
+            publish_ahead: 20,
+            retain: 50,
+            refresh_interval: 1,
+        };
+        let make = || {
+            KeySet::new(store.clone(), kek.clone(), policy.clone())
+                .with_clock(Arc::new(clock.clone()))
+        };
+        let (a, b) = (make(), make());
+        let (ra, rb) = tokio::join!(a.load(), b.load());
+        ra.unwrap();
+        rb.unwrap();
+        let mut seen = Vec::new();
+        for step in [0, 81, 19, 1, 60] {
+            clock.advance(step);
+            let ka = a.signing_key(Algorithm::ES256).await.unwrap().kid;
+            let kb = b.signing_key(Algorithm::ES256).await.unwrap().kid;
+            assert_eq!(ka, kb, "both sign with one key at +{step}");
+            assert_eq!(a.jwks().await.unwrap(), b.jwks().await.unwrap());
+            seen.push(ka);
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), 2, "the rotation happened: {seen:?}");
+    }
+    #[cfg(not(feature = "jose"))]
+    let _ = s;
 }
