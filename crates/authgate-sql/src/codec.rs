@@ -58,7 +58,7 @@ impl<'a> TokenValues<'a> {
             family: &t.family.0,
             revoked: t.revoked,
             rotated: t.rotated,
-            details: t.details.to_json(),
+            details: t.details().to_json(),
         }
     }
 }
@@ -101,7 +101,7 @@ impl TokenRow {
         t.family = selector_from(&self.family).ok_or(Malformed("family"))?;
         t.revoked = self.revoked;
         t.rotated = self.rotated;
-        t.details = GrantDetails::from_json(self.details.as_deref());
+        t.set_details(GrantDetails::from_json(self.details.as_deref()));
         Ok(t)
     }
 }

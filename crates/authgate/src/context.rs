@@ -3,6 +3,7 @@
 //! what issuance produced.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -23,7 +24,7 @@ use crate::token::Selector;
 /// let issue = IssueContext::new(&client, "authorization_code", "read".parse().unwrap())
 ///     .owner(&owner)
 ///     .refresh_token(true);
-/// assert_eq!(issue.details.auth_time, Some(1_700_000_000));
+/// assert_eq!(issue.details().auth_time, Some(1_700_000_000));
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone)]
@@ -40,8 +41,9 @@ pub struct IssueContext<'a> {
     /// one.
     pub nonce: Option<String>,
     /// Audience, authentication facts, `claims` request, confirmation key, extension
-    /// claims: stored with every token issued.
-    pub details: GrantDetails,
+    /// claims: stored with every token issued. `None` when empty; read it with
+    /// [`Self::details`], change it with [`Self::details_mut`].
+    pub details: Option<Arc<GrantDetails>>,
     /// The grant family the tokens join; `None` starts a new one.
     pub family: Option<Selector>,
     /// Whether to issue a refresh token as well.
@@ -60,7 +62,7 @@ impl<'a> IssueContext<'a> {
             owner: None,
             scope,
             nonce: None,
-            details: GrantDetails::default(),
+            details: None,
             family: None,
             refresh_token: false,
             expires_in: None,
@@ -71,24 +73,42 @@ impl<'a> IssueContext<'a> {
     /// acr, amr, session) into the details.
     #[must_use]
     pub fn owner(mut self, owner: &'a ResourceOwner) -> Self {
-        let audience = std::mem::take(&mut self.details.audience);
-        let claims = std::mem::take(&mut self.details.claims);
-        self.details = GrantDetails {
-            audience,
-            claims,
-            claims_request: self.details.claims_request.take(),
-            confirmation: self.details.confirmation.take(),
-            ..GrantDetails::of_owner(owner)
-        };
         self.owner = Some(owner);
+        let facts = GrantDetails::of_owner(owner);
+        if !facts.is_empty() {
+            let d = self.details_mut();
+            d.auth_time = facts.auth_time;
+            d.acr = facts.acr;
+            d.amr = facts.amr;
+            d.session_id = facts.session_id;
+        }
         self
     }
 
-    /// Sets the details (replacing what [`Self::owner`] took).
+    /// Replaces the details (what [`Self::owner`] took included).
     #[must_use]
-    pub fn details(mut self, details: GrantDetails) -> Self {
+    pub fn with_details(mut self, details: GrantDetails) -> Self {
+        self.details = (!details.is_empty()).then(|| Arc::new(details));
+        self
+    }
+
+    /// Replaces the details with shared ones (a refreshed token's, say), copying nothing.
+    #[must_use]
+    pub fn with_shared_details(mut self, details: Option<Arc<GrantDetails>>) -> Self {
         self.details = details;
         self
+    }
+
+    /// The details (empty when none are set).
+    pub fn details(&self) -> &GrantDetails {
+        self.details
+            .as_deref()
+            .unwrap_or_else(|| GrantDetails::empty())
+    }
+
+    /// The details, to change (copied first when shared).
+    pub fn details_mut(&mut self) -> &mut GrantDetails {
+        Arc::make_mut(self.details.get_or_insert_with(Default::default))
     }
 
     /// Joins an existing grant family.
@@ -145,13 +165,13 @@ impl fmt::Debug for IssuedTokens {
 impl IssuedTokens {
     /// The token response (RFC 6749 §5.1): `access_token`, `token_type`, `expires_in`,
     /// `refresh_token` when issued, `scope`, and any extra members.
-    pub fn to_response(&self) -> TokenResponse {
-        let mut r = TokenResponse::bearer(self.access_token.clone(), self.expires_in);
-        r.token_type.clone_from(&self.token_type);
-        r.refresh_token.clone_from(&self.refresh_token);
-        r.scope = self.scope.clone();
-        r.id_token.clone_from(&self.id_token);
-        r.extra.clone_from(&self.extra);
+    pub fn into_response(self) -> TokenResponse {
+        let mut r = TokenResponse::bearer(self.access_token, self.expires_in);
+        r.token_type = self.token_type;
+        r.refresh_token = self.refresh_token;
+        r.scope = self.scope;
+        r.id_token = self.id_token;
+        r.extra = self.extra;
         r
     }
 }

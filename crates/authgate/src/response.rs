@@ -155,6 +155,32 @@ impl TokenResponse {
         }
     }
 
+    /// The JSON body, consuming the response (no copies of the tokens).
+    pub fn into_json(self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("access_token".into(), self.access_token.into());
+        m.insert("token_type".into(), self.token_type.into());
+        if let Some(e) = self.expires_in {
+            m.insert("expires_in".into(), e.into());
+        }
+        if let Some(r) = self.refresh_token {
+            m.insert("refresh_token".into(), r.into());
+        }
+        if !self.scope.is_empty() {
+            m.insert("scope".into(), self.scope.to_string().into());
+        }
+        if let Some(t) = self.id_token {
+            m.insert("id_token".into(), t.into());
+        }
+        if let Some(t) = self.issued_token_type {
+            m.insert("issued_token_type".into(), t.into());
+        }
+        if !self.extra.is_empty() {
+            m.extend(self.extra);
+        }
+        m
+    }
+
     /// The JSON body: `access_token`, `token_type`, then each member that is set.
     pub fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -209,7 +235,7 @@ impl TokenResponse {
 
     /// The 200 JSON answer.
     pub fn into_response(self) -> OAuth2Response {
-        OAuth2Response::json(StatusCode::OK, &Value::Object(self.to_json()))
+        OAuth2Response::json(StatusCode::OK, &Value::Object(self.into_json()))
     }
 }
 

@@ -83,6 +83,7 @@ impl ServerContext {
         };
         let access = new_token(TokenKind::Access, expiry(expires_in));
         let family = issue.family.unwrap_or(access.key.selector);
+        let details = issue.details.clone().filter(|d| !d.is_empty());
         let record = |kind, key, expires_at| {
             let mut r = TokenRecord::new(
                 key,
@@ -96,7 +97,7 @@ impl ServerContext {
             r.username = issue.owner.and_then(|o| o.username.clone());
             r.scope = issue.scope.clone();
             r.family = family;
-            r.details = issue.details.clone();
+            r.details.clone_from(&details);
             r
         };
         let mut records = Vec::with_capacity(2);

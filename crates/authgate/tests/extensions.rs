@@ -72,7 +72,7 @@ impl TokenGrant for MagicWordGrant {
         let issue =
             IssueContext::new(client.as_ref(), self.grant_type(), "read".parse()?).owner(&owner);
         let issued = ctx.issue_tokens(&issue).await?;
-        Ok(issued.to_response())
+        Ok(issued.into_response())
     }
 }
 
@@ -130,7 +130,7 @@ struct ShortImplicitTokens;
 
 #[async_trait]
 impl GrantHooks for ShortImplicitTokens {
-    async fn prepare(
+    fn prepare(
         &self,
         _ctx: &ServerContext,
         issue: &mut IssueContext<'_>,
@@ -140,14 +140,8 @@ impl GrantHooks for ShortImplicitTokens {
         Ok(())
     }
 
-    async fn issued(
-        &self,
-        _ctx: &ServerContext,
-        _issue: &IssueContext<'_>,
-        issued: &mut IssuedTokens,
-    ) -> Result<(), OAuth2Error> {
+    fn issued(&self, _ctx: &ServerContext, _issue: &IssueContext<'_>, issued: &mut IssuedTokens) {
         issued.extra.insert("token_flavour".into(), "short".into());
-        Ok(())
     }
 }
 

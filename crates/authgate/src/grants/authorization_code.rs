@@ -213,7 +213,7 @@ impl TokenGrant for AuthorizationCodeGrant {
         let owner = record.owner();
         let issue = IssueContext::new(client.as_ref(), "authorization_code", record.scope.clone())
             .owner(&owner)
-            .details(record.details.clone())
+            .with_details(record.details.clone())
             .nonce(record.nonce.clone())
             .family(record.selector)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()));
@@ -226,7 +226,7 @@ impl TokenGrant for AuthorizationCodeGrant {
         if ctx.codes.find_code(&record.selector).await?.is_none() {
             ctx.tokens.revoke_family(&record.selector).await?;
         }
-        Ok(issued.to_response())
+        Ok(issued.into_response())
     }
 }
 

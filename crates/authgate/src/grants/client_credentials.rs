@@ -48,6 +48,6 @@ impl TokenGrant for ClientCredentialsGrant {
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
         // RFC 6749 §4.4.3: whatever a hook did, no refresh token here.
         issued.refresh_token = None;
-        Ok(issued.to_response())
+        Ok(issued.into_response())
     }
 }

@@ -54,7 +54,7 @@ impl AuthorizationGrant for ImplicitGrant {
         // A hook may not smuggle a refresh token into a URL fragment.
         issued.refresh_token = None;
         let mut response = AuthorizationResponse::new(&request.redirect_uri, request.response_mode);
-        response.params = issued.to_response().to_params();
+        response.params = issued.into_response().to_params();
         Ok(response)
     }
 }

@@ -149,7 +149,7 @@ pub trait AuthorizationGrant: Send + Sync {
 /// struct ShortLived;
 /// #[async_trait]
 /// impl GrantHooks for ShortLived {
-///     async fn prepare(&self, _ctx: &ServerContext, issue: &mut IssueContext<'_>)
+///     fn prepare(&self, _ctx: &ServerContext, issue: &mut IssueContext<'_>)
 ///         -> Result<(), OAuth2Error> {
 ///         issue.expires_in = Some(60);
 ///         Ok(())
@@ -159,9 +159,10 @@ pub trait AuthorizationGrant: Send + Sync {
 /// ```
 #[async_trait]
 pub trait GrantHooks: Send + Sync + 'static {
-    /// Shapes what is about to be issued: lifetime, scope, audience, claims. The default
-    /// changes nothing.
-    async fn prepare(
+    /// Shapes what is about to be issued: lifetime, audience, claims; the scope may only
+    /// narrow. The default changes nothing. It runs on the request's task and must not
+    /// block; what needs I/O belongs in [`Self::issue_tokens`] or [`Self::issued`].
+    fn prepare(
         &self,
         _ctx: &ServerContext,
         _issue: &mut IssueContext<'_>,
@@ -178,15 +179,10 @@ pub trait GrantHooks: Send + Sync + 'static {
         ctx.issue_tokens(issue).await
     }
 
-    /// Sees the tokens once saved; may add members to the response (an ID token, say).
-    async fn issued(
-        &self,
-        _ctx: &ServerContext,
-        _issue: &IssueContext<'_>,
-        _tokens: &mut IssuedTokens,
-    ) -> Result<(), OAuth2Error> {
-        Ok(())
-    }
+    /// Sees the tokens once saved; may add members to the response. Like
+    /// [`Self::prepare`] it must not block. It cannot undo the issuance (the tokens are
+    /// saved), so it has no error to return.
+    fn issued(&self, _ctx: &ServerContext, _issue: &IssueContext<'_>, _tokens: &mut IssuedTokens) {}
 }
 
 /// The hooks of a grant nobody customised.
@@ -201,8 +197,8 @@ async fn issue_with_hooks(
     ctx: &ServerContext,
     mut issue: IssueContext<'_>,
 ) -> Result<IssuedTokens, OAuth2Error> {
-    hooks.prepare(ctx, &mut issue).await?;
+    hooks.prepare(ctx, &mut issue)?;
     let mut issued = hooks.issue_tokens(ctx, &issue).await?;
-    hooks.issued(ctx, &issue, &mut issued).await?;
+    hooks.issued(ctx, &issue, &mut issued);
     Ok(issued)
 }

@@ -72,6 +72,6 @@ impl TokenGrant for PasswordGrant {
             .owner(&owner)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()));
         let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
-        Ok(issued.to_response())
+        Ok(issued.into_response())
     }
 }

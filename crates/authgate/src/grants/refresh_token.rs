@@ -102,10 +102,10 @@ impl TokenGrant for RefreshTokenGrant {
             issue = issue.owner(o);
         }
         let mut issue = issue
-            .details(record.details.clone())
+            .with_shared_details(record.details.clone())
             .family(record.family)
             .refresh_token(rotate);
-        self.hooks.prepare(ctx, &mut issue).await?;
+        self.hooks.prepare(ctx, &mut issue)?;
         // A rotation replaces the refresh token; without one, the old token stays and no
         // second one is issued beside it. Hooks do not change that.
         issue.refresh_token = rotate;
@@ -130,8 +130,8 @@ impl TokenGrant for RefreshTokenGrant {
         } else {
             self.hooks.issue_tokens(ctx, &issue).await?
         };
-        self.hooks.issued(ctx, &issue, &mut issued).await?;
-        Ok(issued.to_response())
+        self.hooks.issued(ctx, &issue, &mut issued);
+        Ok(issued.into_response())
     }
 }
 

@@ -28,9 +28,9 @@ struct MemToken {
     issued_at: i64,
     expires_at: i64,
     meta: Arc<TokenMeta>,
-    /// Audience, authentication facts, claims: none for most tokens (a client's), so boxed
-    /// and absent rather than a default value in every entry.
-    details: Option<Box<GrantDetails>>,
+    /// Audience, authentication facts, claims: none for most tokens (a client's), shared
+    /// with the record otherwise.
+    details: Option<Arc<GrantDetails>>,
     kind: TokenKind,
     revoked: bool,
     rotated: bool,
@@ -64,9 +64,7 @@ impl MemToken {
         r.family = self.family;
         r.revoked = self.revoked;
         r.rotated = self.rotated;
-        if let Some(d) = &self.details {
-            r.details = (**d).clone();
-        }
+        r.details.clone_from(&self.details);
         r
     }
 }
@@ -253,7 +251,7 @@ impl MemoryStore {
                 issued_at: t.issued_at,
                 expires_at: t.expires_at,
                 meta: self.intern(t),
-                details: (!t.details.is_empty()).then(|| Box::new(t.details.clone())),
+                details: t.details.clone(),
                 kind: t.kind,
                 revoked: t.revoked,
                 rotated: t.rotated,

@@ -139,6 +139,12 @@ pub struct GrantDetails {
 }
 
 impl GrantDetails {
+    /// Details with nothing set, shared.
+    pub fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<GrantDetails> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Self::default)
+    }
+
     /// Whether nothing is set (stores keep no value then).
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
@@ -227,8 +233,10 @@ pub struct TokenRecord {
     pub revoked: bool,
     /// A refresh token replaced by rotation; presenting it again is reuse.
     pub rotated: bool,
-    /// Audience, authentication facts, confirmation key, extension claims.
-    pub details: GrantDetails,
+    /// Audience, authentication facts, confirmation key, extension claims; `None` when
+    /// there are none (most client tokens). Shared, since an access token and its refresh
+    /// token carry the same; read it with [`Self::details`].
+    pub details: Option<Arc<GrantDetails>>,
 }
 
 impl TokenRecord {
@@ -256,8 +264,20 @@ impl TokenRecord {
             family: key.selector,
             revoked: false,
             rotated: false,
-            details: GrantDetails::default(),
+            details: None,
         }
+    }
+
+    /// The grant details (empty when the token has none).
+    pub fn details(&self) -> &GrantDetails {
+        self.details
+            .as_deref()
+            .unwrap_or_else(|| GrantDetails::empty())
+    }
+
+    /// Sets the grant details (kept as `None` when empty).
+    pub fn set_details(&mut self, details: GrantDetails) {
+        self.details = (!details.is_empty()).then(|| Arc::new(details));
     }
 
     /// Whether the token is neither revoked, rotated out nor expired at `now`.

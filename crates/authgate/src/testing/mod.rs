@@ -275,7 +275,7 @@ pub async fn client_round_trip(s: &StoreUnderTest) {
 /// Conformance check `token_round_trip`.
 pub async fn token_round_trip(s: &StoreUnderTest) {
     let mut access = token(TokenKind::Access, None, NOW + 3600);
-    access.details = details();
+    access.set_details(details());
     let refresh = token(TokenKind::Refresh, Some(access.family), NOW + 86400);
     s.stores
         .tokens
@@ -300,8 +300,8 @@ pub async fn token_round_trip(s: &StoreUnderTest) {
     assert_eq!(got.family, access.family);
     assert!(!got.revoked && !got.rotated);
     assert_eq!(
-        got.details,
-        details(),
+        got.details(),
+        &details(),
         "grant details survive the round trip"
     );
     let got = s
@@ -313,7 +313,7 @@ pub async fn token_round_trip(s: &StoreUnderTest) {
         .unwrap();
     assert_eq!(got.kind, TokenKind::Refresh);
     assert_eq!(got.family, access.family);
-    assert!(got.details.is_empty());
+    assert!(got.details().is_empty());
     let unknown = generate_token(&OsRng, NOW * 1000).key.selector;
     assert!(s
         .stores
