@@ -97,6 +97,9 @@ impl Default for Keys {
     }
 }
 
+/// How long `/jwks` may be cached (its `Cache-Control: max-age`).
+const JWKS_MAX_AGE: u64 = 3600;
+
 fn default_algorithms() -> Vec<String> {
     vec!["RS256".into(), "ES256".into()]
 }
@@ -144,6 +147,11 @@ impl Keys {
         }
         if self.publish_ahead >= self.signing_period {
             return Err("keys.publish_ahead: must be shorter than keys.signing_period".into());
+        }
+        if self.publish_ahead < JWKS_MAX_AGE {
+            return Err(format!(
+                "keys.publish_ahead: must be at least {JWKS_MAX_AGE} seconds, how long clients may cache /jwks"
+            ));
         }
         Ok(())
     }
@@ -258,6 +266,20 @@ impl Config {
             }
         }
         self.keys.check()?;
+        let longest = self
+            .tokens
+            .expires_in
+            .values()
+            .copied()
+            .chain([self.tokens.access_token_ttl])
+            .max()
+            .unwrap_or(0);
+        if self.keys.retain < longest {
+            return Err(format!(
+                "keys.retain: {} seconds is shorter than the longest token lifetime ({longest} s); a signed token must not outlive its key",
+                self.keys.retain
+            ));
+        }
         for grant in self.tokens.expires_in.keys() {
             if !GRANT_TYPES.contains(&grant.as_str()) {
                 return Err(format!(

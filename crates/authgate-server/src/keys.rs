@@ -12,40 +12,70 @@ use authgate::OsRng;
 /// # Errors
 /// One line naming the file: unreadable, not 32 bytes of base64, or not writable.
 pub(crate) fn load_or_create(path: &Path) -> Result<(KeyEncryptionKey, bool), String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => KeyEncryptionKey::from_base64(&text)
-            .map(|k| (k, false))
-            .ok_or_else(|| {
-                format!(
-                    "keys.encryption_key_file {}: not a base64 32-byte key",
-                    path.display()
-                )
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = KeyEncryptionKey::generate(&OsRng);
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("keys.encryption_key_file {}: {e}", path.display()))?;
+    match load_existing(path) {
+        Ok(k) => Ok((k, false)),
+        Err(_) if !path.exists() => match create(path) {
+            Ok(k) => Ok((k, true)),
+            // Another server starting beside this one created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                load_existing(path).map(|k| (k, false))
             }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path).map_err(|e| {
-                format!(
-                    "keys.encryption_key_file {}: cannot create it: {e}",
-                    path.display()
-                )
-            })?;
-            writeln!(file, "{}", key.to_base64())
-                .map_err(|e| format!("keys.encryption_key_file {}: {e}", path.display()))?;
-            Ok((key, true))
-        }
-        Err(e) => Err(format!(
+            Err(e) => Err(format!(
+                "keys.encryption_key_file {}: cannot create it: {e}",
+                path.display()
+            )),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the key encryption key at `path`, which must exist. Warns when others than its
+/// owner may read it.
+///
+/// # Errors
+/// One line naming the file: missing, unreadable, or not 32 bytes of base64.
+pub(crate) fn load_existing(path: &Path) -> Result<KeyEncryptionKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
             "keys.encryption_key_file {}: cannot read it: {e}",
             path.display()
-        )),
+        )
+    })?;
+    let key = KeyEncryptionKey::from_base64(&text).ok_or_else(|| {
+        format!(
+            "keys.encryption_key_file {}: not a base64 32-byte key",
+            path.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(path = %path.display(), "the key encryption key file is readable by others than its owner; chmod 600 it");
+        }
     }
+    Ok(key)
+}
+
+/// Writes a fresh key to a new file, owner-only, flushed to disk; a failed write leaves no
+/// file behind.
+fn create(path: &Path) -> std::io::Result<KeyEncryptionKey> {
+    let key = KeyEncryptionKey::generate(&OsRng);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    let written = writeln!(file, "{}", key.to_base64()).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -72,6 +102,9 @@ mod tests {
         }
         std::fs::write(&path, "short").unwrap();
         assert!(load_or_create(&path).unwrap_err().contains("32-byte"));
+        let missing = dir.join("missing.kek");
+        assert!(load_existing(&missing).unwrap_err().contains("cannot read"));
+        assert!(!missing.exists(), "reading never creates");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -144,11 +144,16 @@ enum KeysCommand {
     /// Lists the published signing keys: id, algorithm, generation, state (next, active,
     /// retired), and when each signs from, stops signing and leaves the key set.
     List(Db),
-    /// Rotates now: the active key stops signing (it stays published), the next key — or a
-    /// new one — signs from now. Running servers follow within a minute.
+    /// Rotates: the next key (or a new one, published now) signs once keys.publish_ahead
+    /// has passed, so relying parties hold it first; the old key stops signing then and
+    /// stays published for keys.retain. With --now (a compromised key) the switch is
+    /// immediate. Running servers follow within a minute.
     Rotate {
         #[command(flatten)]
         db: Db,
+        /// Switch now instead of after keys.publish_ahead.
+        #[arg(long)]
+        now: bool,
         /// Only this algorithm (RS256, PS256, ES256, ES384, EdDSA).
         #[arg(long)]
         alg: Option<String>,
@@ -516,7 +521,7 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
 }
 
 async fn keys_command(k: KeysCommand) -> Result<(), String> {
-    use authgate::jose::{summarize, Algorithm, KeySet};
+    use authgate::jose::{summarize, Algorithm, KeySet, KeyState};
     use authgate::{Clock, SystemClock};
     match k {
         KeysCommand::List(db) => {
@@ -537,7 +542,12 @@ async fn keys_command(k: KeysCommand) -> Result<(), String> {
             }
             Ok(())
         }
-        KeysCommand::Rotate { db, alg, key_file } => {
+        KeysCommand::Rotate {
+            db,
+            now,
+            alg,
+            key_file,
+        } => {
             let alg = match alg.as_deref() {
                 None => None,
                 Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
@@ -551,13 +561,23 @@ async fn keys_command(k: KeysCommand) -> Result<(), String> {
             let kek_path = key_file
                 .or_else(|| keys.encryption_key_file.clone())
                 .unwrap_or_else(|| PathBuf::from("authgate.kek"));
-            let (kek, _) = crate::keys::load_or_create(&kek_path)?;
+            // The CLI never creates a key encryption key: a new one could not open the keys
+            // the servers made, and keys it sealed could not be opened by them.
+            let kek = crate::keys::load_existing(&kek_path)?;
             let store = open(&db).await?;
             let set = KeySet::new(store.backend(), kek, keys.policy());
-            set.rotate(alg).await.map_err(|e| e.to_string())?;
+            set.rotate(alg, now).await.map_err(|e| match e {
+                authgate::jose::JoseError::Undecryptable { kid } => format!(
+                    "signing key {kid} cannot be decrypted with {}: use the key encryption key file the servers use (--key-file)",
+                    kek_path.display()
+                ),
+                other => other.to_string(),
+            })?;
+            // The successors: the keys whose signing starts now or after publish_ahead.
+            let at = SystemClock.now() - 1;
             for key in set.summary().await.map_err(|e| e.to_string())? {
-                if key.state == authgate::jose::KeyState::Active {
-                    println!("{} {} signs from now", key.alg, key.kid);
+                if key.state != KeyState::Retired && key.not_before >= at {
+                    println!("{} {} signs from {}", key.alg, key.kid, utc(key.not_before));
                 }
             }
             Ok(())

@@ -269,6 +269,16 @@ fn unknown_key_in_keys_and_a_bad_rotation_are_named() {
         &format!("{BASE}[keys]\nsigning_period = 100\npublish_ahead = 100\n"),
         &["keys.publish_ahead"],
     );
+    refused(
+        "keys-cache",
+        &format!("{BASE}[keys]\npublish_ahead = 60\n"),
+        &["keys.publish_ahead", "3600", "/jwks"],
+    );
+    refused(
+        "keys-retain",
+        &format!("{BASE}[tokens]\naccess_token_ttl = 7200\n[keys]\nretain = 3600\n"),
+        &["keys.retain", "7200"],
+    );
 }
 
 #[test]
@@ -296,11 +306,14 @@ fn signing_keys_sealed_with_another_key_encryption_key_fail_the_start() {
         assert!(common::terminate(&mut running).success());
     });
     std::fs::remove_file(dir.join("authgate.kek")).unwrap();
+    let other = dir.join("other.kek");
     std::fs::write(
-        dir.join("other.kek"),
+        &other,
         authgate::jose::KeyEncryptionKey::generate(&authgate::OsRng).to_base64(),
     )
     .unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let body =
         std::fs::read_to_string(&config).unwrap() + "[keys]\nencryption_key_file = \"other.kek\"\n";
     std::fs::write(&config, body).unwrap();

@@ -498,17 +498,53 @@ async fn keys_list_shows_the_servers_keys_and_keys_rotate_switches_the_active_on
         "what the server published"
     );
 
+    // A scheduled rotation publishes the successor now; it signs after publish_ahead.
     let out = cli_ok(&dir, &config, &["keys", "rotate", "--alg", "ES256"]);
     assert!(out.contains("ES256"), "{out}");
+    let out = cli_ok(&dir, &config, &["keys", "list"]);
+    assert_eq!(
+        active(&out, "ES256"),
+        es,
+        "still the old key until publish_ahead"
+    );
+    let next: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("\tES256\t") && l.contains("\tnext\t"))
+        .collect();
+    assert_eq!(next.len(), 1, "{out}");
+    // --now (a compromised key) switches at once, to that published successor.
+    cli_ok(
+        &dir,
+        &config,
+        &["keys", "rotate", "--alg", "ES256", "--now"],
+    );
     let out = cli_ok(&dir, &config, &["keys", "list"]);
     assert_eq!(active(&out, "RS256"), rs, "only ES256 rotated");
     let new_es = active(&out, "ES256");
     assert_ne!(new_es, es);
     assert!(
+        next[0].starts_with(&new_es),
+        "the published successor signs"
+    );
+    assert!(
         out.lines()
             .any(|l| l.starts_with(&es) && l.contains("\tretired\t")),
         "{out}"
     );
+    // Without the servers' key encryption key file the CLI refuses; it never makes one.
+    let (code, _, stderr) = cli(
+        &dir,
+        &config,
+        &[
+            "keys",
+            "rotate",
+            "--key-file",
+            dir.join("nope.kek").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nope.kek"), "{stderr}");
+    assert!(!dir.join("nope.kek").exists());
 
     // A server started now publishes both ES256 keys and the RS256 one.
     let server = common::start(&dir, &config, port).await;

@@ -19,8 +19,12 @@ use crate::{Admin, Backend, NewUser, UserInfo};
 pub struct MemoryBackend {
     store: MemoryStore,
     extra: Arc<Extra>,
-    tenants: Arc<Mutex<HashMap<String, MemoryBackend>>>,
+    /// Every tenant's maps, the default tenant's (`""`) included, shared by all handles.
+    tenants: Arc<Mutex<HashMap<String, TenantMaps>>>,
 }
+
+/// One tenant's maps.
+type TenantMaps = (MemoryStore, Arc<Extra>);
 
 #[derive(Default)]
 struct Extra {
@@ -53,17 +57,21 @@ impl MemoryBackend {
 
 impl Backend for MemoryBackend {
     fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
-        if tenant.is_empty() {
-            return Arc::new(self.clone());
+        let mut tenants = lock(&self.tenants);
+        if tenants.is_empty() {
+            // The handle first asked is the default tenant's (or has been since its
+            // creation): record it before answering for another.
+            tenants.insert(String::new(), (self.store.clone(), self.extra.clone()));
         }
-        let other = lock(&self.tenants)
+        let (store, extra) = tenants
             .entry(tenant.to_owned())
-            .or_insert_with(|| Self {
-                tenants: self.tenants.clone(),
-                ..Self::default()
-            })
+            .or_insert_with(|| (MemoryStore::new(), Arc::default()))
             .clone();
-        Arc::new(other)
+        Arc::new(Self {
+            store,
+            extra,
+            tenants: self.tenants.clone(),
+        })
     }
 }
 

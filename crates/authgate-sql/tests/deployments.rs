@@ -426,7 +426,7 @@ async fn two_servers_on_one_postgres_agree_on_their_signing_keys() {
     clock.advance(15);
     agree().await;
     let before = b.signing_key(Algorithm::ES256).await.unwrap().kid;
-    a.rotate(Some(Algorithm::ES256)).await.unwrap();
+    a.rotate(Some(Algorithm::ES256), true).await.unwrap();
     clock.advance(1); // b re-reads within its refresh interval
     agree().await;
     assert_ne!(b.signing_key(Algorithm::ES256).await.unwrap().kid, before);

@@ -161,6 +161,21 @@ async fn two_issuers_on_one_database_never_see_each_other(db: AnyStore) {
         db.tenant("a").shared_secret("session-key").await.unwrap(),
         db.tenant("b").shared_secret("session-key").await.unwrap()
     );
+    // Handles lead to the tenant they name, whichever handle they come from.
+    assert!(db
+        .tenant("a")
+        .tenant("")
+        .find_client("web")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .tenant("b")
+        .tenant("a")
+        .find_client("web")
+        .await
+        .unwrap()
+        .is_some());
     assert!(db.tenant("b").remove_client("web").await.unwrap());
     assert!(db.tenant("a").find_client("web").await.unwrap().is_some());
 }

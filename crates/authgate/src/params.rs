@@ -24,19 +24,22 @@ use crate::scope::Scope;
 /// assert_eq!(a.to_string(), "code id_token");
 /// assert!(a.contains("code"));
 /// assert!(ResponseType::parse(" ").is_none());
+/// assert!(ResponseType::parse("code code").is_none());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResponseType(BTreeSet<String>);
 
 impl ResponseType {
-    /// Parses a space-delimited `response_type`; `None` when it holds no value.
+    /// Parses a `response_type`: values separated by single spaces, none repeated;
+    /// `None` for anything else (an empty value, a doubled space, a repeat).
     pub fn parse(s: &str) -> Option<Self> {
-        let set: BTreeSet<String> = s
-            .split(' ')
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect();
-        (!set.is_empty()).then_some(Self(set))
+        let mut set = BTreeSet::new();
+        for v in s.split(' ') {
+            if v.is_empty() || !set.insert(v.to_owned()) {
+                return None;
+            }
+        }
+        Some(Self(set))
     }
 
     /// `code`.
@@ -333,10 +336,13 @@ mod tests {
     #[test]
     fn response_type_is_a_set_multiple_response_types_3() {
         let a = ResponseType::parse("code id_token token").unwrap();
-        let b = ResponseType::parse("token  code id_token").unwrap();
+        let b = ResponseType::parse("token code id_token").unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "code id_token token");
         assert_ne!(a, ResponseType::code());
+        for malformed in ["", "code ", " code", "code  token", "code code"] {
+            assert!(ResponseType::parse(malformed).is_none(), "{malformed:?}");
+        }
     }
 
     #[test]

@@ -110,6 +110,24 @@ impl From<OAuth2Error> for OAuth2Response {
     }
 }
 
+/// Authorization response parameters the protocol defines: never taken from extra
+/// members.
+const RESERVED_PARAMS: &[&str] = &[
+    "access_token",
+    "token_type",
+    "expires_in",
+    "scope",
+    "id_token",
+    "refresh_token",
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+    "session_state",
+];
+
 /// A successful token response (RFC 6749 §5.1), before it becomes JSON.
 ///
 /// ```
@@ -208,7 +226,8 @@ impl TokenResponse {
     }
 
     /// The members as authorization response parameters (the implicit grant's fragment,
-    /// RFC 6749 §4.2.2). A refresh token is never among them.
+    /// RFC 6749 §4.2.2). A refresh token is never among them, and an extra member cannot
+    /// take the name of a protocol parameter (`state`, `iss`, `code`, `error`...).
     pub fn to_params(&self) -> Vec<(String, String)> {
         let mut v = vec![
             ("access_token".to_owned(), self.access_token.clone()),
@@ -224,6 +243,9 @@ impl TokenResponse {
             v.push(("id_token".to_owned(), t.clone()));
         }
         for (k, val) in &self.extra {
+            if RESERVED_PARAMS.contains(&k.as_str()) {
+                continue;
+            }
             let s = match val {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),

@@ -368,3 +368,156 @@ fn request_with(headers: &http::HeaderMap) -> http::request::Parts {
     parts.headers = headers.clone();
     parts
 }
+
+/// A hook that tries what hooks may not do: widen the scope, or take the tokens out of
+/// their grant family (where a code replay could not reach them).
+struct Overreaching {
+    widen: bool,
+}
+
+#[async_trait]
+impl GrantHooks for Overreaching {
+    fn prepare(
+        &self,
+        _ctx: &ServerContext,
+        issue: &mut IssueContext<'_>,
+    ) -> Result<(), OAuth2Error> {
+        if self.widen {
+            issue.scope = "profile admin".parse()?;
+        }
+        issue.family = None;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hooks_can_neither_widen_the_scope_nor_leave_the_family_rfc9700_4_5() {
+    let s = MemoryStore::new();
+    s.add_client(
+        ClientRecord::confidential("web", "secret")
+            .redirect_uris(["https://app.example/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("profile"),
+    );
+    for widen in [true, false] {
+        let mut server = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
+        server.register_grant(AuthorizationCodeGrant::new().with_hooks(Overreaching { widen }));
+        let res = server
+            .create_authorization_response(
+                &get("/authorize?response_type=code&client_id=web"),
+                Some(&ResourceOwner::new("u1", "alice")),
+            )
+            .await
+            .unwrap();
+        let loc = url::Url::parse(res.location().unwrap()).unwrap();
+        let code = loc
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let body = format!("grant_type=authorization_code&code={code}");
+        let res = server
+            .create_token_response(&form_post("/token", Some(("web", "secret")), &body))
+            .await;
+        if widen {
+            assert_eq!(res.status, 500);
+            assert_eq!(res.json_body().unwrap()["error"], "server_error");
+            continue;
+        }
+        assert_eq!(res.status, 200);
+        let token = res.json_body().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The replay revokes the family, and the token is still in it.
+        let replay = server
+            .create_token_response(&form_post("/token", Some(("web", "secret")), &body))
+            .await;
+        assert_eq!(replay.json_body().unwrap()["error"], "invalid_grant");
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let e = ResourceProtector::from_server(&server)
+            .validate(&request_with(&headers), &ScopeRequirement::none())
+            .await
+            .unwrap_err();
+        assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidToken);
+    }
+}
+
+/// A form-post page as an integration would write it (without the headers the engine
+/// adds).
+struct PlainPage;
+
+impl FormPostPage for PlainPage {
+    fn render(&self, response: &AuthorizationResponse) -> OAuth2Response {
+        let fields: String = response
+            .params
+            .iter()
+            .map(|(k, v)| format!("<input type=hidden name=\"{k}\" value=\"{v}\">"))
+            .collect();
+        let mut res = OAuth2Response::empty_ok();
+        res.headers.remove("cache-control");
+        res.body = format!(
+            "<form method=post action=\"{}\">{fields}<button>Continue</button></form>",
+            response.redirect_uri
+        )
+        .into();
+        res
+    }
+}
+
+#[tokio::test]
+async fn form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed() {
+    let query = "/authorize?response_type=code&client_id=web&response_mode=form_post&state=s1";
+    let s = MemoryStore::new();
+    s.add_client(
+        ClientRecord::confidential("web", "secret")
+            .redirect_uris(["https://app.example/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("profile"),
+    );
+    let owner = ResourceOwner::new("u1", "alice");
+
+    let mut without = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
+    without.register_grant(AuthorizationCodeGrant::new());
+    let modes = without.metadata().to_json()["response_modes_supported"].clone();
+    assert_eq!(modes, serde_json::json!(["query", "fragment"]));
+    let Err(AuthorizationError::Redirect { error, .. }) = without
+        .create_authorization_response(&get(query), Some(&owner))
+        .await
+    else {
+        panic!("form_post without a page must be refused");
+    };
+    assert_eq!(error.code(), ErrorCode::InvalidRequest);
+
+    let mut with = AuthorizationServer::new(s, ServerConfig::new(ISSUER)).with_form_post(PlainPage);
+    with.register_grant(AuthorizationCodeGrant::new());
+    let modes = with.metadata().to_json()["response_modes_supported"].clone();
+    assert_eq!(modes, serde_json::json!(["query", "fragment", "form_post"]));
+    let res = with
+        .create_authorization_response(&get(query), Some(&owner))
+        .await
+        .unwrap();
+    assert_eq!(res.status, 200);
+    assert!(
+        res.location().is_none(),
+        "the parameters travel in the page, not the URL"
+    );
+    let page = String::from_utf8(res.body.to_vec()).unwrap();
+    assert!(page.contains("action=\"https://app.example/cb\""), "{page}");
+    assert!(
+        page.contains("name=\"code\"") && page.contains("name=\"iss\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"s1\""), "state travels too: {page}");
+    assert_eq!(res.headers["cache-control"], "no-store");
+    assert_eq!(res.headers["referrer-policy"], "no-referrer");
+    assert_eq!(res.headers["x-frame-options"], "DENY");
+    assert_eq!(
+        res.headers["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+}

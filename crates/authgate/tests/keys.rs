@@ -117,19 +117,28 @@ async fn keys_are_published_ahead_switch_retire_and_disappear_on_schedule_rfc751
 }
 
 #[tokio::test]
-async fn a_key_stays_published_until_what_it_signed_expires() {
+async fn nothing_is_signed_that_would_outlive_its_key() {
     let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
     let kek = KeyEncryptionKey::generate(&OsRng);
     let keys = key_set(&store, &clock, &kek, policy(&[Algorithm::ES256]));
-    // Schedule: signs until T0+100, published until T0+150. This lives until T0+500.
-    let long = keys
-        .sign(Algorithm::ES256, None, &json!({ "exp": T0 + 500 }))
+    // A key stays published 50 s (retain) after it stops signing: anything signed now must
+    // expire within 50 s, or it could outlive the key.
+    keys.sign(Algorithm::ES256, None, &json!({ "exp": T0 + 50 }))
         .await
         .unwrap();
-    clock.advance(499);
-    keys.verifier().await.unwrap().verify(&long).unwrap();
-    clock.advance(1);
-    assert!(keys.verifier().await.unwrap().verify(&long).is_err());
+    assert!(matches!(
+        keys.sign(Algorithm::ES256, None, &json!({ "exp": T0 + 51 }))
+            .await,
+        Err(JoseError::OutlivesKey)
+    ));
+    // What was signed stays verifiable until it expires, even across a rotation.
+    let jwt = keys
+        .sign(Algorithm::ES256, None, &json!({ "exp": T0 + 50 }))
+        .await
+        .unwrap();
+    keys.rotate(None, true).await.unwrap();
+    clock.advance(49);
+    keys.verifier().await.unwrap().verify(&jwt).unwrap();
 }
 
 #[tokio::test]
@@ -231,7 +240,7 @@ async fn private_keys_are_sealed_and_a_wrong_key_encryption_key_fails_the_start(
 }
 
 #[tokio::test]
-async fn a_manual_rotation_switches_at_once_and_keeps_the_old_key_published() {
+async fn an_immediate_rotation_switches_at_once_and_keeps_the_old_key_published() {
     let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
     let keys = key_set(
         &store,
@@ -242,7 +251,7 @@ async fn a_manual_rotation_switches_at_once_and_keeps_the_old_key_published() {
     keys.load().await.unwrap();
     let before = keys.signing_key(Algorithm::RS256).await.unwrap().kid;
     clock.advance(10);
-    keys.rotate(None).await.unwrap();
+    keys.rotate(None, true).await.unwrap();
     let after = keys.signing_key(Algorithm::RS256).await.unwrap().kid;
     assert_ne!(before, after);
     assert!(kids(&keys).await.contains(&before));
@@ -251,6 +260,76 @@ async fn a_manual_rotation_switches_at_once_and_keeps_the_old_key_published() {
         !kids(&keys).await.contains(&before),
         "retained 50 s after the rotation"
     );
+}
+
+#[tokio::test]
+async fn a_scheduled_rotation_publishes_the_successor_before_it_signs() {
+    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
+    let keys = key_set(
+        &store,
+        &clock,
+        &KeyEncryptionKey::generate(&OsRng),
+        policy(&[Algorithm::ES256]),
+    );
+    keys.load().await.unwrap();
+    let before = keys.signing_key(Algorithm::ES256).await.unwrap().kid;
+    clock.advance(10);
+    keys.rotate(Some(Algorithm::ES256), false).await.unwrap();
+    // Published now, signing only after publish_ahead (20 s).
+    let published = kids(&keys).await;
+    assert_eq!(published.len(), 2);
+    let successor = published.iter().find(|k| **k != before).unwrap().clone();
+    assert_eq!(
+        keys.signing_key(Algorithm::ES256).await.unwrap().kid,
+        before
+    );
+    clock.advance(19);
+    assert_eq!(
+        keys.signing_key(Algorithm::ES256).await.unwrap().kid,
+        before
+    );
+    clock.advance(1);
+    assert_eq!(
+        keys.signing_key(Algorithm::ES256).await.unwrap().kid,
+        successor
+    );
+    assert!(
+        kids(&keys).await.contains(&before),
+        "the old key stays published"
+    );
+}
+
+#[tokio::test]
+async fn a_server_with_another_key_encryption_key_writes_nothing() {
+    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
+    let good = key_set(
+        &store,
+        &clock,
+        &KeyEncryptionKey::generate(&OsRng),
+        policy(&[Algorithm::ES256]),
+    );
+    good.load().await.unwrap();
+    let rows = store.signing_keys().await.unwrap();
+    // Near the end of the signing period a successor is due; a misconfigured server must
+    // not be the one to create it, nor rotate.
+    clock.advance(85);
+    let wrong = key_set(
+        &store,
+        &clock,
+        &KeyEncryptionKey::generate(&OsRng),
+        policy(&[Algorithm::ES256]),
+    );
+    assert!(matches!(
+        wrong.load().await,
+        Err(JoseError::Undecryptable { .. })
+    ));
+    assert!(matches!(
+        wrong.rotate(None, true).await,
+        Err(JoseError::Undecryptable { .. })
+    ));
+    assert_eq!(store.signing_keys().await.unwrap(), rows, "nothing written");
+    // The right server publishes the successor as usual.
+    assert_eq!(good.jwks().await.unwrap().keys.len(), 2);
 }
 
 #[tokio::test]

@@ -116,7 +116,7 @@ impl TokenStore for PgStore {
         // burst of replayed codes, say) queue instead of deadlocking; rows already revoked
         // are skipped.
         sqlx::query(
-            "UPDATE authgate_tokens SET revoked = TRUE WHERE selector IN
+            "UPDATE authgate_tokens SET revoked = TRUE WHERE tenant = $2 AND selector IN
              (SELECT selector FROM authgate_tokens WHERE family = $1 AND tenant = $2 AND NOT revoked
               ORDER BY selector FOR UPDATE)",
         )

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use http::{Method, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuth2Error};
@@ -120,25 +120,27 @@ impl AuthorizationEndpoint {
         let redirect =
             |e: OAuth2Error, mode| self.redirect_error(ctx, &redirect_uri, mode, e, &state);
 
-        let response_type = match req.authorization_value("response_type") {
-            Ok(Some(rt)) => ResponseType::parse(rt),
-            Ok(None) => None,
-            Err(e) => return Err(redirect(e, ResponseMode::Query)),
-        };
-        let Some(response_type) = response_type else {
-            return Err(redirect(
-                OAuth2Error::invalid_request("missing 'response_type'"),
-                ResponseMode::Query,
-            ));
-        };
-        let Some(grant) = self.grants.get(&response_type) else {
-            return Err(redirect(
+        let unsupported = || {
+            redirect(
                 OAuth2Error::with_description(
                     ErrorCode::UnsupportedResponseType,
                     "this server does not support the response_type",
                 ),
                 ResponseMode::Query,
-            ));
+            )
+        };
+        let response_type = match req.authorization_value("response_type") {
+            Ok(Some(rt)) => ResponseType::parse(rt).ok_or_else(unsupported)?,
+            Ok(None) => {
+                return Err(redirect(
+                    OAuth2Error::invalid_request("missing 'response_type'"),
+                    ResponseMode::Query,
+                ))
+            }
+            Err(e) => return Err(redirect(e, ResponseMode::Query)),
+        };
+        let Some(grant) = self.grants.get(&response_type) else {
+            return Err(unsupported());
         };
         let mut mode = grant.default_response_mode();
         let result = async {
@@ -292,7 +294,25 @@ impl AuthorizationEndpoint {
     fn deliver(&self, response: &AuthorizationResponse) -> OAuth2Response {
         match (&self.form_post, response.location()) {
             (_, Some(location)) => OAuth2Response::redirect(&location),
-            (Some(page), None) => page.render(response),
+            (Some(page), None) => {
+                // The page carries codes or tokens: whatever the renderer set, it is not
+                // cached, not framed and sends no referrer (RFC 9700 §4.2, §4.16).
+                let mut res = page.render(response);
+                let h = &mut res.headers;
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                h.insert(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+                h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+                if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+                    h.insert(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static("frame-ancestors 'none'"),
+                    );
+                }
+                res
+            }
             // form_post is accepted only with a page; nothing else reaches here.
             (None, None) => OAuth2Response::from(OAuth2Error::new(ErrorCode::ServerError)),
         }

@@ -191,13 +191,33 @@ pub struct DefaultHooks;
 
 impl GrantHooks for DefaultHooks {}
 
+/// Runs [`GrantHooks::prepare`], holding it to what a hook may change: the tokens stay in
+/// their grant family (so revoking it, on a code replay or refresh reuse, reaches them)
+/// and the scope may only narrow.
+fn prepare(
+    hooks: &dyn GrantHooks,
+    ctx: &ServerContext,
+    issue: &mut IssueContext<'_>,
+) -> Result<(), OAuth2Error> {
+    let (family, scope) = (issue.family, issue.scope.clone());
+    hooks.prepare(ctx, issue)?;
+    issue.family = family;
+    if !issue.scope.is_subset_of(&scope) {
+        return Err(OAuth2Error::with_description(
+            crate::error::ErrorCode::ServerError,
+            "a grant hook widened the scope",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs the three hooks around one issuance.
 async fn issue_with_hooks(
     hooks: &dyn GrantHooks,
     ctx: &ServerContext,
     mut issue: IssueContext<'_>,
 ) -> Result<IssuedTokens, OAuth2Error> {
-    hooks.prepare(ctx, &mut issue)?;
+    prepare(hooks, ctx, &mut issue)?;
     let mut issued = hooks.issue_tokens(ctx, &issue).await?;
     hooks.issued(ctx, &issue, &mut issued);
     Ok(issued)

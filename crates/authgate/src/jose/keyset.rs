@@ -64,9 +64,12 @@ impl fmt::Debug for KeyEncryptionKey {
 /// Each algorithm has one active key at a time. It signs for `signing_period`; the key
 /// that follows it is published `publish_ahead` before it starts signing (so relying
 /// parties that cache the key set already hold it); a key that stopped signing stays
-/// published for `retain`, which must be at least the longest lifetime of anything signed
-/// (a key that signs something living longer is kept longer automatically). On first start
-/// there is nothing to publish ahead of: the first key signs at once.
+/// published for `retain`, which bounds the lifetime of anything signed ([`KeySet::sign`]
+/// refuses claims whose `exp` lies further out). On first start there is nothing to
+/// publish ahead of: the first key signs at once.
+///
+/// Servers sharing a key store must keep their clocks in step (NTP): keys switch and
+/// leave the store by each server's clock.
 ///
 /// ```
 /// use authgate::jose::{Algorithm, RotationPolicy};
@@ -279,11 +282,15 @@ impl KeySet {
     }
 
     /// Signs `claims` as a compact JWS with the active key of `alg`, with `typ` in the
-    /// header when given. A key is kept published at least until the `exp` of what it
-    /// signs.
+    /// header when given.
+    ///
+    /// What a key signs must expire within [`RotationPolicy::retain`] of being signed: a
+    /// key stays published that long after it stops signing, and no longer, so anything
+    /// living longer could outlive its key. Such claims are refused.
     ///
     /// # Errors
-    /// No key of `alg` is kept (not in the policy), or the store or crypto failed.
+    /// No key of `alg` is kept (not in the policy), an `exp` beyond the retention, or the
+    /// store or crypto failed.
     pub async fn sign(
         &self,
         alg: Algorithm,
@@ -291,18 +298,13 @@ impl KeySet {
         claims: &serde_json::Value,
     ) -> Result<String, JoseError> {
         let now = self.clock.now();
-        let snap = self.current(now).await?;
-        let key = snap.signing(alg, now).ok_or(JoseError::NoKey(alg))?;
         if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64) {
-            if exp > key.record.expires_at {
-                // What this signs outlives the key's publication: keep it longer.
-                let r = &key.record;
-                self.store
-                    .update_signing_key(&r.kid, r.not_before, r.not_after, exp)
-                    .await?;
-                self.expire_cache();
+            if exp > now.saturating_add(secs(self.policy.retain)) {
+                return Err(JoseError::OutlivesKey);
             }
         }
+        let snap = self.current(now).await?;
+        let key = snap.signing(alg, now).ok_or(JoseError::NoKey(alg))?;
         key.signer.sign(typ, claims)
     }
 
@@ -357,20 +359,31 @@ impl KeySet {
         ))
     }
 
-    /// Rotates now, for `alg` or every algorithm of the policy: the active key stops
-    /// signing (and stays published for [`RotationPolicy::retain`]), the published next
-    /// key — or a new one — signs from now, and a new next key is published ahead.
-    /// Servers sharing the store follow within their refresh interval, signing with the
-    /// old key meanwhile (it stays published).
+    /// Rotates, for `alg` or every algorithm of the policy.
+    ///
+    /// Scheduled (`immediate` false): the successor — the next key already published, or
+    /// a new one published now — signs from [`RotationPolicy::publish_ahead`] from now, so
+    /// relying parties that cache the key set hold it before it signs; the active key signs
+    /// until then. Immediate (for a compromised key): the successor signs from now, and
+    /// relying parties with a cached key set refetch it when they meet its unknown `kid`.
+    /// Either way the old key stays published for [`RotationPolicy::retain`] after it stops
+    /// signing. Servers sharing the store follow within their refresh interval.
     ///
     /// # Errors
     /// As [`Self::load`].
-    pub async fn rotate(&self, alg: Option<Algorithm>) -> Result<(), JoseError> {
+    pub async fn rotate(&self, alg: Option<Algorithm>, immediate: bool) -> Result<(), JoseError> {
         let _one = self.refreshing.lock().await;
         let now = self.clock.now();
         let records = self.store.signing_keys().await?;
+        // Nothing is written with a key encryption key that cannot open what is there.
+        self.snapshot_of(records.clone(), now)?;
         let retain = secs(self.policy.retain);
         let period = secs(self.policy.signing_period);
+        let switch = if immediate {
+            now
+        } else {
+            now.saturating_add(secs(self.policy.publish_ahead))
+        };
         for a in self
             .policy
             .algorithms
@@ -382,31 +395,28 @@ impl KeySet {
                 records.iter().filter(|r| r.alg == a.as_str()).collect();
             for active in of_alg
                 .iter()
-                .filter(|r| r.not_before <= now && now < r.not_after)
+                .filter(|r| r.not_before <= now && switch < r.not_after)
             {
-                // A key kept longer than its schedule signed something that lives longer:
-                // keep that; otherwise it stays published `retain` from now.
-                let extended = active.expires_at > active.not_after.saturating_add(retain);
-                let expires = if extended {
-                    active.expires_at
-                } else {
-                    now.saturating_add(retain)
-                };
                 self.store
-                    .update_signing_key(&active.kid, active.not_before, now, expires)
+                    .update_signing_key(
+                        &active.kid,
+                        active.not_before,
+                        switch,
+                        switch.saturating_add(retain),
+                    )
                     .await?;
             }
             let next = of_alg
                 .iter()
                 .filter(|r| r.not_before > now)
                 .min_by_key(|r| r.generation);
+            let not_after = switch.saturating_add(period);
             match next {
                 Some(n) => {
-                    let not_after = now.saturating_add(period);
                     self.store
                         .update_signing_key(
                             &n.kid,
-                            now,
+                            switch,
                             not_after,
                             not_after.saturating_add(retain),
                         )
@@ -414,7 +424,7 @@ impl KeySet {
                 }
                 None => {
                     let generation = of_alg.iter().map(|r| r.generation).max().unwrap_or(0) + 1;
-                    self.create(a, generation, now, now).await?;
+                    self.create(a, generation, switch, now).await?;
                 }
             }
         }
@@ -440,9 +450,11 @@ impl KeySet {
                 self.set_arc(fresh.clone());
                 Ok(fresh)
             }
-            // The store is unreachable: keep signing with the keys already loaded (they
-            // are still published), and try again shortly.
-            Err(JoseError::Storage(_)) if !snap.keys.is_empty() => {
+            // The store is unreachable, or holds a key this server cannot open (another
+            // server sealed it under a different key encryption key): keep signing with the
+            // keys already loaded — they are still published — and try again shortly.
+            // (At start, `load` reports such problems instead.)
+            Err(_) if !snap.keys.is_empty() => {
                 let retry = Arc::new(Snapshot {
                     keys: snap.keys.iter().map(Loaded::share).collect(),
                     refresh_at: now + 5,
@@ -461,6 +473,9 @@ impl KeySet {
             self.store.remove_signing_key(&stale.kid).await?;
         }
         records.retain(|r| now < r.expires_at);
+        // Nothing is written with a key encryption key that cannot open what is there: a
+        // misconfigured server must not add keys the others cannot use.
+        self.snapshot_of(records.clone(), now)?;
         let ahead = secs(self.policy.publish_ahead);
         for alg in self.policy.algorithms.clone() {
             // A few rounds: a lost race (another server created the same generation)
@@ -594,15 +609,6 @@ impl KeySet {
             .snapshot
             .write()
             .unwrap_or_else(PoisonError::into_inner) = snap;
-    }
-
-    /// Makes the next use re-read the store.
-    fn expire_cache(&self) {
-        let snap = self.get();
-        self.set(Snapshot {
-            keys: snap.keys.iter().map(Loaded::share).collect(),
-            refresh_at: 0,
-        });
     }
 }
 

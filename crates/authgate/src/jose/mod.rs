@@ -138,6 +138,10 @@ pub enum JoseError {
     /// No key of the algorithm can sign now.
     #[error("no {0} signing key is available")]
     NoKey(Algorithm),
+    /// The claims expire later than a key stays published after it stops signing
+    /// ([`RotationPolicy::retain`]): what is signed must not outlive its key.
+    #[error("the token would outlive its signing key's publication; raise the rotation policy's retain above the token's lifetime")]
+    OutlivesKey,
     /// The crypto library refused an operation.
     #[error("crypto failure: {0}")]
     Crypto(String),
