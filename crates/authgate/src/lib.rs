@@ -1,6 +1,8 @@
 #![doc = include_str!("docs/crate.md")]
 #![forbid(unsafe_code)]
 
+#[doc = include_str!("docs/architecture.md")]
+pub mod architecture {}
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -264,8 +264,22 @@
 //! - **Consent** is the application's decision: the engine never records it and never skips
 //!   it; every approval is an owner passed to `create_authorization_response`. If you
 //!   remember consent, do not do so for public clients merely because they hold a token.
-//! - **JOSE** (RFC 8725): nothing is signed or verified yet (no JWT tokens, assertions or ID
-//!   tokens), so there is no algorithm to pin yet.
+//! - **Signing keys** (RFC 7517, RFC 8725, OpenID Connect Core §10.1.1; feature `jose`): the
+//!   [`KeySet`](crate::jose::KeySet) generates keys on first use, seals each private key with
+//!   AES-256-GCM under a key encryption key the application keeps outside the store (bound
+//!   to the key's id and algorithm), so a copy of the store alone cannot sign; a server whose
+//!   key encryption key cannot open the stored keys refuses to start and writes nothing. A
+//!   key is published before it signs, signs for its period, and stays published after it
+//!   stops signing for as long as anything it signed may live — the key set refuses to sign
+//!   what would outlive it. The JWKS holds public members only: its type has no field for a
+//!   private one. Verification ([`JwksVerifier`](crate::jose::JwksVerifier)) requires a
+//!   `kid`, pins the algorithm to the key's own, and never accepts `none` or HMAC
+//!   (`authgate/tests/keys.rs`: `verification_pins_the_algorithm_of_the_key_rfc8725_3_1`).
+//!   Nothing the engine issues is signed yet (ID tokens and JWT access tokens come later);
+//!   the keys are published for what will be.
+//! - **Tenants**: several issuers may share one SQL database; every row belongs to one
+//!   tenant, and no client, code, token, user, secret or key of one is found through another
+//!   (`authgate-sql/tests/tenants.rs`).
 //! - **Logging**: the engine logs nothing. Types that carry secrets
 //!   ([`SecretHash`](crate::token::SecretHash), [`GeneratedToken`](crate::token::GeneratedToken),
 //!   [`IssuedTokens`](crate::IssuedTokens), [`ClientRecord`](crate::ClientRecord)) leave them
@@ -303,8 +317,11 @@
 //! - `authgate-axum/tests/http_flows.rs`: the endpoints over a real socket, through axum;
 //! - `authgate-axum/tests/interop_oauth2.rs`: the same, driven by an independent client
 //!   library (the `oauth2` crate);
-//! - `authgate-sql/tests/conformance.rs`: storage test bodies, each run against every
-//!   backend (the in-memory store, SQLite, and PostgreSQL when a database is available).
+//! - `authgate-sql/tests/conformance.rs` (and `authgate/tests/storage_conformance.rs`): the
+//!   storage conformance suite of `authgate::testing` (feature `testing`), run
+//!   against every backend (the in-memory stores, SQLite, and PostgreSQL when a database is
+//!   available); a check named in the table below runs on each;
+//! - `authgate/tests/keys.rs`: signing keys, rotation and the JWKS endpoint.
 //! - `authgate-sql/tests/deployments.rs`: the SQL stores in deployment situations (restarts,
 //!   outages, several servers); the PostgreSQL tests run when a database is available.
 //!
@@ -326,6 +343,12 @@
 //! | RFC 6749 §4.1.2 | a code expires after 10 minutes | `authgate-axum/tests/http_flows.rs`: `code_expires_after_ten_minutes_rfc6749_4_1_2` |
 //! | RFC 6749 §4.1.2, §10.5 | a replayed code is `invalid_grant` and revokes the tokens issued from it | `authgate-axum/tests/http_flows.rs`: `code_replay_is_invalid_grant_and_revokes_tokens_rfc6749_4_1_2` |
 //! | RFC 6749 §4.1.2 | of concurrent redemptions of one code, exactly one succeeds, on every storage backend | `authgate-sql/tests/conformance.rs`: `hundred_concurrent_code_redemptions_issue_exactly_one_token`; `authgate-sql/tests/conformance.rs`: `code_round_trip_and_single_consumption` |
+//! | RFC 9700 §4.5 | a grant hook cannot take tokens out of their family (where a replay could not revoke them) nor widen the scope | `authgate/tests/extensions.rs`: `hooks_can_neither_widen_the_scope_nor_leave_the_family_rfc9700_4_5` |
+//! | OAuth 2.0 Form Post Response Mode | `response_mode=form_post` only with a form-post page; the page is never cached, framed or sent with a referrer | `authgate/tests/extensions.rs`: `form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed` |
+//! | RFC 7517 §5 | the JWKS endpoint publishes the key set (next, active and retired keys) with public members only; metadata names it as `jwks_uri` | `authgate/tests/keys.rs`: `jwks_holds_public_members_only_rfc7517_and_rfc7518_6`; `authgate/tests/keys.rs`: `the_jwks_endpoint_publishes_the_key_set_and_metadata_names_it`; `authgate-server/tests/e2e.rs`: `jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5` |
+//! | OpenID Connect Core §10.1.1 | keys are published ahead of signing, switch, retire and leave on schedule; a retired key verifies until it leaves | `authgate/tests/keys.rs`: `keys_are_published_ahead_switch_retire_and_disappear_on_schedule_rfc7517`; `authgate/tests/keys.rs`: `a_scheduled_rotation_publishes_the_successor_before_it_signs`; `authgate/tests/keys.rs`: `nothing_is_signed_that_would_outlive_its_key` |
+//! | OpenID Connect Core §10.1.1 | several servers on one store agree on their keys, on every backend | `authgate-sql/tests/conformance.rs`: `key_sets_sharing_the_store_agree_through_a_rotation`; `authgate-sql/tests/conformance.rs`: `fifty_concurrent_additions_of_one_key_generation_keep_exactly_one`; `authgate-sql/tests/deployments.rs`: `two_servers_on_one_postgres_agree_on_their_signing_keys` |
+//! | RFC 8725 §3.1 | verification pins the algorithm per key: `none`, HMAC keyed with a public key, another key's algorithm or an unknown `kid` are refused | `authgate/tests/keys.rs`: `verification_pins_the_algorithm_of_the_key_rfc8725_3_1` |
 //! | RFC 6749 §4.1.3 | a code is bound to its client | `authgate-axum/tests/http_flows.rs`: `code_is_bound_to_its_client_rfc6749_4_1_3` |
 //! | RFC 6749 §4.1.3 | a `redirect_uri` sent at authorization must be repeated, identically, at the token endpoint | `authgate-axum/tests/http_flows.rs`: `redirect_uri_sent_at_authorization_is_required_at_token_endpoint_rfc6749_4_1_3`; `authgate-axum/tests/http_flows.rs`: `redirect_uri_at_token_endpoint_must_match_rfc6749_4_1_3` |
 //! | RFC 6749 §4.1.2.1, RFC 9700 §4.11 | an unknown client or unregistered redirect URI is a 400, never a redirect | `authgate-axum/tests/http_flows.rs`: `unknown_client_id_is_400_and_never_redirected_rfc6749_4_1_2_1`; `authgate-axum/tests/http_flows.rs`: `unregistered_redirect_uri_is_400_and_never_redirected_rfc6749_4_1_2_1` |
@@ -393,15 +416,17 @@
 //!
 //! | Authlib | authgate |
 //! | --- | --- |
-//! | `AuthorizationServer(app, query_client=..., save_token=...)` | [`AuthorizationServer::new(store, config)`](crate::AuthorizationServer::new), or [`with_stores`](crate::AuthorizationServer::with_stores) for separate stores |
+//! | `AuthorizationServer(app, query_client=..., save_token=...)` | [`AuthorizationServer::new(store, config)`](crate::AuthorizationServer::new) with one store, or a [`Stores`](crate::Stores) built from separate ones |
 //! | `query_client` | [`ClientStore::find_client`](crate::ClientStore::find_client) |
 //! | `save_token` | [`TokenStore::save_tokens`](crate::TokenStore::save_tokens), called by [`ServerContext::issue_tokens`](crate::ServerContext::issue_tokens) |
 //! | `server.register_grant(SomeGrant)` | [`register_grant`](crate::AuthorizationServer::register_grant) with a value, e.g. `AuthorizationCodeGrant::new()` |
-//! | subclassing a grant to change how tokens are made | [`GrantHooks`](crate::GrantHooks), passed with `with_hooks` |
+//! | subclassing a grant to change how tokens are made | [`GrantHooks`](crate::GrantHooks) (`prepare`, `issue_tokens`, `issued`, each seeing the [`IssueContext`](crate::IssueContext)), passed with `with_hooks` — the refresh grant's too |
 //! | a custom grant class | implement [`Grant`](crate::Grant) plus [`TokenGrant`](crate::TokenGrant) and/or [`AuthorizationGrant`](crate::AuthorizationGrant) |
-//! | `server.register_endpoint(RevocationEndpoint)` | [`register_revoke_token_endpoint`](crate::AuthorizationServer::register_revoke_token_endpoint) |
-//! | `server.register_endpoint(IntrospectionEndpoint)` | [`register_introspection_endpoint`](crate::AuthorizationServer::register_introspection_endpoint) |
-//! | `server.create_endpoint_response("revocation")` | [`create_revocation_response`](crate::AuthorizationServer::create_revocation_response), [`create_introspection_response`](crate::AuthorizationServer::create_introspection_response) |
+//! | `server.register_endpoint(RevocationEndpoint)` | [`register_endpoint(RevocationEndpoint::new())`](crate::AuthorizationServer::register_endpoint), or [`register_revoke_token_endpoint`](crate::AuthorizationServer::register_revoke_token_endpoint) |
+//! | `server.register_endpoint(IntrospectionEndpoint)` | [`register_endpoint(IntrospectionEndpoint::new())`](crate::AuthorizationServer::register_endpoint), or [`register_introspection_endpoint`](crate::AuthorizationServer::register_introspection_endpoint) |
+//! | a custom endpoint class (`ENDPOINT_NAME`, `create_endpoint_response`) | implement [`Endpoint`](crate::Endpoint) (its [`name`](crate::Endpoint::name), path, methods, metadata, [`respond`](crate::Endpoint::respond)) |
+//! | `server.create_endpoint_response("revocation")` | [`create_endpoint_response("revocation", &req)`](crate::AuthorizationServer::create_endpoint_response); also [`create_revocation_response`](crate::AuthorizationServer::create_revocation_response), [`create_introspection_response`](crate::AuthorizationServer::create_introspection_response) |
+//! | `get_jwks()` / the JWKS your app serves | [`JwksEndpoint`](crate::JwksEndpoint) over [`with_signing_keys`](crate::AuthorizationServer::with_signing_keys): generated, sealed and rotated keys |
 //! | `IntrospectionEndpoint.check_permission` | [`IntrospectionPolicy`](crate::IntrospectionPolicy) |
 //! | `validate_consent_request(end_user=...)` / `get_consent_grant(end_user=...)` | [`validate_authorization_request`](crate::AuthorizationServer::validate_authorization_request), which returns an [`AuthorizationRequest`](crate::AuthorizationRequest) for the consent page; in axum, the `ValidatedAuthorization` extractor of `authgate-axum` |
 //! | `create_authorization_response(grant_user=user)` (`None` denies) | [`create_authorization_response(&req, Some(&owner))`](crate::AuthorizationServer::create_authorization_response) (`None` denies) |

@@ -1,7 +1,7 @@
 //! Signing keys: the server's key set (generated, encrypted at rest, rotated), its public
 //! JWKs, and verification that pins the algorithm per key.
 //!
-//! The engine depends on this module's types, not on a crypto library: [`backend`] is the
+//! The engine depends on this module's types, not on a crypto library: its `backend` module is the
 //! one file that calls `jsonwebtoken` (on its `aws_lc_rs` provider, never `rust_crypto`,
 //! whose RSA has RUSTSEC-2023-0071) and `aws-lc-rs`, as rustls keeps its crypto behind a
 //! provider.

@@ -1,0 +1,146 @@
+//! The architecture page's table of endpoints, pinned: each endpoint module, registered on a
+//! bare server, adds exactly the metadata members the page names, and is mounted where and
+//! for the methods it says.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+
+use authgate::jose::{KeyEncryptionKey, RotationPolicy};
+use authgate::*;
+
+fn bare() -> AuthorizationServer {
+    let store = MemoryStore::new();
+    AuthorizationServer::new(store.stores(), ServerConfig::new("https://as.example"))
+        .with_signing_keys(
+            KeyEncryptionKey::generate(&OsRng),
+            RotationPolicy::default(),
+        )
+}
+
+fn members(server: &AuthorizationServer) -> BTreeSet<String> {
+    server
+        .metadata()
+        .to_json()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn added(with: &AuthorizationServer) -> Vec<String> {
+    let base = members(&bare());
+    members(with).difference(&base).cloned().collect()
+}
+
+#[test]
+fn a_bare_server_advertises_its_issuer_token_endpoint_and_iss_parameter() {
+    let m: Vec<String> = members(&bare()).into_iter().collect();
+    assert_eq!(
+        m,
+        [
+            "authorization_response_iss_parameter_supported",
+            "grant_types_supported",
+            "issuer",
+            "token_endpoint",
+            "token_endpoint_auth_methods_supported",
+        ]
+    );
+}
+
+#[test]
+fn each_registered_endpoint_adds_exactly_its_own_metadata() {
+    let config = ServerConfig::new("https://as.example");
+    let cases: Vec<(
+        Box<dyn Fn(&mut AuthorizationServer)>,
+        &str,
+        &str,
+        Vec<http::Method>,
+        &[&str],
+    )> = vec![
+        (
+            Box::new(|s| {
+                s.register_endpoint(RevocationEndpoint::new()).unwrap();
+            }),
+            "revocation",
+            "/revoke",
+            vec![http::Method::POST],
+            &[
+                "revocation_endpoint",
+                "revocation_endpoint_auth_methods_supported",
+            ],
+        ),
+        (
+            Box::new(|s| {
+                s.register_endpoint(IntrospectionEndpoint::new()).unwrap();
+            }),
+            "introspection",
+            "/introspect",
+            vec![http::Method::POST],
+            &[
+                "introspection_endpoint",
+                "introspection_endpoint_auth_methods_supported",
+            ],
+        ),
+        (
+            Box::new(|s| {
+                s.register_endpoint(JwksEndpoint::new()).unwrap();
+            }),
+            "jwks",
+            "/jwks",
+            vec![http::Method::GET],
+            &["jwks_uri"],
+        ),
+    ];
+    for (register, name, path, methods, expected) in cases {
+        let mut s = bare();
+        register(&mut s);
+        assert_eq!(added(&s), expected, "{name}");
+        let e = s.endpoint(name).unwrap();
+        assert_eq!(e.path(&config), path, "{name}");
+        assert_eq!(e.methods(), methods.as_slice(), "{name}");
+    }
+}
+
+#[test]
+fn the_authorization_endpoint_appears_with_its_first_grant_and_the_code_grant_adds_pkce() {
+    let mut s = bare();
+    s.register_grant(ImplicitGrant::new());
+    assert_eq!(
+        added(&s),
+        [
+            "authorization_endpoint",
+            "response_modes_supported",
+            "response_types_supported"
+        ]
+    );
+    s.register_grant(AuthorizationCodeGrant::new());
+    assert_eq!(
+        added(&s),
+        [
+            "authorization_endpoint",
+            "code_challenge_methods_supported",
+            "response_modes_supported",
+            "response_types_supported"
+        ]
+    );
+    // A token-endpoint grant adds its grant type, no member.
+    let mut t = bare();
+    t.register_grant(ClientCredentialsGrant::new());
+    assert!(added(&t).is_empty());
+    assert_eq!(
+        t.metadata().grant_types_supported.unwrap(),
+        ["client_credentials"]
+    );
+}
+
+#[test]
+fn endpoint_names_are_unique() {
+    let mut s = bare();
+    s.register_endpoint(RevocationEndpoint::new()).unwrap();
+    let e = s
+        .register_endpoint(RevocationEndpoint::new())
+        .err()
+        .unwrap();
+    assert!(matches!(e, SetupError::Duplicate("revocation")));
+}
