@@ -51,54 +51,56 @@ fn a_bare_server_advertises_its_issuer_token_endpoint_and_iss_parameter() {
 #[test]
 fn each_registered_endpoint_adds_exactly_its_own_metadata() {
     let config = ServerConfig::new("https://as.example");
-    let cases: Vec<(
-        Box<dyn Fn(&mut AuthorizationServer)>,
-        &str,
-        &str,
-        Vec<http::Method>,
-        &[&str],
-    )> = vec![
-        (
-            Box::new(|s| {
+    /// One row of the architecture page's table.
+    struct Row {
+        register: fn(&mut AuthorizationServer),
+        name: &'static str,
+        path: &'static str,
+        methods: &'static [http::Method],
+        adds: &'static [&'static str],
+    }
+    let cases = [
+        Row {
+            register: |s| {
                 s.register_endpoint(RevocationEndpoint::new()).unwrap();
-            }),
-            "revocation",
-            "/revoke",
-            vec![http::Method::POST],
-            &[
+            },
+            name: "revocation",
+            path: "/revoke",
+            methods: &[http::Method::POST],
+            adds: &[
                 "revocation_endpoint",
                 "revocation_endpoint_auth_methods_supported",
             ],
-        ),
-        (
-            Box::new(|s| {
+        },
+        Row {
+            register: |s| {
                 s.register_endpoint(IntrospectionEndpoint::new()).unwrap();
-            }),
-            "introspection",
-            "/introspect",
-            vec![http::Method::POST],
-            &[
+            },
+            name: "introspection",
+            path: "/introspect",
+            methods: &[http::Method::POST],
+            adds: &[
                 "introspection_endpoint",
                 "introspection_endpoint_auth_methods_supported",
             ],
-        ),
-        (
-            Box::new(|s| {
+        },
+        Row {
+            register: |s| {
                 s.register_endpoint(JwksEndpoint::new()).unwrap();
-            }),
-            "jwks",
-            "/jwks",
-            vec![http::Method::GET],
-            &["jwks_uri"],
-        ),
+            },
+            name: "jwks",
+            path: "/jwks",
+            methods: &[http::Method::GET],
+            adds: &["jwks_uri"],
+        },
     ];
-    for (register, name, path, methods, expected) in cases {
+    for row in cases {
         let mut s = bare();
-        register(&mut s);
-        assert_eq!(added(&s), expected, "{name}");
-        let e = s.endpoint(name).unwrap();
-        assert_eq!(e.path(&config), path, "{name}");
-        assert_eq!(e.methods(), methods.as_slice(), "{name}");
+        (row.register)(&mut s);
+        assert_eq!(added(&s), row.adds, "{}", row.name);
+        let e = s.endpoint(row.name).unwrap();
+        assert_eq!(e.path(&config), row.path, "{}", row.name);
+        assert_eq!(e.methods(), row.methods, "{}", row.name);
     }
 }
 
