@@ -465,15 +465,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn keys_list_shows_the_servers_keys_and_keys_rotate_switches_the_active_one() {
     let (dir, config, port) = setup("keys");
     let server = common::start(&dir, &config, port).await;
-    let jwks = Page::read(
-        common::http()
-            .get(format!("{}/jwks", server.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .json();
+    let jwks = jwks_of(&server.base).await;
     let published: Vec<String> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -548,15 +540,7 @@ async fn keys_list_shows_the_servers_keys_and_keys_rotate_switches_the_active_on
 
     // A server started now publishes both ES256 keys and the RS256 one.
     let server = common::start(&dir, &config, port).await;
-    let jwks = Page::read(
-        common::http()
-            .get(format!("{}/jwks", server.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .json();
+    let jwks = jwks_of(&server.base).await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -571,4 +555,17 @@ async fn keys_list_shows_the_servers_keys_and_keys_rotate_switches_the_active_on
     assert!(stderr.contains("--alg"), "{stderr}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The JWKS a running server publishes.
+async fn jwks_of(base: &str) -> Value {
+    Page::read(
+        common::http()
+            .get(format!("{base}/jwks"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .json()
 }

@@ -304,14 +304,7 @@ impl GrantHooks for ReplayDuringIssue {
 
 #[tokio::test]
 async fn replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5() {
-    let s = MemoryStore::new();
-    s.add_client(
-        ClientRecord::confidential("web", "secret")
-            .redirect_uris(["https://app.example/cb"])
-            .grant_types(["authorization_code"])
-            .response_types(["code"])
-            .scope("profile"),
-    );
+    let s = web_store();
     let cell = Arc::new(std::sync::OnceLock::new());
     let issued = Arc::new(std::sync::Mutex::new(None));
     // The code is needed for the hook's body: issue it with a plain server on the same store.
@@ -392,14 +385,7 @@ impl GrantHooks for Overreaching {
 
 #[tokio::test]
 async fn hooks_can_neither_widen_the_scope_nor_leave_the_family_rfc9700_4_5() {
-    let s = MemoryStore::new();
-    s.add_client(
-        ClientRecord::confidential("web", "secret")
-            .redirect_uris(["https://app.example/cb"])
-            .grant_types(["authorization_code"])
-            .response_types(["code"])
-            .scope("profile"),
-    );
+    let s = web_store();
     for widen in [true, false] {
         let mut server = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
         server.register_grant(AuthorizationCodeGrant::new().with_hooks(Overreaching { widen }));
@@ -471,14 +457,7 @@ impl FormPostPage for PlainPage {
 #[tokio::test]
 async fn form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed() {
     let query = "/authorize?response_type=code&client_id=web&response_mode=form_post&state=s1";
-    let s = MemoryStore::new();
-    s.add_client(
-        ClientRecord::confidential("web", "secret")
-            .redirect_uris(["https://app.example/cb"])
-            .grant_types(["authorization_code"])
-            .response_types(["code"])
-            .scope("profile"),
-    );
+    let s = web_store();
     let owner = ResourceOwner::new("u1", "alice");
 
     let mut without = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
@@ -520,4 +499,17 @@ async fn form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_f
         res.headers["content-security-policy"],
         "frame-ancestors 'none'"
     );
+}
+
+/// A store with one confidential web client of the code grant, scope `profile`.
+fn web_store() -> MemoryStore {
+    let s = MemoryStore::new();
+    s.add_client(
+        ClientRecord::confidential("web", "secret")
+            .redirect_uris(["https://app.example/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("profile"),
+    );
+    s
 }

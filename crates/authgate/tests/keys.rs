@@ -32,6 +32,18 @@ fn key_set(
     KeySet::new(Arc::new(store.clone()), kek.clone(), p).with_clock(Arc::new(clock.clone()))
 }
 
+/// A store, a clock at T0 and a key set over them with a fresh key encryption key.
+fn fresh(algorithms: &[Algorithm]) -> (MemoryStore, FrozenClock, KeySet) {
+    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
+    let keys = key_set(
+        &store,
+        &clock,
+        &KeyEncryptionKey::generate(&OsRng),
+        policy(algorithms),
+    );
+    (store, clock, keys)
+}
+
 async fn kids(keys: &KeySet) -> Vec<String> {
     keys.jwks()
         .await
@@ -143,13 +155,7 @@ async fn nothing_is_signed_that_would_outlive_its_key() {
 
 #[tokio::test]
 async fn every_algorithm_signs_and_verifies() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let keys = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&Algorithm::ALL),
-    );
+    let (_store, _clock, keys) = fresh(&Algorithm::ALL);
     keys.load().await.unwrap();
     let v = keys.verifier().await.unwrap();
     for alg in Algorithm::ALL {
@@ -170,13 +176,7 @@ async fn every_algorithm_signs_and_verifies() {
 
 #[tokio::test]
 async fn jwks_holds_public_members_only_rfc7517_and_rfc7518_6() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let keys = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&Algorithm::ALL),
-    );
+    let (_store, clock, keys) = fresh(&Algorithm::ALL);
     keys.load().await.unwrap();
     clock.advance(85); // a next key for every algorithm as well
     let json = serde_json::to_value(keys.jwks().await.unwrap()).unwrap();
@@ -241,13 +241,7 @@ async fn private_keys_are_sealed_and_a_wrong_key_encryption_key_fails_the_start(
 
 #[tokio::test]
 async fn an_immediate_rotation_switches_at_once_and_keeps_the_old_key_published() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let keys = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&[Algorithm::RS256]),
-    );
+    let (_store, clock, keys) = fresh(&[Algorithm::RS256]);
     keys.load().await.unwrap();
     let before = keys.signing_key(Algorithm::RS256).await.unwrap().kid;
     clock.advance(10);
@@ -264,13 +258,7 @@ async fn an_immediate_rotation_switches_at_once_and_keeps_the_old_key_published(
 
 #[tokio::test]
 async fn a_scheduled_rotation_publishes_the_successor_before_it_signs() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let keys = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&[Algorithm::ES256]),
-    );
+    let (_store, clock, keys) = fresh(&[Algorithm::ES256]);
     keys.load().await.unwrap();
     let before = keys.signing_key(Algorithm::ES256).await.unwrap().kid;
     clock.advance(10);
@@ -301,13 +289,7 @@ async fn a_scheduled_rotation_publishes_the_successor_before_it_signs() {
 
 #[tokio::test]
 async fn a_server_with_another_key_encryption_key_writes_nothing() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let good = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&[Algorithm::ES256]),
-    );
+    let (store, clock, good) = fresh(&[Algorithm::ES256]);
     good.load().await.unwrap();
     let rows = store.signing_keys().await.unwrap();
     // Near the end of the signing period a successor is due; a misconfigured server must
@@ -364,13 +346,7 @@ fn forge(header: &serde_json::Value, claims: &serde_json::Value, sig: &[u8]) -> 
 
 #[tokio::test]
 async fn verification_pins_the_algorithm_of_the_key_rfc8725_3_1() {
-    let (store, clock) = (MemoryStore::new(), FrozenClock::at(T0));
-    let keys = key_set(
-        &store,
-        &clock,
-        &KeyEncryptionKey::generate(&OsRng),
-        policy(&[Algorithm::RS256, Algorithm::ES256]),
-    );
+    let (_store, _clock, keys) = fresh(&[Algorithm::RS256, Algorithm::ES256]);
     let rs = keys.signing_key(Algorithm::RS256).await.unwrap();
     let es = keys.signing_key(Algorithm::ES256).await.unwrap();
     let v = keys.verifier().await.unwrap();
