@@ -310,21 +310,7 @@ async fn replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5()
     // The code is needed for the hook's body: issue it with a plain server on the same store.
     let mut plain = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
     plain.register_grant(AuthorizationCodeGrant::new());
-    let res = plain
-        .create_authorization_response(
-            &get("/authorize?response_type=code&client_id=web"),
-            Some(&ResourceOwner::new("u1", "alice")),
-        )
-        .await
-        .unwrap();
-    let loc = url::Url::parse(res.location().unwrap()).unwrap();
-    let code = loc
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let body = format!("grant_type=authorization_code&code={code}");
+    let body = approved_code_body(&plain).await;
 
     let mut server = AuthorizationServer::new(s, ServerConfig::new(ISSUER));
     server.register_grant(AuthorizationCodeGrant::new().with_hooks(ReplayDuringIssue {
@@ -389,21 +375,7 @@ async fn hooks_can_neither_widen_the_scope_nor_leave_the_family_rfc9700_4_5() {
     for widen in [true, false] {
         let mut server = AuthorizationServer::new(s.clone(), ServerConfig::new(ISSUER));
         server.register_grant(AuthorizationCodeGrant::new().with_hooks(Overreaching { widen }));
-        let res = server
-            .create_authorization_response(
-                &get("/authorize?response_type=code&client_id=web"),
-                Some(&ResourceOwner::new("u1", "alice")),
-            )
-            .await
-            .unwrap();
-        let loc = url::Url::parse(res.location().unwrap()).unwrap();
-        let code = loc
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        let body = format!("grant_type=authorization_code&code={code}");
+        let body = approved_code_body(&server).await;
         let res = server
             .create_token_response(&form_post("/token", Some(("web", "secret")), &body))
             .await;
@@ -512,4 +484,23 @@ fn web_store() -> MemoryStore {
             .scope("profile"),
     );
     s
+}
+
+/// Approves a code request of `web` as alice; answers the token request body redeeming it.
+async fn approved_code_body(server: &AuthorizationServer) -> String {
+    let res = server
+        .create_authorization_response(
+            &get("/authorize?response_type=code&client_id=web"),
+            Some(&ResourceOwner::new("u1", "alice")),
+        )
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    format!("grant_type=authorization_code&code={code}")
 }

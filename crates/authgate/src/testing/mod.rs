@@ -199,6 +199,16 @@ fn details() -> GrantDetails {
     d
 }
 
+/// The stored record of a token that must be there.
+async fn stored(s: &StoreUnderTest, t: &TokenRecord) -> TokenRecord {
+    s.stores
+        .tokens
+        .find_token(&t.selector)
+        .await
+        .unwrap()
+        .expect("the token is stored")
+}
+
 fn code(expires_at: i64) -> AuthorizationCodeRecord {
     let t = generate_token(&OsRng, NOW * 1000);
     let mut c = AuthorizationCodeRecord::new(
@@ -334,24 +344,8 @@ pub async fn revoke_token_touches_only_that_token(s: &StoreUnderTest) {
         .await
         .unwrap();
     s.stores.tokens.revoke_token(&a.selector).await.unwrap();
-    assert!(
-        s.stores
-            .tokens
-            .find_token(&a.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
-    assert!(
-        !s.stores
-            .tokens
-            .find_token(&b.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    assert!(stored(s, &a).await.revoked);
+    assert!(!stored(s, &b).await.revoked);
 }
 
 /// Conformance check `revoke_family_revokes_every_member_and_nothing_else`.
@@ -370,33 +364,9 @@ pub async fn revoke_family_revokes_every_member_and_nothing_else(s: &StoreUnderT
         .await
         .unwrap();
     s.stores.tokens.revoke_family(&a.family).await.unwrap();
-    assert!(
-        s.stores
-            .tokens
-            .find_token(&a.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
-    assert!(
-        s.stores
-            .tokens
-            .find_token(&r.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
-    assert!(
-        !s.stores
-            .tokens
-            .find_token(&other.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    assert!(stored(s, &a).await.revoked);
+    assert!(stored(s, &r).await.revoked);
+    assert!(!stored(s, &other).await.revoked);
 }
 
 /// Conformance check `code_round_trip_and_single_consumption`.
@@ -463,15 +433,7 @@ pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &Store
         .rotate_refresh_token(&r.selector, std::slice::from_ref(&next))
         .await
         .unwrap());
-    assert!(
-        s.stores
-            .tokens
-            .find_token(&r.selector)
-            .await
-            .unwrap()
-            .unwrap()
-            .rotated
-    );
+    assert!(stored(s, &r).await.rotated);
     assert!(s
         .stores
         .tokens
