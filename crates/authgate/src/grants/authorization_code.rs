@@ -217,7 +217,7 @@ impl TokenGrant for AuthorizationCodeGrant {
             .nonce(record.nonce.clone())
             .family(record.selector)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()));
-        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
         // A replay caught while this request was issuing deleted the code (see
         // `replayed`) and may have revoked the family before these tokens were saved:
         // revoke them now, so the replay revokes every token the code gave (RFC 9700 §4.5).

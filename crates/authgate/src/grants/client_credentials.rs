@@ -45,7 +45,7 @@ impl TokenGrant for ClientCredentialsGrant {
         }
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
         let issue = IssueContext::new(client.as_ref(), "client_credentials", scope);
-        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
         // RFC 6749 §4.4.3: whatever a hook did, no refresh token here.
         issued.refresh_token = None;
         Ok(issued.into_response())

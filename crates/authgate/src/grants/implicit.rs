@@ -50,7 +50,7 @@ impl AuthorizationGrant for ImplicitGrant {
         let issue = IssueContext::new(request.client.as_ref(), "implicit", request.scope.clone())
             .owner(owner)
             .nonce(request.nonce.clone());
-        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &request.scope).await?;
         // A hook may not smuggle a refresh token into a URL fragment.
         issued.refresh_token = None;
         let mut response = AuthorizationResponse::new(&request.redirect_uri, request.response_mode);

@@ -57,6 +57,7 @@ use crate::metadata::Metadata;
 use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
 use crate::request::OAuth2Request;
 use crate::response::{AuthorizationResponse, TokenResponse};
+use crate::scope::Scope;
 use crate::server_context::ServerContext;
 use crate::storage::ResourceOwner;
 
@@ -159,8 +160,9 @@ pub trait AuthorizationGrant: Send + Sync {
 /// ```
 #[async_trait]
 pub trait GrantHooks: Send + Sync + 'static {
-    /// Shapes what is about to be issued: lifetime, audience, claims; the scope may only
-    /// narrow. The default changes nothing. It runs on the request's task and must not
+    /// Shapes what is about to be issued: lifetime, audience, claims, the scope within
+    /// what the grant allows (the client's scope, or what the owner approved); the grant
+    /// family cannot change. The default changes nothing. It runs on the request's task and must not
     /// block; what needs I/O belongs in [`Self::issue_tokens`] or [`Self::issued`].
     fn prepare(
         &self,
@@ -193,19 +195,21 @@ impl GrantHooks for DefaultHooks {}
 
 /// Runs [`GrantHooks::prepare`], holding it to what a hook may change: the tokens stay in
 /// their grant family (so revoking it, on a code replay or refresh reuse, reaches them)
-/// and the scope may only narrow.
+/// and the scope stays within `ceiling`, what the grant could issue at most (the client's
+/// scope, or what the owner approved).
 fn prepare(
     hooks: &dyn GrantHooks,
     ctx: &ServerContext,
     issue: &mut IssueContext<'_>,
+    ceiling: &Scope,
 ) -> Result<(), OAuth2Error> {
-    let (family, scope) = (issue.family, issue.scope.clone());
+    let family = issue.family;
     hooks.prepare(ctx, issue)?;
     issue.family = family;
-    if !issue.scope.is_subset_of(&scope) {
+    if !issue.scope.is_subset_of(ceiling) {
         return Err(OAuth2Error::with_description(
             crate::error::ErrorCode::ServerError,
-            "a grant hook widened the scope",
+            "a grant hook widened the scope beyond what the grant allows",
         ));
     }
     Ok(())
@@ -216,8 +220,9 @@ async fn issue_with_hooks(
     hooks: &dyn GrantHooks,
     ctx: &ServerContext,
     mut issue: IssueContext<'_>,
+    ceiling: &Scope,
 ) -> Result<IssuedTokens, OAuth2Error> {
-    prepare(hooks, ctx, &mut issue)?;
+    prepare(hooks, ctx, &mut issue, ceiling)?;
     let mut issued = hooks.issue_tokens(ctx, &issue).await?;
     hooks.issued(ctx, &issue, &mut issued);
     Ok(issued)

@@ -71,7 +71,7 @@ impl TokenGrant for PasswordGrant {
         let issue = IssueContext::new(client.as_ref(), "password", scope)
             .owner(&owner)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()));
-        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue).await?;
+        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
         Ok(issued.into_response())
     }
 }

@@ -105,7 +105,7 @@ impl TokenGrant for RefreshTokenGrant {
             .with_shared_details(record.details.clone())
             .family(record.family)
             .refresh_token(rotate);
-        super::prepare(self.hooks.as_ref(), ctx, &mut issue)?;
+        super::prepare(self.hooks.as_ref(), ctx, &mut issue, &record.scope)?;
         // A rotation replaces the refresh token; without one, the old token stays and no
         // second one is issued beside it. Hooks do not change that.
         issue.refresh_token = rotate;
