@@ -182,6 +182,7 @@ impl std::fmt::Debug for OAuth2Request {
 ///
 /// # Errors
 /// `invalid_request` for a repeated or non-ASCII header.
+#[inline]
 pub fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, OAuth2Error> {
     let mut all = headers.get_all(header::AUTHORIZATION).iter();
     let Some(first) = all.next() else {
@@ -200,6 +201,7 @@ pub fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, OAuth2E
 
 /// The credentials of an `Authorization: <scheme> <credentials>` header value, the scheme
 /// compared case-insensitively (RFC 9110 §11.1); `None` for another scheme.
+#[inline]
 pub fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
     let (s, rest) = header.split_once(' ')?;
     s.eq_ignore_ascii_case(scheme).then(|| rest.trim_start())
