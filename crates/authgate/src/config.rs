@@ -77,6 +77,10 @@ pub struct EndpointPaths {
     pub introspection: String,
     /// The JWKS endpoint, the server's public signing keys (default `/jwks`).
     pub jwks: String,
+    /// The UserInfo endpoint (default `/userinfo`).
+    pub userinfo: String,
+    /// The end-session endpoint of RP-initiated logout (default `/end_session`).
+    pub end_session: String,
 }
 
 impl Default for EndpointPaths {
@@ -87,6 +91,8 @@ impl Default for EndpointPaths {
             revocation: "/revoke".into(),
             introspection: "/introspect".into(),
             jwks: "/jwks".into(),
+            userinfo: "/userinfo".into(),
+            end_session: "/end_session".into(),
         }
     }
 }

@@ -8,7 +8,8 @@ use http::StatusCode;
 /// A registered OAuth 2.0 error code.
 ///
 /// The variants cover RFC 6749 §4.1.2.1 and §4.2.2.1 (authorization endpoint), §5.2 (token
-/// endpoint), RFC 6750 §3.1 (resource servers) and RFC 7009 §2.2.1 (revocation).
+/// endpoint), RFC 6750 §3.1 (resource servers), RFC 7009 §2.2.1 (revocation) and OpenID
+/// Connect Core §3.1.2.6 (authentication errors).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -38,6 +39,24 @@ pub enum ErrorCode {
     InsufficientScope,
     /// The server does not support revoking this token type (RFC 7009 §2.2.1).
     UnsupportedTokenType,
+    /// The end-user must sign in, and `prompt=none` forbids asking (OpenID Connect Core
+    /// §3.1.2.6).
+    LoginRequired,
+    /// The end-user must consent, and `prompt=none` forbids asking (OpenID Connect Core
+    /// §3.1.2.6).
+    ConsentRequired,
+    /// Some interaction is needed, and `prompt=none` forbids it (OpenID Connect Core
+    /// §3.1.2.6).
+    InteractionRequired,
+    /// The end-user must choose an account, and `prompt=none` forbids asking (OpenID
+    /// Connect Core §3.1.2.6).
+    AccountSelectionRequired,
+    /// The `request` parameter is not supported (OpenID Connect Core §3.1.2.6).
+    RequestNotSupported,
+    /// The `request_uri` parameter is not supported (OpenID Connect Core §3.1.2.6).
+    RequestUriNotSupported,
+    /// The `registration` parameter is not supported (OpenID Connect Core §3.1.2.6).
+    RegistrationNotSupported,
 }
 
 impl ErrorCode {
@@ -57,6 +76,13 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
         }
     }
 
@@ -295,6 +321,22 @@ mod tests {
             (ErrorCode::InvalidToken, "invalid_token"),
             (ErrorCode::InsufficientScope, "insufficient_scope"),
             (ErrorCode::UnsupportedTokenType, "unsupported_token_type"),
+            (ErrorCode::LoginRequired, "login_required"),
+            (ErrorCode::ConsentRequired, "consent_required"),
+            (ErrorCode::InteractionRequired, "interaction_required"),
+            (
+                ErrorCode::AccountSelectionRequired,
+                "account_selection_required",
+            ),
+            (ErrorCode::RequestNotSupported, "request_not_supported"),
+            (
+                ErrorCode::RequestUriNotSupported,
+                "request_uri_not_supported",
+            ),
+            (
+                ErrorCode::RegistrationNotSupported,
+                "registration_not_supported",
+            ),
         ];
         for (code, s) in all {
             assert_eq!(code.as_str(), s);

@@ -15,6 +15,8 @@ pub mod grants;
 pub mod jose;
 pub mod manual;
 pub mod metadata;
+#[cfg(feature = "jose")]
+pub mod oidc;
 pub mod params;
 pub mod password;
 pub mod pkce;
@@ -40,14 +42,16 @@ pub use clock::{Clock, FrozenClock, SystemClock};
 pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssueContext, IssuedTokens};
 pub use endpoints::authorization::AuthorizationError;
-#[cfg(feature = "jose")]
-pub use endpoints::JwksEndpoint;
 pub use endpoints::{
     AuthorizationEndpoint, ConfidentialClients, Endpoint, IntrospectionEndpoint,
     IntrospectionPolicy, RevocationEndpoint, SetupError, TokenEndpoint,
 };
+#[cfg(feature = "jose")]
+pub use endpoints::{JwksEndpoint, UserInfoEndpoint};
 pub use error::{ErrorCode, OAuth2Error, StorageError};
 pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, TokenGenerator};
+#[cfg(feature = "jose")]
+pub use grants::OpenIdGrant;
 pub use grants::{
     AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks, Grant,
     GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, TokenGrant,

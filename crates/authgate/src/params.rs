@@ -175,6 +175,12 @@ pub struct AuthorizationParams {
     pub resource: Vec<String>,
     /// `ui_locales`, in order of preference.
     pub ui_locales: Vec<String>,
+    /// `request` (a request object, OpenID Connect Core §6.1), as sent; not supported yet.
+    pub request: Option<String>,
+    /// `request_uri` (OpenID Connect Core §6.2), as sent; not supported yet.
+    pub request_uri: Option<String>,
+    /// `registration` (OpenID Connect Core §7.2.1), as sent; not supported.
+    pub registration: Option<String>,
 }
 
 impl AuthorizationParams {
@@ -267,6 +273,9 @@ impl AuthorizationParams {
             claims,
             resource,
             ui_locales: list("ui_locales")?,
+            request: value("request")?,
+            request_uri: value("request_uri")?,
+            registration: value("registration")?,
         })
     }
 }
@@ -296,9 +305,59 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<CodeChallenge>,
     /// The OpenID Connect `nonce`, if any.
     pub nonce: Option<String>,
+    /// The `sub` of a verified `id_token_hint` (as the client saw it: pairwise for a
+    /// pairwise client); compare a session's user with
+    /// [`crate::AuthorizationServer::hint_names`].
+    pub id_token_hint_subject: Option<String>,
 }
 
 impl AuthorizationRequest {
+    /// Whether this is an OpenID Connect authentication request (`openid` granted).
+    pub fn is_openid(&self) -> bool {
+        self.scope.contains("openid")
+    }
+
+    /// Whether `prompt` holds `value` (`none`, `login`, `consent`, `select_account`).
+    pub fn has_prompt(&self, value: &str) -> bool {
+        self.params.prompt.iter().any(|p| p == value)
+    }
+
+    /// `max_age`: the request's, or else the client's `default_max_age`.
+    pub fn max_age(&self) -> Option<u64> {
+        self.params
+            .max_age
+            .or_else(|| self.client.default_max_age())
+    }
+
+    /// Whether the user must (re-)authenticate before this request can be answered: no
+    /// authentication (`auth_time` `None`), `prompt=login` or `select_account`, or an
+    /// authentication older than `max_age` (OpenID Connect Core §3.1.2.1; `max_age=0`
+    /// always). After the user signed in for this request, drop `prompt=login` and
+    /// `max_age=0` from it before validating it again.
+    pub fn login_required(&self, auth_time: Option<i64>, now: i64) -> bool {
+        let Some(t) = auth_time else { return true };
+        if self.has_prompt("login") || self.has_prompt("select_account") {
+            return true;
+        }
+        match self.max_age() {
+            Some(0) => true,
+            Some(max) => now.saturating_sub(t) > i64::try_from(max).unwrap_or(i64::MAX),
+            None => false,
+        }
+    }
+
+    /// Whether the user must be asked to consent: not for a client registered with
+    /// `skip_consent`, nor when `remembered` (what the user approved before for this
+    /// client) covers the requested scope — unless `prompt=consent` asks anyway.
+    pub fn consent_required(&self, remembered: Option<&Scope>) -> bool {
+        if self.has_prompt("consent") {
+            return true;
+        }
+        if self.client.skip_consent() {
+            return false;
+        }
+        !remembered.is_some_and(|r| self.scope.is_subset_of(r))
+    }
     /// A request for a verified client and redirect URI; the endpoint fills the rest in as
     /// it validates.
     pub fn new(
@@ -320,6 +379,7 @@ impl AuthorizationRequest {
             scope,
             response_mode,
             code_challenge: None,
+            id_token_hint_subject: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 use crate::response::{quote, OAuth2Response};
 use crate::scope::Scope;
 use crate::server::AuthorizationServer;
+use crate::server_context::ServerContext;
 use crate::storage::{TokenKind, TokenRecord, TokenStore};
 
 /// The scope a protected resource needs: none, all of a set, or any one of a set.
@@ -238,7 +239,11 @@ impl ResourceProtector {
 
     /// A protector over a server's own token store, generator, clock and realm.
     pub fn from_server(server: &AuthorizationServer) -> Self {
-        let ctx = server.context();
+        Self::from_context(server.context())
+    }
+
+    /// The same, from the server's shared context (what an endpoint module holds).
+    pub fn from_context(ctx: &ServerContext) -> Self {
         Self {
             validator: Arc::new(DefaultBearerValidator),
             lookup: Some(TokenLookup::new(ctx.tokens.clone(), ctx.generator.clone())),
@@ -383,6 +388,12 @@ impl ResourceProtector {
             )));
         }
         Ok(Some(record))
+    }
+
+    /// A refusal with this protector's realm: for an endpoint that, past the token check,
+    /// finds the token unusable for another reason.
+    pub fn refusal(&self, error: OAuth2Error) -> BearerError {
+        self.challenge(Some(error), &ScopeRequirement::none())
     }
 
     fn challenge(&self, error: Option<OAuth2Error>, required: &ScopeRequirement) -> BearerError {

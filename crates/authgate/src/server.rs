@@ -64,6 +64,8 @@ impl AuthorizationServer {
                 key_store: stores.keys,
                 #[cfg(feature = "jose")]
                 keys: None,
+                #[cfg(feature = "jose")]
+                openid: None,
             },
             authorization: AuthorizationEndpoint::default(),
             token: TokenEndpoint::default(),
@@ -90,6 +92,29 @@ impl AuthorizationServer {
         self.signing = Some((kek, policy));
         self.rebuild_keys();
         self
+    }
+
+    /// Makes the server an OpenID Provider (see [`crate::oidc`]): the code grant answers
+    /// an `id_token` whenever `openid` was granted, the refresh grant a fresh one, and the
+    /// metadata lists what OpenID Connect Discovery asks for. Register
+    /// [`crate::OpenIdGrant`]s for the implicit and hybrid response types and
+    /// [`crate::UserInfoEndpoint`] for UserInfo.
+    ///
+    /// # Errors
+    /// [`SetupError::Missing`] without signing keys ([`Self::with_signing_keys`] first).
+    #[cfg(feature = "jose")]
+    pub fn enable_openid(
+        &mut self,
+        provider: crate::oidc::OpenIdProvider,
+    ) -> Result<&mut Self, SetupError> {
+        if self.ctx.keys.is_none() {
+            return Err(SetupError::Missing {
+                needed_by: "OpenID Connect",
+                what: "signing keys (AuthorizationServer::with_signing_keys, before enable_openid)",
+            });
+        }
+        self.ctx.openid = Some(Arc::new(provider));
+        Ok(self)
     }
 
     /// The key set follows the server's clock and generator, whichever order the builder
@@ -285,6 +310,36 @@ impl AuthorizationServer {
         owner: Option<&ResourceOwner>,
     ) -> Result<AuthorizationResponse, AuthorizationError> {
         self.authorization.authorize(&self.ctx, req, owner).await
+    }
+
+    /// Fails a validated authorization request with `error`, delivered as its response
+    /// would have been (redirect or form-post page, `state` and `iss`, 303 after a POST):
+    /// `login_required` or `consent_required` when `prompt=none` forbids asking
+    /// (OpenID Connect Core §3.1.2.6), say.
+    pub fn create_authorization_error(
+        &self,
+        req: &OAuth2Request,
+        request: &AuthorizationRequest,
+        error: OAuth2Error,
+    ) -> OAuth2Response {
+        self.authorization
+            .error_response(&self.ctx, req, request, error)
+    }
+
+    /// Whether a request's `id_token_hint` names the user whose local subject is `local`
+    /// (pairwise subjects compared as the client sees them). `true` when the request has
+    /// no hint.
+    #[cfg(feature = "jose")]
+    pub fn hint_names(&self, request: &AuthorizationRequest, local: &str) -> bool {
+        let Some(hinted) = &request.id_token_hint_subject else {
+            return true;
+        };
+        match &self.ctx.openid {
+            Some(o) => o
+                .subject_for(request.client.as_ref(), local)
+                .is_ok_and(|s| &s == hinted),
+            None => hinted == local,
+        }
     }
 
     // ----- token endpoint -----------------------------------------------------------------

@@ -44,6 +44,10 @@ pub struct ServerContext {
     /// [`crate::AuthorizationServer::with_signing_keys`]).
     #[cfg(feature = "jose")]
     pub keys: Option<Arc<crate::jose::KeySet>>,
+    /// OpenID Connect, when enabled (see
+    /// [`crate::AuthorizationServer::enable_openid`]).
+    #[cfg(feature = "jose")]
+    pub openid: Option<Arc<crate::oidc::OpenIdProvider>>,
 }
 
 impl fmt::Debug for ServerContext {

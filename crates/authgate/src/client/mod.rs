@@ -104,6 +104,74 @@ pub trait Client: Send + Sync + fmt::Debug {
         None
     }
 
+    /// A string member of the further metadata.
+    fn metadata_str(&self, name: &str) -> Option<&str> {
+        self.metadata()?.get(name)?.as_str()
+    }
+
+    /// A boolean member of the further metadata (absent: false).
+    fn metadata_bool(&self, name: &str) -> bool {
+        self.metadata()
+            .and_then(|m| m.get(name))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// `id_token_signed_response_alg` (OpenID Connect Registration §2); absent: RS256.
+    fn id_token_signed_response_alg(&self) -> Option<&str> {
+        self.metadata_str("id_token_signed_response_alg")
+    }
+
+    /// `userinfo_signed_response_alg`: when set, UserInfo answers a signed JWT.
+    fn userinfo_signed_response_alg(&self) -> Option<&str> {
+        self.metadata_str("userinfo_signed_response_alg")
+    }
+
+    /// `subject_type`: `public` (absent) or `pairwise` (OpenID Connect Core §8).
+    fn subject_type(&self) -> Option<&str> {
+        self.metadata_str("subject_type")
+    }
+
+    /// `sector_identifier_uri`: whose host is the pairwise sector.
+    fn sector_identifier_uri(&self) -> Option<&str> {
+        self.metadata_str("sector_identifier_uri")
+    }
+
+    /// `post_logout_redirect_uris` (OpenID Connect RP-Initiated Logout §3.1).
+    fn post_logout_redirect_uris(&self) -> Vec<&str> {
+        self.metadata()
+            .and_then(|m| m.get("post_logout_redirect_uris"))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout §2.2).
+    fn backchannel_logout_uri(&self) -> Option<&str> {
+        self.metadata_str("backchannel_logout_uri")
+    }
+
+    /// `backchannel_logout_session_required`: the logout token must carry `sid`.
+    fn backchannel_logout_session_required(&self) -> bool {
+        self.metadata_bool("backchannel_logout_session_required")
+    }
+
+    /// `default_max_age`: the `max_age` of requests that send none.
+    fn default_max_age(&self) -> Option<u64> {
+        self.metadata()?.get("default_max_age")?.as_u64()
+    }
+
+    /// `require_auth_time`: every ID token carries `auth_time` (authgate's always do when
+    /// the application says when the user authenticated).
+    fn require_auth_time(&self) -> bool {
+        self.metadata_bool("require_auth_time")
+    }
+
+    /// `skip_consent`: a first-party client whose requests need no consent page.
+    fn skip_consent(&self) -> bool {
+        self.metadata_bool("skip_consent")
+    }
+
     /// Whether the client may use `grant_type`.
     fn allows_grant_type(&self, grant_type: &str) -> bool {
         self.grant_types().iter().any(|g| g == grant_type)
@@ -232,6 +300,14 @@ impl ClientRecord {
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
+        self
+    }
+
+    /// Sets a further metadata member (`id_token_signed_response_alg`,
+    /// `post_logout_redirect_uris`, ...).
+    #[must_use]
+    pub fn with_metadata(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(name.to_owned(), value.into());
         self
     }
 }

@@ -162,6 +162,10 @@ impl AuthorizationEndpoint {
                 mode,
                 scope,
             );
+            #[cfg(feature = "jose")]
+            if ctx.openid.is_some() && request.is_openid() {
+                openid_checks(ctx, &mut request).await?;
+            }
             grant.validate_request(ctx, &mut request)?;
             Ok(request)
         }
@@ -243,6 +247,34 @@ impl AuthorizationEndpoint {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// An error for a validated request, delivered the way its response would have been
+    /// (redirect or form-post page, with `state` and `iss`; 303 after a POST): what an
+    /// application answers when it decides the request fails — `login_required` for
+    /// `prompt=none` without a session, say.
+    pub fn error_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        request: &AuthorizationRequest,
+        error: OAuth2Error,
+    ) -> OAuth2Response {
+        let e = self.redirect_error(
+            ctx,
+            &request.redirect_uri,
+            request.response_mode,
+            error,
+            &request.state,
+        );
+        let mut res = e.into_response();
+        if req.method() == Method::POST && res.status == StatusCode::FOUND {
+            res.status = match ctx.config.post_redirect_status {
+                StatusCode::FOUND => StatusCode::FOUND,
+                _ => StatusCode::SEE_OTHER,
+            };
+        }
+        res
     }
 
     /// The metadata of the authorization endpoint and its grants.
@@ -345,6 +377,78 @@ impl fmt::Debug for AuthorizationEndpoint {
             .field("response_types", &self.response_types())
             .field("form_post", &self.form_post.is_some())
             .finish()
+    }
+}
+
+/// What an OpenID Connect authentication request must also be (OpenID Connect Core
+/// §3.1.2.1, §3.1.2.6): no request objects (not supported yet), `prompt=none` alone, and a
+/// valid `id_token_hint` when one is sent.
+#[cfg(feature = "jose")]
+async fn openid_checks(
+    ctx: &ServerContext,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuth2Error> {
+    let p = &request.params;
+    if p.request.is_some() {
+        return Err(OAuth2Error::with_description(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if p.request_uri.is_some() {
+        return Err(OAuth2Error::with_description(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    if p.registration.is_some() {
+        return Err(OAuth2Error::with_description(
+            ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
+    }
+    if p.prompt.iter().any(|v| v == "none") && p.prompt.len() > 1 {
+        return Err(OAuth2Error::invalid_request(
+            "prompt=none cannot be combined with other values (OpenID Connect Core section 3.1.2.1)",
+        ));
+    }
+    if let Some(hint) = p.id_token_hint.clone() {
+        request.id_token_hint_subject =
+            Some(verify_id_token_hint(ctx, &hint, request.client.client_id()).await?);
+    }
+    Ok(())
+}
+
+/// An ID token this server issued to `client_id` (expired ones included, as OpenID
+/// Connect Core §3.1.2.1 allows); answers its `sub`.
+#[cfg(feature = "jose")]
+pub(crate) async fn verify_id_token_hint(
+    ctx: &ServerContext,
+    hint: &str,
+    client_id: &str,
+) -> Result<String, OAuth2Error> {
+    let invalid = || {
+        OAuth2Error::invalid_request(
+            "id_token_hint is not an ID token this server issued to the client",
+        )
+    };
+    let Some(keys) = &ctx.keys else {
+        return Err(invalid());
+    };
+    let verifier = keys.verifier().await.map_err(|e| match e {
+        crate::jose::JoseError::Storage(s) => s.into(),
+        _ => invalid(),
+    })?;
+    let claims = verifier.verify(hint).map_err(|_| invalid())?.claims;
+    let ours = claims["iss"] == ctx.config.issuer.as_str();
+    let for_client = match &claims["aud"] {
+        serde_json::Value::String(a) => a == client_id,
+        serde_json::Value::Array(a) => a.iter().any(|v| v == client_id),
+        _ => false,
+    };
+    match claims["sub"].as_str() {
+        Some(sub) if ours && for_client => Ok(sub.to_owned()),
+        _ => Err(invalid()),
     }
 }
 

@@ -31,7 +31,11 @@ pub(crate) fn build(
         e.contribute(ctx, &mut m);
     }
     if !c.scopes_supported.is_empty() {
-        m.scopes_supported = Some(c.scopes_supported.clone());
+        Metadata::add(&mut m.scopes_supported, c.scopes_supported.iter().cloned());
+    }
+    #[cfg(feature = "jose")]
+    if let Some(openid) = &ctx.openid {
+        openid.contribute(ctx, &mut m);
     }
     m
 }

@@ -7,6 +7,7 @@
 //! | [`revocation`] | revocation endpoint | RFC 7009 | [`crate::AuthorizationServer::register_endpoint`] |
 //! | [`introspection`] | introspection endpoint | RFC 7662 | [`crate::AuthorizationServer::register_endpoint`] |
 //! | `jwks` | the server's public signing keys | RFC 7517 §5 | [`crate::AuthorizationServer::register_endpoint`] (needs signing keys; feature `jose`) |
+//! | `userinfo` | the user's claims | OpenID Connect Core §5.3 | [`crate::AuthorizationServer::register_endpoint`] (needs OpenID Connect; feature `jose`) |
 //! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
 //!
 //! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
@@ -22,6 +23,8 @@ pub mod jwks;
 pub mod metadata;
 pub mod revocation;
 pub mod token;
+#[cfg(feature = "jose")]
+pub mod userinfo;
 
 use async_trait::async_trait;
 use http::{Method, StatusCode};
@@ -33,6 +36,8 @@ pub use jwks::JwksEndpoint;
 
 pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;
+#[cfg(feature = "jose")]
+pub use userinfo::UserInfoEndpoint;
 
 use crate::client::{authenticate_client, Client};
 use crate::config::ServerConfig;

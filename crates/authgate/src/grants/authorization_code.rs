@@ -58,38 +58,7 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
         ctx: &ServerContext,
         request: &mut AuthorizationRequest,
     ) -> Result<(), OAuth2Error> {
-        let challenge = request.params.code_challenge.as_deref();
-        let method = request.params.code_challenge_method.as_deref();
-        let Some(challenge) = challenge else {
-            if method.is_some() {
-                return Err(OAuth2Error::invalid_request(
-                    "code_challenge_method was sent without code_challenge",
-                ));
-            }
-            if request.client.is_public() || ctx.config.require_pkce {
-                return Err(OAuth2Error::invalid_request(
-                    "code_challenge is required (PKCE, RFC 7636; RFC 9700 section 2.1.1)",
-                ));
-            }
-            return Ok(());
-        };
-        // RFC 7636 §4.3: an absent method means "plain".
-        let method =
-            match method.map_or(Some(CodeChallengeMethod::Plain), CodeChallengeMethod::parse) {
-                Some(CodeChallengeMethod::Plain) if !ctx.config.allow_plain_pkce => {
-                    return Err(OAuth2Error::invalid_request(
-                        "code_challenge_method 'plain' is not allowed; use S256",
-                    ))
-                }
-                Some(m) => m,
-                None => {
-                    return Err(OAuth2Error::invalid_request(
-                        "unsupported code_challenge_method; use S256",
-                    ))
-                }
-            };
-        request.code_challenge = Some(CodeChallenge::new(challenge, method)?);
-        Ok(())
+        validate_pkce(ctx, request)
     }
 
     async fn authorize(
@@ -98,38 +67,9 @@ impl AuthorizationGrant for AuthorizationCodeGrant {
         request: &AuthorizationRequest,
         owner: &ResourceOwner,
     ) -> Result<AuthorizationResponse, OAuth2Error> {
-        let now_ms = ctx.clock.now_millis();
-        let now = now_ms.div_euclid(1000);
-        let expires_at = now.saturating_add(i64::try_from(ctx.config.code_ttl).unwrap_or(600));
-        let code = ctx.generator.generate(&NewToken::new(
-            TokenKind::AuthorizationCode,
-            now_ms,
-            expires_at,
-            &ctx.config.issuer,
-            ctx.rng.as_ref(),
-        ));
-        let mut record = AuthorizationCodeRecord::new(
-            code.key,
-            request.client.client_id(),
-            request.redirect_uri.clone(),
-            owner.subject.clone(),
-            now,
-            expires_at,
-        );
-        record.redirect_uri_sent = request.redirect_uri_sent;
-        record.scope = request.scope.clone();
-        record.username.clone_from(&owner.username);
-        record.code_challenge.clone_from(&request.code_challenge);
-        record.nonce.clone_from(&request.nonce);
-        // How the owner authenticated, and the claims asked for, travel with the code to
-        // the tokens issued from it.
-        record.details = GrantDetails {
-            claims_request: request.params.claims.clone(),
-            ..GrantDetails::of_owner(owner)
-        };
-        ctx.codes.save_code(record).await?;
+        let code = issue_code(ctx, request, owner).await?;
         let mut response = AuthorizationResponse::new(&request.redirect_uri, request.response_mode);
-        response.push("code", code.value);
+        response.push("code", code);
         Ok(response)
     }
 
@@ -210,6 +150,22 @@ impl TokenGrant for AuthorizationCodeGrant {
             // Another request redeemed it first: treat as a replay.
             return Err(replayed(ctx, &record).await);
         }
+        // OpenID Connect Core §3.1.3.3: an ID token whenever `openid` was granted. Made
+        // before the tokens are saved, so a signing failure leaves no orphaned tokens.
+        #[cfg(feature = "jose")]
+        let id_token = match &ctx.openid {
+            Some(openid) if record.scope.contains("openid") => {
+                let mut spec = crate::oidc::IdTokenSpec::new(
+                    client.as_ref(),
+                    &record.subject,
+                    &record.details,
+                    &record.scope,
+                );
+                spec.nonce = record.nonce.as_deref();
+                Some(openid.id_token(ctx, spec).await?)
+            }
+            _ => None,
+        };
         let owner = record.owner();
         let issue = IssueContext::new(client.as_ref(), "authorization_code", record.scope.clone())
             .owner(&owner)
@@ -217,7 +173,12 @@ impl TokenGrant for AuthorizationCodeGrant {
             .nonce(record.nonce.clone())
             .family(record.selector)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()));
-        let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
+        #[allow(unused_mut)] // without `jose` there is no ID token to add
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
+        #[cfg(feature = "jose")]
+        {
+            issued.id_token = id_token;
+        }
         // A replay caught while this request was issuing deleted the code (see
         // `replayed`) and may have revoked the family before these tokens were saved:
         // revoke them now, so the replay revokes every token the code gave (RFC 9700 §4.5).
@@ -228,6 +189,86 @@ impl TokenGrant for AuthorizationCodeGrant {
         }
         Ok(issued.into_response())
     }
+}
+
+/// PKCE at the authorization endpoint (RFC 7636 §4.3; RFC 9700 §2.1.1): required of public
+/// clients (and of all with [`crate::ServerConfig::require_pkce`]), S256 unless `plain` is
+/// enabled. Shared by every response type that issues a code.
+pub(crate) fn validate_pkce(
+    ctx: &ServerContext,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuth2Error> {
+    let challenge = request.params.code_challenge.as_deref();
+    let method = request.params.code_challenge_method.as_deref();
+    let Some(challenge) = challenge else {
+        if method.is_some() {
+            return Err(OAuth2Error::invalid_request(
+                "code_challenge_method was sent without code_challenge",
+            ));
+        }
+        if request.client.is_public() || ctx.config.require_pkce {
+            return Err(OAuth2Error::invalid_request(
+                "code_challenge is required (PKCE, RFC 7636; RFC 9700 section 2.1.1)",
+            ));
+        }
+        return Ok(());
+    };
+    // RFC 7636 §4.3: an absent method means "plain".
+    let method = match method.map_or(Some(CodeChallengeMethod::Plain), CodeChallengeMethod::parse) {
+        Some(CodeChallengeMethod::Plain) if !ctx.config.allow_plain_pkce => {
+            return Err(OAuth2Error::invalid_request(
+                "code_challenge_method 'plain' is not allowed; use S256",
+            ))
+        }
+        Some(m) => m,
+        None => {
+            return Err(OAuth2Error::invalid_request(
+                "unsupported code_challenge_method; use S256",
+            ))
+        }
+    };
+    request.code_challenge = Some(CodeChallenge::new(challenge, method)?);
+    Ok(())
+}
+
+/// Issues and saves a code for an approved request; answers the code. Shared by every
+/// response type that issues one.
+pub(crate) async fn issue_code(
+    ctx: &ServerContext,
+    request: &AuthorizationRequest,
+    owner: &ResourceOwner,
+) -> Result<String, OAuth2Error> {
+    let now_ms = ctx.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
+    let expires_at = now.saturating_add(i64::try_from(ctx.config.code_ttl).unwrap_or(600));
+    let code = ctx.generator.generate(&NewToken::new(
+        TokenKind::AuthorizationCode,
+        now_ms,
+        expires_at,
+        &ctx.config.issuer,
+        ctx.rng.as_ref(),
+    ));
+    let mut record = AuthorizationCodeRecord::new(
+        code.key,
+        request.client.client_id(),
+        request.redirect_uri.clone(),
+        owner.subject.clone(),
+        now,
+        expires_at,
+    );
+    record.redirect_uri_sent = request.redirect_uri_sent;
+    record.scope = request.scope.clone();
+    record.username.clone_from(&owner.username);
+    record.code_challenge.clone_from(&request.code_challenge);
+    record.nonce.clone_from(&request.nonce);
+    // How the owner authenticated, and the claims asked for, travel with the code to
+    // the tokens issued from it.
+    record.details = GrantDetails {
+        claims_request: request.params.claims.clone(),
+        ..GrantDetails::of_owner(owner)
+    };
+    ctx.codes.save_code(record).await?;
+    Ok(code.value)
 }
 
 /// A redeemed code presented again: revoke what it issued (RFC 9700 §4.5, RFC 6749 §4.1.2)

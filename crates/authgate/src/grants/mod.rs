@@ -37,6 +37,8 @@ macro_rules! hooked_grant {
 mod authorization_code;
 mod client_credentials;
 mod implicit;
+#[cfg(feature = "jose")]
+mod openid;
 mod password;
 mod refresh_token;
 
@@ -47,6 +49,8 @@ use async_trait::async_trait;
 pub use authorization_code::AuthorizationCodeGrant;
 pub use client_credentials::ClientCredentialsGrant;
 pub use implicit::ImplicitGrant;
+#[cfg(feature = "jose")]
+pub use openid::OpenIdGrant;
 pub use password::PasswordGrant;
 pub use refresh_token::RefreshTokenGrant;
 

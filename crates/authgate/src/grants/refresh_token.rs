@@ -109,6 +109,22 @@ impl TokenGrant for RefreshTokenGrant {
         // A rotation replaces the refresh token; without one, the old token stays and no
         // second one is issued beside it. Hooks do not change that.
         issue.refresh_token = rotate;
+        // OpenID Connect Core §12.2: a fresh ID token — same `sub` and `auth_time`, no
+        // `nonce` — when the refreshed access token carries `openid`. Made before anything
+        // is saved: a signing failure must not leave the old refresh token rotated out.
+        #[cfg(feature = "jose")]
+        let id_token = match (&ctx.openid, &record.subject) {
+            (Some(openid), Some(subject)) if issue.scope.contains("openid") => {
+                let spec = crate::oidc::IdTokenSpec::new(
+                    client.as_ref(),
+                    subject,
+                    record.details(),
+                    &issue.scope,
+                );
+                Some(openid.id_token(ctx, spec).await?)
+            }
+            _ => None,
+        };
         let mut issued = if rotate {
             let mut issued = ctx.build_tokens(&issue);
             // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
@@ -131,6 +147,10 @@ impl TokenGrant for RefreshTokenGrant {
             self.hooks.issue_tokens(ctx, &issue).await?
         };
         self.hooks.issued(ctx, &issue, &mut issued);
+        #[cfg(feature = "jose")]
+        {
+            issued.id_token = id_token;
+        }
         Ok(issued.into_response())
     }
 }

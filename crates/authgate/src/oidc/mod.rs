@@ -1,0 +1,491 @@
+//! OpenID Connect: the provider's configuration ([`OpenIdProvider`]), where user claims
+//! come from ([`ClaimsSource`]), ID tokens (OpenID Connect Core §2, §3.1.3.6), UserInfo
+//! claims (§5.3), subject types (§8) and logout tokens (Back-Channel Logout §2.4).
+//!
+//! Enabled with [`crate::AuthorizationServer::enable_openid`], which needs the server's
+//! signing keys. Then the code grant answers an `id_token` whenever `openid` was granted,
+//! the refresh grant a fresh one (without `nonce`, OpenID Connect Core §12.2), the
+//! [`crate::OpenIdGrant`]s serve the implicit and hybrid response types, and
+//! [`crate::UserInfoEndpoint`] answers claims.
+
+mod claims;
+mod subject;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+pub use claims::{claims_of_scope, standard_claims, ClaimsRequest, ClaimsTarget, SCOPE_CLAIMS};
+pub use subject::{sector_of, subject_for};
+
+use crate::client::Client;
+use crate::error::{ErrorCode, OAuth2Error, StorageError};
+use crate::jose::{Algorithm, JoseError};
+use crate::metadata::Metadata;
+use crate::rng::random_bytes;
+use crate::scope::Scope;
+use crate::server_context::ServerContext;
+use crate::storage::GrantDetails;
+
+/// Where user claims come from: the application's user store. Answers the claims of a
+/// user (by local subject) among the standard claim names asked for (OpenID Connect Core
+/// §5.1); a claim the user has no value for is left out.
+///
+/// ```
+/// use authgate::{async_trait, StorageError};
+/// use authgate::oidc::ClaimsSource;
+/// use serde_json::{json, Map, Value};
+/// struct Users;
+/// #[async_trait]
+/// impl ClaimsSource for Users {
+///     async fn claims(&self, subject: &str, names: &[&str]) -> Result<Map<String, Value>, StorageError> {
+///         let all = json!({ "name": "Alice Liddell", "email": "alice@example.com", "email_verified": true });
+///         Ok(all.as_object().unwrap().iter()
+///             .filter(|(k, _)| names.contains(&k.as_str()))
+///             .map(|(k, v)| (k.clone(), v.clone()))
+///             .collect())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait ClaimsSource: Send + Sync + 'static {
+    /// The user's values for `names`.
+    async fn claims(
+        &self,
+        subject: &str,
+        names: &[&str],
+    ) -> Result<Map<String, Value>, StorageError>;
+}
+
+/// Claims no [`ClaimsSource`] may set: the protocol's own.
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "c_hash",
+    "events",
+];
+
+/// The OpenID Provider's configuration.
+///
+/// ```
+/// # use authgate::oidc::{ClaimsSource, OpenIdProvider};
+/// # struct Users;
+/// # #[authgate::async_trait]
+/// # impl ClaimsSource for Users {
+/// #     async fn claims(&self, _: &str, _: &[&str]) -> Result<serde_json::Map<String, serde_json::Value>, authgate::StorageError> { Ok(Default::default()) }
+/// # }
+/// let provider = OpenIdProvider::new(Users)
+///     .id_token_ttl(600)
+///     .pairwise_secret(vec![42; 32]);
+/// ```
+pub struct OpenIdProvider {
+    claims: Arc<dyn ClaimsSource>,
+    id_token_ttl: u64,
+    pairwise_secret: Option<Vec<u8>>,
+    acr_values: Vec<String>,
+    claims_supported: Vec<String>,
+}
+
+/// What an ID token is issued for.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenSpec<'a> {
+    /// The client (the audience).
+    pub client: &'a dyn Client,
+    /// The user's local subject.
+    pub subject: &'a str,
+    /// How the user authenticated, and the `claims` request.
+    pub details: &'a GrantDetails,
+    /// The authentication request's `nonce`, echoed exactly.
+    pub nonce: Option<&'a str>,
+    /// The granted scope.
+    pub scope: &'a Scope,
+    /// The access token issued with the ID token at the authorization endpoint (for
+    /// `at_hash`).
+    pub access_token: Option<&'a str>,
+    /// The code issued with it (for `c_hash`, hybrid responses).
+    pub code: Option<&'a str>,
+    /// Whether the scope's claims go into the ID token: only when no access token is
+    /// issued for UserInfo (response type `id_token`, OpenID Connect Core §5.4).
+    pub scope_claims: bool,
+}
+
+impl<'a> IdTokenSpec<'a> {
+    /// An ID token for `client` about `subject`.
+    pub fn new(
+        client: &'a dyn Client,
+        subject: &'a str,
+        details: &'a GrantDetails,
+        scope: &'a Scope,
+    ) -> Self {
+        Self {
+            client,
+            subject,
+            details,
+            nonce: None,
+            scope,
+            access_token: None,
+            code: None,
+            scope_claims: false,
+        }
+    }
+}
+
+impl OpenIdProvider {
+    /// A provider answering user claims from `claims`: ID tokens live an hour; subjects
+    /// are public (pairwise ones need [`Self::pairwise_secret`]).
+    pub fn new(claims: impl ClaimsSource) -> Self {
+        Self {
+            claims: Arc::new(claims),
+            id_token_ttl: 3600,
+            pairwise_secret: None,
+            acr_values: Vec::new(),
+            claims_supported: standard_claims().into_iter().map(str::to_owned).collect(),
+        }
+    }
+
+    /// Sets the ID token lifetime, in seconds (default 3600). It must be within the key
+    /// set's retention ([`crate::jose::RotationPolicy::retain`]).
+    #[must_use]
+    pub fn id_token_ttl(mut self, secs: u64) -> Self {
+        self.id_token_ttl = secs;
+        self
+    }
+
+    /// Offers pairwise subjects, derived with this secret (keep it stable: changing it
+    /// changes every pairwise `sub`).
+    #[must_use]
+    pub fn pairwise_secret(mut self, secret: Vec<u8>) -> Self {
+        self.pairwise_secret = Some(secret);
+        self
+    }
+
+    /// The authentication context classes the application can satisfy (advertised as
+    /// `acr_values_supported`).
+    #[must_use]
+    pub fn acr_values_supported<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        v: I,
+    ) -> Self {
+        self.acr_values = v.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The claims the [`ClaimsSource`] can answer (advertised as `claims_supported`;
+    /// default: every standard claim).
+    #[must_use]
+    pub fn claims_supported<I: IntoIterator<Item = S>, S: Into<String>>(mut self, v: I) -> Self {
+        self.claims_supported = v.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The ID token lifetime.
+    pub fn id_token_lifetime(&self) -> u64 {
+        self.id_token_ttl
+    }
+
+    /// Whether pairwise subjects are offered.
+    pub fn supports_pairwise(&self) -> bool {
+        self.pairwise_secret.is_some()
+    }
+
+    /// The `sub` `client` sees for a user's local subject.
+    ///
+    /// # Errors
+    /// A pairwise client without a pairwise secret or sector.
+    pub fn subject_for(&self, client: &dyn Client, local: &str) -> Result<String, OAuth2Error> {
+        subject_for(client, local, self.pairwise_secret.as_deref())
+    }
+
+    /// The signing algorithm of `client`'s ID tokens (its `id_token_signed_response_alg`,
+    /// RS256 when unset).
+    ///
+    /// # Errors
+    /// An algorithm that is not a supported asymmetric one (`none` and HMAC never are).
+    pub fn id_token_alg(client: &dyn Client) -> Result<Algorithm, OAuth2Error> {
+        match client.id_token_signed_response_alg() {
+            None => Ok(Algorithm::RS256),
+            Some(a) => Algorithm::parse(a).ok_or_else(|| {
+                OAuth2Error::with_description(
+                    ErrorCode::ServerError,
+                    "the client's id_token_signed_response_alg is not supported",
+                )
+            }),
+        }
+    }
+
+    /// Creates and signs an ID token (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11).
+    ///
+    /// # Errors
+    /// The claims source or key store failed (503 when unavailable), or no key signs with
+    /// the client's algorithm.
+    pub async fn id_token(
+        &self,
+        ctx: &ServerContext,
+        spec: IdTokenSpec<'_>,
+    ) -> Result<String, OAuth2Error> {
+        let alg = Self::id_token_alg(spec.client)?;
+        let now = ctx.now();
+        let d = spec.details;
+        let mut claims = Map::new();
+        // The user's claims first, so that no claims source can override the protocol's.
+        let request = d
+            .claims_request
+            .clone()
+            .map(ClaimsRequest::new)
+            .unwrap_or_default();
+        let mut names: Vec<&str> = if spec.scope_claims {
+            claims_of_scope(spec.scope)
+        } else {
+            Vec::new()
+        };
+        names.extend(request.names(ClaimsTarget::IdToken));
+        claims.extend(self.user_claims(spec.subject, &names).await?);
+        claims.insert("iss".into(), ctx.config.issuer.clone().into());
+        claims.insert(
+            "sub".into(),
+            self.subject_for(spec.client, spec.subject)?.into(),
+        );
+        claims.insert("aud".into(), spec.client.client_id().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert(
+            "exp".into(),
+            now.saturating_add(i64::try_from(self.id_token_ttl).unwrap_or(i64::MAX))
+                .into(),
+        );
+        if let Some(t) = d.auth_time {
+            claims.insert("auth_time".into(), t.into());
+        }
+        if let Some(n) = spec.nonce {
+            claims.insert("nonce".into(), n.into());
+        }
+        if let Some(acr) = &d.acr {
+            claims.insert("acr".into(), acr.clone().into());
+        }
+        if !d.amr.is_empty() {
+            claims.insert("amr".into(), d.amr.clone().into());
+        }
+        if let Some(sid) = &d.session_id {
+            claims.insert("sid".into(), sid.clone().into());
+        }
+        if let Some(at) = spec.access_token {
+            claims.insert("at_hash".into(), half_hash(alg, at).into());
+        }
+        if let Some(code) = spec.code {
+            claims.insert("c_hash".into(), half_hash(alg, code).into());
+        }
+        self.sign(ctx, alg, "JWT", &Value::Object(claims)).await
+    }
+
+    /// The UserInfo claims of a token (OpenID Connect Core §5.3): `sub` as `client` sees it,
+    /// the claims of the granted scope, and those the `claims` request asks for UserInfo.
+    ///
+    /// # Errors
+    /// The claims source failed, or the client's subject cannot be derived.
+    pub async fn userinfo(
+        &self,
+        client: &dyn Client,
+        subject: &str,
+        scope: &Scope,
+        details: &GrantDetails,
+    ) -> Result<Map<String, Value>, OAuth2Error> {
+        let request = details
+            .claims_request
+            .clone()
+            .map(ClaimsRequest::new)
+            .unwrap_or_default();
+        let mut names = claims_of_scope(scope);
+        names.extend(request.names(ClaimsTarget::UserInfo));
+        let mut claims = self.user_claims(subject, &names).await?;
+        claims.insert("sub".into(), self.subject_for(client, subject)?.into());
+        Ok(claims)
+    }
+
+    /// A logout token (OpenID Connect Back-Channel Logout §2.4) for `client` about a
+    /// user's local subject and session: `iss`, `aud`, `iat`, `exp` (two minutes), a fresh
+    /// `jti`, `sub`, `sid`, the logout `events` member, and no `nonce`.
+    ///
+    /// # Errors
+    /// As [`Self::id_token`].
+    pub async fn logout_token(
+        &self,
+        ctx: &ServerContext,
+        client: &dyn Client,
+        subject: &str,
+        session_id: Option<&str>,
+    ) -> Result<String, OAuth2Error> {
+        let alg = Self::id_token_alg(client)?;
+        let now = ctx.now();
+        let mut claims = json!({
+            "iss": ctx.config.issuer,
+            "aud": client.client_id(),
+            "iat": now,
+            "exp": now + 120,
+            "jti": URL_SAFE_NO_PAD.encode(random_bytes::<16>(ctx.rng.as_ref())),
+            "sub": self.subject_for(client, subject)?,
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        if let (Some(sid), Some(obj)) = (session_id, claims.as_object_mut()) {
+            obj.insert("sid".into(), sid.into());
+        }
+        self.sign(ctx, alg, "logout+jwt", &claims).await
+    }
+
+    /// Signs a UserInfo response for a client that registered
+    /// `userinfo_signed_response_alg` (OpenID Connect Core §5.3.2): the claims plus `iss`
+    /// and `aud`.
+    ///
+    /// # Errors
+    /// As [`Self::id_token`], or an unsupported algorithm.
+    pub async fn signed_userinfo(
+        &self,
+        ctx: &ServerContext,
+        client: &dyn Client,
+        mut claims: Map<String, Value>,
+    ) -> Result<Option<String>, OAuth2Error> {
+        let Some(alg) = client.userinfo_signed_response_alg() else {
+            return Ok(None);
+        };
+        let alg = Algorithm::parse(alg).ok_or_else(|| {
+            OAuth2Error::with_description(
+                ErrorCode::ServerError,
+                "the client's userinfo_signed_response_alg is not supported",
+            )
+        })?;
+        claims.insert("iss".into(), ctx.config.issuer.clone().into());
+        claims.insert("aud".into(), client.client_id().into());
+        self.sign(ctx, alg, "JWT", &Value::Object(claims))
+            .await
+            .map(Some)
+    }
+
+    /// What OpenID Connect adds to the metadata (Discovery §3).
+    pub(crate) fn contribute(&self, ctx: &ServerContext, metadata: &mut Metadata) {
+        let mut subjects = vec!["public"];
+        if self.supports_pairwise() {
+            subjects.push("pairwise");
+        }
+        Metadata::add(&mut metadata.subject_types_supported, subjects);
+        if let Some(keys) = &ctx.keys {
+            let algs: Vec<&str> = keys
+                .policy()
+                .algorithms
+                .iter()
+                .map(|a| a.as_str())
+                .collect();
+            Metadata::add(
+                &mut metadata.id_token_signing_alg_values_supported,
+                algs.clone(),
+            );
+            Metadata::add(&mut metadata.userinfo_signing_alg_values_supported, algs);
+        }
+        Metadata::add(
+            &mut metadata.claims_supported,
+            self.claims_supported.clone(),
+        );
+        if !self.acr_values.is_empty() {
+            Metadata::add(&mut metadata.acr_values_supported, self.acr_values.clone());
+        }
+        metadata.claims_parameter_supported = Some(true);
+        metadata.request_parameter_supported = Some(false);
+        metadata.request_uri_parameter_supported = Some(false);
+        Metadata::add(&mut metadata.scopes_supported, ["openid"]);
+    }
+
+    async fn user_claims(
+        &self,
+        subject: &str,
+        names: &[&str],
+    ) -> Result<Map<String, Value>, OAuth2Error> {
+        let mut names: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !PROTOCOL_CLAIMS.contains(n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(Map::new());
+        }
+        let mut got = self.claims.claims(subject, &names).await?;
+        got.retain(|k, _| names.contains(&k.as_str()));
+        Ok(got)
+    }
+
+    async fn sign(
+        &self,
+        ctx: &ServerContext,
+        alg: Algorithm,
+        typ: &str,
+        claims: &Value,
+    ) -> Result<String, OAuth2Error> {
+        let Some(keys) = &ctx.keys else {
+            return Err(OAuth2Error::with_description(
+                ErrorCode::ServerError,
+                "no signing keys",
+            ));
+        };
+        keys.sign(alg, Some(typ), claims)
+            .await
+            .map_err(|e| match e {
+                JoseError::Storage(s) => s.into(),
+                other => OAuth2Error::with_description(ErrorCode::ServerError, other.to_string()),
+            })
+    }
+}
+
+impl fmt::Debug for OpenIdProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenIdProvider")
+            .field("id_token_ttl", &self.id_token_ttl)
+            .field("pairwise", &self.supports_pairwise())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `at_hash` / `c_hash` (OpenID Connect Core §3.1.3.6, §3.3.2.11): the left half of the
+/// hash the signing algorithm uses, base64url. Ed25519 uses SHA-512.
+pub fn half_hash(alg: Algorithm, value: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        Algorithm::ES384 => Sha384::digest(value.as_bytes()).to_vec(),
+        Algorithm::EdDSA => Sha512::digest(value.as_bytes()).to_vec(),
+        _ => Sha256::digest(value.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_algorithms_hash_oidc_core_3_1_3_6() {
+        // The example of OpenID Connect Core's Appendix A.3 (RS256).
+        assert_eq!(
+            half_hash(
+                Algorithm::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(half_hash(Algorithm::ES384, "x").len(), 32);
+        assert_eq!(half_hash(Algorithm::EdDSA, "x").len(), 43);
+    }
+}
