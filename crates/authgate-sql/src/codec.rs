@@ -6,7 +6,7 @@
 use authgate::token::{SecretHash, Selector, TokenKey};
 use authgate::{
     AuthorizationCodeRecord, ClientAuthMethod, ClientRecord, CodeChallenge, CodeChallengeMethod,
-    GrantDetails, Scope, TokenKind, TokenRecord,
+    ConsentRecord, GrantDetails, Scope, SessionRecord, TokenKind, TokenRecord,
 };
 
 /// The token columns, in the order of [`TokenValues`] and [`TokenRow`].
@@ -310,4 +310,67 @@ fn kind_from_int(v: i64) -> TokenKind {
     } else {
         TokenKind::Access
     }
+}
+
+/// The `authgate_sessions` columns, in the order [`SessionRow`] reads them.
+pub(crate) const SESSION_COLUMNS: &str =
+    "sid, subject, username, auth_time, expires_at, acr, amr, clients";
+
+/// A session's column values.
+pub(crate) struct SessionValues {
+    pub(crate) amr: String,
+    pub(crate) clients: String,
+}
+
+impl SessionValues {
+    /// The list columns of a session (JSON arrays: a client id may hold spaces).
+    pub(crate) fn of(s: &SessionRecord) -> Self {
+        Self {
+            amr: serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()),
+            clients: serde_json::to_string(&s.clients).unwrap_or_else(|_| "[]".into()),
+        }
+    }
+}
+
+/// A row of `authgate_sessions` as read.
+pub(crate) struct SessionRow {
+    pub(crate) sid: String,
+    pub(crate) subject: String,
+    pub(crate) username: Option<String>,
+    pub(crate) auth_time: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: String,
+    pub(crate) clients: String,
+}
+
+impl SessionRow {
+    pub(crate) fn into_record(self) -> Result<SessionRecord, Malformed> {
+        let mut s = SessionRecord::new(self.sid, self.subject, self.auth_time, self.expires_at);
+        s.username = self.username;
+        s.acr = self.acr;
+        s.amr = serde_json::from_str(&self.amr).map_err(|_| Malformed("amr"))?;
+        s.clients = serde_json::from_str(&self.clients).map_err(|_| Malformed("clients"))?;
+        Ok(s)
+    }
+}
+
+/// The JSON array of a session's clients with `client_id` added once.
+pub(crate) fn with_client(clients: &str, client_id: &str) -> Result<String, Malformed> {
+    let mut list: Vec<String> = serde_json::from_str(clients).map_err(|_| Malformed("clients"))?;
+    if !list.iter().any(|c| c == client_id) {
+        list.push(client_id.to_owned());
+    }
+    serde_json::to_string(&list).map_err(|_| Malformed("clients"))
+}
+
+/// A consent row: subject, client, scope, time.
+pub(crate) fn consent_record(
+    subject: String,
+    client_id: String,
+    scope: &str,
+    granted_at: i64,
+) -> Result<ConsentRecord, Malformed> {
+    let scope = Scope::parse(scope).map_err(|_| Malformed("scope"))?;
+    Ok(ConsentRecord::new(subject, client_id, scope, granted_at))
 }

@@ -2,7 +2,8 @@
 //! deployments of several stateless servers sharing one database.
 //!
 //! Both backends implement every authgate storage trait ([`ClientStore`],
-//! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`], [`KeyStore`]) plus
+//! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`], [`KeyStore`],
+//! [`ConsentStore`], [`SessionStore`]) plus
 //! [`Admin`] (client and user management, expiry purges): together, a [`Backend`]. Pick one by URL with
 //! [`connect`]:
 //!
@@ -55,8 +56,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authgate::{
-    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, KeyStore, StorageError, Stores,
-    TokenStore, UserStore,
+    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, ConsentStore, KeyStore, SessionStore,
+    StorageError, Stores, TokenStore, UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -108,16 +109,21 @@ pub trait Admin: Send + Sync {
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
     /// Creates or replaces a user.
     async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError>;
-    /// Removes a user and revokes every token issued for them; answers whether the user
-    /// existed.
+    /// Removes a user, revokes every token issued for them and forgets their consents and
+    /// sessions; answers whether the user existed. (Call
+    /// [`SessionStore::end_sessions_of`] first to learn which sessions to announce in
+    /// back-channel logouts.)
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError>;
     /// A user by username.
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError>;
+    /// A user by subject identifier.
+    async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError>;
     /// A named 256-bit secret shared by every server on this database (e.g. the key that
     /// signs session cookies): created at random on first use, the same bytes after.
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError>;
-    /// Deletes at most `batch` codes and at most `batch` tokens that expired before `now`;
-    /// answers how many rows went.
+    /// Deletes at most `batch` codes, at most `batch` tokens and at most `batch` sessions
+    /// that expired before `now`; answers the most rows that went from one table (a value
+    /// of `batch` means there may be more).
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
 }
 
@@ -195,6 +201,8 @@ pub trait Backend:
     + TokenStore
     + UserStore
     + KeyStore
+    + ConsentStore
+    + SessionStore
     + Admin
     + std::fmt::Debug
     + 'static
@@ -233,9 +241,13 @@ impl AnyStore {
         Self(self.0.in_tenant(tenant))
     }
 
-    /// The engine's stores, all served by this backend, signing keys included.
+    /// The engine's stores, all served by this backend: signing keys, consents and
+    /// sessions included.
     pub fn stores(&self) -> Stores {
-        Stores::new(self.0.clone(), self.0.clone(), self.0.clone()).with_keys(self.0.clone())
+        Stores::new(self.0.clone(), self.0.clone(), self.0.clone())
+            .with_keys(self.0.clone())
+            .with_consents(self.0.clone())
+            .with_sessions(self.0.clone())
     }
 
     /// The backend, shared.

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use authgate::token::Selector;
 use authgate::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore, KeyStore,
-    MemoryStore, ResourceOwner, SigningKeyRecord, StorageError, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
+    ConsentRecord, ConsentStore, KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore,
+    SigningKeyRecord, StorageError, TokenRecord, TokenStore, UserStore,
 };
 
 use crate::{Admin, Backend, NewUser, UserInfo};
@@ -202,6 +203,12 @@ impl Admin for MemoryBackend {
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
         Ok(lock(&self.extra.users).get(username).cloned())
     }
+    async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
+        Ok(lock(&self.extra.users)
+            .values()
+            .find(|u| u.subject == subject)
+            .cloned())
+    }
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         Ok(lock(&self.extra.secrets)
             .entry(name.to_owned())
@@ -210,5 +217,44 @@ impl Admin for MemoryBackend {
     }
     async fn purge_expired(&self, now: i64, _batch: usize) -> Result<usize, StorageError> {
         Ok(self.store.purge_expired(now))
+    }
+}
+
+#[async_trait]
+impl ConsentStore for MemoryBackend {
+    async fn find_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<Option<ConsentRecord>, StorageError> {
+        self.store.find_consent(subject, client_id).await
+    }
+    async fn save_consent(&self, consent: &ConsentRecord) -> Result<(), StorageError> {
+        self.store.save_consent(consent).await
+    }
+    async fn list_consents(&self, subject: &str) -> Result<Vec<ConsentRecord>, StorageError> {
+        self.store.list_consents(subject).await
+    }
+    async fn revoke_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError> {
+        self.store.revoke_consent(subject, client_id).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryBackend {
+    async fn save_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        self.store.save_session(session).await
+    }
+    async fn find_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
+        self.store.find_session(sid).await
+    }
+    async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StorageError> {
+        self.store.add_session_client(sid, client_id).await
+    }
+    async fn end_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
+        self.store.end_session(sid).await
+    }
+    async fn end_sessions_of(&self, subject: &str) -> Result<Vec<SessionRecord>, StorageError> {
+        self.store.end_sessions_of(subject).await
     }
 }

@@ -71,7 +71,7 @@ pub use scope::Scope;
 pub use server::AuthorizationServer;
 pub use server_context::ServerContext;
 pub use storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, KeyStore,
-    MemoryStore, ResourceOwner, SigningKeyRecord, Stores, TokenKind, TokenRecord, TokenStore,
-    UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
+    GrantDetails, KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore,
+    SigningKeyRecord, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
 };

@@ -57,6 +57,21 @@ impl Scope {
         self.0.iter().all(|t| other.contains(t))
     }
 
+    /// Every token of `self` and of `other`.
+    ///
+    /// ```
+    /// use authgate::Scope;
+    /// let a: Scope = "openid email".parse().unwrap();
+    /// assert_eq!(a.union(&"profile email".parse().unwrap()).to_string(), "email openid profile");
+    /// ```
+    #[must_use]
+    pub fn union(&self, other: &Scope) -> Scope {
+        let mut all: Vec<String> = self.0.iter().chain(&other.0).cloned().collect();
+        all.sort_unstable();
+        all.dedup();
+        Self(all)
+    }
+
     /// The tokens, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)

@@ -8,7 +8,7 @@ authgate::storage_conformance_tests!(memory_store, async {
     Some(StoreUnderTest::new(MemoryStore::new()))
 });
 
-// The same store with its signing keys attached.
+// The same store with its signing keys, consents and sessions attached.
 authgate::storage_conformance_tests!(memory_store_with_keys, async {
     let store = MemoryStore::new();
     Some(StoreUnderTest::from_parts(

@@ -80,17 +80,23 @@ impl Admin for PgStore {
     }
 
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
-        // The user's tokens go with the user, in the same transaction.
+        // The user's tokens, consents and sessions go with the user, in one transaction.
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        sqlx::query(
+        for statement in [
             "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND tenant = $1 AND subject =
              (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-        )
-        .bind(&*self.tenant)
-        .bind(username)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
+            "DELETE FROM authgate_consents WHERE tenant = $1 AND subject =
+             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+            "DELETE FROM authgate_sessions WHERE tenant = $1 AND subject =
+             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+        ] {
+            sqlx::query(statement)
+                .bind(&*self.tenant)
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
         let res = sqlx::query("DELETE FROM authgate_users WHERE tenant = $1 AND username = $2")
             .bind(&*self.tenant)
             .bind(username)
@@ -102,21 +108,11 @@ impl Admin for PgStore {
     }
 
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
-        let row = sqlx::query(
-            "SELECT username, subject, claims FROM authgate_users WHERE tenant = $1 AND username = $2",
-        )
-        .bind(&*self.tenant)
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(classify)?;
-        let Some(r) = row else { return Ok(None) };
-        let claims: String = r.try_get("claims").map_err(column)?;
-        Ok(Some(UserInfo {
-            username: r.try_get("username").map_err(column)?,
-            subject: r.try_get("subject").map_err(column)?,
-            claims: serde_json::from_str(&claims).unwrap_or_default(),
-        }))
+        self.user_where("username", username).await
+    }
+
+    async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
+        self.user_where("subject", subject).await
     }
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
@@ -161,7 +157,44 @@ impl Admin for PgStore {
         .execute(&self.pool)
         .await
         .map_err(classify)?;
-        let n = codes.rows_affected().max(tokens.rows_affected());
+        let sessions = sqlx::query(
+            "DELETE FROM authgate_sessions WHERE (tenant, sid) IN
+             (SELECT tenant, sid FROM authgate_sessions WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        let n = codes
+            .rows_affected()
+            .max(tokens.rows_affected())
+            .max(sessions.rows_affected());
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+impl PgStore {
+    /// The user whose `column` (username or subject, both unique per tenant) is `value`.
+    async fn user_where(
+        &self,
+        column_name: &'static str,
+        value: &str,
+    ) -> Result<Option<UserInfo>, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT username, subject, claims FROM authgate_users WHERE tenant = $1 AND {column_name} = $2"
+        ))
+        .bind(&*self.tenant)
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        let Some(r) = row else { return Ok(None) };
+        let claims: String = r.try_get("claims").map_err(column)?;
+        Ok(Some(UserInfo {
+            username: r.try_get("username").map_err(column)?,
+            subject: r.try_get("subject").map_err(column)?,
+            claims: serde_json::from_str(&claims).unwrap_or_default(),
+        }))
     }
 }

@@ -9,7 +9,9 @@
 mod admin;
 mod clients;
 mod codes;
+mod consents;
 mod keys;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -45,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0003_tenants.sql"),
     ),
     (4, include_str!("../../migrations/postgres/0004_keys.sql")),
+    (5, include_str!("../../migrations/postgres/0005_openid.sql")),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

@@ -90,12 +90,17 @@ impl Admin for SqliteStore {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
         let (tenant, name) = (self.tenant.clone(), username.to_owned());
         self.write(move |conn| {
-            // The user's tokens go with the user, in the same transaction.
-            conn.execute(
+            // The user's tokens, consents and sessions go with the user, in one transaction.
+            for statement in [
                 "UPDATE authgate_tokens SET revoked = 1 WHERE revoked = 0 AND tenant = ?1 AND subject =
                  (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
-                (&*tenant, &name),
-            )?;
+                "DELETE FROM authgate_consents WHERE tenant = ?1 AND subject =
+                 (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
+                "DELETE FROM authgate_sessions WHERE tenant = ?1 AND subject =
+                 (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
+            ] {
+                conn.execute(statement, (&*tenant, &name))?;
+            }
             Ok(conn.execute(
                 "DELETE FROM authgate_users WHERE tenant = ?1 AND username = ?2",
                 (&*tenant, &name),
@@ -105,23 +110,11 @@ impl Admin for SqliteStore {
     }
 
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
-        let (tenant, name) = (self.tenant.clone(), username.to_owned());
-        self.read(move |conn| {
-            conn.query_row(
-                "SELECT username, subject, claims FROM authgate_users WHERE tenant = ?1 AND username = ?2",
-                (&*tenant, name),
-                |r| {
-                    let claims: String = r.get(2)?;
-                    Ok(UserInfo {
-                        username: r.get(0)?,
-                        subject: r.get(1)?,
-                        claims: serde_json::from_str(&claims).unwrap_or_default(),
-                    })
-                },
-            )
-            .optional()
-        })
-        .await
+        self.user_where("username", username).await
+    }
+
+    async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
+        self.user_where("subject", subject).await
     }
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
@@ -156,7 +149,39 @@ impl Admin for SqliteStore {
                      (SELECT selector FROM authgate_tokens WHERE expires_at <= ?1 LIMIT ?2)",
                 )?
                 .execute(params![now, limit])?;
-            Ok(codes.max(tokens))
+            let sessions = conn
+                .prepare_cached(
+                    "DELETE FROM authgate_sessions WHERE rowid IN
+                     (SELECT rowid FROM authgate_sessions WHERE expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, limit])?;
+            Ok(codes.max(tokens).max(sessions))
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// The user whose `column` (username or subject, both unique per tenant) is `value`.
+    async fn user_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<UserInfo>, StorageError> {
+        let (tenant, value) = (self.tenant.clone(), value.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT username, subject, claims FROM authgate_users WHERE tenant = ?1 AND {column} = ?2"
+            ))?
+            .query_row((&*tenant, value), |r| {
+                let claims: String = r.get(2)?;
+                Ok(UserInfo {
+                    username: r.get(0)?,
+                    subject: r.get(1)?,
+                    claims: serde_json::from_str(&claims).unwrap_or_default(),
+                })
+            })
+            .optional()
         })
         .await
     }

@@ -16,7 +16,9 @@
 mod admin;
 mod clients;
 mod codes;
+mod consents;
 mod keys;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -52,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_secrets.sql")),
     (3, include_str!("../../migrations/sqlite/0003_tenants.sql")),
     (4, include_str!("../../migrations/sqlite/0004_keys.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_openid.sql")),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

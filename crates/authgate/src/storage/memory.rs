@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, KeyStore,
-    ResourceOwner, SigningKeyRecord, TokenKind, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
+    GrantDetails, KeyStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord,
+    TokenKind, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::error::StorageError;
@@ -100,6 +101,8 @@ struct Inner {
     rotations: Mutex<()>,
     users: RwLock<HashMap<String, (String, ResourceOwner)>>,
     keys: Mutex<Vec<SigningKeyRecord>>,
+    consents: Mutex<HashMap<(String, String), ConsentRecord>>,
+    sessions: Mutex<HashMap<String, SessionRecord>>,
 }
 
 impl MemoryStore {
@@ -108,10 +111,14 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The engine's stores, all served by this store, signing keys included.
+    /// The engine's stores, all served by this store: signing keys, consents and sessions
+    /// included.
     pub fn stores(&self) -> super::Stores {
         let me = Arc::new(self.clone());
-        super::Stores::from_store(me.clone()).with_keys(me)
+        super::Stores::from_store(me.clone())
+            .with_keys(me.clone())
+            .with_consents(me.clone())
+            .with_sessions(me)
     }
 
     /// Adds or replaces a client.
@@ -145,22 +152,35 @@ impl MemoryStore {
         write(&self.inner.users).remove(username).is_some()
     }
 
-    /// Revokes every token issued for a resource owner (when the owner is removed).
+    /// Revokes every token issued for a resource owner and forgets their consents and
+    /// sessions (when the owner is removed).
     pub fn revoke_subject(&self, subject: &str) {
+        self.revoke_where(|m| m.subject.as_deref() == Some(subject));
+        lock(&self.inner.consents).retain(|(s, _), _| s != subject);
+        lock(&self.inner.sessions).retain(|_, s| s.subject != subject);
+    }
+
+    fn revoke_where(&self, matches: impl Fn(&TokenMeta) -> bool) {
         for shard in &self.inner.tokens {
             for t in write(shard).values_mut() {
-                if t.meta.subject.as_deref() == Some(subject) {
+                if matches(&t.meta) {
                     t.revoked = true;
                 }
             }
         }
     }
 
-    /// Drops codes and tokens that expired before `now` (seconds); answers how many.
+    /// Drops codes, tokens and sessions that expired before `now` (seconds); answers how
+    /// many.
     pub fn purge_expired(&self, now: i64) -> usize {
         let mut n = 0;
         lock(&self.inner.codes).retain(|_, c| {
             let keep = c.expires_at > now;
+            n += usize::from(!keep);
+            keep
+        });
+        lock(&self.inner.sessions).retain(|_, s| {
+            let keep = s.expires_at > now;
             n += usize::from(!keep);
             keep
         });
@@ -427,5 +447,83 @@ impl KeyStore for MemoryStore {
     async fn remove_signing_key(&self, kid: &str) -> Result<(), StorageError> {
         lock(&self.inner.keys).retain(|k| k.kid != kid);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for MemoryStore {
+    async fn find_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<Option<ConsentRecord>, StorageError> {
+        Ok(lock(&self.inner.consents)
+            .get(&(subject.to_owned(), client_id.to_owned()))
+            .cloned())
+    }
+
+    async fn save_consent(&self, consent: &ConsentRecord) -> Result<(), StorageError> {
+        lock(&self.inner.consents).insert(
+            (consent.subject.clone(), consent.client_id.clone()),
+            consent.clone(),
+        );
+        Ok(())
+    }
+
+    async fn list_consents(&self, subject: &str) -> Result<Vec<ConsentRecord>, StorageError> {
+        let mut all: Vec<ConsentRecord> = lock(&self.inner.consents)
+            .values()
+            .filter(|c| c.subject == subject)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(all)
+    }
+
+    async fn revoke_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError> {
+        // Held while the tokens are revoked, so a save racing the revocation is ordered
+        // with it rather than half-seen.
+        let mut consents = lock(&self.inner.consents);
+        let existed = consents
+            .remove(&(subject.to_owned(), client_id.to_owned()))
+            .is_some();
+        lock(&self.inner.codes).retain(|_, c| !(c.client_id == client_id && c.subject == subject));
+        self.revoke_where(|m| m.client_id == client_id && m.subject.as_deref() == Some(subject));
+        Ok(existed)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn save_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        lock(&self.inner.sessions).insert(session.sid.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn find_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
+        Ok(lock(&self.inner.sessions).get(sid).cloned())
+    }
+
+    async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StorageError> {
+        if let Some(s) = lock(&self.inner.sessions).get_mut(sid) {
+            if !s.clients.iter().any(|c| c == client_id) {
+                s.clients.push(client_id.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
+        Ok(lock(&self.inner.sessions).remove(sid))
+    }
+
+    async fn end_sessions_of(&self, subject: &str) -> Result<Vec<SessionRecord>, StorageError> {
+        let mut sessions = lock(&self.inner.sessions);
+        let sids: Vec<String> = sessions
+            .values()
+            .filter(|s| s.subject == subject)
+            .map(|s| s.sid.clone())
+            .collect();
+        Ok(sids.iter().filter_map(|sid| sessions.remove(sid)).collect())
     }
 }

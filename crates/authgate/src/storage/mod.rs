@@ -6,13 +6,17 @@
 //! rotating a refresh token) are single trait methods, so a SQL backend can make each one a
 //! single statement or transaction.
 
+mod consents;
 mod keys;
 mod memory;
+mod sessions;
 
 use async_trait::async_trait;
 
+pub use consents::{ConsentRecord, ConsentStore};
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use memory::MemoryStore;
+pub use sessions::{SessionRecord, SessionStore};
 
 use std::sync::Arc;
 
@@ -390,6 +394,10 @@ pub struct Stores {
     /// Signing keys, for endpoints and grants that sign (the JWKS endpoint, ID tokens,
     /// JWT access tokens).
     pub keys: Option<Arc<dyn KeyStore>>,
+    /// Remembered consent (OpenID Connect: skipping the consent page, `prompt=none`).
+    pub consents: Option<Arc<dyn ConsentStore>>,
+    /// Login sessions kept on the server (logout, back-channel logout).
+    pub sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl Stores {
@@ -404,7 +412,23 @@ impl Stores {
             codes,
             tokens,
             keys: None,
+            consents: None,
+            sessions: None,
         }
+    }
+
+    /// Adds the remembered-consent store.
+    #[must_use]
+    pub fn with_consents(mut self, consents: Arc<dyn ConsentStore>) -> Self {
+        self.consents = Some(consents);
+        self
+    }
+
+    /// Adds the session store.
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// Adds the signing key store.

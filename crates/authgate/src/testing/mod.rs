@@ -30,7 +30,11 @@
 //! tokens (revoked, since the other 99 were replays) and 100 concurrent refreshes of one
 //! rotating refresh token let exactly one succeed. When the store keeps signing keys: they
 //! round-trip, of 50 concurrent additions of one key generation exactly one is kept, and
-//! two key sets on the store agree on the active key through a scheduled rotation.
+//! two key sets on the store agree on the active key through a scheduled rotation. When it
+//! keeps consents: they round-trip, and revoking one revokes that client's tokens and codes
+//! for that user and nothing else. When it keeps sessions: they round-trip, collect their
+//! clients once each, end exactly once under 20 concurrent ends, and end all at once for a
+//! user; the purge removes expired ones.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
 
 use std::any::Any;
@@ -49,8 +53,9 @@ use crate::request::OAuth2Request;
 use crate::rng::OsRng;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, GrantDetails, MemoryStore,
-    ResourceOwner, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, GrantDetails,
+    MemoryStore, ResourceOwner, SessionRecord, Stores, TokenKind, TokenRecord, TokenStore,
+    UserStore,
 };
 use crate::token::{generate_token, Selector};
 
@@ -150,6 +155,8 @@ macro_rules! storage_conformance_tests {
             signing_keys_round_trip_update_and_remove,
             fifty_concurrent_additions_of_one_key_generation_keep_exactly_one,
             key_sets_sharing_the_store_agree_through_a_rotation,
+            consents_round_trip_and_revocation_takes_that_clients_tokens_for_that_user,
+            sessions_round_trip_collect_clients_and_end_once,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -833,4 +840,152 @@ pub async fn key_sets_sharing_the_store_agree_through_a_rotation(s: &StoreUnderT
     }
     #[cfg(not(feature = "jose"))]
     let _ = s;
+}
+
+/// Conformance check `consents_round_trip_and_revocation_takes_that_clients_tokens_for_that_user`
+/// (skipped for a store without consents).
+pub async fn consents_round_trip_and_revocation_takes_that_clients_tokens_for_that_user(
+    s: &StoreUnderTest,
+) {
+    let Some(consents) = &s.stores.consents else {
+        return;
+    };
+    let scope = |v: &str| v.parse::<crate::scope::Scope>().unwrap();
+    assert!(consents
+        .find_consent("user-1", "c1")
+        .await
+        .unwrap()
+        .is_none());
+    let first = ConsentRecord::new("user-1", "c1", scope("openid profile"), NOW);
+    consents.save_consent(&first).await.unwrap();
+    let wider = ConsentRecord::new("user-1", "c1", scope("email openid profile"), NOW + 5);
+    consents.save_consent(&wider).await.unwrap();
+    let other_client = ConsentRecord::new("user-1", "c2", scope("openid"), NOW);
+    let other_user = ConsentRecord::new("user-2", "c1", scope("openid"), NOW);
+    consents.save_consent(&other_client).await.unwrap();
+    consents.save_consent(&other_user).await.unwrap();
+    assert_eq!(
+        consents.find_consent("user-1", "c1").await.unwrap(),
+        Some(wider.clone()),
+        "a save replaces the (subject, client) record"
+    );
+    assert_eq!(
+        consents.list_consents("user-1").await.unwrap(),
+        vec![wider, other_client.clone()]
+    );
+
+    // Tokens and a code of user-1 at c1 go; user-1's at c2 and user-2's at c1 stay.
+    let mine = token(TokenKind::Access, None, NOW + 100);
+    let mine_refresh = token(TokenKind::Refresh, Some(mine.family), NOW + 100);
+    let mut at_c2 = token(TokenKind::Access, None, NOW + 100);
+    at_c2.client_id = "c2".into();
+    let mut of_user2 = token(TokenKind::Access, None, NOW + 100);
+    of_user2.subject = Some("user-2".into());
+    s.stores
+        .tokens
+        .save_tokens(&[mine.clone(), mine_refresh.clone()])
+        .await
+        .unwrap();
+    s.stores
+        .tokens
+        .save_tokens(&[at_c2.clone(), of_user2.clone()])
+        .await
+        .unwrap();
+    let pending = code(NOW + 600);
+    s.stores.codes.save_code(pending.clone()).await.unwrap();
+
+    assert!(consents.revoke_consent("user-1", "c1").await.unwrap());
+    assert!(!consents.revoke_consent("user-1", "c1").await.unwrap());
+    assert!(consents
+        .find_consent("user-1", "c1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(stored(s, &mine).await.revoked);
+    assert!(stored(s, &mine_refresh).await.revoked);
+    assert!(!stored(s, &at_c2).await.revoked, "another client's token");
+    assert!(!stored(s, &of_user2).await.revoked, "another user's token");
+    assert!(
+        s.stores
+            .codes
+            .find_code(&pending.selector)
+            .await
+            .unwrap()
+            .is_none_or(|c| c.used),
+        "an unredeemed code of the revoked approval cannot be redeemed"
+    );
+    assert_eq!(
+        consents.list_consents("user-1").await.unwrap(),
+        vec![other_client]
+    );
+    assert!(consents
+        .find_consent("user-2", "c1")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Conformance check `sessions_round_trip_collect_clients_and_end_once` (skipped for a
+/// store without sessions).
+pub async fn sessions_round_trip_collect_clients_and_end_once(s: &StoreUnderTest) {
+    let Some(sessions) = &s.stores.sessions else {
+        return;
+    };
+    let one = SessionRecord::new("sid-1", "user-1", NOW - 10, NOW + 3600)
+        .username("alice")
+        .amr(["pwd", "otp"])
+        .acr("urn:example:loa:2");
+    sessions.save_session(&one).await.unwrap();
+    assert_eq!(
+        sessions.find_session("sid-1").await.unwrap(),
+        Some(one.clone())
+    );
+    for c in ["c1", "c2", "c1"] {
+        sessions.add_session_client("sid-1", c).await.unwrap();
+    }
+    sessions.add_session_client("nope", "c1").await.unwrap();
+    assert!(sessions.find_session("nope").await.unwrap().is_none());
+    let got = sessions.find_session("sid-1").await.unwrap().unwrap();
+    assert_eq!(got.clients, vec!["c1".to_owned(), "c2".to_owned()]);
+
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let sessions = sessions.clone();
+        tasks.push(tokio::spawn(
+            async move { sessions.end_session("sid-1").await },
+        ));
+    }
+    let mut ended = Vec::new();
+    for t in tasks {
+        ended.extend(t.await.unwrap().unwrap());
+    }
+    assert_eq!(ended.len(), 1, "exactly one end gets the session");
+    assert_eq!(ended[0].clients, got.clients);
+    assert!(sessions.find_session("sid-1").await.unwrap().is_none());
+
+    for sid in ["a", "b"] {
+        sessions
+            .save_session(&SessionRecord::new(sid, "user-2", NOW, NOW + 60))
+            .await
+            .unwrap();
+    }
+    let other = SessionRecord::new("c", "user-3", NOW, NOW + 60);
+    sessions.save_session(&other).await.unwrap();
+    let mut all = sessions.end_sessions_of("user-2").await.unwrap();
+    all.sort_by(|x, y| x.sid.cmp(&y.sid));
+    assert_eq!(
+        all.iter().map(|x| x.sid.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert!(sessions.end_sessions_of("user-2").await.unwrap().is_empty());
+    assert_eq!(sessions.find_session("c").await.unwrap(), Some(other));
+
+    sessions
+        .save_session(&SessionRecord::new("old", "user-3", NOW - 100, NOW - 1))
+        .await
+        .unwrap();
+    if s.fixture.purge_expired(NOW).await.is_some() {
+        assert!(sessions.find_session("old").await.unwrap().is_none());
+        assert!(sessions.find_session("c").await.unwrap().is_some());
+    }
 }
