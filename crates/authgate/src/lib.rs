@@ -47,7 +47,9 @@ pub use endpoints::{
     IntrospectionPolicy, RevocationEndpoint, SetupError, TokenEndpoint,
 };
 #[cfg(feature = "jose")]
-pub use endpoints::{JwksEndpoint, UserInfoEndpoint};
+pub use endpoints::{
+    BackchannelLogout, EndSessionRequest, EndedSession, JwksEndpoint, UserInfoEndpoint,
+};
 pub use error::{ErrorCode, OAuth2Error, StorageError};
 pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, TokenGenerator};
 #[cfg(feature = "jose")]

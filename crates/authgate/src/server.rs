@@ -11,7 +11,7 @@ use crate::endpoints::{
     metadata, not_enabled, AuthorizationEndpoint, Endpoint, IntrospectionEndpoint,
     RevocationEndpoint, SetupError, TokenEndpoint,
 };
-use crate::error::OAuth2Error;
+use crate::error::{ErrorCode, OAuth2Error};
 use crate::generator::{ConfigExpiresIn, ExpiresIn, OpaqueTokenGenerator, TokenGenerator};
 use crate::grants::Grant;
 use crate::metadata::Metadata;
@@ -62,6 +62,8 @@ impl AuthorizationServer {
                 rng: Arc::new(OsRng),
                 generator: Arc::new(OpaqueTokenGenerator),
                 key_store: stores.keys,
+                consents: stores.consents,
+                sessions: stores.sessions,
                 #[cfg(feature = "jose")]
                 keys: None,
                 #[cfg(feature = "jose")]
@@ -342,6 +344,102 @@ impl AuthorizationServer {
         }
     }
 
+    /// Whether the user must be asked to consent to a validated request (OpenID Connect
+    /// Core §3.1.2.4): yes for `prompt=consent`; no for a client registered with
+    /// `skip_consent`; no when the user approved this client before for at least the
+    /// requested scope (the stores' [`crate::ConsentStore`]); yes otherwise. With
+    /// `prompt=none`, a `true` here means answering `consent_required`.
+    ///
+    /// # Errors
+    /// The consent store failed (503).
+    pub async fn consent_required(
+        &self,
+        request: &AuthorizationRequest,
+        subject: &str,
+    ) -> Result<bool, OAuth2Error> {
+        if request.has_prompt("consent") || request.client.skip_consent() {
+            return Ok(request.consent_required(None));
+        }
+        let remembered = match &self.ctx.consents {
+            Some(c) => c
+                .find_consent(subject, request.client.client_id())
+                .await?
+                .map(|c| c.scope),
+            None => None,
+        };
+        Ok(request.consent_required(remembered.as_ref()))
+    }
+
+    /// Forgets a user's approval of a client and revokes every token and code the client
+    /// holds for the user (OpenID Connect: revoking consent). Answers whether an approval
+    /// existed.
+    ///
+    /// # Errors
+    /// No consent store, or it failed.
+    pub async fn revoke_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<bool, OAuth2Error> {
+        let Some(c) = &self.ctx.consents else {
+            return Err(OAuth2Error::with_description(
+                ErrorCode::ServerError,
+                "the server keeps no consents",
+            ));
+        };
+        Ok(c.revoke_consent(subject, client_id).await?)
+    }
+
+    /// Validates an RP-initiated logout request (OpenID Connect RP-Initiated Logout §2,
+    /// §3); see [`crate::EndSessionRequest`].
+    ///
+    /// # Errors
+    /// `invalid_request` to show on a page (never redirected), 503 on a store outage.
+    #[cfg(feature = "jose")]
+    pub async fn validate_end_session_request(
+        &self,
+        req: &OAuth2Request,
+    ) -> Result<crate::EndSessionRequest, OAuth2Error> {
+        crate::EndSessionRequest::validate(&self.ctx, req).await
+    }
+
+    /// Ends a login session (logout): removes it from the stores' [`crate::SessionStore`]
+    /// and answers it with a back-channel logout token for each of its clients that
+    /// registered a `backchannel_logout_uri`. `None` when the session had already ended.
+    ///
+    /// # Errors
+    /// No session store, or it failed.
+    #[cfg(feature = "jose")]
+    pub async fn end_session(&self, sid: &str) -> Result<Option<crate::EndedSession>, OAuth2Error> {
+        let Some(sessions) = &self.ctx.sessions else {
+            return Err(no_sessions());
+        };
+        match sessions.end_session(sid).await? {
+            Some(s) => Ok(Some(crate::EndedSession::announce(&self.ctx, s).await)),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends every session of a user (a password change, the user's removal), as
+    /// [`Self::end_session`] does one.
+    ///
+    /// # Errors
+    /// No session store, or it failed.
+    #[cfg(feature = "jose")]
+    pub async fn end_sessions_of(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<crate::EndedSession>, OAuth2Error> {
+        let Some(sessions) = &self.ctx.sessions else {
+            return Err(no_sessions());
+        };
+        let mut out = Vec::new();
+        for s in sessions.end_sessions_of(subject).await? {
+            out.push(crate::EndedSession::announce(&self.ctx, s).await);
+        }
+        Ok(out)
+    }
+
     // ----- token endpoint -----------------------------------------------------------------
 
     /// The token endpoint (RFC 6749 §3.2, §5): dispatches on `grant_type`.
@@ -411,4 +509,9 @@ impl fmt::Debug for AuthorizationServer {
             )
             .finish_non_exhaustive()
     }
+}
+
+#[cfg(feature = "jose")]
+fn no_sessions() -> OAuth2Error {
+    OAuth2Error::with_description(ErrorCode::ServerError, "the server keeps no sessions")
 }

@@ -17,7 +17,8 @@ use crate::response::{quote, OAuth2Response};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::storage::{
-    AuthorizationCodeStore, ClientStore, KeyStore, TokenKind, TokenRecord, TokenStore,
+    AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, SessionStore, TokenKind,
+    TokenRecord, TokenStore,
 };
 
 /// The server's shared parts, handed to every grant and endpoint.
@@ -40,6 +41,10 @@ pub struct ServerContext {
     pub expires_in: Arc<dyn ExpiresIn>,
     /// The signing key store, when the stores have one.
     pub key_store: Option<Arc<dyn KeyStore>>,
+    /// Remembered consent, when the stores keep it.
+    pub consents: Option<Arc<dyn ConsentStore>>,
+    /// Login sessions, when the stores keep them.
+    pub sessions: Option<Arc<dyn SessionStore>>,
     /// The signing keys, when the server signs (see
     /// [`crate::AuthorizationServer::with_signing_keys`]).
     #[cfg(feature = "jose")]

@@ -62,6 +62,7 @@ fn client(id: &str) -> ClientRecord {
 struct Op {
     server: AuthorizationServer,
     clock: FrozenClock,
+    store: MemoryStore,
 }
 
 fn op() -> Op {
@@ -74,6 +75,15 @@ fn op() -> Op {
             .with_metadata("subject_type", "pairwise")
             .with_metadata("userinfo_signed_response_alg", "ES256"),
     );
+    store.add_client(
+        client("bc")
+            .with_metadata("backchannel_logout_uri", "https://rp.example/backchannel")
+            .with_metadata(
+                "post_logout_redirect_uris",
+                json!(["https://rp.example/bye", "https://rp.example/bye?lang=en"]),
+            ),
+    );
+    store.add_client(client("first").with_metadata("skip_consent", true));
     store.add_client(
         ClientRecord::confidential("plain", "secret")
             .redirect_uris(["https://plain.example/cb"])
@@ -95,7 +105,11 @@ fn op() -> Op {
     .with_clock(clock.clone())
     .with_signing_keys(KeyEncryptionKey::generate(&OsRng), policy);
     server
-        .enable_openid(OpenIdProvider::new(Users).pairwise_secret(vec![9; 32]))
+        .enable_openid(
+            OpenIdProvider::new(Users)
+                .pairwise_secret(vec![9; 32])
+                .logout(true),
+        )
         .unwrap();
     server
         .register_grant(AuthorizationCodeGrant::new())
@@ -105,7 +119,11 @@ fn op() -> Op {
     }
     server.register_endpoint(JwksEndpoint::new()).unwrap();
     server.register_endpoint(UserInfoEndpoint::new()).unwrap();
-    Op { server, clock }
+    Op {
+        server,
+        clock,
+        store,
+    }
 }
 
 fn alice() -> ResourceOwner {
@@ -680,6 +698,251 @@ async fn a_logout_token_names_the_user_and_session_and_has_no_nonce_backchannel_
     assert!(c["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     assert!(c["jti"].is_string());
     assert!(c.get("nonce").is_none());
+}
+
+#[tokio::test]
+async fn remembered_consent_skips_asking_for_a_subset_and_prompt_consent_asks_anyway_oidc_core_3_1_2_4(
+) {
+    let op = op();
+    let request = |client: &str, scope: &str, extra: &str| {
+        let req = get(&format!(
+            "/authorize?client_id={client}&response_type=code&scope={scope}&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"
+        ));
+        let server = &op.server;
+        async move { server.validate_authorization_request(&req).await.unwrap() }
+    };
+    let wide = request("rp", "openid%20email%20profile", "").await;
+    assert!(op.server.consent_required(&wide, "user-1").await.unwrap());
+    op.server
+        .create_authorization_response(
+            &get(&format!(
+                "/authorize?client_id=rp&response_type=code&scope=openid%20email%20profile&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            Some(&alice()),
+        )
+        .await
+        .unwrap();
+    let remembered = op
+        .store
+        .find_consent("user-1", "rp")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(remembered.scope.to_string(), "email openid profile");
+    assert_eq!(remembered.granted_at, T0);
+    for scope in ["openid", "openid%20email", "openid%20email%20profile"] {
+        let r = request("rp", scope, "").await;
+        assert!(
+            !op.server.consent_required(&r, "user-1").await.unwrap(),
+            "{scope}"
+        );
+    }
+    let more = request("rp", "openid%20phone", "").await;
+    assert!(
+        op.server.consent_required(&more, "user-1").await.unwrap(),
+        "a scope not approved yet"
+    );
+    let forced = request("rp", "openid", "&prompt=consent").await;
+    assert!(op.server.consent_required(&forced, "user-1").await.unwrap());
+    let other_user = request("rp", "openid", "").await;
+    assert!(op
+        .server
+        .consent_required(&other_user, "user-2")
+        .await
+        .unwrap());
+    let first_party = request("first", "openid%20phone", "").await;
+    assert!(
+        !op.server
+            .consent_required(&first_party, "user-1")
+            .await
+            .unwrap(),
+        "skip_consent"
+    );
+
+    // A later approval of more adds to what is remembered.
+    op.server
+        .create_authorization_response(
+            &get(&format!(
+                "/authorize?client_id=rp&response_type=code&scope=openid%20phone&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            Some(&alice()),
+        )
+        .await
+        .unwrap();
+    let remembered = op
+        .store
+        .find_consent("user-1", "rp")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(remembered.scope.to_string(), "email openid phone profile");
+}
+
+#[tokio::test]
+async fn revoking_consent_revokes_that_clients_tokens_for_that_user() {
+    let op = op();
+    let code = code_for(&op, "rp", "").await;
+    let mine = exchange(&op, "rp", &code).await;
+    let code = code_for(&op, "bc", "").await;
+    let other_client = exchange(&op, "bc", &code).await;
+    let at = |b: &Value| b["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&op, bearer_get(&at(&mine))).await.status, 200);
+    assert!(op.server.revoke_consent("user-1", "rp").await.unwrap());
+    assert_eq!(userinfo(&op, bearer_get(&at(&mine))).await.status, 401);
+    assert_eq!(
+        userinfo(&op, bearer_get(&at(&other_client))).await.status,
+        200
+    );
+    let refresh = op
+        .server
+        .create_token_response(&token_post(
+            "rp",
+            &format!(
+                "grant_type=refresh_token&refresh_token={}",
+                mine["refresh_token"].as_str().unwrap()
+            ),
+        ))
+        .await;
+    assert_eq!(refresh.json_body().unwrap()["error"], "invalid_grant");
+    assert!(!op.server.revoke_consent("user-1", "rp").await.unwrap());
+}
+
+async fn with_session(op: &Op) {
+    op.store
+        .save_session(&SessionRecord::new("sid-1", "user-1", T0 - 30, T0 + 3600).username("alice"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_has_a_logout_token_for_each_client_with_a_backchannel_uri_backchannel_logout_2_5(
+) {
+    let op = op();
+    with_session(&op).await;
+    code_for(&op, "bc", "").await;
+    code_for(&op, "rp", "").await;
+    code_for(&op, "bc", "").await;
+    let session = op.store.find_session("sid-1").await.unwrap().unwrap();
+    assert_eq!(session.clients, ["bc", "rp"], "each client once, in order");
+
+    let ended = op.server.end_session("sid-1").await.unwrap().unwrap();
+    assert!(ended.failed.is_empty());
+    assert_eq!(
+        ended.backchannel.len(),
+        1,
+        "rp registered no backchannel_logout_uri"
+    );
+    let notice = &ended.backchannel[0];
+    assert_eq!(
+        (notice.client_id.as_str(), notice.uri.as_str()),
+        ("bc", "https://rp.example/backchannel")
+    );
+    let t = verify(&op, &notice.logout_token).await;
+    assert_eq!(t.typ.as_deref(), Some("logout+jwt"));
+    assert_eq!(
+        (
+            t.claims["aud"].as_str(),
+            t.claims["sub"].as_str(),
+            t.claims["sid"].as_str()
+        ),
+        (Some("bc"), Some("user-1"), Some("sid-1"))
+    );
+    assert!(
+        op.server.end_session("sid-1").await.unwrap().is_none(),
+        "a session ends once"
+    );
+
+    // A user's every session ends at once (password change, removal).
+    for sid in ["a", "b"] {
+        op.store
+            .save_session(&SessionRecord::new(sid, "user-1", T0, T0 + 60))
+            .await
+            .unwrap();
+    }
+    assert_eq!(op.server.end_sessions_of("user-1").await.unwrap().len(), 2);
+}
+
+fn end_session(query: &str) -> OAuth2Request {
+    get(&format!("/end_session?{query}"))
+}
+
+#[tokio::test]
+async fn end_session_requests_are_validated_rp_initiated_logout_2_and_3_1() {
+    let op = op();
+    with_session(&op).await;
+    let code = code_for(&op, "bc", "").await;
+    let hint = exchange(&op, "bc", &code).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let validate = |q: String| {
+        let server = &op.server;
+        async move { server.validate_end_session_request(&end_session(&q)).await }
+    };
+
+    // The hint's audience is the client; a registered URI is redirected to with state.
+    op.clock.advance(7200); // an expired ID token is still a good hint
+    let ok = validate(format!(
+        "id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye%3Flang%3Den&state=s%201"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ok.client.as_ref().unwrap().client_id(), "bc");
+    assert_eq!(
+        ok.redirect_uri().unwrap(),
+        "https://rp.example/bye?lang=en&state=s+1"
+    );
+    let session = op.store.find_session("sid-1").await.unwrap().unwrap();
+    assert!(ok.is_tied_to(op.server.context(), &session));
+    let stranger = SessionRecord::new("sid-2", "user-1", T0, T0 + 60);
+    assert!(
+        !ok.is_tied_to(op.server.context(), &stranger),
+        "the hint names another session"
+    );
+
+    // client_id alone identifies the client, and ties nothing to a session.
+    let by_id =
+        validate("client_id=bc&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye".into())
+            .await
+            .unwrap();
+    assert_eq!(by_id.redirect_uri().unwrap(), "https://rp.example/bye");
+    assert!(!by_id.is_tied_to(op.server.context(), &session));
+    let bare = validate(String::new()).await.unwrap();
+    assert!(bare.redirect_uri().is_none() && bare.client.is_none());
+
+    for (query, why) in [
+        (
+            format!("id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"),
+            "not registered",
+        ),
+        (
+            "client_id=bc&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye%2F".into(),
+            "not registered",
+        ),
+        (
+            "post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye".into(),
+            "client_id or id_token_hint",
+        ),
+        (format!("id_token_hint={hint}&client_id=rp"), "audience"),
+        ("id_token_hint=not.a.jwt".into(), "id_token_hint"),
+        ("client_id=nobody".into(), "unknown client_id"),
+    ] {
+        let e = validate(query.clone()).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRequest, "{query}");
+        assert!(
+            e.error_description().unwrap().contains(why),
+            "{query}: {:?}",
+            e.error_description()
+        );
+    }
+}
+
+#[tokio::test]
+async fn discovery_lists_logout_when_enabled_backchannel_logout_2_1() {
+    let m = op().server.metadata().to_json();
+    assert_eq!(m["end_session_endpoint"], format!("{ISSUER}/end_session"));
+    assert_eq!(m["backchannel_logout_supported"], true);
+    assert_eq!(m["backchannel_logout_session_supported"], true);
 }
 
 #[tokio::test]

@@ -199,6 +199,7 @@ impl AuthorizationEndpoint {
         let Some(grant) = self.grants.get(&request.response_type) else {
             return Err(fail(OAuth2Error::new(ErrorCode::UnsupportedResponseType)));
         };
+        remember(ctx, &request, owner).await.map_err(fail)?;
         let mut response = grant.authorize(ctx, &request, owner).await.map_err(fail)?;
         if let Some(s) = &request.state {
             response.push("state", s.clone());
@@ -427,29 +428,14 @@ pub(crate) async fn verify_id_token_hint(
     hint: &str,
     client_id: &str,
 ) -> Result<String, OAuth2Error> {
-    let invalid = || {
-        OAuth2Error::invalid_request(
-            "id_token_hint is not an ID token this server issued to the client",
-        )
-    };
-    let Some(keys) = &ctx.keys else {
-        return Err(invalid());
-    };
-    let verifier = keys.verifier().await.map_err(|e| match e {
-        crate::jose::JoseError::Storage(s) => s.into(),
-        _ => invalid(),
-    })?;
-    let claims = verifier.verify(hint).map_err(|_| invalid())?.claims;
-    let ours = claims["iss"] == ctx.config.issuer.as_str();
-    let for_client = match &claims["aud"] {
-        serde_json::Value::String(a) => a == client_id,
-        serde_json::Value::Array(a) => a.iter().any(|v| v == client_id),
-        _ => false,
-    };
-    match claims["sub"].as_str() {
-        Some(sub) if ours && for_client => Ok(sub.to_owned()),
-        _ => Err(invalid()),
+    let claims = crate::oidc::verify_own_id_token(ctx, hint).await?;
+    if !crate::oidc::audience_has(&claims, client_id) {
+        return Err(crate::oidc::not_our_id_token());
     }
+    claims["sub"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(crate::oidc::not_our_id_token)
 }
 
 /// The client named by `client_id` and the redirect URI to answer at: the request's, when
@@ -497,4 +483,37 @@ async fn verify_client_and_redirect(
             ))),
         },
     }
+}
+
+/// Before issuing: the approval joins the user's remembered consent for the client (when
+/// the stores keep consents and it adds scope), and the client joins the user's session
+/// (when the stores keep sessions and the owner names one), so logout knows to tell it.
+/// Done first so that a failure leaves nothing issued.
+async fn remember(
+    ctx: &ServerContext,
+    request: &AuthorizationRequest,
+    owner: &ResourceOwner,
+) -> Result<(), OAuth2Error> {
+    let client_id = request.client.client_id();
+    if let Some(consents) = &ctx.consents {
+        let before = consents.find_consent(&owner.subject, client_id).await?;
+        if !before.as_ref().is_some_and(|c| c.covers(&request.scope)) {
+            let scope = match before {
+                Some(c) => c.scope.union(&request.scope),
+                None => request.scope.clone(),
+            };
+            consents
+                .save_consent(&crate::storage::ConsentRecord::new(
+                    owner.subject.clone(),
+                    client_id,
+                    scope,
+                    ctx.now(),
+                ))
+                .await?;
+        }
+    }
+    if let (Some(sessions), Some(sid)) = (&ctx.sessions, &owner.session_id) {
+        sessions.add_session_client(sid, client_id).await?;
+    }
+    Ok(())
 }

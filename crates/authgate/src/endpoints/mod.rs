@@ -8,6 +8,7 @@
 //! | [`introspection`] | introspection endpoint | RFC 7662 | [`crate::AuthorizationServer::register_endpoint`] |
 //! | `jwks` | the server's public signing keys | RFC 7517 §5 | [`crate::AuthorizationServer::register_endpoint`] (needs signing keys; feature `jose`) |
 //! | `userinfo` | the user's claims | OpenID Connect Core §5.3 | [`crate::AuthorizationServer::register_endpoint`] (needs OpenID Connect; feature `jose`) |
+//! | `end_session` | RP-initiated logout; back-channel logout tokens | OpenID Connect RP-Initiated Logout 1.0, Back-Channel Logout 1.0 | the application's page, validated by [`crate::AuthorizationServer::validate_end_session_request`]; advertised by [`crate::oidc::OpenIdProvider::logout`] (feature `jose`) |
 //! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
 //!
 //! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
@@ -16,6 +17,8 @@
 //! requests. Nothing in `server.rs` changes for it.
 
 pub mod authorization;
+#[cfg(feature = "jose")]
+pub mod end_session;
 pub mod introspection;
 #[cfg(feature = "jose")]
 pub mod jwks;
@@ -30,6 +33,8 @@ use async_trait::async_trait;
 use http::{Method, StatusCode};
 
 pub use authorization::AuthorizationEndpoint;
+#[cfg(feature = "jose")]
+pub use end_session::{BackchannelLogout, EndSessionRequest, EndedSession};
 pub use introspection::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy};
 #[cfg(feature = "jose")]
 pub use jwks::JwksEndpoint;

@@ -101,6 +101,7 @@ pub struct OpenIdProvider {
     pairwise_secret: Option<Vec<u8>>,
     acr_values: Vec<String>,
     claims_supported: Vec<String>,
+    logout: bool,
 }
 
 /// What an ID token is issued for.
@@ -158,7 +159,20 @@ impl OpenIdProvider {
             pairwise_secret: None,
             acr_values: Vec::new(),
             claims_supported: standard_claims().into_iter().map(str::to_owned).collect(),
+            logout: false,
         }
+    }
+
+    /// Advertises the application's end-session page (`end_session_endpoint`, at
+    /// [`crate::config::EndpointPaths::end_session`]; RP-Initiated Logout 1.0) and, when the stores
+    /// keep sessions, back-channel logout with `sid` (`backchannel_logout_supported`,
+    /// `backchannel_logout_session_supported`; Back-Channel Logout 1.0). The application
+    /// serves the page (see [`crate::EndSessionRequest`]) and delivers the logout tokens
+    /// [`crate::AuthorizationServer::end_session`] answers.
+    #[must_use]
+    pub fn logout(mut self, enabled: bool) -> Self {
+        self.logout = enabled;
+        self
     }
 
     /// Sets the ID token lifetime, in seconds (default 3600). It must be within the key
@@ -403,6 +417,14 @@ impl OpenIdProvider {
         if !self.acr_values.is_empty() {
             Metadata::add(&mut metadata.acr_values_supported, self.acr_values.clone());
         }
+        if self.logout {
+            metadata.end_session_endpoint =
+                Some(ctx.config.endpoint_url(&ctx.config.endpoints.end_session));
+            if ctx.sessions.is_some() {
+                metadata.backchannel_logout_supported = Some(true);
+                metadata.backchannel_logout_session_supported = Some(true);
+            }
+        }
         metadata.claims_parameter_supported = Some(true);
         metadata.request_parameter_supported = Some(false);
         metadata.request_uri_parameter_supported = Some(false);
@@ -469,6 +491,46 @@ pub fn half_hash(alg: Algorithm, value: &str) -> String {
         _ => Sha256::digest(value.as_bytes()).to_vec(),
     };
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+/// The error for an `id_token_hint` this server did not issue (or not to this client).
+pub(crate) fn not_our_id_token() -> OAuth2Error {
+    OAuth2Error::invalid_request(
+        "id_token_hint is not an ID token this server issued to the client",
+    )
+}
+
+/// The claims of an ID token this server signed (with a key it still publishes), expired
+/// or not: what `id_token_hint` may be (OpenID Connect Core §3.1.2.1, RP-Initiated Logout
+/// §2).
+pub(crate) async fn verify_own_id_token(
+    ctx: &ServerContext,
+    token: &str,
+) -> Result<Value, OAuth2Error> {
+    let Some(keys) = &ctx.keys else {
+        return Err(not_our_id_token());
+    };
+    let verifier = keys.verifier().await.map_err(|e| match e {
+        JoseError::Storage(s) => s.into(),
+        _ => not_our_id_token(),
+    })?;
+    let claims = verifier
+        .verify(token)
+        .map_err(|_| not_our_id_token())?
+        .claims;
+    if claims["iss"] != ctx.config.issuer.as_str() || !claims["sub"].is_string() {
+        return Err(not_our_id_token());
+    }
+    Ok(claims)
+}
+
+/// Whether a token's `aud` is or holds `client_id`.
+pub(crate) fn audience_has(claims: &Value, client_id: &str) -> bool {
+    match &claims["aud"] {
+        Value::String(a) => a == client_id,
+        Value::Array(a) => a.iter().any(|v| v == client_id),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
