@@ -67,7 +67,9 @@ pub use resource::{
     BearerError, BearerValidator, DefaultBearerValidator, ResourceProtector, ScopeRequirement,
     TokenLookup,
 };
-pub use response::{AuthorizationResponse, FormPostPage, OAuth2Response, TokenResponse};
+pub use response::{
+    AuthorizationResponse, AutoSubmitForm, FormPostPage, OAuth2Response, TokenResponse,
+};
 pub use rng::{OsRng, Rng};
 pub use scope::Scope;
 pub use server::AuthorizationServer;

@@ -375,3 +375,163 @@ pub(crate) fn quote(s: &str) -> String {
         .collect();
     format!("\"{cleaned}\"")
 }
+
+/// The form_post page of the OAuth 2.0 Form Post Response Mode, ready to use: a form
+/// posting the parameters to the redirect URI, with a visible "Continue" button for
+/// browsers without scripts and one inline script that submits it at once where scripts
+/// run. Its Content-Security-Policy allows only that script (by its SHA-256 hash), no
+/// other source of anything, and form submission only to the redirect URI's origin.
+///
+/// ```
+/// use authgate::{AuthorizationServer, AutoSubmitForm, MemoryStore, ServerConfig};
+/// let server = AuthorizationServer::new(MemoryStore::new(), ServerConfig::new("https://op.example"))
+///     .with_form_post(AutoSubmitForm::new());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AutoSubmitForm {
+    title: Option<String>,
+}
+
+/// The one script the page runs.
+const AUTO_SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+
+impl AutoSubmitForm {
+    /// The page with the default title ("Continue to the application").
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the page title (shown while the browser posts, or beside the button).
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// The CSP source of the script: `'sha256-…'`.
+    fn script_hash() -> &'static str {
+        use base64::Engine;
+        use sha2::Digest;
+        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        HASH.get_or_init(|| {
+            let digest = sha2::Sha256::digest(AUTO_SUBMIT_SCRIPT.as_bytes());
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+    }
+}
+
+/// Escapes text for an HTML attribute value or element content.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl FormPostPage for AutoSubmitForm {
+    fn render(&self, response: &AuthorizationResponse) -> OAuth2Response {
+        let title = html_escape(
+            self.title
+                .as_deref()
+                .unwrap_or("Continue to the application"),
+        );
+        let fields: String = response
+            .params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    html_escape(k),
+                    html_escape(v)
+                )
+            })
+            .collect();
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body><form method=\"post\" action=\"{action}\">{fields}\
+             <noscript><p>{title}</p></noscript><button type=\"submit\">Continue</button></form>\
+             <script>{AUTO_SUBMIT_SCRIPT}</script></body></html>",
+            action = html_escape(&response.redirect_uri),
+        );
+        // form-action: only where the response goes (scheme, host and port), when the
+        // redirect URI has an origin; a custom-scheme URI has none to name.
+        let form_action = Url::parse(&response.redirect_uri)
+            .ok()
+            .map(|u| u.origin())
+            .filter(url::Origin::is_tuple)
+            .map(|o| format!(" form-action {};", o.ascii_serialization()))
+            .unwrap_or_default();
+        let csp = format!(
+            "default-src 'none'; script-src {};{form_action} frame-ancestors 'none'; base-uri 'none'",
+            Self::script_hash()
+        );
+        let mut headers = HeaderMap::with_capacity(5);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        OAuth2Response {
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from(body),
+        }
+    }
+}
+
+#[cfg(test)]
+mod form_post_tests {
+    use super::*;
+
+    #[test]
+    fn the_page_escapes_values_posts_to_the_redirect_uri_and_allows_only_its_own_script() {
+        let mut r =
+            AuthorizationResponse::new("https://rp.example:8443/cb?x=1", ResponseMode::FormPost);
+        r.push("code", "a\"b<c>&'d");
+        r.push("state", "s");
+        let res = AutoSubmitForm::new().render(&r);
+        assert_eq!(res.status, StatusCode::OK);
+        let html = String::from_utf8(res.body.to_vec()).unwrap_or_default();
+        assert!(html.contains("action=\"https://rp.example:8443/cb?x=1\""));
+        assert!(html.contains("value=\"a&quot;b&lt;c&gt;&amp;&#39;d\""));
+        assert!(
+            html.contains("<button type=\"submit\">Continue</button>"),
+            "works without scripts"
+        );
+        let csp = res.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap_or_default();
+        // The hash of the script as the page carries it (computed independently here).
+        let expected = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(b"document.forms[0].submit();"))
+        };
+        assert!(html.contains("<script>document.forms[0].submit();</script>"));
+        assert!(
+            csp.contains(&format!("script-src 'sha256-{expected}';")),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("form-action https://rp.example:8443;"),
+            "{csp}"
+        );
+        assert!(csp.starts_with("default-src 'none'"));
+        assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
+    }
+}
