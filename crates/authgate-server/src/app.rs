@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use minijinja::{context, Environment};
 
+use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
     cookie, random_token, same_token, LoginLimiter, Session, Sessions, CSRF_COOKIE, SESSION_TTL,
@@ -34,6 +35,7 @@ struct Inner {
     limiter: Arc<LoginLimiter>,
     pages: Environment<'static>,
     clock: Arc<dyn Clock>,
+    backchannel: Backchannel,
 }
 
 impl FromRef<AppState> for Server {
@@ -59,19 +61,12 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             .map_err(|e| format!("cannot save client '{}': {e}", c.client_id))?;
     }
     for u in &config.users {
-        let mut claims = serde_json::Map::new();
-        if let Some(e) = &u.email {
-            claims.insert("email".into(), e.clone().into());
-        }
-        if let Some(n) = &u.name {
-            claims.insert("name".into(), n.clone().into());
-        }
         store
             .upsert_user(&NewUser {
                 username: u.username.clone(),
                 subject: u.subject.clone().unwrap_or_else(|| u.username.clone()),
                 password: u.password.clone(),
-                claims: claims.into(),
+                claims: u.claims.to_json(),
             })
             .await
             .map_err(|e| format!("cannot save user '{}': {e}", u.username))?;
@@ -111,7 +106,8 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     // One clock for the engine, the sessions, the login limits and the purger.
     let mut server = AuthorizationServer::new(store.stores(), engine_config)
         .with_clock(clock.clone())
-        .with_signing_keys(kek, config.keys.policy());
+        .with_signing_keys(kek, config.keys.policy())
+        .with_form_post(AutoSubmitForm::new());
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new())
@@ -134,6 +130,35 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         tracing::warn!("enabling the implicit grant because a client lists it; RFC 9700 section 2.1.2 advises against it");
         server.register_grant(ImplicitGrant::new());
     }
+    // OpenID Connect: ID tokens, UserInfo, the implicit and hybrid response types the
+    // clients list, logout.
+    let pairwise = store
+        .shared_secret("pairwise-subject")
+        .await
+        .map_err(|e| format!("cannot read the pairwise subject secret: {e}"))?;
+    server
+        .enable_openid(
+            authgate::oidc::OpenIdProvider::new(UserClaims {
+                store: store.clone(),
+            })
+            .id_token_ttl(3600.min(config.keys.retain))
+            .pairwise_secret(pairwise)
+            .logout(true),
+        )
+        .map_err(|e| e.to_string())?;
+    for grant in OpenIdGrant::all() {
+        let rt = grant.response_type().to_string();
+        if config.clients.iter().any(|c| {
+            c.response_types
+                .iter()
+                .any(|r| ResponseType::parse(r).is_some_and(|p| p.to_string() == rt))
+        }) {
+            server.register_grant(grant);
+        }
+    }
+    server
+        .register_endpoint(UserInfoEndpoint::new())
+        .map_err(|e| e.to_string())?;
     // One limiter for the login page and the password grant: a guess is a guess.
     let limiter = Arc::new(LoginLimiter::new(5, 20, 300));
     if wants("password") {
@@ -159,6 +184,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             limiter,
             pages: pages(config.templates_dir.as_deref())?,
             clock,
+            backchannel: Backchannel::new()?,
         }),
     };
     authgate_sql::spawn_purger(
@@ -177,11 +203,11 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/.well-known/openid-configuration",
-            get(authgate_axum::metadata),
+            get(authgate_axum::metadata).layer(cors()),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(authgate_axum::metadata),
+            get(authgate_axum::metadata).layer(cors()),
         )
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", get(login_page).post(login_submit))
@@ -195,10 +221,57 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             "/introspect",
             post(authgate_axum::introspect).fallback(authgate_axum::introspect),
         )
-        .route("/jwks", get(jwks).fallback(jwks))
+        .route("/jwks", get(jwks).fallback(jwks).layer(cors()))
+        .route(
+            "/userinfo",
+            get(userinfo)
+                .post(userinfo)
+                .fallback(userinfo)
+                .layer(cors()),
+        )
+        .route("/end_session", get(end_session).post(end_session))
+        .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
         .with_state(state))
+}
+
+/// What browsers' OpenID Connect clients read from another origin: discovery, the keys
+/// and UserInfo (with its Bearer `Authorization` header; no cookies, so any origin).
+fn cors() -> tower_http::cors::CorsLayer {
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::GET, http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(Duration::from_secs(600))
+}
+
+/// User claims for ID tokens and UserInfo, from the users table (`preferred_username`
+/// defaults to the login name).
+struct UserClaims {
+    store: AnyStore,
+}
+
+#[async_trait]
+impl authgate::oidc::ClaimsSource for UserClaims {
+    async fn claims(
+        &self,
+        subject: &str,
+        names: &[&str],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StorageError> {
+        let Some(user) = self.store.find_user_by_subject(subject).await? else {
+            return Ok(serde_json::Map::new());
+        };
+        let mut all = match user.claims {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        all.entry("preferred_username")
+            .or_insert_with(|| user.username.into());
+        all.retain(|k, _| names.contains(&k.as_str()));
+        Ok(all)
+    }
 }
 
 /// The password grant's user check, behind the same attempt limits as the login page
@@ -248,6 +321,45 @@ fn client_record(c: &ClientConfig) -> ClientRecord {
     .response_types(c.response_types.clone())
     .scope(&c.scope);
     r.client_name = c.client_name.clone();
+    let strings = [
+        (
+            "id_token_signed_response_alg",
+            &c.id_token_signed_response_alg,
+        ),
+        (
+            "userinfo_signed_response_alg",
+            &c.userinfo_signed_response_alg,
+        ),
+        ("subject_type", &c.subject_type),
+        ("sector_identifier_uri", &c.sector_identifier_uri),
+        ("backchannel_logout_uri", &c.backchannel_logout_uri),
+    ];
+    for (key, value) in strings {
+        if let Some(v) = value {
+            r = r.with_metadata(key, v.clone());
+        }
+    }
+    if !c.post_logout_redirect_uris.is_empty() {
+        r = r.with_metadata(
+            "post_logout_redirect_uris",
+            c.post_logout_redirect_uris.clone(),
+        );
+    }
+    for (key, on) in [
+        (
+            "backchannel_logout_session_required",
+            c.backchannel_logout_session_required,
+        ),
+        ("skip_consent", c.skip_consent),
+        ("require_auth_time", c.require_auth_time),
+    ] {
+        if on {
+            r = r.with_metadata(key, true);
+        }
+    }
+    if let Some(m) = c.default_max_age {
+        r = r.with_metadata("default_max_age", m);
+    }
     r
 }
 
@@ -282,6 +394,7 @@ fn pages(dir: Option<&Path>) -> Result<Environment<'static>, String> {
         ("consent.html", include_str!("../templates/consent.html")),
         ("error.html", include_str!("../templates/error.html")),
         ("index.html", include_str!("../templates/index.html")),
+        ("logout.html", include_str!("../templates/logout.html")),
     ];
     for (name, source) in builtin {
         let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
@@ -405,36 +518,91 @@ fn local_path(next: Option<&str>) -> &str {
     }
 }
 
-/// The signed-in user: a session cookie that is ours and unexpired, for a user who still
-/// exists (removing a user ends their sessions; the cookie alone cannot say so).
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let s = state
-        .inner
-        .sessions
-        .open(headers, state.inner.clock.now())?;
-    match state.inner.store.find_user(&s.username).await {
-        Ok(Some(user)) if user.subject == s.sub => Some(s),
+/// The signed-in user: the cookie, and the live session row it names.
+struct Current {
+    cookie: Session,
+    record: SessionRecord,
+}
+
+impl Current {
+    /// The user as the engine sees them: who, when and how they authenticated, in which
+    /// session.
+    fn owner(&self) -> ResourceOwner {
+        ResourceOwner::new(self.cookie.sub.clone(), self.cookie.username.clone())
+            .authenticated_at(self.record.auth_time)
+            .amr(self.record.amr.clone())
+            .session_id(self.record.sid.clone())
+    }
+}
+
+/// The signed-in user: a session cookie that is ours, naming a session that has not ended
+/// (logout, a new password and the user's removal end sessions in the database).
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Current> {
+    let now = state.inner.clock.now();
+    let cookie = state.inner.sessions.open(headers, now)?;
+    match state.inner.store.find_session(&cookie.sid).await {
+        Ok(Some(record)) if record.is_active(now) && record.subject == cookie.sub => {
+            Some(Current { cookie, record })
+        }
         Ok(_) => None,
         Err(e) => {
-            tracing::error!(error = %e, "session: user store failed");
+            tracing::error!(error = %e, "session: session store failed");
             None
         }
     }
 }
 
+/// Ends a session in the database and tells its clients (back-channel logout), without
+/// waiting for them.
+async fn end_and_announce(state: &AppState, sid: &str) {
+    match state.server.end_session(sid).await {
+        Ok(Some(ended)) => {
+            for (client_id, e) in &ended.failed {
+                tracing::warn!(%client_id, error = %e, "no back-channel logout for the client");
+            }
+            state.inner.backchannel.deliver(ended.backchannel);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "logout: session store failed"),
+    }
+}
+
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = session(&state, &headers).await;
+    let current = session(&state, &headers).await;
+    let mut approvals = Vec::new();
+    if let Some(c) = &current {
+        match state.inner.store.list_consents(&c.cookie.sub).await {
+            Ok(list) => {
+                for consent in list {
+                    let name = match state.inner.store.find_client(&consent.client_id).await {
+                        Ok(Some(client)) => client
+                            .client_name()
+                            .unwrap_or(&consent.client_id)
+                            .to_owned(),
+                        _ => consent.client_id.clone(),
+                    };
+                    approvals.push(context! { client_id => consent.client_id, name => name, scope => consent.scope.to_string() });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "index: consent store failed"),
+        }
+    }
     page(
         &state,
         StatusCode::OK,
         "index.html",
-        context! { username => s.as_ref().map(|s| s.username.clone()), csrf => s.map(|s| s.csrf) },
+        context! {
+            username => current.as_ref().map(|c| c.cookie.username.clone()),
+            csrf => current.map(|c| c.cookie.csrf),
+            approvals => approvals,
+        },
     )
 }
 
 async fn login_page(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
     let next = local_path(req.query_value("next").ok().flatten()).to_owned();
-    login_form(&state, StatusCode::OK, &next, "", None)
+    let hint = req.query_value("login_hint").ok().flatten().unwrap_or("");
+    login_form(&state, StatusCode::OK, &next, hint, None)
 }
 
 /// The peer address, when the server was started with connect info.
@@ -486,6 +654,14 @@ async fn login_submit(
             Some("Too many failed attempts. Wait a few minutes and try again."),
         );
     }
+    let unavailable = || {
+        plain_error(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The sign-in service is unavailable; try again shortly.",
+        )
+    };
     let owner = match state
         .inner
         .store
@@ -495,12 +671,7 @@ async fn login_submit(
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "login: user store failed");
-            return plain_error(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "The sign-in service is unavailable; try again shortly.",
-            );
+            return unavailable();
         }
     };
     let Some(owner) = owner else {
@@ -514,10 +685,30 @@ async fn login_submit(
         );
     };
     state.inner.limiter.succeeded(&username, Some(&addr));
+    let username = owner.username.clone().unwrap_or(username);
+    // Signing in again as the same user (prompt=login, max_age) renews the session: same
+    // sid, its clients kept, a new auth_time. As someone else, the old session ends.
+    let (sid, clients) = match session(&state, req.headers()).await {
+        Some(c) if c.record.subject == owner.subject => (c.record.sid, c.record.clients),
+        Some(c) => {
+            end_and_announce(&state, &c.record.sid).await;
+            (random_token(), Vec::new())
+        }
+        None => (random_token(), Vec::new()),
+    };
+    let mut record = SessionRecord::new(sid.clone(), owner.subject.clone(), now, now + SESSION_TTL)
+        .username(username.clone())
+        .amr(["pwd"]);
+    record.clients = clients;
+    if let Err(e) = state.inner.store.save_session(&record).await {
+        tracing::error!(error = %e, "login: session store failed");
+        return unavailable();
+    }
     tracing::info!(%username, outcome = "ok", "login");
     let s = Session {
+        sid,
         sub: owner.subject,
-        username: owner.username.unwrap_or(username),
+        username,
         exp: now + SESSION_TTL,
         csrf: random_token(),
     };
@@ -533,18 +724,27 @@ fn form_csrf_matches(s: &Session, req: &OAuth2Request) -> bool {
     same_token(&s.csrf, req.form_value("csrf").ok().flatten().unwrap_or(""))
 }
 
+fn expired_form(state: &AppState) -> Response {
+    plain_error(
+        state,
+        StatusCode::BAD_REQUEST,
+        "Invalid form",
+        "The form expired or did not come from this server; go back and try again.",
+    )
+}
+
+fn clear_session_cookie(state: &AppState, res: Response) -> Response {
+    with_cookie(res, &state.inner.sessions.set_cookie("", 0))
+}
+
 async fn logout(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
-    if let Some(s) = session(&state, req.headers()).await {
-        if !form_csrf_matches(&s, &req) {
-            return plain_error(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Invalid form",
-                "The form expired; go back and try again.",
-            );
+    if let Some(c) = session(&state, req.headers()).await {
+        if !form_csrf_matches(&c.cookie, &req) {
+            return expired_form(&state);
         }
+        end_and_announce(&state, &c.record.sid).await;
     }
-    with_cookie(see_other("/"), &state.inner.sessions.set_cookie("", 0))
+    clear_session_cookie(&state, see_other("/"))
 }
 
 fn uri_path_and_query(req: &OAuth2Request) -> String {
@@ -553,15 +753,103 @@ fn uri_path_and_query(req: &OAuth2Request) -> String {
         .map_or_else(|| "/authorize".to_owned(), ToString::to_string)
 }
 
+/// The authorization request to come back to after signing in: without `prompt=login` /
+/// `select_account` and `max_age=0`, which the sign-in just satisfied (asked again, they
+/// would ask for a sign-in forever).
+fn after_login(path_and_query: &str) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return path_and_query.to_owned();
+    };
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "max_age" if v == "0" => {}
+            "prompt" => {
+                let kept: Vec<&str> = v
+                    .split(' ')
+                    .filter(|p| !p.is_empty() && *p != "login" && *p != "select_account")
+                    .collect();
+                if !kept.is_empty() {
+                    out.append_pair("prompt", &kept.join(" "));
+                }
+            }
+            _ => {
+                out.append_pair(&k, &v);
+            }
+        }
+    }
+    format!("{path}?{}", out.finish())
+}
+
+/// The engine's answer to an authorization request the user approved (`Some`) or denied.
+async fn authorization_answer(
+    state: &AppState,
+    req: &OAuth2Request,
+    owner: Option<&ResourceOwner>,
+    username: &str,
+    how: &str,
+) -> Response {
+    let client_id = presented_client_id(req).unwrap_or_default();
+    match state.server.create_authorization_response(req, owner).await {
+        Ok(res) => {
+            tracing::info!(%client_id, %username, outcome = how, "authorization");
+            into_response(res)
+        }
+        Err(AuthorizationError::Invalid(e)) => error_page(state, &e),
+        Err(e) => {
+            tracing::info!(%client_id, %username, outcome = %e.error().code(), "authorization");
+            into_response(e.into_response())
+        }
+    }
+}
+
 async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
     let request = match state.server.validate_authorization_request(&req).await {
         Ok(r) => r,
         Err(AuthorizationError::Invalid(e)) => return error_page(&state, &e),
         Err(e) => return into_response(e.into_response()),
     };
-    let Some(s) = session(&state, req.headers()).await else {
-        return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None);
+    let current = session(&state, req.headers()).await;
+    let now = state.inner.clock.now();
+    // OpenID Connect Core §3.1.2.3: a sign-in is needed without a session, for prompt=login
+    // or select_account, past max_age, or when id_token_hint names someone else.
+    let signed_in = current.filter(|c| {
+        !request.login_required(Some(c.record.auth_time), now)
+            && state.server.hint_names(&request, &c.record.subject)
+    });
+    let fail = |code: ErrorCode| {
+        into_response(state.server.create_authorization_error(
+            &req,
+            &request,
+            OAuth2Error::new(code),
+        ))
     };
+    let Some(c) = signed_in else {
+        if request.has_prompt("none") {
+            return fail(ErrorCode::LoginRequired);
+        }
+        let hint = request.params.login_hint.as_deref().unwrap_or("");
+        return login_form(
+            &state,
+            StatusCode::OK,
+            &after_login(&uri_path_and_query(&req)),
+            hint,
+            None,
+        );
+    };
+    let consent = match state.server.consent_required(&request, &c.cookie.sub).await {
+        Ok(needed) => needed,
+        Err(e) => return into_response(state.server.create_authorization_error(&req, &request, e)),
+    };
+    if !consent {
+        // Approved before for this scope, or a first-party client: no page.
+        let owner = c.owner();
+        return authorization_answer(&state, &req, Some(&owner), &c.cookie.username, "remembered")
+            .await;
+    }
+    if request.has_prompt("none") {
+        return fail(ErrorCode::ConsentRequired);
+    }
     let client_name = request
         .client
         .client_name()
@@ -576,7 +864,7 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         &state,
         StatusCode::OK,
         "consent.html",
-        context! { client_name => client_name, scopes => scopes, username => s.username, csrf => s.csrf, redirect_host => redirect_host },
+        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host },
     )
 }
 
@@ -584,7 +872,7 @@ async fn authorize_post(
     State(state): State<AppState>,
     OAuthRequest(req): OAuthRequest,
 ) -> Response {
-    let Some(s) = session(&state, req.headers()).await else {
+    let Some(c) = session(&state, req.headers()).await else {
         return login_form(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -593,18 +881,13 @@ async fn authorize_post(
             Some("Please sign in first."),
         );
     };
-    if !form_csrf_matches(&s, &req) {
-        return plain_error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Invalid form",
-            "The consent form expired or did not come from this server; go back and try again.",
-        );
+    if !form_csrf_matches(&c.cookie, &req) {
+        return expired_form(&state);
     }
-    let owner = ResourceOwner::new(s.sub.clone(), s.username.clone());
-    let decision = match req.form_value("confirm").ok().flatten() {
-        Some("yes") => Some(&owner),
-        Some("no") => None,
+    let owner = c.owner();
+    let (decision, how) = match req.form_value("confirm").ok().flatten() {
+        Some("yes") => (Some(&owner), "approved"),
+        Some("no") => (None, "denied"),
         _ => {
             return plain_error(
                 &state,
@@ -614,22 +897,105 @@ async fn authorize_post(
             )
         }
     };
-    let client_id = presented_client_id(&req).unwrap_or_default();
-    match state
-        .server
-        .create_authorization_response(&req, decision)
-        .await
-    {
-        Ok(res) => {
-            tracing::info!(%client_id, username = %s.username, outcome = "approved", "authorization");
-            into_response(res)
+    authorization_answer(&state, &req, decision, &c.cookie.username, how).await
+}
+
+/// The user withdraws an approval: it is forgotten and the client's tokens for the user
+/// are revoked.
+async fn revoke_consent(
+    State(state): State<AppState>,
+    OAuthRequest(req): OAuthRequest,
+) -> Response {
+    let Some(c) = session(&state, req.headers()).await else {
+        return see_other("/login");
+    };
+    if !form_csrf_matches(&c.cookie, &req) {
+        return expired_form(&state);
+    }
+    let client_id = req.form_value("client_id").ok().flatten().unwrap_or("");
+    match state.server.revoke_consent(&c.cookie.sub, client_id).await {
+        Ok(_) => {
+            tracing::info!(%client_id, username = %c.cookie.username, "consent revoked");
+            see_other("/")
         }
-        Err(AuthorizationError::Invalid(e)) => error_page(&state, &e),
-        Err(e) => {
-            tracing::info!(%client_id, username = %s.username, outcome = %e.error().code(), "authorization");
-            into_response(e.into_response())
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+/// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): GET or POST from a
+/// client; a request tied to the browser's session (its `id_token_hint` names it) ends it
+/// at once, any other asks the user first. Then back to the client's registered
+/// `post_logout_redirect_uri`, or a "signed out" page.
+async fn end_session(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
+    let request = match state.server.validate_end_session_request(&req).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, &e),
+    };
+    let done = |state: &AppState| match request.redirect_uri() {
+        Some(uri) => see_other(&uri),
+        None => page(
+            state,
+            StatusCode::OK,
+            "logout.html",
+            context! { signed_out => true },
+        ),
+    };
+    let Some(c) = session(&state, req.headers()).await else {
+        return done(&state);
+    };
+    // Our own confirmation form posts `confirm`.
+    match req.form_value("confirm").ok().flatten() {
+        Some(answer) => {
+            if !form_csrf_matches(&c.cookie, &req) {
+                return expired_form(&state);
+            }
+            if answer != "yes" {
+                return see_other("/");
+            }
+        }
+        None if request.is_tied_to(state.server.context(), &c.record) => {}
+        None => {
+            let carried: Vec<(String, String)> = [
+                "id_token_hint",
+                "client_id",
+                "post_logout_redirect_uri",
+                "state",
+                "ui_locales",
+                "logout_hint",
+            ]
+            .into_iter()
+            .filter_map(|n| {
+                req.authorization_value(n)
+                    .ok()
+                    .flatten()
+                    .map(|v| (n.to_owned(), v.to_owned()))
+            })
+            .collect();
+            let client_name = request
+                .client
+                .as_ref()
+                .map(|cl| cl.client_name().unwrap_or(cl.client_id()).to_owned());
+            return page(
+                &state,
+                StatusCode::OK,
+                "logout.html",
+                context! { username => c.cookie.username, csrf => c.cookie.csrf, fields => carried, client_name => client_name },
+            );
         }
     }
+    end_and_announce(&state, &c.record.sid).await;
+    tracing::info!(username = %c.cookie.username, "logout");
+    clear_session_cookie(&state, done(&state))
+}
+
+/// UserInfo (OpenID Connect Core §5.3).
+async fn userinfo(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
+    OAuthResponse(
+        state
+            .server
+            .create_endpoint_response("userinfo", &req)
+            .await,
+    )
 }
 
 /// The token endpoint, with a log line per request: client, grant, outcome, latency.

@@ -13,7 +13,15 @@ pub(crate) const GRANT_TYPES: &[&str] = &[
     "implicit",
     "password",
 ];
-pub(crate) const RESPONSE_TYPES: &[&str] = &["code", "token"];
+pub(crate) const RESPONSE_TYPES: &[&str] = &[
+    "code",
+    "token",
+    "id_token",
+    "id_token token",
+    "code id_token",
+    "code token",
+    "code id_token token",
+];
 
 /// The whole file. Unknown keys are an error, named with their place in the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -158,7 +166,7 @@ impl Keys {
 }
 
 /// A client, with RFC 7591 metadata names.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientConfig {
     pub(crate) client_id: String,
@@ -173,6 +181,142 @@ pub(crate) struct ClientConfig {
     #[serde(default)]
     pub(crate) scope: String,
     pub(crate) token_endpoint_auth_method: Option<String>,
+    /// OpenID Connect Registration §2: the ID token's signing algorithm (RS256 when
+    /// unset); one of `keys.algorithms`.
+    pub(crate) id_token_signed_response_alg: Option<String>,
+    /// Signs UserInfo answers with this algorithm (plain JSON when unset).
+    pub(crate) userinfo_signed_response_alg: Option<String>,
+    /// `public` (default) or `pairwise`.
+    pub(crate) subject_type: Option<String>,
+    /// The sector of pairwise subjects, when the redirect URIs span several hosts.
+    pub(crate) sector_identifier_uri: Option<String>,
+    /// Where RP-initiated logout may return to (RP-Initiated Logout §3.1).
+    #[serde(default)]
+    pub(crate) post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout §2.2).
+    pub(crate) backchannel_logout_uri: Option<String>,
+    /// Whether the logout token must carry `sid`.
+    #[serde(default)]
+    pub(crate) backchannel_logout_session_required: bool,
+    /// A first-party client: no consent page.
+    #[serde(default)]
+    pub(crate) skip_consent: bool,
+    /// The `max_age` of requests that send none, in seconds.
+    pub(crate) default_max_age: Option<u64>,
+    /// `auth_time` is always in this client's ID tokens (as it is for every client here).
+    #[serde(default)]
+    pub(crate) require_auth_time: bool,
+}
+
+impl ClientConfig {
+    /// The OpenID Connect metadata: algorithms the keys can sign with, a subject type the
+    /// server knows (and, for pairwise, one sector), URIs that are absolute without a
+    /// fragment, and response types the client's grant types allow.
+    fn check_openid(&self, at: &str, algorithms: &[String]) -> Result<(), String> {
+        for (key, alg) in [
+            (
+                "id_token_signed_response_alg",
+                &self.id_token_signed_response_alg,
+            ),
+            (
+                "userinfo_signed_response_alg",
+                &self.userinfo_signed_response_alg,
+            ),
+        ] {
+            if let Some(a) = alg {
+                if !algorithms.contains(a) {
+                    return Err(format!(
+                        "{at}.{key}: '{a}' is not one of keys.algorithms ({})",
+                        algorithms.join(", ")
+                    ));
+                }
+            }
+        }
+        if self.id_token_signed_response_alg.is_none() && !algorithms.iter().any(|a| a == "RS256") {
+            return Err(format!(
+                "{at}: ID tokens default to RS256, which keys.algorithms lacks; set id_token_signed_response_alg"
+            ));
+        }
+        match self.subject_type.as_deref() {
+            None | Some("public") => {}
+            Some("pairwise") => {
+                let mut record = authgate::ClientRecord::public(self.client_id.clone())
+                    .redirect_uris(self.redirect_uris.clone());
+                if let Some(u) = &self.sector_identifier_uri {
+                    record = record.with_metadata("sector_identifier_uri", u.clone());
+                }
+                authgate::oidc::sector_of(&record).map_err(|e| {
+                    format!(
+                        "{at}.subject_type: {}",
+                        e.error_description().unwrap_or("no sector")
+                    )
+                })?;
+            }
+            Some(other) => {
+                return Err(format!(
+                    "{at}.subject_type: '{other}' is not public or pairwise"
+                ))
+            }
+        }
+        let uris = self
+            .post_logout_redirect_uris
+            .iter()
+            .map(|u| ("post_logout_redirect_uris", u))
+            .chain(
+                self.backchannel_logout_uri
+                    .iter()
+                    .map(|u| ("backchannel_logout_uri", u)),
+            )
+            .chain(
+                self.sector_identifier_uri
+                    .iter()
+                    .map(|u| ("sector_identifier_uri", u)),
+            );
+        for (key, uri) in uris {
+            if !authgate::is_valid_redirect_uri(uri) {
+                return Err(format!(
+                    "{at}.{key}: '{uri}' must be an absolute URI without a fragment"
+                ));
+            }
+        }
+        if let Some(u) = &self.backchannel_logout_uri {
+            let scheme = url::Url::parse(u)
+                .map(|u| u.scheme().to_owned())
+                .unwrap_or_default();
+            // Back-Channel Logout §2.2: https, or http for a confidential client.
+            if scheme != "https" && !(scheme == "http" && self.client_secret.is_some()) {
+                return Err(format!(
+                    "{at}.backchannel_logout_uri: '{u}' must be https (http only for a confidential client)"
+                ));
+            }
+        }
+        if self.default_max_age == Some(0) {
+            return Err(format!("{at}.default_max_age: 0 would ask for a login every time; leave it out or use prompt=login"));
+        }
+        // The OpenID Connect response types (plain `code` and `token` were accepted before
+        // and are checked by the engine at request time).
+        for rt in self
+            .response_types
+            .iter()
+            .filter(|r| r.contains(' ') || r.as_str() == "id_token")
+        {
+            let Some(parsed) = authgate::ResponseType::parse(rt) else {
+                continue; // unknown ones are warned about at start
+            };
+            let needs = if parsed.contains("code") {
+                "authorization_code"
+            } else {
+                "implicit"
+            };
+            if RESPONSE_TYPES.contains(&rt.as_str()) && !self.grant_types.iter().any(|g| g == needs)
+            {
+                return Err(format!(
+                    "{at}.response_types: '{rt}' needs grant_types to list {needs}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -183,16 +327,152 @@ fn default_response_types() -> Vec<String> {
     vec!["code".into()]
 }
 
-/// A user; `email` and `name` are optional claims.
-#[derive(Debug, Clone, Deserialize)]
+/// A user: login name, password, subject, and the standard claims of OpenID Connect Core
+/// §5.1 (each optional).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserConfig {
+    #[serde(skip_serializing)]
     pub(crate) username: String,
+    #[serde(skip_serializing)]
     pub(crate) password: String,
     /// The stable subject identifier; defaults to the username.
+    #[serde(skip_serializing)]
     pub(crate) subject: Option<String>,
-    pub(crate) email: Option<String>,
+    #[serde(flatten)]
+    pub(crate) claims: StandardClaims,
+}
+
+/// The standard claims a user may have (OpenID Connect Core §5.1), as the config file and
+/// `authgate user add` spell them.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StandardClaims {
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) name: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) given_name: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) family_name: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) middle_name: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) nickname: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preferred_username: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) profile: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) picture: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) website: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email_verified: Option<bool>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) gender: Option<String>,
+    /// YYYY, or YYYY-MM-DD (0000 for an unknown year).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) birthdate: Option<String>,
+    /// A zoneinfo time zone, e.g. Europe/Paris.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) zoneinfo: Option<String>,
+    /// A BCP47 language tag, e.g. en-US.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) locale: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) phone_number: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) phone_number_verified: Option<bool>,
+    #[command(flatten)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address: Option<Address>,
+    /// Seconds since the epoch of the last change of the user's claims.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) updated_at: Option<i64>,
+}
+
+/// The `address` claim (OpenID Connect Core §5.1.1).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Address {
+    #[arg(long = "address-formatted")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) formatted: Option<String>,
+    #[arg(long = "address-street")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) street_address: Option<String>,
+    #[arg(long = "address-locality")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) locality: Option<String>,
+    #[arg(long = "address-region")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) region: Option<String>,
+    #[arg(long = "address-postal-code")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) postal_code: Option<String>,
+    #[arg(long = "address-country")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) country: Option<String>,
+}
+
+impl StandardClaims {
+    /// The claims as the JSON object the user store keeps (claims without a value left
+    /// out; an address without any part left out).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}));
+        if v.get("address")
+            .is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
+        {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("address");
+            }
+        }
+        v
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if let Some(b) = &self.birthdate {
+            let ok = (b.len() == 4 || (b.len() == 10 && &b[4..5] == "-" && &b[7..8] == "-"))
+                && b.bytes()
+                    .enumerate()
+                    .all(|(i, c)| c.is_ascii_digit() || i == 4 || i == 7);
+            if !ok {
+                return Err(format!("birthdate: '{b}' is not YYYY or YYYY-MM-DD"));
+            }
+        }
+        for (name, uri) in [
+            ("profile", &self.profile),
+            ("picture", &self.picture),
+            ("website", &self.website),
+        ] {
+            if let Some(u) = uri {
+                if url::Url::parse(u).is_err() {
+                    return Err(format!("{name}: '{u}' is not a URL"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -318,6 +598,7 @@ impl Config {
                     ));
                 }
             }
+            c.check_openid(&at, &self.keys.algorithms)?;
             authgate::Scope::parse(&c.scope).map_err(|_| {
                 format!(
                     "{at}.scope: '{}' holds a character RFC 6749 section 3.3 forbids",
@@ -331,6 +612,9 @@ impl Config {
                     "users[{i}]: username and password must not be empty"
                 ));
             }
+            u.claims
+                .check()
+                .map_err(|e| format!("users[{i}] ({}).{e}", u.username))?;
         }
         Ok(())
     }
@@ -342,4 +626,42 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|b| *b == b'\n')
         .count()
         + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(body: &str) -> Result<UserConfig, String> {
+        toml::from_str::<UserConfig>(body).map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn users_take_the_standard_claims_and_nothing_else() {
+        let u = user(
+            r#"
+username = "alice"
+password = "pw"
+email = "alice@example.com"
+email_verified = true
+updated_at = 1700000000
+address = { locality = "Oxford", country = "UK" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            u.claims.to_json(),
+            serde_json::json!({
+                "email": "alice@example.com",
+                "email_verified": true,
+                "updated_at": 1_700_000_000,
+                "address": { "locality": "Oxford", "country": "UK" }
+            })
+        );
+        let e = user("username = \"a\"\npassword = \"p\"\nshoe_size = 9\n").unwrap_err();
+        assert!(e.contains("shoe_size"), "{e}");
+        let e = user("username = \"a\"\npassword = \"p\"\naddress = { planet = \"Mars\" }\n")
+            .unwrap_err();
+        assert!(e.contains("planet"), "{e}");
+    }
 }

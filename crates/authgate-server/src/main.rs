@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod backchannel;
 mod config;
 mod keys;
 mod session;
@@ -21,7 +22,7 @@ use authgate::{ClientAuthMethod, ClientRecord, Scope};
 use authgate_sql::{connect, AnyStore, NewUser, StoreOptions};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ClientConfig, Config, Keys, Tokens, UserConfig};
+use crate::config::{ClientConfig, Config, Keys, StandardClaims, Tokens, UserConfig};
 
 /// The demo mode's data folder, beside the working directory.
 const DEMO_DIR: &str = "authgate-data";
@@ -51,7 +52,7 @@ enum Command {
     Client(ClientCommand),
     /// Manages users.
     #[command(subcommand)]
-    User(UserCommand),
+    User(Box<UserCommand>),
     /// Manages the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -126,10 +127,9 @@ enum UserCommand {
         /// The subject identifier (default: the username).
         #[arg(long)]
         subject: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        name: Option<String>,
+        /// The user's standard claims (OpenID Connect Core section 5.1).
+        #[command(flatten)]
+        claims: Box<StandardClaims>,
     },
     /// Removes a user.
     Remove {
@@ -203,7 +203,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(c) => client_command(c).await,
-        Command::User(u) => user_command(u).await,
+        Command::User(u) => user_command(*u).await,
         Command::Keys(k) => keys_command(k).await,
     }
 }
@@ -318,13 +318,18 @@ fn demo_config(bind: &str) -> Result<Config, String> {
             response_types: vec!["code".into()],
             scope: "openid profile email".into(),
             token_endpoint_auth_method: Some("client_secret_basic".into()),
+            ..ClientConfig::default()
         }],
         users: vec![UserConfig {
             username: DEMO_USER.into(),
             password: DEMO_PASSWORD.into(),
             subject: Some("demo-user".into()),
-            email: Some("demo@example.com".into()),
-            name: Some("Demo User".into()),
+            claims: StandardClaims {
+                email: Some("demo@example.com".into()),
+                email_verified: Some(true),
+                name: Some("Demo User".into()),
+                ..StandardClaims::default()
+            },
         }],
     })
 }
@@ -478,30 +483,39 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
             username,
             password,
             subject,
-            email,
-            name,
+            claims,
         } => {
             if password.is_empty() {
                 return Err("--password: must not be empty".into());
             }
+            claims
+                .check()
+                .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?;
             let store = open(&db).await?;
-            let mut claims = serde_json::Map::new();
-            if let Some(e) = email {
-                claims.insert("email".into(), e.into());
-            }
-            if let Some(n) = name {
-                claims.insert("name".into(), n.into());
-            }
+            let before = store
+                .find_user(&username)
+                .await
+                .map_err(|e| e.to_string())?;
             store
                 .upsert_user(&NewUser {
                     subject: subject.unwrap_or_else(|| username.clone()),
                     username: username.clone(),
                     password,
-                    claims: claims.into(),
+                    claims: claims.to_json(),
                 })
                 .await
                 .map_err(|e| e.to_string())?;
             println!("saved user {username}");
+            // A new password (or subject) ends the user's sessions at once.
+            if let Some(old) = before {
+                let ended = store
+                    .end_sessions_of(&old.subject)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !ended.is_empty() {
+                    println!("ended {} session(s) of {username}", ended.len());
+                }
+            }
             Ok(())
         }
         UserCommand::Remove { db, username } => {

@@ -1,8 +1,9 @@
 //! Signed session cookies, CSRF tokens and login attempt limits.
 //!
-//! A session is a cookie holding `base64url(json) "." base64url(HMAC-SHA256(key, json))`.
-//! The key is a shared secret in the database, so every server on one database accepts the
-//! others' sessions and nothing is kept in memory per session.
+//! A session cookie holds `base64url(json) "." base64url(HMAC-SHA256(key, json))`, naming a
+//! session kept in the database (its `sid`). The key is a shared secret in the database, so
+//! every server on one database accepts the others' cookies; the session row is what makes
+//! a cookie count, so logout, a password change or the user's removal end it at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,9 +21,10 @@ pub(crate) const CSRF_COOKIE: &str = "authgate_csrf";
 /// How long a login lasts.
 pub(crate) const SESSION_TTL: i64 = 8 * 3600;
 
-/// Who is logged in, and the CSRF token bound to this session.
+/// Who is logged in, the server-side session it names, and the CSRF token bound to it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Session {
+    pub(crate) sid: String,
     pub(crate) sub: String,
     pub(crate) username: String,
     pub(crate) exp: i64,
@@ -192,6 +194,7 @@ mod tests {
     fn sealed_session_opens_and_tampering_is_refused() {
         let s = Sessions::new(vec![7; 32], false);
         let v = s.seal(&Session {
+            sid: "s1".into(),
             sub: "u1".into(),
             username: "alice".into(),
             exp: 100,
@@ -204,7 +207,8 @@ mod tests {
         let (body, sig) = v.split_once('.').unwrap();
         let forged = format!(
             "{}.{sig}",
-            URL_SAFE_NO_PAD.encode(br#"{"sub":"root","username":"root","exp":99,"csrf":"c"}"#)
+            URL_SAFE_NO_PAD
+                .encode(br#"{"sid":"s1","sub":"root","username":"root","exp":99,"csrf":"c"}"#)
         );
         assert!(s.open(&headers(&forged), 50).is_none());
         assert!(s.open(&headers(body), 50).is_none());

@@ -9,10 +9,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use common::server::TestServer;
 use common::{Browser, Page};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -94,118 +94,8 @@ password = "cheshire"
 
 // ----- the server under test ------------------------------------------------------------
 
-/// A running server with its folder (config, SQLite file, log) and, on PostgreSQL, its
-/// schema. Its log is printed when the test fails; its folder removed when it passes.
-struct TestServer {
-    running: common::Running,
-    config: PathBuf,
-    port: u16,
-    log: PathBuf,
-    _schema: Option<common::PgSchema>,
-}
-
-impl TestServer {
-    /// On SQLite, with `database_url` absent.
-    async fn sqlite(tag: &str) -> Self {
-        let s = Self::start(tag, "", None).await;
-        assert!(
-            s.running.dir.join("authgate.db").is_file(),
-            "without database_url the database is authgate.db beside the config"
-        );
-        s
-    }
-
-    /// On PostgreSQL, in a fresh schema; `None` when no server answers (outside CI).
-    async fn postgres(tag: &str) -> Option<Self> {
-        let schema = common::PgSchema::create().await?;
-        let line = format!("database_url = \"{}\"", schema.url());
-        Some(Self::start(tag, &line, Some(schema)).await)
-    }
-
-    async fn start(tag: &str, database: &str, schema: Option<common::PgSchema>) -> Self {
-        let dir = common::temp_dir(tag);
-        let (config, port) = common::write_config(&dir, &CONFIG.replace("{DATABASE}", database));
-        let log = dir.join("server.log");
-        let running = common::start_logging_to(&dir, &config, port, &log).await;
-        Self {
-            running,
-            config,
-            port,
-            log,
-            _schema: schema,
-        }
-    }
-
-    fn base(&self) -> &str {
-        &self.running.base
-    }
-
-    fn dir(&self) -> &Path {
-        &self.running.dir
-    }
-
-    /// Stops the server with SIGTERM (it must exit 0: graceful shutdown) and starts it again
-    /// on the same config, database and port.
-    async fn restart(&mut self) {
-        let status = common::terminate(&mut self.running);
-        assert!(
-            status.success(),
-            "SIGTERM must shut down cleanly, got {status}"
-        );
-        let dir = self.dir().to_owned();
-        self.running = common::start_logging_to(
-            &dir,
-            &self.config,
-            self.port,
-            &self.log.with_extension("2.log"),
-        )
-        .await;
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.running.child.kill();
-        let _ = self.running.child.wait();
-        if std::thread::panicking() {
-            for log in [self.log.clone(), self.log.with_extension("2.log")] {
-                if let Ok(text) = std::fs::read_to_string(&log) {
-                    eprintln!("----- {} -----\n{text}", log.display());
-                }
-            }
-        } else {
-            let _ = std::fs::remove_dir_all(&self.running.dir);
-        }
-    }
-}
-
-/// Makes `sqlite::<flow>` and `postgres::<flow>` tests of each flow.
-macro_rules! on_both_backends {
-    ($($flow:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $flow() {
-                    let server = super::TestServer::sqlite(stringify!($flow)).await;
-                    super::$flow(server.base()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $flow() {
-                    let Some(server) = super::TestServer::postgres(stringify!($flow)).await else {
-                        return;
-                    };
-                    super::$flow(server.base()).await;
-                }
-            )+
-        }
-    };
-}
-
 on_both_backends!(
+    crate::CONFIG;
     metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2,
     code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636,
     consent_denied_redirects_with_access_denied_rfc6749_4_1_2_1,
@@ -451,7 +341,10 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
         ])
     );
     assert_eq!(m["response_types_supported"], json!(["code", "token"]));
-    assert_eq!(m["response_modes_supported"], json!(["query", "fragment"]));
+    assert_eq!(
+        m["response_modes_supported"],
+        json!(["query", "fragment", "form_post"])
+    );
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         m["authorization_response_iss_parameter_supported"],
@@ -465,6 +358,43 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
         m["scopes_supported"],
         json!(["email", "openid", "profile", "read"])
     );
+    // OpenID Connect Discovery §3: the OpenID Provider's fields, as served.
+    assert_eq!(m["userinfo_endpoint"], format!("{base}/userinfo"));
+    assert_eq!(m["end_session_endpoint"], format!("{base}/end_session"));
+    assert_eq!(m["subject_types_supported"], json!(["public", "pairwise"]));
+    assert_eq!(
+        m["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    assert_eq!(
+        m["userinfo_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    assert_eq!(m["claims_parameter_supported"], json!(true));
+    assert_eq!(m["request_parameter_supported"], json!(false));
+    assert_eq!(m["request_uri_parameter_supported"], json!(false));
+    assert_eq!(m["backchannel_logout_supported"], json!(true));
+    assert_eq!(m["backchannel_logout_session_supported"], json!(true));
+    let claims: Vec<&str> = m["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for c in [
+        "sub",
+        "name",
+        "email",
+        "email_verified",
+        "address",
+        "updated_at",
+    ] {
+        assert!(
+            claims.contains(&c),
+            "claims_supported lacks {c}: {claims:?}"
+        );
+    }
+    assert!(m.get("registration_endpoint").is_none(), "not served");
 }
 
 async fn jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5(base: &str) {
@@ -477,14 +407,6 @@ async fn jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc
             .await
             .json();
         assert_eq!(m["jwks_uri"], format!("{base}/jwks"), "{path}");
-        // Until OpenID Connect is served, nothing claims it.
-        for oidc in [
-            "userinfo_endpoint",
-            "id_token_signing_alg_values_supported",
-            "subject_types_supported",
-        ] {
-            assert!(m.get(oidc).is_none(), "{path} claims {oidc}");
-        }
     }
     let page = Page::read(http.get(format!("{base}/jwks")).send().await.unwrap()).await;
     assert_eq!(page.status, 200);
@@ -1188,7 +1110,7 @@ async fn unsupported_grant_type_of_a_client_is_not_served_nor_advertised(base: &
 /// grant enabled because a client lists it.
 #[tokio::test]
 async fn unsupported_types_and_discouraged_grants_are_logged_as_warnings() {
-    let server = TestServer::sqlite("warnings").await;
+    let server = TestServer::sqlite("warnings", CONFIG).await;
     let log = std::fs::read_to_string(&server.log).unwrap();
     let line = |needle: &str| log.lines().find(|l| l.contains(needle)).map(str::to_owned);
     let unsupported =
@@ -1237,12 +1159,12 @@ async fn restart_keeps_tokens_and_sessions(server: &mut TestServer) {
 
 #[tokio::test]
 async fn restart_keeps_tokens_and_sessions_sqlite() {
-    restart_keeps_tokens_and_sessions(&mut TestServer::sqlite("restart").await).await;
+    restart_keeps_tokens_and_sessions(&mut TestServer::sqlite("restart", CONFIG).await).await;
 }
 
 #[tokio::test]
 async fn restart_keeps_tokens_and_sessions_postgres() {
-    let Some(mut server) = TestServer::postgres("restart-pg").await else {
+    let Some(mut server) = TestServer::postgres("restart-pg", CONFIG).await else {
         return;
     };
     restart_keeps_tokens_and_sessions(&mut server).await;

@@ -1,0 +1,123 @@
+//! A server under test with its folder and, on PostgreSQL, its schema; and the macro that
+//! runs one flow on both backends.
+
+use std::path::{Path, PathBuf};
+
+/// A running server with its folder (config, SQLite file, log) and, on PostgreSQL, its
+/// schema. Its log is printed when the test fails; its folder removed when it passes.
+pub struct TestServer {
+    pub running: super::Running,
+    config: PathBuf,
+    port: u16,
+    pub log: PathBuf,
+    _schema: Option<super::PgSchema>,
+}
+
+impl TestServer {
+    /// On SQLite, with `database_url` absent; `config` is the file's text, `{PORT}` and
+    /// `{DATABASE}` (a `database_url` line or nothing) filled in.
+    pub async fn sqlite(tag: &str, config: &str) -> Self {
+        let s = Self::start(tag, config, "", None).await;
+        assert!(
+            s.running.dir.join("authgate.db").is_file(),
+            "without database_url the database is authgate.db beside the config"
+        );
+        s
+    }
+
+    /// On PostgreSQL, in a fresh schema; `None` when no server answers (outside CI).
+    pub async fn postgres(tag: &str, config: &str) -> Option<Self> {
+        let schema = super::PgSchema::create().await?;
+        let line = format!("database_url = \"{}\"", schema.url());
+        Some(Self::start(tag, config, &line, Some(schema)).await)
+    }
+
+    async fn start(
+        tag: &str,
+        config: &str,
+        database: &str,
+        schema: Option<super::PgSchema>,
+    ) -> Self {
+        let dir = super::temp_dir(tag);
+        let (config, port) = super::write_config(&dir, &config.replace("{DATABASE}", database));
+        let log = dir.join("server.log");
+        let running = super::start_logging_to(&dir, &config, port, &log).await;
+        Self {
+            running,
+            config,
+            port,
+            log,
+            _schema: schema,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.running.base
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.running.dir
+    }
+
+    /// Stops the server with SIGTERM (it must exit 0: graceful shutdown) and starts it again
+    /// on the same config, database and port.
+    pub async fn restart(&mut self) {
+        let status = super::terminate(&mut self.running);
+        assert!(
+            status.success(),
+            "SIGTERM must shut down cleanly, got {status}"
+        );
+        let dir = self.dir().to_owned();
+        self.running = super::start_logging_to(
+            &dir,
+            &self.config,
+            self.port,
+            &self.log.with_extension("2.log"),
+        )
+        .await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.running.child.kill();
+        let _ = self.running.child.wait();
+        if std::thread::panicking() {
+            for log in [self.log.clone(), self.log.with_extension("2.log")] {
+                if let Ok(text) = std::fs::read_to_string(&log) {
+                    eprintln!("----- {} -----\n{text}", log.display());
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&self.running.dir);
+        }
+    }
+}
+
+/// Makes `sqlite::<flow>` and `postgres::<flow>` tests of each flow (an async fn taking
+/// the server's base URL), each against a server of its own on the config `$config`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($config:expr; $($flow:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $flow() {
+                    let server = $crate::common::server::TestServer::sqlite(stringify!($flow), $config).await;
+                    super::$flow(server.base()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $flow() {
+                    let Some(server) = $crate::common::server::TestServer::postgres(stringify!($flow), $config).await else {
+                        return;
+                    };
+                    super::$flow(server.base()).await;
+                }
+            )+
+        }
+    };
+}
