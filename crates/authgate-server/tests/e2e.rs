@@ -8,14 +8,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use common::oauth::{
+    assert_error, authorize_path, fragment_of, issued, pkce, post_as, query_of, token, Auth,
+};
 use common::server::TestServer;
 use common::{Browser, Page};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 const WEB_CB: &str = "http://127.0.0.1:9/cb";
 const SPA_CB: &str = "http://127.0.0.1:9/spa";
@@ -120,21 +118,6 @@ on_both_backends!(
 
 // ----- helpers ---------------------------------------------------------------------------
 
-/// A PKCE pair: (code_verifier, S256 code_challenge).
-fn pkce() -> (String, String) {
-    let verifier = URL_SAFE_NO_PAD.encode(authgate::rng::random_bytes::<32>(&authgate::OsRng));
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
-/// `/authorize?` with `params` form-encoded.
-fn authorize_path(params: &[(&str, &str)]) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    format!("/authorize?{query}")
-}
-
 /// The web client's code request with S256 PKCE.
 fn web_request<'a>(challenge: &'a str, state: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -146,66 +129,6 @@ fn web_request<'a>(challenge: &'a str, state: &'a str) -> Vec<(&'a str, &'a str)
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
     ]
-}
-
-/// A redirect's query parameters.
-fn query_of(location: &str) -> HashMap<String, String> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-/// A redirect's fragment parameters.
-fn fragment_of(location: &str) -> HashMap<String, String> {
-    let url = url::Url::parse(location).unwrap();
-    form_urlencoded::parse(url.fragment().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// How a client authenticates at the token, revocation and introspection endpoints.
-#[derive(Clone, Copy)]
-enum Auth<'a> {
-    Basic(&'a str, &'a str),
-    Post(&'a str, &'a str),
-    Public(&'a str),
-}
-
-/// POSTs a form to an endpoint of the server, authenticated as `auth`.
-async fn post_as(base: &str, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Page {
-    let mut fields = form.to_vec();
-    let mut req = common::http().post(format!("{base}{path}"));
-    match auth {
-        Auth::Basic(id, secret) => req = req.basic_auth(id, Some(secret)),
-        Auth::Post(id, secret) => fields.extend([("client_id", id), ("client_secret", secret)]),
-        Auth::Public(id) => fields.push(("client_id", id)),
-    }
-    Page::read(req.form(&fields).send().await.unwrap()).await
-}
-
-async fn token(base: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Page {
-    post_as(base, "/token", auth, form).await
-}
-
-/// A successful token response's JSON, with its no-store header checked (RFC 6749 §5.1).
-fn issued(page: &Page) -> Value {
-    assert_eq!(page.status, 200, "token request failed: {}", page.body);
-    assert_eq!(page.header("cache-control"), Some("no-store"));
-    let body = page.json();
-    assert_eq!(body["token_type"], "Bearer");
-    assert!(
-        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    body
-}
-
-/// An error response: its status and `error` code.
-fn assert_error(page: &Page, status: u16, code: &str) {
-    assert_eq!(page.status, status, "{}", page.body);
-    assert_eq!(page.json()["error"], code, "{}", page.body);
 }
 
 /// GET /api/me with a bearer token.

@@ -1,6 +1,7 @@
 //! Runs the `authgate` binary as a child process on a free port, as users run it.
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part
 
+pub mod oauth;
 pub mod server;
 
 use std::path::{Path, PathBuf};
