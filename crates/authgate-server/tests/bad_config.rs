@@ -323,3 +323,86 @@ fn signing_keys_sealed_with_another_key_encryption_key_fail_the_start() {
         &["cannot be decrypted", "other.kek", "encryption_key_file"],
     );
 }
+
+/// A client of `extra` lines on top of a valid one.
+fn client_with(extra: &str) -> String {
+    format!(
+        "{BASE}\n[[clients]]\nclient_id = \"rp\"\nclient_secret = \"s\"\nredirect_uris = [\"https://a.example/cb\", \"https://b.example/cb\"]\nscope = \"openid\"\n{extra}"
+    )
+}
+
+#[test]
+fn openid_client_keys_are_checked() {
+    refused(
+        "alg-not-kept",
+        &client_with("id_token_signed_response_alg = \"EdDSA\"\n"),
+        &[
+            "clients[0] (rp).id_token_signed_response_alg",
+            "EdDSA",
+            "keys.algorithms",
+        ],
+    );
+    refused(
+        "subject-type",
+        &client_with("subject_type = \"secret\"\n"),
+        &["clients[0] (rp).subject_type", "public or pairwise"],
+    );
+    refused(
+        "pairwise-two-hosts",
+        &client_with("subject_type = \"pairwise\"\n"),
+        &["clients[0] (rp).subject_type", "sector_identifier_uri"],
+    );
+    refused(
+        "logout-uri",
+        &client_with("post_logout_redirect_uris = [\"/bye\"]\n"),
+        &["post_logout_redirect_uris", "'/bye'"],
+    );
+    refused(
+        "hybrid-without-grant",
+        &client_with("response_types = [\"id_token\"]\n"),
+        &[
+            "response_types",
+            "'id_token' needs grant_types to list implicit",
+        ],
+    );
+    refused(
+        "max-age-zero",
+        &client_with("default_max_age = 0\n"),
+        &["default_max_age"],
+    );
+    refused(
+        "unknown-client-key",
+        &client_with("frontchannel_logout_uri = \"https://a.example/fc\"\n"),
+        &["unknown field `frontchannel_logout_uri`"],
+    );
+    let public_http = format!(
+        "{BASE}\n[[clients]]\nclient_id = \"spa\"\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"none\"\nbackchannel_logout_uri = \"http://a.example/bc\"\n"
+    );
+    refused(
+        "public-http-backchannel",
+        &public_http,
+        &["backchannel_logout_uri", "https"],
+    );
+}
+
+#[test]
+fn users_take_standard_claims_only() {
+    let user = |extra: &str| {
+        format!("{BASE}\n[[users]]\nusername = \"alice\"\npassword = \"pw\"\n{extra}")
+    };
+    refused(
+        "user-unknown-claim",
+        &user("shoe_size = 38\n"),
+        &["unknown field `shoe_size`"],
+    );
+    refused(
+        "user-bad-birthdate",
+        &user("birthdate = \"May 4th\"\n"),
+        &["users[0] (alice).birthdate", "YYYY"],
+    );
+    refused(
+        "user-address-key",
+        &user("address = { planet = \"Mars\" }\n"),
+        &["unknown field `planet`"],
+    );
+}
