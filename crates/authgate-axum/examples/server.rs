@@ -1,4 +1,5 @@
-//! A minimal authorization server and API on axum, in well under 100 lines of setup.
+//! A minimal authorization server, OpenID Provider and API on axum, in well under 100
+//! lines of setup.
 //!
 //! Run: `cargo run -p authgate-axum --example server`, then follow README's quick start.
 //! For brevity the demo user counts as logged in; a real app checks its session here.
@@ -16,7 +17,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 /// The whole app: authorization server, its endpoints, and a protected API.
-pub fn app(issuer: &str) -> Router {
+///
+/// # Errors
+/// A part the server needs is missing (see [`SetupError`]).
+pub fn app(issuer: &str) -> Result<Router, SetupError> {
     let store = MemoryStore::new();
     store.add_client(
         ClientRecord::confidential("demo-client", "demo-secret")
@@ -29,12 +33,19 @@ pub fn app(issuer: &str) -> Router {
                 "password",
             ])
             .response_types(["code"])
-            .scope("profile email"),
+            .scope("openid profile email"),
     );
     store.add_user(ResourceOwner::new("user-1", "alice"), "wonderland");
 
     let config = ServerConfig::new(issuer).refresh_tokens(true);
-    let mut server = AuthorizationServer::new(store.clone(), config);
+    // Signing keys live in the store, sealed with a key encryption key; a real app loads
+    // that key from a file or a secret manager (a fresh one here forgets the keys' use).
+    let kek = jose::KeyEncryptionKey::generate(&OsRng);
+    let mut server = AuthorizationServer::new(store.stores(), config)
+        .with_signing_keys(kek, jose::RotationPolicy::default());
+    server.enable_openid(oidc::OpenIdProvider::new(Claims))?;
+    server.register_endpoint(JwksEndpoint::new())?;
+    server.register_endpoint(UserInfoEndpoint::new())?;
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(ClientCredentialsGrant::new())
@@ -45,7 +56,7 @@ pub fn app(issuer: &str) -> Router {
     let server: Server = Arc::new(server);
     let protector = Arc::new(ResourceProtector::from_server(&server));
 
-    routes(&server)
+    Ok(routes(&server)
         .route("/authorize", get(authorize_page).post(authorize_decision))
         .route(
             "/api/me",
@@ -54,7 +65,28 @@ pub fn app(issuer: &str) -> Router {
                 ScopeRequirement::all_of("profile"),
             )),
         )
-        .with_state(server)
+        .with_state(server))
+}
+
+/// The user's claims for ID tokens and UserInfo; a real app reads its user table.
+struct Claims;
+
+#[async_trait]
+impl oidc::ClaimsSource for Claims {
+    async fn claims(
+        &self,
+        subject: &str,
+        names: &[&str],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StorageError> {
+        let mut all = serde_json::Map::new();
+        if subject == "user-1" {
+            all.insert("name".into(), "Alice Liddell".into());
+            all.insert("email".into(), "alice@example.com".into());
+            all.insert("email_verified".into(), true.into());
+        }
+        all.retain(|k, _| names.contains(&k.as_str()));
+        Ok(all)
+    }
 }
 
 /// GET /authorize: the extractor validated the request; show the consent page.
@@ -80,7 +112,10 @@ async fn authorize_decision(
     OAuthRequest(req): OAuthRequest,
 ) -> Response {
     let approved = req.form_value("confirm").ok().flatten() == Some("yes");
-    let user = ResourceOwner::new("user-1", "alice");
+    // When and how the user signed in: what OpenID Connect reports as auth_time and amr.
+    let user = ResourceOwner::new("user-1", "alice")
+        .authenticated_at(SystemClock.now())
+        .amr(["pwd"]);
     let owner = approved.then_some(&user);
     authorization_response(server.create_authorization_response(&req, owner).await)
 }
@@ -104,5 +139,6 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("authgate example listening on http://{addr}");
     println!("client: demo-client / demo-secret; user: alice / wonderland");
-    axum::serve(listener, app(&format!("http://{addr}"))).await
+    let app = app(&format!("http://{addr}")).map_err(std::io::Error::other)?;
+    axum::serve(listener, app).await
 }

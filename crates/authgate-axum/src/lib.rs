@@ -196,8 +196,9 @@ pub async fn metadata(State(server): State<Server>) -> OAuthResponse {
 }
 
 /// A router with the token endpoint and every registered endpoint (revocation,
-/// introspection, JWKS, ...) at the paths they name, and the metadata at
-/// `/.well-known/oauth-authorization-server`. The authorization endpoint is the
+/// introspection, JWKS, UserInfo, ...) at the paths they name, and the metadata at
+/// `/.well-known/oauth-authorization-server` (and, once OpenID Connect is enabled, at
+/// `/.well-known/openid-configuration` too). The authorization endpoint is the
 /// application's: it renders the consent page (see the crate example).
 pub fn routes<S>(server: &AuthorizationServer) -> Router<S>
 where
@@ -225,6 +226,9 @@ where
             &endpoint.path(config),
             on(filter, handler).fallback(handler),
         );
+    }
+    if server.context().openid.is_some() {
+        router = router.route("/.well-known/openid-configuration", get(metadata));
     }
     router.route("/.well-known/oauth-authorization-server", get(metadata))
 }

@@ -1434,7 +1434,7 @@ async fn metadata_lists_issuer_endpoints_grants_and_pkce_rfc8414_2() {
 async fn example_app_issues_tokens_that_open_its_api() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = example::app(&base);
+    let app = example::app(&base).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let client = http();
 
