@@ -122,36 +122,57 @@ async fn browser(driver: &ChromeDriver, dir: &Path) -> Client {
         .unwrap_or_else(|e| panic!("cannot open a Chromium session via chromedriver: {e}"))
 }
 
-/// The client's redirect endpoint: records each query string it receives and answers a small
-/// page.
+/// The client's redirect endpoint: records each query string (GET) and form body (POST,
+/// form_post) it receives and answers a small page; and its post-logout page, `/bye`.
 struct Callback {
     uri: String,
+    bye: String,
     queries: Arc<Mutex<Vec<String>>>,
+    posts: Arc<Mutex<Vec<String>>>,
 }
 
 async fn callback_server() -> Callback {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let queries = Arc::new(Mutex::new(Vec::new()));
-    let seen = queries.clone();
-    let app = axum::Router::new().route(
-        "/cb",
-        axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(q.unwrap_or_default());
+    let posts = Arc::new(Mutex::new(Vec::new()));
+    let (seen, posted) = (queries.clone(), posts.clone());
+    const DONE: &str =
+        "<!doctype html><title>Client callback</title><h1 id=\"done\">Back at the client</h1>";
+    let app = axum::Router::new()
+        .route(
+            "/cb",
+            axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(q.unwrap_or_default());
+                    axum::response::Html(DONE)
+                }
+            })
+            .post(move |body: String| {
+                let posted = posted.clone();
+                async move {
+                    posted.lock().unwrap().push(body);
+                    axum::response::Html(DONE)
+                }
+            }),
+        )
+        .route(
+            "/bye",
+            axum::routing::get(|| async {
                 axum::response::Html(
-                    "<!doctype html><title>Client callback</title><h1 id=\"done\">Back at the client</h1>",
+                    "<!doctype html><title>Signed out</title><h1 id=\"bye\">Signed out of the client</h1>",
                 )
-            }
-        }),
-    );
+            }),
+        );
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
     Callback {
         uri: format!("http://127.0.0.1:{port}/cb"),
+        bye: format!("http://127.0.0.1:{port}/bye"),
         queries,
+        posts,
     }
 }
 
@@ -205,6 +226,7 @@ client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 client_name = "{CLIENT_NAME}"
 redirect_uris = ["{}"]
+post_logout_redirect_uris = ["{}"]
 grant_types = ["authorization_code"]
 response_types = ["code"]
 scope = "openid profile email"
@@ -216,7 +238,7 @@ password = "wonderland"
 subject = "{SUBJECT}"
 name = "Alice Liddell"
 "#,
-            callback.uri
+            callback.uri, callback.bye
         ),
     );
     let server = common::start(&dir, &config, port).await;
@@ -490,5 +512,169 @@ async fn browser_denies_and_the_client_gets_access_denied_with_its_state() {
         1,
         "one redirect only"
     );
+    t.browser.clone().close().await.unwrap();
+}
+
+/// Waits until `seen` holds an entry; answers the first, as parameters.
+async fn first_of(seen: &Mutex<Vec<String>>, what: &str) -> Vec<(String, String)> {
+    for _ in 0..(PAGE_WAIT.as_millis() / 50) {
+        if let Some(q) = seen.lock().unwrap().first() {
+            return form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never delivered {what}");
+}
+
+/// Saves a screenshot of the browser's page beside the server's files; answers its path.
+async fn screenshot(t: &Setup, name: &str) -> std::path::PathBuf {
+    let png = t.browser.screenshot().await.unwrap();
+    let (w, h) = png_size(&png);
+    assert!(w >= 100 && h >= 100, "a real screenshot, not {w}x{h}");
+    let shot = t.server.dir.join(name);
+    std::fs::write(&shot, &png).unwrap();
+    println!("screenshot: {}", shot.display());
+    shot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_openid_login_hint_remembered_consent_form_post_and_rp_initiated_logout() {
+    let Some(t) = setup("browser-openid").await else {
+        return;
+    };
+    let b = &t.browser;
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(t.verifier.as_bytes()));
+    let url = |state: &str, extra: &[(&str, &str)]| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("redirect_uri", &t.callback.uri)
+            .append_pair("scope", "openid profile")
+            .append_pair("state", state)
+            .append_pair("nonce", "n-42")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+        format!("{}/authorize?{}", t.server.base, q.finish())
+    };
+
+    // 1. login_hint fills in the username: the user types only the password.
+    b.goto(&url("one", &[("login_hint", "alice")]))
+        .await
+        .unwrap();
+    let username = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .unwrap();
+    assert_eq!(
+        username.prop("value").await.unwrap().as_deref(),
+        Some("alice"),
+        "login_hint pre-fills the login form"
+    );
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("wonderland")
+        .await
+        .unwrap();
+    b.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("approve"))
+        .await
+        .expect("the consent page")
+        .click()
+        .await
+        .unwrap();
+    let first = t.callback.first().await;
+    let code = param(&first, "code").unwrap().to_owned();
+
+    // 2. Consent is remembered: a form_post request goes straight to the client, the page
+    //    submitting itself (its script allowed by the CSP hash).
+    b.goto(&url("two", &[("response_mode", "form_post")]))
+        .await
+        .unwrap();
+    let posted = first_of(&t.callback.posts, "the form_post response").await;
+    assert_eq!(param(&posted, "state"), Some("two"));
+    assert_eq!(param(&posted, "iss"), Some(t.server.base.as_str()));
+    assert!(param(&posted, "code").is_some_and(|c| !c.is_empty()));
+    b.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("done"))
+        .await
+        .expect("the browser lands on the client's page after the automatic POST");
+    assert_eq!(
+        t.callback.queries.lock().unwrap().len(),
+        1,
+        "no consent page, no second GET: the code came by POST"
+    );
+
+    // The first code buys an ID token.
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", t.server.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &t.callback.uri),
+            ("code_verifier", &t.verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(token["id_token"].is_string(), "{token}");
+
+    // 3. RP-initiated logout by client_id only: the user is asked, and signs out.
+    let logout: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("post_logout_redirect_uri", &t.callback.bye)
+        .append_pair("state", "bye-state")
+        .finish();
+    b.goto(&format!("{}/end_session?{logout}", t.server.base))
+        .await
+        .unwrap();
+    let sign_out = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("sign-out"))
+        .await
+        .expect("a logout not tied to the session asks first");
+    let text = b
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(CLIENT_NAME), "{text}");
+    screenshot(&t, "logout-confirm.png").await;
+    sign_out.click().await.unwrap();
+    b.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("bye"))
+        .await
+        .expect("back at the client's post-logout page");
+    let at = b.current_url().await.unwrap();
+    assert_eq!(at.query(), Some("state=bye-state"));
+
+    // Signed out on the server: the next request asks for a sign-in again.
+    b.goto(&url("three", &[])).await.unwrap();
+    b.wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("sign-in"))
+        .await
+        .expect("the login page after logout");
     t.browser.clone().close().await.unwrap();
 }
