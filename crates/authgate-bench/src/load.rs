@@ -25,15 +25,19 @@ pub(crate) enum Scenario {
     /// A whole authorization code flow with PKCE, the login session reused:
     /// POST /authorize (consent) + POST /token (exchange).
     CodeFlow,
+    /// The same flow as an OpenID Connect authentication (scope `openid`, a nonce): the
+    /// exchange also signs an ID token (RS256).
+    OidcCodeFlow,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Scenario; 5] = [
+    pub(crate) const ALL: [Scenario; 6] = [
         Self::Issue,
         Self::Bearer,
         Self::Revoke,
         Self::Introspect,
         Self::CodeFlow,
+        Self::OidcCodeFlow,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Scenario {
             Self::Revoke => "revocation",
             Self::Introspect => "introspection",
             Self::CodeFlow => "code flow + PKCE (flows)",
+            Self::OidcCodeFlow => "OIDC code flow + ID token (flows)",
         }
     }
 
@@ -53,12 +58,26 @@ impl Scenario {
             Self::Revoke => "revoke",
             Self::Introspect => "introspect",
             Self::CodeFlow => "code_flow",
+            Self::OidcCodeFlow => "oidc_code_flow",
         }
     }
 
     /// Whether the ceiling serves the scenario.
     pub(crate) fn on_ceiling(self) -> bool {
-        self != Self::CodeFlow
+        !self.is_flow()
+    }
+
+    /// Whether the scenario is a browser flow (needs a signed-in session).
+    fn is_flow(self) -> bool {
+        matches!(self, Self::CodeFlow | Self::OidcCodeFlow)
+    }
+
+    /// The scope a flow asks for.
+    fn scope(self) -> &'static str {
+        match self {
+            Self::OidcCodeFlow => "openid%20profile&nonce=n-0S6_WzA2Mj",
+            _ => "profile",
+        }
     }
 }
 
@@ -132,9 +151,9 @@ fn hidden(html: &str, name: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
-fn authorize_query() -> String {
+fn authorize_query(s: Scenario) -> String {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(PKCE_VERIFIER.as_bytes()));
-    format!("response_type=code&client_id={CLIENT_ID}&scope=profile&state=s&code_challenge={challenge}&code_challenge_method=S256")
+    format!("response_type=code&client_id={CLIENT_ID}&scope={}&state=s&code_challenge={challenge}&code_challenge_method=S256", s.scope())
 }
 
 async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browser, String> {
@@ -165,14 +184,16 @@ async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browser, String> 
         return Err(format!("login answered {}", res.status()));
     }
     set_cookies(&res, &mut jar);
+    // The session's CSRF token, which the consent form carries, from the home page's
+    // sign-out form (the consent page itself may not show: consent is remembered).
     let res = http
-        .get(format!("{base}/authorize?{}", authorize_query()))
+        .get(format!("{base}/"))
         .header("cookie", cookie_header(&jar))
         .send()
         .await
         .map_err(|e| e.to_string())?;
     let page = res.text().await.map_err(|e| e.to_string())?;
-    let csrf = hidden(&page, "csrf").ok_or("no csrf on the consent page")?;
+    let csrf = hidden(&page, "csrf").ok_or("no csrf on the home page")?;
     Ok(Browser {
         cookies: cookie_header(&jar),
         csrf,
@@ -183,9 +204,10 @@ async fn code_flow(
     http: &reqwest::Client,
     base: &str,
     b: &Browser,
+    s: Scenario,
 ) -> Result<bool, reqwest::Error> {
     let res = http
-        .post(format!("{base}/authorize?{}", authorize_query()))
+        .post(format!("{base}/authorize?{}", authorize_query(s)))
         .header("cookie", &b.cookies)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("csrf={}&confirm=yes", b.csrf))
@@ -217,8 +239,9 @@ async fn code_flow(
         .send()
         .await?;
     let ok = res.status() == 200;
-    let _ = res.bytes().await;
-    Ok(ok)
+    let body = res.bytes().await?;
+    // The OpenID Connect flow counts only when the ID token came back.
+    Ok(ok && (s != Scenario::OidcCodeFlow || body.windows(10).any(|w| w == b"\"id_token\"")))
 }
 
 async fn one(
@@ -260,8 +283,8 @@ async fn one(
             let t = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
             send(form("/revoke", format!("token={t}"))).await
         }
-        Scenario::CodeFlow => match b {
-            Some(b) => code_flow(http, base, b).await.unwrap_or(false),
+        Scenario::CodeFlow | Scenario::OidcCodeFlow => match b {
+            Some(b) => code_flow(http, base, b, s).await.unwrap_or(false),
             None => false,
         },
     }
@@ -286,7 +309,7 @@ pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<Scenario
     let mut tasks = Vec::new();
     for _ in 0..o.connections {
         let http = http_client()?;
-        let browser = if s == Scenario::CodeFlow {
+        let browser = if s.is_flow() {
             Some(sign_in(&http, &t.base).await?)
         } else {
             None

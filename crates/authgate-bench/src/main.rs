@@ -244,7 +244,7 @@ client_secret = "{CLIENT_SECRET}"
 redirect_uris = ["http://127.0.0.1:9/cb"]
 grant_types = ["authorization_code", "client_credentials"]
 response_types = ["code"]
-scope = "profile read"
+scope = "openid profile read"
 
 [[users]]
 username = "{USER}"

@@ -100,5 +100,69 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(engine, benches);
+/// Claims for the ID token benchmarks: a name and an email, as a user table would answer.
+struct Claims;
+
+#[async_trait]
+impl oidc::ClaimsSource for Claims {
+    async fn claims(
+        &self,
+        _subject: &str,
+        names: &[&str],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StorageError> {
+        let mut m = serde_json::Map::new();
+        for n in names {
+            m.insert((*n).to_owned(), "Alice Liddell".into());
+        }
+        Ok(m)
+    }
+}
+
+/// Signing an ID token (claims gathered, JSON built, signed) per algorithm, beside the
+/// opaque access token issuance above as the same run's baseline.
+fn id_tokens(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = MemoryStore::new();
+    let mut policy = jose::RotationPolicy::default();
+    policy.algorithms = vec![
+        jose::Algorithm::RS256,
+        jose::Algorithm::ES256,
+        jose::Algorithm::EdDSA,
+    ];
+    let mut server =
+        AuthorizationServer::new(store.stores(), ServerConfig::new("https://a.example"))
+            .with_signing_keys(jose::KeyEncryptionKey::generate(&OsRng), policy);
+    server
+        .enable_openid(oidc::OpenIdProvider::new(Claims))
+        .unwrap();
+    let ctx = server.context();
+    rt.block_on(ctx.keys.as_ref().unwrap().load()).unwrap();
+    let openid = ctx.openid.clone().unwrap();
+    let details = GrantDetails::of_owner(
+        &ResourceOwner::new("user-1", "alice")
+            .authenticated_at(1_700_000_000)
+            .amr(["pwd"])
+            .session_id("sid-1"),
+    );
+    let scope: Scope = "openid profile".parse().unwrap();
+    for (alg, name) in [
+        ("RS256", "id_token_sign_rs256"),
+        ("ES256", "id_token_sign_es256"),
+        ("EdDSA", "id_token_sign_eddsa"),
+    ] {
+        let client = ClientRecord::confidential("rp", "secret")
+            .with_metadata("id_token_signed_response_alg", alg);
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let mut spec = oidc::IdTokenSpec::new(&client, "user-1", &details, &scope);
+                spec.nonce = Some("n-0S6_WzA2Mj");
+                rt.block_on(openid.id_token(ctx, black_box(spec))).unwrap()
+            });
+        });
+    }
+}
+
+criterion_group!(engine, benches, id_tokens);
 criterion_main!(engine);

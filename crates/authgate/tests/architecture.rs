@@ -146,3 +146,61 @@ fn endpoint_names_are_unique() {
         .unwrap();
     assert!(matches!(e, SetupError::Duplicate("revocation")));
 }
+
+struct NoClaims;
+
+#[async_trait]
+impl oidc::ClaimsSource for NoClaims {
+    async fn claims(
+        &self,
+        _: &str,
+        _: &[&str],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StorageError> {
+        Ok(serde_json::Map::new())
+    }
+}
+
+#[test]
+fn openid_connect_adds_the_discovery_members_and_userinfo_and_logout_theirs() {
+    let mut s = bare();
+    s.enable_openid(oidc::OpenIdProvider::new(NoClaims))
+        .unwrap();
+    assert_eq!(
+        added(&s),
+        [
+            "claims_parameter_supported",
+            "claims_supported",
+            "id_token_signing_alg_values_supported",
+            "request_parameter_supported",
+            "request_uri_parameter_supported",
+            "scopes_supported",
+            "subject_types_supported",
+            "userinfo_signing_alg_values_supported",
+        ]
+    );
+    let before = members(&s);
+    s.register_endpoint(UserInfoEndpoint::new()).unwrap();
+    let e = s.endpoint("userinfo").unwrap();
+    assert_eq!(
+        e.path(&ServerConfig::new("https://as.example")),
+        "/userinfo"
+    );
+    assert_eq!(e.methods(), [http::Method::GET, http::Method::POST]);
+    let after = members(&s);
+    assert_eq!(
+        after.difference(&before).collect::<Vec<_>>(),
+        ["userinfo_endpoint"]
+    );
+    // Logout, with the stores keeping sessions (the memory store does).
+    let mut l = bare();
+    l.enable_openid(oidc::OpenIdProvider::new(NoClaims).logout(true))
+        .unwrap();
+    assert_eq!(
+        members(&l).difference(&members(&s)).collect::<Vec<_>>(),
+        [
+            "backchannel_logout_session_supported",
+            "backchannel_logout_supported",
+            "end_session_endpoint"
+        ]
+    );
+}

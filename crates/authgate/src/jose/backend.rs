@@ -1,20 +1,24 @@
-//! The one file that calls the crypto libraries: key generation and AES-256-GCM from
-//! `aws-lc-rs`, JWS signing, verification and JWK encoding from `jsonwebtoken` on its
-//! `aws_lc_rs` provider. Everything else in the engine sees authgate's own types.
+//! The one file that calls the crypto libraries: key generation, JWS signatures and
+//! AES-256-GCM from `aws-lc-rs`; JWS verification and JWK encoding from `jsonwebtoken` on
+//! its `aws_lc_rs` provider. Everything else in the engine sees authgate's own types.
+//!
+//! Signing uses `aws-lc-rs` key pairs parsed once, when a key is loaded: `jsonwebtoken`
+//! parses its key on every signature, which for RSA costs more than the signature itself.
 
 use std::sync::Once;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    ECDSA_P384_SHA384_FIXED_SIGNING,
+    ECDSA_P384_SHA384_FIXED_SIGNING, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
 };
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, EncodingKey, Validation};
 
 use super::{Algorithm, JoseError, PublicJwk};
 
@@ -74,8 +78,15 @@ pub(crate) fn generate(alg: Algorithm) -> Result<Vec<u8>, JoseError> {
 /// A private key ready to sign, with its public JWK.
 pub(crate) struct Signer {
     alg: Algorithm,
-    key: EncodingKey,
+    key: ParsedKey,
     jwk: PublicJwk,
+}
+
+/// A private key as `aws-lc-rs` holds it, parsed once.
+enum ParsedKey {
+    Rsa(RsaKeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
 }
 
 impl Signer {
@@ -83,14 +94,31 @@ impl Signer {
     pub(crate) fn new(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, JoseError> {
         provider();
         let key = match alg {
-            // jsonwebtoken reads RSA keys as PKCS#1; its PEM reader unwraps PKCS#8.
+            Algorithm::RS256 | Algorithm::PS256 => {
+                ParsedKey::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(crypto)?)
+            }
+            Algorithm::ES256 => ParsedKey::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(crypto)?,
+            ),
+            Algorithm::ES384 => ParsedKey::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8)
+                    .map_err(crypto)?,
+            ),
+            Algorithm::EdDSA => {
+                ParsedKey::Ed25519(Ed25519KeyPair::from_pkcs8(pkcs8).map_err(crypto)?)
+            }
+        };
+        // The public JWK through jsonwebtoken's encoder (it reads RSA keys as PKCS#1; its
+        // PEM reader unwraps PKCS#8).
+        let encoding = match alg {
             Algorithm::RS256 | Algorithm::PS256 => {
                 EncodingKey::from_rsa_pem(pem(pkcs8).as_bytes()).map_err(crypto)?
             }
             Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_der(pkcs8),
             Algorithm::EdDSA => EncodingKey::from_ed_der(pkcs8),
         };
-        let full = Jwk::from_encoding_key(&key, jwt_alg(alg)).map_err(crypto)?;
+        let full = Jwk::from_encoding_key(&encoding, jwt_alg(alg)).map_err(crypto)?;
         let kid = full.thumbprint(ThumbprintHash::SHA256).map_err(crypto)?;
         let jwk = public_members(&full, alg, kid)?;
         Ok(Self { alg, key, jwk })
@@ -101,17 +129,53 @@ impl Signer {
         &self.jwk
     }
 
-    /// A compact JWS of `claims`, with `kid` and, when given, `typ` in its header.
+    /// A compact JWS (RFC 7515 §7.1) of `claims`, with `alg`, `kid` and, when given, `typ`
+    /// in its header.
     pub(crate) fn sign(
         &self,
         typ: Option<&str>,
         claims: &serde_json::Value,
     ) -> Result<String, JoseError> {
-        provider();
-        let mut header = Header::new(jwt_alg(self.alg));
-        header.kid = Some(self.jwk.kid.clone());
-        header.typ = typ.map(str::to_owned);
-        jsonwebtoken::encode(&header, claims, &self.key).map_err(crypto)
+        let mut header = serde_json::Map::with_capacity(3);
+        header.insert("alg".into(), self.alg.as_str().into());
+        header.insert("kid".into(), self.jwk.kid.clone().into());
+        if let Some(t) = typ {
+            header.insert("typ".into(), t.into());
+        }
+        let header = serde_json::to_vec(&header).map_err(crypto)?;
+        let payload = serde_json::to_vec(claims).map_err(crypto)?;
+        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 400);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let signature = self.signature(out.as_bytes())?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
+        Ok(out)
+    }
+
+    /// The JWS signature of `input` (RFC 7518 §3: PKCS#1 v1.5 or PSS with SHA-256, ECDSA
+    /// as the fixed-length R || S, Ed25519).
+    fn signature(&self, input: &[u8]) -> Result<Vec<u8>, JoseError> {
+        match &self.key {
+            ParsedKey::Rsa(k) => {
+                let padding = if self.alg == Algorithm::PS256 {
+                    &RSA_PSS_SHA256
+                } else {
+                    &RSA_PKCS1_SHA256
+                };
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(padding, &SystemRandom::new(), input, &mut sig)
+                    .map_err(crypto)?;
+                Ok(sig)
+            }
+            ParsedKey::Ecdsa(k) => Ok(k
+                .sign(&SystemRandom::new(), input)
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec()),
+            ParsedKey::Ed25519(k) => Ok(k.sign(input).as_ref().to_vec()),
+        }
     }
 }
 
