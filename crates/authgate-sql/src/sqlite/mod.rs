@@ -296,7 +296,11 @@ fn migrate(conn: &Connection) -> Result<(), StorageError> {
 
 fn writer_loop(conn: &Connection, jobs: &Receiver<WriteJob>, max_batch: usize) {
     while let Ok(first) = jobs.recv() {
-        if let Err(e) = conn.execute_batch("BEGIN") {
+        // IMMEDIATE: the write lock is taken now, under the busy timeout. A deferred
+        // transaction whose first job only reads (a job that reads, then writes) would have
+        // to upgrade later, and an upgrade after the checkpointer reset the WAL fails at once
+        // with SQLITE_BUSY_SNAPSHOT instead of waiting.
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             // The transaction could not start: run nothing, answer the error.
             first(None)(Err(StorageError::Unavailable(Box::new(e))));
             continue;
