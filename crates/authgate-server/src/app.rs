@@ -212,10 +212,12 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
-        .route("/token", post(token).fallback(token))
+        .route("/token", post(token).fallback(token).layer(cors()))
         .route(
             "/revoke",
-            post(authgate_axum::revoke).fallback(authgate_axum::revoke),
+            post(authgate_axum::revoke)
+                .fallback(authgate_axum::revoke)
+                .layer(cors()),
         )
         .route(
             "/introspect",
@@ -236,8 +238,10 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .with_state(state))
 }
 
-/// What browsers' OpenID Connect clients read from another origin: discovery, the keys
-/// and UserInfo (with its Bearer `Authorization` header; no cookies, so any origin).
+/// What browsers' OpenID Connect clients call from another origin: discovery, the keys,
+/// UserInfo, and the token and revocation endpoints (a single-page app redeems its code
+/// with PKCE). No cookies are involved (credentials travel in `Authorization` or the
+/// body), so any origin may read the answers.
 fn cors() -> tower_http::cors::CorsLayer {
     tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)

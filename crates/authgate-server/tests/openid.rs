@@ -284,6 +284,21 @@ async fn userinfo_answers_the_granted_claims_by_get_and_post_with_cors_oidc_core
         .header("access-control-allow-headers")
         .unwrap()
         .contains("authorization"));
+    // A single-page app redeems its code at the token endpoint from its own origin.
+    let token_preflight = Page::read(
+        common::http()
+            .request(reqwest::Method::OPTIONS, format!("{base}/token"))
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        token_preflight.header("access-control-allow-origin"),
+        Some("*")
+    );
     // RFC 6750 §3.1: no token / a bad token.
     let bad = userinfo_get(base, "not-a-token", None).await;
     assert_eq!(bad.status, 401);
