@@ -227,7 +227,7 @@ where
             on(filter, handler).fallback(handler),
         );
     }
-    if server.context().openid.is_some() {
+    if authgate::oidc::provider(server.context()).is_some() {
         router = router.route("/.well-known/openid-configuration", get(metadata));
     }
     router.route("/.well-known/oauth-authorization-server", get(metadata))

@@ -130,6 +130,9 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         tracing::warn!("enabling the implicit grant because a client lists it; RFC 9700 section 2.1.2 advises against it");
         server.register_grant(ImplicitGrant::new());
     }
+    if !config.keys.algorithms.iter().any(|a| a == "RS256") {
+        tracing::warn!("keys.algorithms lacks RS256: OpenID Connect Discovery expects every provider to sign ID tokens with it, and relying parties that know only RS256 cannot sign in here");
+    }
     // OpenID Connect: ID tokens, UserInfo, the implicit and hybrid response types the
     // clients list, logout.
     let pairwise = store
@@ -872,10 +875,36 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
     )
 }
 
+/// A form POST that is not one of this server's own forms (they carry `csrf` and
+/// `confirm`): a request
+/// sent by POST, which OpenID Connect Core §3.1.2.1 and RP-Initiated Logout §2 require
+/// servers to take. It is answered with a 303 to the same path with the form as the query,
+/// so the browser comes back by GET — a top-level navigation, which carries the
+/// `SameSite=Lax` session cookie that a cross-site POST does not.
+fn foreign_post(req: &OAuth2Request) -> Option<Response> {
+    let ours = req
+        .form_pairs()
+        .iter()
+        .any(|(k, _)| k == "csrf" || k == "confirm");
+    if req.method() != http::Method::POST || ours {
+        return None;
+    }
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(req.query_pairs().iter().chain(req.form_pairs()));
+    Some(see_other(&format!(
+        "{}?{}",
+        req.uri().path(),
+        query.finish()
+    )))
+}
+
 async fn authorize_post(
     State(state): State<AppState>,
     OAuthRequest(req): OAuthRequest,
 ) -> Response {
+    if let Some(again) = foreign_post(&req) {
+        return again;
+    }
     let Some(c) = session(&state, req.headers()).await else {
         return login_form(
             &state,
@@ -931,6 +960,9 @@ async fn revoke_consent(
 /// at once, any other asks the user first. Then back to the client's registered
 /// `post_logout_redirect_uri`, or a "signed out" page.
 async fn end_session(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
+    if let Some(again) = foreign_post(&req) {
+        return again;
+    }
     let request = match state.server.validate_end_session_request(&req).await {
         Ok(r) => r,
         Err(e) => return error_page(&state, &e),

@@ -1,13 +1,23 @@
 //! Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5): each logout
 //! token is POSTed to its client in a task of its own, so a slow or dead client never holds
 //! up the user's logout nor another client's notice.
+//!
+//! Outbound requests go to public addresses only: a host that is or resolves to a
+//! loopback, private, link-local or otherwise internal address is refused (SSRF), and the
+//! connection uses the very addresses that were checked (no second DNS answer). Tests that
+//! run their receiver on 127.0.0.1 set `AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND=1`.
 
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use authgate::BackchannelLogout;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -19,17 +29,33 @@ const ATTEMPTS: u32 = 3;
 /// The most of a client's answer that is read (and thrown away).
 const MAX_ANSWER: usize = 16 * 1024;
 
-type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// The environment variable that lets outbound requests reach private addresses (tests).
+pub(crate) const ALLOW_PRIVATE_ENV: &str = "AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND";
+
+type Https = Client<HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
 
 /// Posts logout tokens.
 #[derive(Clone)]
 pub(crate) struct Backchannel {
     http: Https,
+    allow_private: bool,
 }
 
 impl Backchannel {
-    /// A client trusting the system's root certificates, on the aws-lc-rs provider.
+    /// A client trusting the system's root certificates, on the aws-lc-rs provider,
+    /// reaching public addresses only (unless [`ALLOW_PRIVATE_ENV`] is `1`).
     pub(crate) fn new() -> Result<Self, String> {
+        let allow_private = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+        if allow_private {
+            tracing::warn!("{ALLOW_PRIVATE_ENV}=1: back-channel logout may reach private and loopback addresses (for tests only)");
+        }
+        Self::with_policy(allow_private)
+    }
+
+    fn with_policy(allow_private: bool) -> Result<Self, String> {
+        let mut http = HttpConnector::new_with_resolver(PublicOnly { allow_private });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
             .map_err(|e| {
@@ -37,18 +63,119 @@ impl Backchannel {
             })?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         Ok(Self {
             http: Client::builder(TokioExecutor::new()).build(https),
+            allow_private,
         })
+    }
+
+    /// Sends every notice and waits for all of them (the CLI, which must not exit first);
+    /// answers how many were delivered.
+    pub(crate) async fn deliver_and_wait(&self, notices: Vec<BackchannelLogout>) -> usize {
+        let mut tasks = Vec::new();
+        for notice in notices {
+            let this = self.clone();
+            tasks.push(tokio::spawn(async move { send(&this, &notice).await }));
+        }
+        let mut delivered = 0;
+        for t in tasks {
+            delivered += usize::from(t.await.unwrap_or(false));
+        }
+        delivered
     }
 
     /// Sends every notice in the background.
     pub(crate) fn deliver(&self, notices: Vec<BackchannelLogout>) {
         for notice in notices {
-            let http = self.http.clone();
-            tokio::spawn(async move { send(&http, &notice).await });
+            let this = self.clone();
+            tokio::spawn(async move {
+                send(&this, &notice).await;
+            });
         }
+    }
+}
+
+/// Whether an address is one the open internet routes to: not loopback, private, shared
+/// (CGNAT), link-local, unique-local, unspecified, multicast, broadcast or documentation.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared address space, RFC 6598
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || a >= 240) // reserved
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+                    || v6.segments()[0] == 0x2001 && v6.segments()[1] == 0x0db8)
+                // documentation
+            }
+        },
+    }
+}
+
+const NO_PUBLIC_ADDRESS: &str = "the host has no public address";
+
+/// Whether the resolver refused the host (its error is somewhere in the cause chain).
+fn no_public_address(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// A DNS resolver that answers only public addresses; the connector connects to what it
+/// answers, so the address checked is the address used.
+#[derive(Clone)]
+struct PublicOnly {
+    allow_private: bool,
+}
+
+impl tower_service::Service<Name> for PublicOnly {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{} has no public address", name.as_str()),
+                ));
+            }
+            Ok(found.into_iter())
+        })
     }
 }
 
@@ -61,7 +188,20 @@ enum Outcome {
     Failed(String),
 }
 
-async fn attempt(http: &Https, notice: &BackchannelLogout) -> Outcome {
+async fn attempt(this: &Backchannel, notice: &BackchannelLogout) -> Outcome {
+    // A literal IP address skips the resolver: check it here.
+    let literal = url::Url::parse(&notice.uri)
+        .ok()
+        .and_then(|u| match u.host() {
+            Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+            _ => None,
+        });
+    if let Some(ip) = literal.filter(|ip| !this.allow_private && !is_public(*ip)) {
+        tracing::warn!(client_id = %notice.client_id, %ip, "back-channel logout refused: not a public address");
+        return Outcome::Refused(0);
+    }
+    let http = &this.http;
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("logout_token", &notice.logout_token)
         .finish();
@@ -85,7 +225,20 @@ async fn attempt(http: &Https, notice: &BackchannelLogout) -> Outcome {
         }
     };
     let exchange = async {
-        let res = http.request(request).await.map_err(|e| e.to_string())?;
+        let res = http.request(request).await.map_err(|e| {
+            if no_public_address(&e) {
+                NO_PUBLIC_ADDRESS.to_owned()
+            } else {
+                // The cause chain says what failed (the top level only says "connect").
+                let mut why = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    why = format!("{why}: {c}");
+                    cause = c.source();
+                }
+                why
+            }
+        })?;
         let status = res.status();
         // Read a little of the answer so the connection can be reused; ignore the rest.
         let _ = http_body_util::Limited::new(res.into_body(), MAX_ANSWER)
@@ -97,22 +250,27 @@ async fn attempt(http: &Https, notice: &BackchannelLogout) -> Outcome {
         Ok(Ok(s)) if s.is_success() => Outcome::Delivered,
         Ok(Ok(s)) if s.is_client_error() => Outcome::Refused(s.as_u16()),
         Ok(Ok(s)) => Outcome::Failed(format!("status {}", s.as_u16())),
+        // A host without a public address will not grow one by retrying.
+        Ok(Err(e)) if e == NO_PUBLIC_ADDRESS => {
+            tracing::warn!(client_id = %notice.client_id, "back-channel logout refused: the host has no public address");
+            Outcome::Refused(0)
+        }
         Ok(Err(e)) => Outcome::Failed(e),
         Err(_) => Outcome::Failed(format!("no answer within {} s", TIMEOUT.as_secs())),
     }
 }
 
-/// One notice, with bounded retries.
-async fn send(http: &Https, notice: &BackchannelLogout) {
+/// One notice, with bounded retries; answers whether it was delivered.
+async fn send(this: &Backchannel, notice: &BackchannelLogout) -> bool {
     for n in 1..=ATTEMPTS {
-        match attempt(http, notice).await {
+        match attempt(this, notice).await {
             Outcome::Delivered => {
                 tracing::info!(client_id = %notice.client_id, attempt = n, "back-channel logout delivered");
-                return;
+                return true;
             }
             Outcome::Refused(status) => {
                 tracing::warn!(client_id = %notice.client_id, status, "back-channel logout refused by the client");
-                return;
+                return false;
             }
             Outcome::Failed(why) => {
                 tracing::warn!(client_id = %notice.client_id, error = %why, attempt = n, "back-channel logout failed");
@@ -123,4 +281,57 @@ async fn send(http: &Https, notice: &BackchannelLogout) {
         }
     }
     tracing::error!(client_id = %notice.client_id, "back-channel logout not delivered; giving up");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_reached() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fc00::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_loopback_receiver_is_never_contacted() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let b = Backchannel::with_policy(false).unwrap();
+        for uri in [
+            format!("http://127.0.0.1:{port}/bc"),
+            format!("http://localhost:{port}/bc"),
+        ] {
+            let notice = BackchannelLogout::new("c", uri.clone(), "t");
+            assert!(
+                matches!(attempt(&b, &notice).await, Outcome::Refused(_)),
+                "{uri}"
+            );
+        }
+        // Nothing connected.
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "the receiver was contacted");
+    }
 }

@@ -508,18 +508,19 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
             println!("saved user {username}");
             // A new password (or subject) ends the user's sessions at once.
             if let Some(old) = before {
-                let ended = store
-                    .end_sessions_of(&old.subject)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !ended.is_empty() {
-                    println!("ended {} session(s) of {username}", ended.len());
-                }
+                end_user_sessions(&db, &store, &username, &old.subject).await?;
             }
             Ok(())
         }
         UserCommand::Remove { db, username } => {
             let store = open(&db).await?;
+            if let Some(user) = store
+                .find_user(&username)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                end_user_sessions(&db, &store, &username, &user.subject).await?;
+            }
             if store
                 .remove_user(&username)
                 .await
@@ -531,6 +532,102 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
                 Err(format!("no user '{username}'"))
             }
         }
+    }
+}
+
+/// Ends a user's sessions and tells their clients by back-channel logout, as the server
+/// would: signed with the servers' keys (the config's key encryption key), delivered
+/// before the command returns. Without a config (`--database-url` alone) there is no key to
+/// sign with: the sessions end, and the command says that nobody was told.
+async fn end_user_sessions(
+    db: &Db,
+    store: &AnyStore,
+    username: &str,
+    subject: &str,
+) -> Result<(), String> {
+    let config = match (&db.config, &db.database_url) {
+        (Some(p), _) => Some(Config::load(p)?),
+        (None, None) => Some(demo_config("127.0.0.1:8080")?),
+        (None, Some(_)) => None,
+    };
+    let server = match config {
+        Some(c) => signing_server(&c, store).await,
+        None => Err("without --config there is no key to sign logout tokens with".into()),
+    };
+    let server = match server {
+        Ok(s) => s,
+        Err(why) => {
+            let ended = store
+                .end_sessions_of(subject)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !ended.is_empty() {
+                println!(
+                    "ended {} session(s) of {username}; no back-channel logout was sent ({why})",
+                    ended.len()
+                );
+            }
+            return Ok(());
+        }
+    };
+    let ended = server
+        .end_sessions_of(subject)
+        .await
+        .map_err(|e| e.to_string())?;
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let notices: Vec<_> = ended.iter().flat_map(|e| e.backchannel.clone()).collect();
+    for (client_id, e) in ended.iter().flat_map(|e| e.failed.iter()) {
+        eprintln!("authgate: warning: no back-channel logout for client {client_id}: {e}");
+    }
+    let told = crate::backchannel::Backchannel::new()?
+        .deliver_and_wait(notices)
+        .await;
+    println!(
+        "ended {} session(s) of {username}; back-channel logout delivered to {told} client(s)",
+        ended.len()
+    );
+    Ok(())
+}
+
+/// An engine over the configured keys, enough to sign logout tokens.
+async fn signing_server(
+    config: &Config,
+    store: &AnyStore,
+) -> Result<authgate::AuthorizationServer, String> {
+    let kek_path = config
+        .keys
+        .encryption_key_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("authgate.kek"));
+    let kek = crate::keys::load_existing(&kek_path)?;
+    let pairwise = store
+        .shared_secret("pairwise-subject")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut server = authgate::AuthorizationServer::new(
+        store.stores(),
+        authgate::ServerConfig::new(&config.issuer),
+    )
+    .with_signing_keys(kek, config.keys.policy());
+    server
+        .enable_openid(authgate::oidc::OpenIdProvider::new(NoClaims).pairwise_secret(pairwise))
+        .map_err(|e| e.to_string())?;
+    Ok(server)
+}
+
+/// Logout tokens need no user claims.
+struct NoClaims;
+
+#[authgate::async_trait]
+impl authgate::oidc::ClaimsSource for NoClaims {
+    async fn claims(
+        &self,
+        _: &str,
+        _: &[&str],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, authgate::StorageError> {
+        Ok(serde_json::Map::new())
     }
 }
 

@@ -100,6 +100,7 @@ on_both_backends!(
     an_unregistered_post_logout_redirect_uri_is_never_followed_rp_initiated_logout_3_1,
     revoking_an_approval_revokes_the_clients_tokens,
     a_first_party_client_skips_consent_and_its_default_max_age_applies,
+    requests_sent_by_post_are_taken_oidc_core_3_1_2_1_and_rp_initiated_logout_2,
 );
 
 // ----- helpers ---------------------------------------------------------------------------
@@ -863,41 +864,57 @@ async fn logout_tells_the_client_by_back_channel(server: &TestServer, r: &Receiv
     );
 }
 
-/// A new password (`authgate user add` for an existing user) ends the user's sessions.
-async fn a_new_password_ends_the_users_sessions(server: &TestServer) {
+/// A new password (`authgate user add` for an existing user) ends the user's sessions, and
+/// the command tells the sessions' clients by back-channel logout.
+async fn a_new_password_ends_the_users_sessions(server: &TestServer, r: &Receiver) {
     let base = server.base();
+    let before = r.tokens.lock().unwrap().len();
     let mut browser = Browser::new(base);
     browser.login("bob", "builder").await;
+    let (c, v) = code(&mut browser, "bc", "openid").await;
+    redeem(base, "bc", "bc-secret", &c, &v).await;
     assert!(browser.get("/").await.body.contains("Signed in as"));
     let config = server.dir().join("config.toml");
-    let (code, out, err) = common::run(
-        server.dir(),
-        &[
-            "user",
-            "add",
-            "--config",
-            config.to_str().unwrap(),
-            "bob",
-            "--password",
-            "new-builder",
-            "--email",
-            "bob@example.com",
-        ],
-    );
+    let dir = server.dir().to_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        common::run(
+            &dir,
+            &[
+                "user",
+                "add",
+                "--config",
+                config.to_str().unwrap(),
+                "bob",
+                "--password",
+                "new-builder",
+                "--email",
+                "bob@example.com",
+            ],
+        )
+    })
+    .await
+    .unwrap();
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("ended 1 session"), "{out}");
+    assert!(
+        out.contains("ended 1 session(s) of bob; back-channel logout delivered to 1 client(s)"),
+        "{out}{err}"
+    );
     assert!(!browser.get("/").await.body.contains("Signed in as"));
+    let got = wait_for_tokens(r, before + 1).await;
+    let t = verify(base, &got[before]).await;
+    assert_eq!(t.claims["sub"], "bob");
+    assert_eq!(t.claims["aud"], "bc");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_channel_logout_and_ended_sessions_sqlite() {
     let r = receiver(1).await;
     let server = TestServer::sqlite("backchannel", &backchannel_config(&r.url)).await;
     logout_tells_the_client_by_back_channel(&server, &r).await;
-    a_new_password_ends_the_users_sessions(&server).await;
+    a_new_password_ends_the_users_sessions(&server, &r).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_channel_logout_and_ended_sessions_postgres() {
     let r = receiver(1).await;
     let Some(server) = TestServer::postgres("backchannel-pg", &backchannel_config(&r.url)).await
@@ -905,5 +922,47 @@ async fn back_channel_logout_and_ended_sessions_postgres() {
         return;
     };
     logout_tells_the_client_by_back_channel(&server, &r).await;
-    a_new_password_ends_the_users_sessions(&server).await;
+    a_new_password_ends_the_users_sessions(&server, &r).await;
+}
+
+async fn requests_sent_by_post_are_taken_oidc_core_3_1_2_1_and_rp_initiated_logout_2(base: &str) {
+    let mut browser = Browser::new(base);
+    let tokens = rp_tokens(&mut browser, "openid").await;
+    // An authentication request as a form POST (from the relying party's page, so without
+    // the SameSite=Lax session cookie): sent back as a GET, which the browser then makes
+    // with its cookie.
+    let (_, challenge) = pkce();
+    let form = [
+        ("client_id", "rp"),
+        ("response_type", "code"),
+        ("redirect_uri", CB),
+        ("scope", "openid"),
+        ("state", "by-post"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let cross_site = Browser::new(base).post("/authorize", &form).await;
+    assert_eq!(cross_site.status, 303, "{}", cross_site.body);
+    let again = cross_site.location().unwrap().to_owned();
+    assert!(
+        again.starts_with("/authorize?") && again.contains("state=by-post"),
+        "{again}"
+    );
+    let done = browser.get(&again).await;
+    assert_eq!(done.status, 302, "remembered consent: {}", done.body);
+    assert_eq!(query_of(done.location().unwrap())["state"], "by-post");
+
+    // A logout request as a form POST from the relying party's page: the same, and the
+    // GET with the cookie ends the session.
+    let form = [
+        ("id_token_hint", tokens["id_token"].as_str().unwrap()),
+        ("post_logout_redirect_uri", BYE),
+        ("state", "s"),
+    ];
+    let cross_site = Browser::new(base).post("/end_session", &form).await;
+    assert_eq!(cross_site.status, 303);
+    let out = browser.get(cross_site.location().unwrap()).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location(), Some(&*format!("{BYE}?state=s")));
+    assert!(!browser.get("/").await.body.contains("Signed in as"));
 }

@@ -139,7 +139,7 @@ fn id_tokens(c: &mut Criterion) {
         .unwrap();
     let ctx = server.context();
     rt.block_on(ctx.keys.as_ref().unwrap().load()).unwrap();
-    let openid = ctx.openid.clone().unwrap();
+    let openid = oidc::provider(ctx).unwrap().clone();
     let details = GrantDetails::of_owner(
         &ResourceOwner::new("user-1", "alice")
             .authenticated_at(1_700_000_000)

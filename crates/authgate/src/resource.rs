@@ -12,7 +12,6 @@ use crate::generator::TokenGenerator;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 use crate::response::{quote, OAuth2Response};
 use crate::scope::Scope;
-use crate::server::AuthorizationServer;
 use crate::server_context::ServerContext;
 use crate::storage::{TokenKind, TokenRecord, TokenStore};
 
@@ -235,11 +234,6 @@ impl ResourceProtector {
             allow_form: false,
             allow_query: false,
         }
-    }
-
-    /// A protector over a server's own token store, generator, clock and realm.
-    pub fn from_server(server: &AuthorizationServer) -> Self {
-        Self::from_context(server.context())
     }
 
     /// The same, from the server's shared context (what an endpoint module holds).

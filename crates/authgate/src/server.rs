@@ -66,8 +66,7 @@ impl AuthorizationServer {
                 sessions: stores.sessions,
                 #[cfg(feature = "jose")]
                 keys: None,
-                #[cfg(feature = "jose")]
-                openid: None,
+                extensions: http::Extensions::new(),
             },
             authorization: AuthorizationEndpoint::default(),
             token: TokenEndpoint::default(),
@@ -115,7 +114,7 @@ impl AuthorizationServer {
                 what: "signing keys (AuthorizationServer::with_signing_keys, before enable_openid)",
             });
         }
-        self.ctx.openid = Some(Arc::new(provider));
+        self.ctx.extensions.insert(Arc::new(provider));
         Ok(self)
     }
 
@@ -336,7 +335,7 @@ impl AuthorizationServer {
         let Some(hinted) = &request.id_token_hint_subject else {
             return true;
         };
-        match &self.ctx.openid {
+        match crate::oidc::provider(&self.ctx) {
             Some(o) => o
                 .subject_for(request.client.as_ref(), local)
                 .is_ok_and(|s| &s == hinted),
@@ -346,8 +345,10 @@ impl AuthorizationServer {
 
     /// Whether the user must be asked to consent to a validated request (OpenID Connect
     /// Core §3.1.2.4): yes for `prompt=consent`; no for a client registered with
-    /// `skip_consent`; no when the user approved this client before for at least the
-    /// requested scope (the stores' [`crate::ConsentStore`]); yes otherwise. With
+    /// `skip_consent`; yes for a public client whose redirect URI is not https (a native
+    /// app's loopback or custom-scheme URI proves nothing about who asks); no when the user
+    /// approved this client before for at least the requested scope (the stores'
+    /// [`crate::ConsentStore`]); yes otherwise. With
     /// `prompt=none`, a `true` here means answering `consent_required`.
     ///
     /// # Errors
@@ -359,6 +360,13 @@ impl AuthorizationServer {
     ) -> Result<bool, OAuth2Error> {
         if request.has_prompt("consent") || request.client.skip_consent() {
             return Ok(request.consent_required(None));
+        }
+        // A public client is only who its redirect URI says: a loopback port or a custom
+        // scheme can be taken by any local app, so an earlier approval does not prove the
+        // client asking now is the one approved (RFC 8252 §8.6, RFC 6749 §10.2). Only an
+        // https redirect URI makes remembered consent count for a public client.
+        if request.client.is_public() && !request.redirect_uri.starts_with("https://") {
+            return Ok(true);
         }
         let remembered = match &self.ctx.consents {
             Some(c) => c
@@ -399,8 +407,8 @@ impl AuthorizationServer {
     pub async fn validate_end_session_request(
         &self,
         req: &OAuth2Request,
-    ) -> Result<crate::EndSessionRequest, OAuth2Error> {
-        crate::EndSessionRequest::validate(&self.ctx, req).await
+    ) -> Result<crate::endpoints::end_session::EndSessionRequest, OAuth2Error> {
+        crate::endpoints::end_session::EndSessionRequest::validate(&self.ctx, req).await
     }
 
     /// Ends a login session (logout): removes it from the stores' [`crate::SessionStore`]
@@ -410,12 +418,17 @@ impl AuthorizationServer {
     /// # Errors
     /// No session store, or it failed.
     #[cfg(feature = "jose")]
-    pub async fn end_session(&self, sid: &str) -> Result<Option<crate::EndedSession>, OAuth2Error> {
+    pub async fn end_session(
+        &self,
+        sid: &str,
+    ) -> Result<Option<crate::endpoints::end_session::EndedSession>, OAuth2Error> {
         let Some(sessions) = &self.ctx.sessions else {
             return Err(no_sessions());
         };
         match sessions.end_session(sid).await? {
-            Some(s) => Ok(Some(crate::EndedSession::announce(&self.ctx, s).await)),
+            Some(s) => Ok(Some(
+                crate::endpoints::end_session::EndedSession::announce(&self.ctx, s).await,
+            )),
             None => Ok(None),
         }
     }
@@ -429,13 +442,13 @@ impl AuthorizationServer {
     pub async fn end_sessions_of(
         &self,
         subject: &str,
-    ) -> Result<Vec<crate::EndedSession>, OAuth2Error> {
+    ) -> Result<Vec<crate::endpoints::end_session::EndedSession>, OAuth2Error> {
         let Some(sessions) = &self.ctx.sessions else {
             return Err(no_sessions());
         };
         let mut out = Vec::new();
         for s in sessions.end_sessions_of(subject).await? {
-            out.push(crate::EndedSession::announce(&self.ctx, s).await);
+            out.push(crate::endpoints::end_session::EndedSession::announce(&self.ctx, s).await);
         }
         Ok(out)
     }
@@ -514,4 +527,13 @@ impl fmt::Debug for AuthorizationServer {
 #[cfg(feature = "jose")]
 fn no_sessions() -> OAuth2Error {
     OAuth2Error::with_description(ErrorCode::ServerError, "the server keeps no sessions")
+}
+
+/// Built here, beside the server, so that `resource.rs` (which endpoints use) needs nothing
+/// from above it.
+impl crate::resource::ResourceProtector {
+    /// A protector over a server's own token store, generator, clock and realm.
+    pub fn from_server(server: &AuthorizationServer) -> Self {
+        Self::from_context(server.context())
+    }
 }

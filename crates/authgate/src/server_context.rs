@@ -49,10 +49,10 @@ pub struct ServerContext {
     /// [`crate::AuthorizationServer::with_signing_keys`]).
     #[cfg(feature = "jose")]
     pub keys: Option<Arc<crate::jose::KeySet>>,
-    /// OpenID Connect, when enabled (see
-    /// [`crate::AuthorizationServer::enable_openid`]).
-    #[cfg(feature = "jose")]
-    pub openid: Option<Arc<crate::oidc::OpenIdProvider>>,
+    /// What features add to the server, one value per type: OpenID Connect's provider
+    /// (see [`crate::AuthorizationServer::enable_openid`] and `oidc::provider`), say. A
+    /// feature keeps its own configuration here, so the context need not know it.
+    pub extensions: http::Extensions,
 }
 
 impl fmt::Debug for ServerContext {

@@ -85,6 +85,13 @@ fn op() -> Op {
     );
     store.add_client(client("first").with_metadata("skip_consent", true));
     store.add_client(
+        ClientRecord::public("native")
+            .redirect_uris(["http://127.0.0.1/cb", "com.example.app:/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("openid email"),
+    );
+    store.add_client(
         ClientRecord::confidential("plain", "secret")
             .redirect_uris(["https://plain.example/cb"])
             .grant_types(["authorization_code"])
@@ -479,6 +486,18 @@ async fn an_id_token_hint_is_verified_and_names_the_user_it_was_issued_for() {
         .validate_authorization_request(&req)
         .await
         .is_err());
+    // So is another JWT the same keys signed: a logout token for the client is no hint.
+    let openid = oidc::provider(op.server.context()).unwrap().clone();
+    let logout = openid
+        .logout_token(op.server.context(), &client("rp"), "user-1", Some("sid-1"))
+        .await
+        .unwrap();
+    let req = authorize("rp", "code", &format!("&id_token_hint={logout}"));
+    assert!(op
+        .server
+        .validate_authorization_request(&req)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -548,17 +567,28 @@ fn bearer_get(token: &str) -> OAuth2Request {
 #[tokio::test]
 async fn userinfo_answers_the_scope_claims_and_the_claims_request_oidc_core_5_3_and_5_5() {
     let op = op();
-    let claims = r#"{"userinfo":{"phone_number":null},"id_token":{"name":{"essential":true}}}"#;
-    let extra = format!(
-        "&claims={}",
+    // Granted: openid email phone. The claims request moves phone_number into the ID token
+    // and asks for name (profile, not granted) in both places.
+    let claims =
+        r#"{"userinfo":{"name":null},"id_token":{"phone_number":{"essential":true},"name":null}}"#;
+    let req = get(&format!(
+        "/authorize?client_id=rp&response_type=code&scope=openid%20email%20phone&code_challenge={CHALLENGE}&code_challenge_method=S256&claims={}",
         url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
-    );
-    let code = code_for(&op, "rp", &extra).await;
-    let body = exchange(&op, "rp", &code).await;
+    ));
+    let res = op
+        .server
+        .create_authorization_response(&req, Some(&alice()))
+        .await
+        .unwrap();
+    let body = exchange(&op, "rp", &params(&res)["code"]).await;
     let id = verify(&op, body["id_token"].as_str().unwrap()).await.claims;
     assert_eq!(
-        id["name"], "Alice Liddell",
+        id["phone_number"], "+44 20 7946 0000",
         "the claims request's id_token member"
+    );
+    assert!(
+        id.get("name").is_none() && id.get("email").is_none(),
+        "nothing beyond the granted scope, nothing not asked for: {id}"
     );
     let at = body["access_token"].as_str().unwrap();
 
@@ -571,11 +601,11 @@ async fn userinfo_answers_the_scope_claims_and_the_claims_request_oidc_core_5_3_
     );
     assert_eq!(u["email"], "alice@example.com");
     assert_eq!(u["email_verified"], true);
-    assert_eq!(
-        u["phone_number"], "+44 20 7946 0000",
-        "asked by the claims request"
+    assert_eq!(u["phone_number"], "+44 20 7946 0000", "the phone scope");
+    assert!(
+        u.get("name").is_none(),
+        "profile was not granted: a claims request cannot widen consent (OIDC Core 5.5)"
     );
-    assert!(u.get("name").is_none(), "profile was not granted");
 
     // POST with the token in the form body (OIDC Core 5.3.1).
     let post = OAuth2Request::from_http(
@@ -678,7 +708,7 @@ async fn discovery_lists_what_openid_connect_serves_discovery_3() {
 async fn a_logout_token_names_the_user_and_session_and_has_no_nonce_backchannel_logout_2_4() {
     let op = op();
     let store_client = client("rp");
-    let openid = op.server.context().openid.clone().unwrap();
+    let openid = oidc::provider(op.server.context()).unwrap().clone();
     let jwt = openid
         .logout_token(op.server.context(), &store_client, "user-1", Some("sid-1"))
         .await
@@ -758,6 +788,36 @@ async fn remembered_consent_skips_asking_for_a_subset_and_prompt_consent_asks_an
             .unwrap(),
         "skip_consent"
     );
+
+    // A public client on a loopback or custom-scheme redirect URI is asked every time: any
+    // local app can receive there (RFC 8252 §8.6).
+    for uri in [
+        "http%3A%2F%2F127.0.0.1%3A5555%2Fcb",
+        "com.example.app%3A%2Fcb",
+    ] {
+        let path = format!(
+            "/authorize?client_id=native&response_type=code&scope=openid&redirect_uri={uri}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        );
+        op.server
+            .create_authorization_response(&get(&path), Some(&alice()))
+            .await
+            .unwrap();
+        let r = op
+            .server
+            .validate_authorization_request(&get(&path))
+            .await
+            .unwrap();
+        assert!(op
+            .store
+            .find_consent("user-1", "native")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            op.server.consent_required(&r, "user-1").await.unwrap(),
+            "{uri}"
+        );
+    }
 
     // A later approval of more adds to what is remembered.
     op.server

@@ -61,6 +61,8 @@ pub async fn start(dir: &Path, config: &Path, port: u16) -> Running {
         .arg(config)
         .current_dir(dir)
         .env("AUTHGATE_LOG", "warn")
+        // The tests' back-channel receivers listen on 127.0.0.1.
+        .env("AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -102,6 +104,8 @@ pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .current_dir(dir)
         .env("AUTHGATE_LOG", "warn")
+        // The tests' back-channel receivers listen on 127.0.0.1.
+        .env("AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND", "1")
         .output()
         .unwrap();
     (
@@ -122,6 +126,8 @@ pub async fn start_logging_to(dir: &Path, config: &Path, port: u16, log: &Path) 
         .arg(config)
         .current_dir(dir)
         .env("AUTHGATE_LOG", "warn")
+        // The tests' back-channel receivers listen on 127.0.0.1.
+        .env("AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND", "1")
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
@@ -145,6 +151,8 @@ pub fn run_timeout(dir: &Path, args: &[&str], secs: u64) -> (i32, String, String
         .args(args)
         .current_dir(dir)
         .env("AUTHGATE_LOG", "warn")
+        // The tests' back-channel receivers listen on 127.0.0.1.
+        .env("AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND", "1")
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()

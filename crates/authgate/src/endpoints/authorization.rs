@@ -163,7 +163,7 @@ impl AuthorizationEndpoint {
                 scope,
             );
             #[cfg(feature = "jose")]
-            if ctx.openid.is_some() && request.is_openid() {
+            if crate::oidc::provider(ctx).is_some() && request.is_openid() {
                 openid_checks(ctx, &mut request).await?;
             }
             grant.validate_request(ctx, &mut request)?;

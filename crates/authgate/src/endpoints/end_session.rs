@@ -132,7 +132,7 @@ impl EndSessionRequest {
         let (Some(hinted), Some(client)) = (&self.hint_subject, &self.client) else {
             return false;
         };
-        let seen = match &ctx.openid {
+        let seen = match crate::oidc::provider(ctx) {
             Some(o) => o.subject_for(client.as_ref(), &session.subject).ok(),
             None => Some(session.subject.clone()),
         };
@@ -179,6 +179,21 @@ pub struct BackchannelLogout {
     pub logout_token: String,
 }
 
+impl BackchannelLogout {
+    /// A notice for `client_id` at `uri`.
+    pub fn new(
+        client_id: impl Into<String>,
+        uri: impl Into<String>,
+        logout_token: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            uri: uri.into(),
+            logout_token: logout_token.into(),
+        }
+    }
+}
+
 impl std::fmt::Debug for BackchannelLogout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackchannelLogout")
@@ -213,7 +228,7 @@ impl EndedSession {
             backchannel: Vec::new(),
             failed: Vec::new(),
         };
-        let Some(openid) = &ctx.openid else {
+        let Some(openid) = crate::oidc::provider(ctx) else {
             return out;
         };
         for client_id in &out.session.clients {

@@ -34,7 +34,7 @@ pub(crate) fn build(
         Metadata::add(&mut m.scopes_supported, c.scopes_supported.iter().cloned());
     }
     #[cfg(feature = "jose")]
-    if let Some(openid) = &ctx.openid {
+    if let Some(openid) = crate::oidc::provider(ctx) {
         openid.contribute(ctx, &mut m);
     }
     m

@@ -50,7 +50,7 @@ impl Endpoint for UserInfoEndpoint {
     }
 
     fn check(&self, ctx: &ServerContext) -> Result<(), SetupError> {
-        if ctx.openid.is_some() {
+        if crate::oidc::provider(ctx).is_some() {
             Ok(())
         } else {
             Err(SetupError::Missing {
@@ -72,7 +72,7 @@ impl Endpoint for UserInfoEndpoint {
                     .with_status(StatusCode::METHOD_NOT_ALLOWED),
             );
         }
-        let Some(openid) = &ctx.openid else {
+        let Some(openid) = crate::oidc::provider(ctx) else {
             return super::not_enabled("userinfo");
         };
         let protector =

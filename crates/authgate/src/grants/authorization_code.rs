@@ -153,7 +153,7 @@ impl TokenGrant for AuthorizationCodeGrant {
         // OpenID Connect Core §3.1.3.3: an ID token whenever `openid` was granted. Made
         // before the tokens are saved, so a signing failure leaves no orphaned tokens.
         #[cfg(feature = "jose")]
-        let id_token = match &ctx.openid {
+        let id_token = match crate::oidc::provider(ctx) {
             Some(openid) if record.scope.contains("openid") => {
                 let mut spec = crate::oidc::IdTokenSpec::new(
                     client.as_ref(),

@@ -125,7 +125,7 @@ impl AuthorizationGrant for OpenIdGrant {
         ctx: &ServerContext,
         request: &mut AuthorizationRequest,
     ) -> Result<(), OAuth2Error> {
-        if ctx.openid.is_none() {
+        if crate::oidc::provider(ctx).is_none() {
             return Err(OAuth2Error::with_description(
                 ErrorCode::UnsupportedResponseType,
                 "OpenID Connect is not enabled on this server",
@@ -192,7 +192,7 @@ impl AuthorizationGrant for OpenIdGrant {
             }
         }
         if self.issues("id_token") {
-            let Some(openid) = &ctx.openid else {
+            let Some(openid) = crate::oidc::provider(ctx) else {
                 return Err(OAuth2Error::new(ErrorCode::ServerError));
             };
             let mut spec = IdTokenSpec::new(

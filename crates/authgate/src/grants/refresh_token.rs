@@ -113,7 +113,7 @@ impl TokenGrant for RefreshTokenGrant {
         // `nonce` — when the refreshed access token carries `openid`. Made before anything
         // is saved: a signing failure must not leave the old refresh token rotated out.
         #[cfg(feature = "jose")]
-        let id_token = match (&ctx.openid, &record.subject) {
+        let id_token = match (crate::oidc::provider(ctx), &record.subject) {
             (Some(openid), Some(subject)) if issue.scope.contains("openid") => {
                 let spec = crate::oidc::IdTokenSpec::new(
                     client.as_ref(),
