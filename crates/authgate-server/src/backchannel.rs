@@ -129,7 +129,16 @@ fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-const NO_PUBLIC_ADDRESS: &str = "the host has no public address";
+/// An error with its causes (the client's top level says only "connect").
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut why = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        why = format!("{why}: {c}");
+        cause = c.source();
+    }
+    why
+}
 
 /// Whether the resolver refused the host (its error is somewhere in the cause chain).
 fn no_public_address(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -225,37 +234,24 @@ async fn attempt(this: &Backchannel, notice: &BackchannelLogout) -> Outcome {
         }
     };
     let exchange = async {
-        let res = http.request(request).await.map_err(|e| {
-            if no_public_address(&e) {
-                NO_PUBLIC_ADDRESS.to_owned()
-            } else {
-                // The cause chain says what failed (the top level only says "connect").
-                let mut why = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    why = format!("{why}: {c}");
-                    cause = c.source();
-                }
-                why
-            }
-        })?;
+        let res = http.request(request).await?;
         let status = res.status();
         // Read a little of the answer so the connection can be reused; ignore the rest.
         let _ = http_body_util::Limited::new(res.into_body(), MAX_ANSWER)
             .collect()
             .await;
-        Ok::<_, String>(status)
+        Ok::<_, hyper_util::client::legacy::Error>(status)
     };
     match tokio::time::timeout(TIMEOUT, exchange).await {
         Ok(Ok(s)) if s.is_success() => Outcome::Delivered,
         Ok(Ok(s)) if s.is_client_error() => Outcome::Refused(s.as_u16()),
         Ok(Ok(s)) => Outcome::Failed(format!("status {}", s.as_u16())),
         // A host without a public address will not grow one by retrying.
-        Ok(Err(e)) if e == NO_PUBLIC_ADDRESS => {
+        Ok(Err(e)) if no_public_address(&e) => {
             tracing::warn!(client_id = %notice.client_id, "back-channel logout refused: the host has no public address");
             Outcome::Refused(0)
         }
-        Ok(Err(e)) => Outcome::Failed(e),
+        Ok(Err(e)) => Outcome::Failed(cause_chain(&e)),
         Err(_) => Outcome::Failed(format!("no answer within {} s", TIMEOUT.as_secs())),
     }
 }

@@ -134,6 +134,17 @@ fn authorize_url(client: &str, response_type: &str, extra: &[(&str, &str)]) -> S
     format!("/authorize?{}", q.finish())
 }
 
+/// A code request of `client` with `extra` parameters and S256 PKCE: (verifier, path).
+fn code_url(client: &str, extra: &[(&str, &str)]) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let mut params = extra.to_vec();
+    params.extend([
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    (verifier, authorize_url(client, "code", &params))
+}
+
 /// Approves the consent page `page` (posting its form back to `path`).
 async fn approve(browser: &mut Browser, path: &str, page: &Page) -> Page {
     assert_eq!(page.status, 200, "expected the consent page: {}", page.body);
@@ -160,17 +171,7 @@ async fn authorize(browser: &mut Browser, path: &str) -> Page {
 
 /// A code for `client` (S256 PKCE, the nonce `n-0S6`), with its verifier.
 async fn code(browser: &mut Browser, client: &str, scope: &str) -> (String, String) {
-    let (verifier, challenge) = pkce();
-    let path = authorize_url(
-        client,
-        "code",
-        &[
-            ("scope", scope),
-            ("nonce", "n-0S6"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let (verifier, path) = code_url(client, &[("scope", scope), ("nonce", "n-0S6")]);
     let done = authorize(browser, &path).await;
     assert!(matches!(done.status, 302 | 303), "{}", done.body);
     let q = query_of(done.location().unwrap());
@@ -232,7 +233,14 @@ async fn code_flow_answers_an_id_token_verified_with_the_published_keys_oidc_cor
     assert!(c["exp"].as_i64().unwrap() > now);
     assert!(c["sid"].is_string(), "the session, for logout");
     assert_eq!(c["amr"], json!(["pwd"]));
-    assert!(c.get("at_hash").is_none() || c["at_hash"].is_string());
+    // at_hash is optional from the token endpoint; when present it must match (3.1.3.8).
+    if let Some(h) = c.get("at_hash") {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(body["access_token"].as_str().unwrap().as_bytes());
+        let want =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &d[..16]);
+        assert_eq!(h, want.as_str());
+    }
     assert!(
         c.get("email").is_none(),
         "an access token was issued: scope claims go to UserInfo (5.4)"
@@ -351,16 +359,7 @@ async fn remembered_consent_skips_the_page_and_lets_prompt_none_succeed_oidc_cor
     let mut browser = Browser::new(base);
     rp_tokens(&mut browser, "openid email").await;
     // The same client, a subset of the scope: straight back with a code.
-    let (_, challenge) = pkce();
-    let again = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let again = code_url("rp", &[("scope", "openid")]).1;
     let page = browser.get(&again).await;
     assert_eq!(page.status, 302, "no consent page: {}", page.body);
     assert!(query_of(page.location().unwrap()).contains_key("code"));
@@ -368,15 +367,7 @@ async fn remembered_consent_skips_the_page_and_lets_prompt_none_succeed_oidc_cor
     assert_eq!(silent.status, 302);
     assert!(query_of(silent.location().unwrap()).contains_key("code"));
     // More scope than approved: the page, or consent_required with prompt=none.
-    let more = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid phone"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let more = code_url("rp", &[("scope", "openid phone")]).1;
     assert!(browser.get(&more).await.body.contains("id=\"approve\""));
     let q = query_of(
         browser
@@ -408,17 +399,7 @@ async fn remembered_consent_skips_the_page_and_lets_prompt_none_succeed_oidc_cor
 async fn prompt_none_without_a_session_is_login_required_at_the_redirect_uri_oidc_core_3_1_2_6(
     base: &str,
 ) {
-    let (_, challenge) = pkce();
-    let path = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid"),
-            ("prompt", "none"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let path = code_url("rp", &[("scope", "openid"), ("prompt", "none")]).1;
     let mut browser = Browser::new(base);
     let res = browser.get(&path).await;
     assert_eq!(res.status, 302, "no page with prompt=none: {}", res.body);
@@ -447,16 +428,7 @@ async fn prompt_none_without_a_session_is_login_required_at_the_redirect_uri_oid
 
 /// Tokens at `rp` for whoever `browser` is signed in as.
 async fn rp_tokens_for_current(browser: &mut Browser) -> Value {
-    let (verifier, challenge) = pkce();
-    let path = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let (verifier, path) = code_url("rp", &[("scope", "openid")]);
     let page = browser.get(&path).await;
     let done = if page.status == 200 {
         approve(browser, &path, &page).await
@@ -474,17 +446,7 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in_oidc_core_3_1_2_1(base
         .await
         .claims;
     for extra in [("prompt", "login"), ("max_age", "0")] {
-        let (verifier, challenge) = pkce();
-        let path = authorize_url(
-            "rp",
-            "code",
-            &[
-                ("scope", "openid"),
-                extra,
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        );
+        let (verifier, path) = code_url("rp", &[("scope", "openid"), extra]);
         let login = browser.get(&path).await;
         assert_eq!(login.status, 200, "{extra:?}");
         assert!(
@@ -535,17 +497,7 @@ async fn form_post_answers_a_page_that_posts_to_the_redirect_uri_form_post_respo
     base: &str,
 ) {
     let mut browser = Browser::new(base);
-    let (_, challenge) = pkce();
-    let path = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid"),
-            ("response_mode", "form_post"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let path = code_url("rp", &[("scope", "openid"), ("response_mode", "form_post")]).1;
     let done = authorize(&mut browser, &path).await;
     assert_eq!(done.status, 200, "the consent POST answers the form page");
     assert!(done.location().is_none());
@@ -657,16 +609,7 @@ async fn rp_initiated_logout_ends_the_session_and_returns_to_the_registered_uri_
         "the cookie is cleared"
     );
     // The session is over on the server too: the old cookie no longer signs anyone in.
-    let (_, challenge) = pkce();
-    let path = authorize_url(
-        "rp",
-        "code",
-        &[
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let path = code_url("rp", &[("scope", "openid")]).1;
     assert!(browser.get(&path).await.body.contains("id=\"sign-in\""));
 
     // Not tied to the session (client_id only): the user is asked first.
@@ -749,16 +692,7 @@ async fn revoking_an_approval_revokes_the_clients_tokens(base: &str) {
 async fn a_first_party_client_skips_consent_and_its_default_max_age_applies(base: &str) {
     let mut browser = Browser::new(base);
     browser.login("alice", "wonderland").await;
-    let (_, challenge) = pkce();
-    let path = authorize_url(
-        "first",
-        "code",
-        &[
-            ("scope", "openid profile"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let path = code_url("first", &[("scope", "openid profile")]).1;
     let done = browser.get(&path).await;
     assert_eq!(done.status, 302, "skip_consent: {}", done.body);
     assert!(query_of(done.location().unwrap()).contains_key("code"));

@@ -165,6 +165,21 @@ fn authorize(client: &str, response_type: &str, extra: &str) -> OAuth2Request {
     ))
 }
 
+/// A code request of `client` for `scope` (space-separated, as in a URL: `%20`), with PKCE.
+fn code_request(client: &str, scope: &str) -> OAuth2Request {
+    get(&format!(
+        "/authorize?client_id={client}&response_type=code&scope={scope}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+    ))
+}
+
+/// Alice approves `req`.
+async fn approve(op: &Op, req: &OAuth2Request) -> OAuth2Response {
+    op.server
+        .create_authorization_response(req, Some(&alice()))
+        .await
+        .unwrap()
+}
+
 /// The redirect's parameters (query or fragment).
 fn params(res: &OAuth2Response) -> HashMap<String, String> {
     let loc = url::Url::parse(res.location().unwrap()).unwrap();
@@ -245,14 +260,7 @@ async fn the_code_flow_answers_an_id_token_with_the_required_claims_oidc_core_3_
 #[tokio::test]
 async fn no_openid_scope_no_id_token() {
     let op = op();
-    let res = op
-        .server
-        .create_authorization_response(
-            &get(&format!("/authorize?client_id=rp&response_type=code&scope=email&code_challenge={CHALLENGE}&code_challenge_method=S256")),
-            Some(&alice()),
-        )
-        .await
-        .unwrap();
+    let res = approve(&op, &code_request("rp", "email")).await;
     let code = params(&res).remove("code").unwrap();
     let body = exchange(&op, "rp", &code).await;
     assert!(body.get("id_token").is_none());
@@ -634,14 +642,7 @@ async fn userinfo_answers_the_scope_claims_and_the_claims_request_oidc_core_5_3_
         .to_str()
         .unwrap()
         .contains("invalid_token"));
-    let res = op
-        .server
-        .create_authorization_response(
-            &get(&format!("/authorize?client_id=rp&response_type=code&scope=email&code_challenge={CHALLENGE}&code_challenge_method=S256")),
-            Some(&alice()),
-        )
-        .await
-        .unwrap();
+    let res = approve(&op, &code_request("rp", "email")).await;
     let no_openid = exchange(&op, "rp", &params(&res)["code"]).await;
     let res = userinfo(&op, bearer_get(no_openid["access_token"].as_str().unwrap())).await;
     assert_eq!(res.status, 403);
@@ -743,15 +744,7 @@ async fn remembered_consent_skips_asking_for_a_subset_and_prompt_consent_asks_an
     };
     let wide = request("rp", "openid%20email%20profile", "").await;
     assert!(op.server.consent_required(&wide, "user-1").await.unwrap());
-    op.server
-        .create_authorization_response(
-            &get(&format!(
-                "/authorize?client_id=rp&response_type=code&scope=openid%20email%20profile&code_challenge={CHALLENGE}&code_challenge_method=S256"
-            )),
-            Some(&alice()),
-        )
-        .await
-        .unwrap();
+    approve(&op, &code_request("rp", "openid%20email%20profile")).await;
     let remembered = op
         .store
         .find_consent("user-1", "rp")
@@ -820,15 +813,7 @@ async fn remembered_consent_skips_asking_for_a_subset_and_prompt_consent_asks_an
     }
 
     // A later approval of more adds to what is remembered.
-    op.server
-        .create_authorization_response(
-            &get(&format!(
-                "/authorize?client_id=rp&response_type=code&scope=openid%20phone&code_challenge={CHALLENGE}&code_challenge_method=S256"
-            )),
-            Some(&alice()),
-        )
-        .await
-        .unwrap();
+    approve(&op, &code_request("rp", "openid%20phone")).await;
     let remembered = op
         .store
         .find_consent("user-1", "rp")

@@ -51,17 +51,10 @@ impl SessionStore for PgStore {
     }
 
     async fn find_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
-        sqlx::query(&format!(
+        let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM authgate_sessions WHERE tenant = $1 AND sid = $2"
-        ))
-        .bind(&*self.tenant)
-        .bind(sid)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(classify)?
-        .as_ref()
-        .map(session_row)
-        .transpose()
+        );
+        Ok(self.sessions_where(&sql, sid).await?.pop())
     }
 
     async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StorageError> {
@@ -81,30 +74,35 @@ impl SessionStore for PgStore {
     }
 
     async fn end_session(&self, sid: &str) -> Result<Option<SessionRecord>, StorageError> {
-        sqlx::query(&format!(
+        let sql = format!(
             "DELETE FROM authgate_sessions WHERE tenant = $1 AND sid = $2 RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(&*self.tenant)
-        .bind(sid)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(classify)?
-        .as_ref()
-        .map(session_row)
-        .transpose()
+        );
+        Ok(self.sessions_where(&sql, sid).await?.pop())
     }
 
     async fn end_sessions_of(&self, subject: &str) -> Result<Vec<SessionRecord>, StorageError> {
-        sqlx::query(&format!(
+        let sql = format!(
             "DELETE FROM authgate_sessions WHERE tenant = $1 AND subject = $2 RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(&*self.tenant)
-        .bind(subject)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(classify)?
-        .iter()
-        .map(session_row)
-        .collect()
+        );
+        self.sessions_where(&sql, subject).await
+    }
+}
+
+impl PgStore {
+    /// The sessions a statement over (tenant, `key`) answers with [`SESSION_COLUMNS`].
+    async fn sessions_where(
+        &self,
+        sql: &str,
+        key: &str,
+    ) -> Result<Vec<SessionRecord>, StorageError> {
+        sqlx::query(sql)
+            .bind(&*self.tenant)
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(session_row)
+            .collect()
     }
 }
