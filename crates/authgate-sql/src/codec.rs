@@ -6,7 +6,8 @@
 use authgate::token::{SecretHash, Selector, TokenKey};
 use authgate::{
     AuthorizationCodeRecord, ClientAuthMethod, ClientRecord, CodeChallenge, CodeChallengeMethod,
-    ConsentRecord, GrantDetails, Scope, SessionRecord, TokenKind, TokenRecord,
+    ConsentRecord, DeviceCodeRecord, DeviceCodeStatus, GrantDetails, Scope, SessionRecord,
+    TokenKind, TokenRecord,
 };
 
 /// The token columns, in the order of [`TokenValues`] and [`TokenRow`].
@@ -373,4 +374,49 @@ pub(crate) fn consent_record(
 ) -> Result<ConsentRecord, Malformed> {
     let scope = Scope::parse(scope).map_err(|_| Malformed("scope"))?;
     Ok(ConsentRecord::new(subject, client_id, scope, granted_at))
+}
+
+/// The `authgate_device_codes` columns, in the order [`DeviceCodeRow`] reads them.
+pub(crate) const DEVICE_CODE_COLUMNS: &str = "selector, verifier_hash, user_code_hash, client_id, scope, issued_at, expires_at, poll_interval, last_polled_ms, status, subject, username, details";
+
+/// A device code row as read.
+pub(crate) struct DeviceCodeRow {
+    pub(crate) selector: Vec<u8>,
+    pub(crate) verifier_hash: Vec<u8>,
+    pub(crate) user_code_hash: Vec<u8>,
+    pub(crate) client_id: String,
+    pub(crate) scope: String,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) interval: i64,
+    pub(crate) last_polled_ms: Option<i64>,
+    pub(crate) status: String,
+    pub(crate) subject: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) details: Option<String>,
+}
+
+impl DeviceCodeRow {
+    pub(crate) fn into_record(self) -> Result<DeviceCodeRecord, Malformed> {
+        let key = TokenKey {
+            selector: selector_from(&self.selector).ok_or(Malformed("selector"))?,
+            verifier_hash: hash_from(&self.verifier_hash).ok_or(Malformed("verifier_hash"))?,
+        };
+        let user_code_hash = hash_from(&self.user_code_hash).ok_or(Malformed("user_code_hash"))?;
+        let mut d = DeviceCodeRecord::new(
+            key,
+            user_code_hash,
+            self.client_id,
+            text_to_scope(&self.scope),
+            self.issued_at,
+            self.expires_at,
+            self.interval,
+        );
+        d.last_polled_ms = self.last_polled_ms;
+        d.status = DeviceCodeStatus::parse(&self.status).ok_or(Malformed("device code status"))?;
+        d.subject = self.subject;
+        d.username = self.username;
+        d.details = GrantDetails::from_json(self.details.as_deref());
+        Ok(d)
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! Both backends implement every authgate storage trait ([`ClientStore`],
 //! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`], [`KeyStore`],
-//! [`ConsentStore`], [`SessionStore`]) plus
+//! [`ConsentStore`], [`SessionStore`], [`DeviceCodeStore`]) plus
 //! [`Admin`] (client and user management, expiry purges): together, a [`Backend`]. Pick one by URL with
 //! [`connect`]:
 //!
@@ -56,8 +56,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authgate::{
-    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, ConsentStore, KeyStore, SessionStore,
-    StorageError, Stores, TokenStore, UserStore,
+    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, ConsentStore, DeviceCodeStore,
+    KeyStore, SessionStore, StorageError, Stores, TokenStore, UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -121,8 +121,8 @@ pub trait Admin: Send + Sync {
     /// A named 256-bit secret shared by every server on this database (e.g. the key that
     /// signs session cookies): created at random on first use, the same bytes after.
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError>;
-    /// Deletes at most `batch` codes, at most `batch` tokens and at most `batch` sessions
-    /// that expired before `now`; answers the most rows that went from one table (a value
+    /// Deletes at most `batch` codes, at most `batch` tokens, at most `batch` sessions and
+    /// at most `batch` device codes that expired before `now`; answers the most rows that went from one table (a value
     /// of `batch` means there may be more).
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
 }
@@ -203,6 +203,7 @@ pub trait Backend:
     + KeyStore
     + ConsentStore
     + SessionStore
+    + DeviceCodeStore
     + Admin
     + std::fmt::Debug
     + 'static
@@ -248,6 +249,7 @@ impl AnyStore {
             .with_keys(self.0.clone())
             .with_consents(self.0.clone())
             .with_sessions(self.0.clone())
+            .with_device_codes(self.0.clone())
     }
 
     /// The backend, shared.

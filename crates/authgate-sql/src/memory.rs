@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use authgate::token::Selector;
+use authgate::token::{SecretHash, Selector};
 use authgate::{
     AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
-    ConsentRecord, ConsentStore, KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore,
-    SigningKeyRecord, StorageError, TokenRecord, TokenStore, UserStore,
+    ConsentRecord, ConsentStore, DeviceCodeRecord, DeviceCodeStore, DevicePoll, KeyStore,
+    MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, StorageError,
+    TokenRecord, TokenStore, UserStore,
 };
 
 use crate::{Admin, Backend, NewUser, UserInfo};
@@ -256,5 +257,47 @@ impl SessionStore for MemoryBackend {
     }
     async fn end_sessions_of(&self, subject: &str) -> Result<Vec<SessionRecord>, StorageError> {
         self.store.end_sessions_of(subject).await
+    }
+}
+
+#[async_trait]
+impl DeviceCodeStore for MemoryBackend {
+    async fn save_device_code(&self, record: &DeviceCodeRecord) -> Result<bool, StorageError> {
+        self.store.save_device_code(record).await
+    }
+    async fn find_device_code(
+        &self,
+        selector: &Selector,
+    ) -> Result<Option<DeviceCodeRecord>, StorageError> {
+        self.store.find_device_code(selector).await
+    }
+    async fn find_user_code(
+        &self,
+        user_code_hash: &SecretHash,
+    ) -> Result<Option<DeviceCodeRecord>, StorageError> {
+        self.store.find_user_code(user_code_hash).await
+    }
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &SecretHash,
+        owner: Option<&ResourceOwner>,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        self.store
+            .decide_device_code(user_code_hash, owner, now)
+            .await
+    }
+    async fn poll_device_code(
+        &self,
+        selector: &Selector,
+        now_ms: i64,
+        slow_down_by: i64,
+    ) -> Result<DevicePoll, StorageError> {
+        self.store
+            .poll_device_code(selector, now_ms, slow_down_by)
+            .await
+    }
+    async fn redeem_device_code(&self, selector: &Selector) -> Result<bool, StorageError> {
+        self.store.redeem_device_code(selector).await
     }
 }

@@ -81,6 +81,8 @@ pub struct EndpointPaths {
     pub userinfo: String,
     /// The end-session endpoint of RP-initiated logout (default `/end_session`).
     pub end_session: String,
+    /// The device authorization endpoint of RFC 8628 (default `/device_authorization`).
+    pub device_authorization: String,
 }
 
 impl Default for EndpointPaths {
@@ -93,6 +95,7 @@ impl Default for EndpointPaths {
             jwks: "/jwks".into(),
             userinfo: "/userinfo".into(),
             end_session: "/end_session".into(),
+            device_authorization: "/device_authorization".into(),
         }
     }
 }

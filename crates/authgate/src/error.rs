@@ -8,8 +8,8 @@ use http::StatusCode;
 /// A registered OAuth 2.0 error code.
 ///
 /// The variants cover RFC 6749 §4.1.2.1 and §4.2.2.1 (authorization endpoint), §5.2 (token
-/// endpoint), RFC 6750 §3.1 (resource servers), RFC 7009 §2.2.1 (revocation) and OpenID
-/// Connect Core §3.1.2.6 (authentication errors).
+/// endpoint), RFC 6750 §3.1 (resource servers), RFC 7009 §2.2.1 (revocation), OpenID
+/// Connect Core §3.1.2.6 (authentication errors) and RFC 8628 §3.5 (device polling).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -57,6 +57,12 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// The `registration` parameter is not supported (OpenID Connect Core §3.1.2.6).
     RegistrationNotSupported,
+    /// The user has not yet decided on a device authorization (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// The device polls too often; its interval grew by five seconds (RFC 8628 §3.5).
+    SlowDown,
+    /// The device code expired (RFC 8628 §3.5).
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -83,6 +89,9 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

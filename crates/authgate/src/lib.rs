@@ -43,8 +43,9 @@ pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssueContext, IssuedTokens};
 pub use endpoints::authorization::AuthorizationError;
 pub use endpoints::{
-    AuthorizationEndpoint, ConfidentialClients, Endpoint, IntrospectionEndpoint,
-    IntrospectionPolicy, RevocationEndpoint, SetupError, TokenEndpoint,
+    AuthorizationEndpoint, ConfidentialClients, DeviceAuthorizationEndpoint, DeviceRequest,
+    Endpoint, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint, SetupError,
+    TokenEndpoint, UserCode, DEVICE_CODE_GRANT_TYPE,
 };
 #[cfg(feature = "jose")]
 pub use endpoints::{
@@ -55,8 +56,9 @@ pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, 
 #[cfg(feature = "jose")]
 pub use grants::OpenIdGrant;
 pub use grants::{
-    AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks, Grant,
-    GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant, TokenGrant,
+    AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks,
+    DeviceCodeGrant, Grant, GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant,
+    TokenGrant,
 };
 pub use metadata::Metadata;
 pub use params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
@@ -76,6 +78,7 @@ pub use server::AuthorizationServer;
 pub use server_context::ServerContext;
 pub use storage::{
     AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
-    GrantDetails, KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore,
-    SigningKeyRecord, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
+    DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails, KeyStore,
+    MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, Stores, TokenKind,
+    TokenRecord, TokenStore, UserStore,
 };

@@ -64,6 +64,7 @@ impl AuthorizationServer {
                 key_store: stores.keys,
                 consents: stores.consents,
                 sessions: stores.sessions,
+                device_codes: stores.device_codes,
                 #[cfg(feature = "jose")]
                 keys: None,
                 extensions: http::Extensions::new(),
@@ -451,6 +452,47 @@ impl AuthorizationServer {
             out.push(crate::endpoints::end_session::EndedSession::announce(&self.ctx, s).await);
         }
         Ok(out)
+    }
+
+    // ----- device authorization (RFC 8628) -------------------------------------------------
+
+    /// The pending device authorization holding the code a user typed on the verification
+    /// page, or `None` (malformed, unknown, expired or decided alike); see
+    /// [`crate::DeviceRequest`]. Approve or deny it with [`Self::approve_device_request`]
+    /// and [`Self::deny_device_request`].
+    ///
+    /// # Errors
+    /// No device code store, or it failed.
+    pub async fn find_device_request(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<crate::DeviceRequest>, OAuth2Error> {
+        crate::DeviceRequest::find(&self.ctx, user_code).await
+    }
+
+    /// The user approves a device's request: its next poll gets tokens for `owner`.
+    /// Answers false when the request was decided meanwhile or expired.
+    ///
+    /// # Errors
+    /// A store failed.
+    pub async fn approve_device_request(
+        &self,
+        request: &crate::DeviceRequest,
+        owner: &ResourceOwner,
+    ) -> Result<bool, OAuth2Error> {
+        request.approve(&self.ctx, owner).await
+    }
+
+    /// The user refuses a device's request: its next poll hears `access_denied`.
+    /// Answers false when the request was decided meanwhile or expired.
+    ///
+    /// # Errors
+    /// A store failed.
+    pub async fn deny_device_request(
+        &self,
+        request: &crate::DeviceRequest,
+    ) -> Result<bool, OAuth2Error> {
+        request.deny(&self.ctx).await
     }
 
     // ----- token endpoint -----------------------------------------------------------------

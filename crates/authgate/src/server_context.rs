@@ -17,8 +17,8 @@ use crate::response::{quote, OAuth2Response};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::storage::{
-    AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, SessionStore, TokenKind,
-    TokenRecord, TokenStore,
+    AuthorizationCodeStore, ClientStore, ConsentStore, DeviceCodeStore, KeyStore, SessionStore,
+    TokenKind, TokenRecord, TokenStore,
 };
 
 /// The server's shared parts, handed to every grant and endpoint.
@@ -45,6 +45,8 @@ pub struct ServerContext {
     pub consents: Option<Arc<dyn ConsentStore>>,
     /// Login sessions, when the stores keep them.
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// Pending device authorizations, when the stores keep them (RFC 8628).
+    pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
     /// The signing keys, when the server signs (see
     /// [`crate::AuthorizationServer::with_signing_keys`]).
     #[cfg(feature = "jose")]

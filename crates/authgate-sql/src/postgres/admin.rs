@@ -166,10 +166,20 @@ impl Admin for PgStore {
         .execute(&self.pool)
         .await
         .map_err(classify)?;
+        let devices = sqlx::query(
+            "DELETE FROM authgate_device_codes WHERE (tenant, selector) IN
+             (SELECT tenant, selector FROM authgate_device_codes WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
         let n = codes
             .rows_affected()
             .max(tokens.rows_affected())
-            .max(sessions.rows_affected());
+            .max(sessions.rows_affected())
+            .max(devices.rows_affected());
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

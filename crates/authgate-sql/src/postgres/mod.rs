@@ -10,6 +10,7 @@ mod admin;
 mod clients;
 mod codes;
 mod consents;
+mod device_codes;
 mod keys;
 mod sessions;
 mod tokens;
@@ -48,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../../migrations/postgres/0004_keys.sql")),
     (5, include_str!("../../migrations/postgres/0005_openid.sql")),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_device_codes.sql"),
+    ),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

@@ -155,7 +155,13 @@ impl Admin for SqliteStore {
                      (SELECT rowid FROM authgate_sessions WHERE expires_at <= ?1 LIMIT ?2)",
                 )?
                 .execute(params![now, limit])?;
-            Ok(codes.max(tokens).max(sessions))
+            let devices = conn
+                .prepare_cached(
+                    "DELETE FROM authgate_device_codes WHERE rowid IN
+                     (SELECT rowid FROM authgate_device_codes WHERE expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, limit])?;
+            Ok(codes.max(tokens).max(sessions).max(devices))
         })
         .await
     }

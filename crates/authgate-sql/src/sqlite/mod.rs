@@ -17,6 +17,7 @@ mod admin;
 mod clients;
 mod codes;
 mod consents;
+mod device_codes;
 mod keys;
 mod sessions;
 mod tokens;
@@ -55,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_tenants.sql")),
     (4, include_str!("../../migrations/sqlite/0004_keys.sql")),
     (5, include_str!("../../migrations/sqlite/0005_openid.sql")),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_device_codes.sql"),
+    ),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

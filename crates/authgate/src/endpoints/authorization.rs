@@ -199,7 +199,9 @@ impl AuthorizationEndpoint {
         let Some(grant) = self.grants.get(&request.response_type) else {
             return Err(fail(OAuth2Error::new(ErrorCode::UnsupportedResponseType)));
         };
-        remember(ctx, &request, owner).await.map_err(fail)?;
+        remember(ctx, request.client.client_id(), &request.scope, owner)
+            .await
+            .map_err(fail)?;
         let mut response = grant.authorize(ctx, &request, owner).await.map_err(fail)?;
         if let Some(s) = &request.state {
             response.push("state", s.clone());
@@ -489,18 +491,19 @@ async fn verify_client_and_redirect(
 /// the stores keep consents and it adds scope), and the client joins the user's session
 /// (when the stores keep sessions and the owner names one), so logout knows to tell it.
 /// Done first so that a failure leaves nothing issued.
-async fn remember(
+/// The device flow's approval does the same.
+pub(crate) async fn remember(
     ctx: &ServerContext,
-    request: &AuthorizationRequest,
+    client_id: &str,
+    approved: &crate::scope::Scope,
     owner: &ResourceOwner,
 ) -> Result<(), OAuth2Error> {
-    let client_id = request.client.client_id();
     if let Some(consents) = &ctx.consents {
         let before = consents.find_consent(&owner.subject, client_id).await?;
-        if !before.as_ref().is_some_and(|c| c.covers(&request.scope)) {
+        if !before.as_ref().is_some_and(|c| c.covers(approved)) {
             let scope = match before {
-                Some(c) => c.scope.union(&request.scope),
-                None => request.scope.clone(),
+                Some(c) => c.scope.union(approved),
+                None => approved.clone(),
             };
             consents
                 .save_consent(&crate::storage::ConsentRecord::new(

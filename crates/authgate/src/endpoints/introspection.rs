@@ -92,7 +92,7 @@ impl IntrospectionEndpoint {
             "client_id": t.client_id,
             "token_type": match t.kind {
                 TokenKind::Access => "Bearer",
-                TokenKind::Refresh | TokenKind::AuthorizationCode => "refresh_token",
+                TokenKind::Refresh | TokenKind::AuthorizationCode | TokenKind::DeviceCode => "refresh_token",
             },
             "exp": t.expires_at,
             "iat": t.issued_at,

@@ -9,6 +9,7 @@
 //! | `jwks` | the server's public signing keys | RFC 7517 §5 | [`crate::AuthorizationServer::register_endpoint`] (needs signing keys; feature `jose`) |
 //! | `userinfo` | the user's claims | OpenID Connect Core §5.3 | [`crate::AuthorizationServer::register_endpoint`] (needs OpenID Connect; feature `jose`) |
 //! | `end_session` | RP-initiated logout; back-channel logout tokens | OpenID Connect RP-Initiated Logout 1.0, Back-Channel Logout 1.0 | the application's page, validated by [`crate::AuthorizationServer::validate_end_session_request`]; advertised by [`crate::oidc::OpenIdProvider::logout`] (feature `jose`) |
+//! | [`device_authorization`] | device authorization endpoint; the verification page's steps | RFC 8628 §3.1–§3.3 | [`crate::AuthorizationServer::register_endpoint`] (needs a [`crate::DeviceCodeStore`]); [`crate::DeviceCodeGrant`] polls |
 //! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
 //!
 //! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
@@ -17,6 +18,7 @@
 //! requests. Nothing in `server.rs` changes for it.
 
 pub mod authorization;
+pub mod device_authorization;
 #[cfg(feature = "jose")]
 pub mod end_session;
 pub mod introspection;
@@ -33,6 +35,9 @@ use async_trait::async_trait;
 use http::{Method, StatusCode};
 
 pub use authorization::AuthorizationEndpoint;
+pub use device_authorization::{
+    DeviceAuthorizationEndpoint, DeviceRequest, UserCode, DEVICE_CODE_GRANT_TYPE,
+};
 #[cfg(feature = "jose")]
 pub use end_session::{BackchannelLogout, EndSessionRequest, EndedSession};
 pub use introspection::{ConfidentialClients, IntrospectionEndpoint, IntrospectionPolicy};

@@ -48,7 +48,7 @@ impl RevocationEndpoint {
         }
         match token.kind {
             TokenKind::Refresh => ctx.tokens.revoke_family(&token.family).await?,
-            TokenKind::Access | TokenKind::AuthorizationCode => {
+            TokenKind::Access | TokenKind::AuthorizationCode | TokenKind::DeviceCode => {
                 ctx.tokens.revoke_token(&token.selector).await?;
             }
         }

@@ -36,6 +36,7 @@ macro_rules! hooked_grant {
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod implicit;
 #[cfg(feature = "jose")]
 mod openid;
@@ -48,6 +49,7 @@ use async_trait::async_trait;
 
 pub use authorization_code::AuthorizationCodeGrant;
 pub use client_credentials::ClientCredentialsGrant;
+pub use device_code::DeviceCodeGrant;
 pub use implicit::ImplicitGrant;
 #[cfg(feature = "jose")]
 pub use openid::OpenIdGrant;

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 
 use super::{
     AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
-    GrantDetails, KeyStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord,
-    TokenKind, TokenRecord, TokenStore, UserStore,
+    DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails, KeyStore,
+    ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, TokenKind, TokenRecord,
+    TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::error::StorageError;
@@ -103,6 +104,7 @@ struct Inner {
     keys: Mutex<Vec<SigningKeyRecord>>,
     consents: Mutex<HashMap<(String, String), ConsentRecord>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
+    device_codes: Mutex<HashMap<Selector, DeviceCodeRecord>>,
 }
 
 impl MemoryStore {
@@ -118,7 +120,8 @@ impl MemoryStore {
         super::Stores::from_store(me.clone())
             .with_keys(me.clone())
             .with_consents(me.clone())
-            .with_sessions(me)
+            .with_sessions(me.clone())
+            .with_device_codes(me)
     }
 
     /// Adds or replaces a client.
@@ -170,10 +173,15 @@ impl MemoryStore {
         }
     }
 
-    /// Drops codes, tokens and sessions that expired before `now` (seconds); answers how
-    /// many.
+    /// Drops codes, device codes, tokens and sessions that expired before `now` (seconds);
+    /// answers how many.
     pub fn purge_expired(&self, now: i64) -> usize {
         let mut n = 0;
+        lock(&self.inner.device_codes).retain(|_, d| {
+            let keep = d.expires_at > now;
+            n += usize::from(!keep);
+            keep
+        });
         lock(&self.inner.codes).retain(|_, c| {
             let keep = c.expires_at > now;
             n += usize::from(!keep);
@@ -525,5 +533,96 @@ impl SessionStore for MemoryStore {
             .map(|s| s.sid.clone())
             .collect();
         Ok(sids.iter().filter_map(|sid| sessions.remove(sid)).collect())
+    }
+}
+
+#[async_trait]
+impl DeviceCodeStore for MemoryStore {
+    async fn save_device_code(&self, record: &DeviceCodeRecord) -> Result<bool, StorageError> {
+        let mut all = lock(&self.inner.device_codes);
+        if all
+            .values()
+            .any(|d| d.user_code_hash.ct_eq(&record.user_code_hash))
+        {
+            return Ok(false);
+        }
+        all.insert(record.selector, record.clone());
+        Ok(true)
+    }
+
+    async fn find_device_code(
+        &self,
+        selector: &Selector,
+    ) -> Result<Option<DeviceCodeRecord>, StorageError> {
+        Ok(lock(&self.inner.device_codes).get(selector).cloned())
+    }
+
+    async fn find_user_code(
+        &self,
+        user_code_hash: &SecretHash,
+    ) -> Result<Option<DeviceCodeRecord>, StorageError> {
+        Ok(lock(&self.inner.device_codes)
+            .values()
+            .find(|d| d.user_code_hash.ct_eq(user_code_hash))
+            .cloned())
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &SecretHash,
+        owner: Option<&ResourceOwner>,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let mut all = lock(&self.inner.device_codes);
+        let Some(d) = all.values_mut().find(|d| {
+            d.user_code_hash.ct_eq(user_code_hash)
+                && d.status == DeviceCodeStatus::Pending
+                && now < d.expires_at
+        }) else {
+            return Ok(false);
+        };
+        match owner {
+            Some(o) => {
+                d.status = DeviceCodeStatus::Approved;
+                d.subject = Some(o.subject.clone());
+                d.username.clone_from(&o.username);
+                d.details = GrantDetails::of_owner(o);
+            }
+            None => d.status = DeviceCodeStatus::Denied,
+        }
+        Ok(true)
+    }
+
+    async fn poll_device_code(
+        &self,
+        selector: &Selector,
+        now_ms: i64,
+        slow_down_by: i64,
+    ) -> Result<DevicePoll, StorageError> {
+        let mut all = lock(&self.inner.device_codes);
+        let Some(d) = all
+            .get_mut(selector)
+            .filter(|d| d.status == DeviceCodeStatus::Pending)
+        else {
+            return Ok(DevicePoll::NotPending);
+        };
+        let too_fast = super::device_codes::polled_too_soon(d.last_polled_ms, d.interval, now_ms);
+        d.last_polled_ms = Some(now_ms);
+        if too_fast {
+            d.interval = d.interval.saturating_add(slow_down_by);
+            return Ok(DevicePoll::TooFast);
+        }
+        Ok(DevicePoll::Pending)
+    }
+
+    async fn redeem_device_code(&self, selector: &Selector) -> Result<bool, StorageError> {
+        let mut all = lock(&self.inner.device_codes);
+        match all.get_mut(selector) {
+            Some(d) if d.status == DeviceCodeStatus::Approved => {
+                d.status = DeviceCodeStatus::Redeemed;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

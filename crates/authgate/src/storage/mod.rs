@@ -7,6 +7,7 @@
 //! single statement or transaction.
 
 mod consents;
+mod device_codes;
 mod keys;
 mod memory;
 mod sessions;
@@ -14,6 +15,9 @@ mod sessions;
 use async_trait::async_trait;
 
 pub use consents::{ConsentRecord, ConsentStore};
+pub use device_codes::{
+    polled_too_soon, DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll,
+};
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use sessions::{SessionRecord, SessionStore};
@@ -192,6 +196,8 @@ pub enum TokenKind {
     Refresh,
     /// An authorization code (generated, never stored as a token).
     AuthorizationCode,
+    /// A device code (RFC 8628; generated, never stored as a token).
+    DeviceCode,
 }
 
 impl TokenKind {
@@ -201,6 +207,7 @@ impl TokenKind {
             Self::Access => "access_token",
             Self::Refresh => "refresh_token",
             Self::AuthorizationCode => "authorization_code",
+            Self::DeviceCode => "device_code",
         }
     }
 }
@@ -398,6 +405,8 @@ pub struct Stores {
     pub consents: Option<Arc<dyn ConsentStore>>,
     /// Login sessions kept on the server (logout, back-channel logout).
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// Pending device authorizations (RFC 8628).
+    pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
 }
 
 impl Stores {
@@ -414,7 +423,15 @@ impl Stores {
             keys: None,
             consents: None,
             sessions: None,
+            device_codes: None,
         }
+    }
+
+    /// Adds the device authorization store (RFC 8628).
+    #[must_use]
+    pub fn with_device_codes(mut self, device_codes: Arc<dyn DeviceCodeStore>) -> Self {
+        self.device_codes = Some(device_codes);
+        self
     }
 
     /// Adds the remembered-consent store.

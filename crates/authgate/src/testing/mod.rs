@@ -34,7 +34,12 @@
 //! keeps consents: they round-trip, and revoking one revokes that client's tokens and codes
 //! for that user and nothing else. When it keeps sessions: they round-trip, collect their
 //! clients once each, end exactly once under 20 concurrent ends, and end all at once for a
-//! user; the purge removes expired ones.
+//! user; the purge removes expired ones. When it keeps device codes: they round-trip
+//! (by device code and by user code, which is unique), polls too soon grow the interval,
+//! of 20 concurrent decisions exactly one lands, of 20 concurrent redemptions of an
+//! approved code exactly one wins, pending, denied and expired codes are neither redeemed
+//! nor decided, the purge removes expired ones, and through the engine 100 concurrent polls
+//! of one approved device code issue exactly one set of tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
 
 use std::any::Any;
@@ -53,9 +58,9 @@ use crate::request::OAuth2Request;
 use crate::rng::OsRng;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, GrantDetails,
-    MemoryStore, ResourceOwner, SessionRecord, Stores, TokenKind, TokenRecord, TokenStore,
-    UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, DeviceCodeRecord,
+    DeviceCodeStatus, DevicePoll, GrantDetails, MemoryStore, ResourceOwner, SessionRecord, Stores,
+    TokenKind, TokenRecord, TokenStore, UserStore,
 };
 use crate::token::{generate_token, Selector};
 
@@ -157,6 +162,8 @@ macro_rules! storage_conformance_tests {
             key_sets_sharing_the_store_agree_through_a_rotation,
             consents_round_trip_and_revocation_takes_that_clients_tokens_for_that_user,
             sessions_round_trip_collect_clients_and_end_once,
+            device_codes_move_forward_once_each_step,
+            hundred_concurrent_polls_of_an_approved_device_code_issue_one_token,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -988,4 +995,257 @@ pub async fn sessions_round_trip_collect_clients_and_end_once(s: &StoreUnderTest
         assert!(sessions.find_session("old").await.unwrap().is_none());
         assert!(sessions.find_session("c").await.unwrap().is_some());
     }
+}
+
+fn device_code(user_code: &crate::endpoints::UserCode, expires_at: i64) -> DeviceCodeRecord {
+    let t = generate_token(&OsRng, NOW * 1000);
+    DeviceCodeRecord::new(
+        t.key,
+        user_code.hash(),
+        "tv",
+        "profile openid".parse().unwrap(),
+        NOW,
+        expires_at,
+        5,
+    )
+}
+
+/// Conformance check `device_codes_move_forward_once_each_step` (skipped for a store
+/// without device codes).
+pub async fn device_codes_move_forward_once_each_step(s: &StoreUnderTest) {
+    use crate::endpoints::UserCode;
+    let Some(store) = &s.stores.device_codes else {
+        return;
+    };
+    let code = UserCode::parse("BCDF-GHJK").unwrap();
+    let record = device_code(&code, NOW + 600);
+    assert!(store.save_device_code(&record).await.unwrap());
+    let clash = device_code(&code, NOW + 600);
+    assert!(
+        !store.save_device_code(&clash).await.unwrap(),
+        "a second request with a stored user code is refused"
+    );
+    assert!(store
+        .find_device_code(&clash.selector)
+        .await
+        .unwrap()
+        .is_none());
+    let by_selector = store
+        .find_device_code(&record.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    let by_user_code = store.find_user_code(&code.hash()).await.unwrap().unwrap();
+    for got in [&by_selector, &by_user_code] {
+        assert_eq!(got.selector, record.selector);
+        assert!(got.verifier_hash.ct_eq(&record.verifier_hash));
+        assert!(got.user_code_hash.ct_eq(&record.user_code_hash));
+        assert_eq!(got.client_id, "tv");
+        assert_eq!(got.scope, record.scope);
+        assert_eq!(
+            (got.issued_at, got.expires_at, got.interval),
+            (NOW, NOW + 600, 5)
+        );
+        assert_eq!(got.status, DeviceCodeStatus::Pending);
+        assert_eq!(got.last_polled_ms, None);
+        assert!(got.owner().is_none());
+    }
+
+    // Polling: the first is fair, one 1 s later too fast (the interval grows by 5), one
+    // 10 s after that fair again.
+    let ms = NOW * 1000;
+    assert_eq!(
+        store
+            .poll_device_code(&record.selector, ms, 5)
+            .await
+            .unwrap(),
+        DevicePoll::Pending
+    );
+    assert_eq!(
+        store
+            .poll_device_code(&record.selector, ms + 1000, 5)
+            .await
+            .unwrap(),
+        DevicePoll::TooFast
+    );
+    let got = store
+        .find_device_code(&record.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.interval, got.last_polled_ms), (10, Some(ms + 1000)));
+    assert_eq!(
+        store
+            .poll_device_code(&record.selector, ms + 11_000, 5)
+            .await
+            .unwrap(),
+        DevicePoll::Pending
+    );
+
+    // 20 concurrent decisions: exactly one lands.
+    let owner = ResourceOwner::new("user-1", "alice")
+        .authenticated_at(NOW - 5)
+        .amr(["pwd"])
+        .session_id("sid-1");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (store, owner, hash) = (store.clone(), owner.clone(), code.hash());
+        tasks.push(tokio::spawn(async move {
+            let who = (i % 2 == 0).then_some(&owner);
+            store.decide_device_code(&hash, who, NOW + 1).await.unwrap()
+        }));
+    }
+    let mut decided = 0;
+    for t in tasks {
+        decided += usize::from(t.await.unwrap());
+    }
+    assert_eq!(decided, 1, "exactly one decision lands");
+    let got = store
+        .find_device_code(&record.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .poll_device_code(&record.selector, ms + 30_000, 5)
+            .await
+            .unwrap(),
+        DevicePoll::NotPending
+    );
+    match got.status {
+        DeviceCodeStatus::Approved => {
+            assert_eq!(got.owner(), Some(owner.clone()));
+            let mut tasks = Vec::new();
+            for _ in 0..20 {
+                let (store, sel) = (store.clone(), record.selector);
+                tasks.push(tokio::spawn(async move {
+                    store.redeem_device_code(&sel).await.unwrap()
+                }));
+            }
+            let mut won = 0;
+            for t in tasks {
+                won += usize::from(t.await.unwrap());
+            }
+            assert_eq!(won, 1, "exactly one redemption of an approved code");
+            let got = store
+                .find_device_code(&record.selector)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.status, DeviceCodeStatus::Redeemed);
+        }
+        DeviceCodeStatus::Denied => {
+            assert!(got.owner().is_none());
+            assert!(
+                !store.redeem_device_code(&record.selector).await.unwrap(),
+                "a denied code is never redeemed"
+            );
+        }
+        other => panic!("decided, yet {other:?}"),
+    }
+
+    // A pending code cannot be redeemed; an expired one cannot be decided.
+    let late = UserCode::parse("LMNP-QRST").unwrap();
+    let expired = device_code(&late, NOW + 10);
+    assert!(store.save_device_code(&expired).await.unwrap());
+    assert!(!store.redeem_device_code(&expired.selector).await.unwrap());
+    assert!(!store
+        .decide_device_code(&late.hash(), Some(&owner), NOW + 10)
+        .await
+        .unwrap());
+
+    // The purge takes the expired request only.
+    if s.fixture.purge_expired(NOW + 20).await.is_some() {
+        assert!(store
+            .find_device_code(&expired.selector)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.find_user_code(&late.hash()).await.unwrap().is_none());
+        assert!(store
+            .find_device_code(&record.selector)
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
+
+/// Conformance check `hundred_concurrent_polls_of_an_approved_device_code_issue_one_token`
+/// (skipped for a store without device codes).
+pub async fn hundred_concurrent_polls_of_an_approved_device_code_issue_one_token(
+    s: &StoreUnderTest,
+) {
+    use crate::endpoints::{DeviceAuthorizationEndpoint, DEVICE_CODE_GRANT_TYPE};
+    if s.stores.device_codes.is_none() {
+        return;
+    }
+    s.fixture
+        .add_client(
+            ClientRecord::confidential("web", "web-secret")
+                .grant_types([DEVICE_CODE_GRANT_TYPE, "refresh_token"])
+                .scope("profile"),
+        )
+        .await;
+    let mut server = AuthorizationServer::new(
+        s.stores.clone(),
+        ServerConfig::new("https://auth.example").refresh_tokens(true),
+    )
+    .with_clock(FrozenClock::at(NOW));
+    server.register_grant(crate::grants::DeviceCodeGrant::new());
+    server
+        .register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
+        .unwrap();
+    let server = Arc::new(server);
+    let res = server
+        .create_endpoint_response("device_authorization", &token_post("scope=profile".into()))
+        .await;
+    assert_eq!(res.status, 200, "{:?}", String::from_utf8_lossy(&res.body));
+    let body = res.json_body().unwrap();
+    let pending = server
+        .find_device_request(body["user_code"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("the user code finds the request");
+    assert!(server
+        .approve_device_request(&pending, &ResourceOwner::new("user-1", "alice"))
+        .await
+        .unwrap());
+    let device_code = body["device_code"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (server, code) = (server.clone(), device_code.clone());
+        tasks.push(tokio::spawn(async move {
+            let res = server
+                .create_token_response(&token_post(format!(
+                    "grant_type={DEVICE_CODE_GRANT_TYPE}&device_code={code}"
+                )))
+                .await;
+            (res.status, res.json_body().unwrap())
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == 200 {
+            won.push(body);
+        } else {
+            assert_eq!(status, 400);
+            assert_eq!(body["error"], "invalid_grant", "{body}");
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one poll gets tokens (RFC 8628 3.5)");
+    let key = crate::token::parse_token(won[0]["access_token"].as_str().unwrap()).unwrap();
+    let token = s
+        .stores
+        .tokens
+        .find_token(&key.selector)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        token.subject.as_deref(),
+        Some("user-1"),
+        "the approving user's token"
+    );
+    assert!(token.is_active(NOW));
 }
