@@ -33,6 +33,8 @@ struct Inner {
     store: AnyStore,
     sessions: Sessions,
     limiter: Arc<LoginLimiter>,
+    /// Wrong user codes on the device page, per session and per address (RFC 8628 §5.1).
+    device_limiter: LoginLimiter,
     pages: Environment<'static>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
@@ -112,8 +114,12 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new())
         .register_grant(ClientCredentialsGrant::new())
+        .register_grant(DeviceCodeGrant::new())
         .register_revoke_token_endpoint(RevocationEndpoint::new())
         .register_introspection_endpoint(IntrospectionEndpoint::new());
+    server
+        .register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
+        .map_err(|e| e.to_string())?;
     server
         .register_endpoint(JwksEndpoint::new())
         .map_err(|e| e.to_string())?;
@@ -185,6 +191,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             store,
             sessions: Sessions::new(key, config.issuer.starts_with("https://")),
             limiter,
+            device_limiter: LoginLimiter::new(DEVICE_TRIES_PER_SESSION, DEVICE_TRIES_PER_ADDR, 300),
             pages: pages(config.templates_dir.as_deref())?,
             clock,
             backchannel: Backchannel::new()?,
@@ -235,6 +242,11 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
                 .layer(cors()),
         )
         .route("/end_session", get(end_session).post(end_session))
+        .route(
+            "/device_authorization",
+            post(device_authorization).fallback(device_authorization),
+        )
+        .route("/device", get(device_page).post(device_submit))
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
@@ -402,6 +414,7 @@ fn pages(dir: Option<&Path>) -> Result<Environment<'static>, String> {
         ("error.html", include_str!("../templates/error.html")),
         ("index.html", include_str!("../templates/index.html")),
         ("logout.html", include_str!("../templates/logout.html")),
+        ("device.html", include_str!("../templates/device.html")),
     ];
     for (name, source) in builtin {
         let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
@@ -1022,6 +1035,192 @@ async fn end_session(State(state): State<AppState>, OAuthRequest(req): OAuthRequ
     end_and_announce(&state, &c.record.sid).await;
     tracing::info!(username = %c.cookie.username, "logout");
     clear_session_cookie(&state, done(&state))
+}
+
+// ----- the device flow (RFC 8628) ---------------------------------------------------------
+
+/// Wrong user codes a session may enter in five minutes, and an address: with 20^8 codes
+/// and ten-minute lifetimes, guessing a live one stays hopeless (RFC 8628 §5.1).
+const DEVICE_TRIES_PER_SESSION: usize = 10;
+const DEVICE_TRIES_PER_ADDR: usize = 30;
+
+/// The device authorization endpoint (RFC 8628 §3.1).
+async fn device_authorization(
+    State(state): State<AppState>,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
+    OAuthResponse(
+        state
+            .server
+            .create_endpoint_response("device_authorization", &req)
+            .await,
+    )
+}
+
+/// The verification page's entry form, with an error when a code was not accepted.
+fn device_entry(
+    state: &AppState,
+    status: StatusCode,
+    c: &Current,
+    typed: &str,
+    error: Option<&str>,
+) -> Response {
+    page(
+        state,
+        status,
+        "device.html",
+        context! { step => "enter", username => c.cookie.username, csrf => c.cookie.csrf, user_code => typed, error => error },
+    )
+}
+
+/// Looks up the code a user typed, within the attempt limits: the pending request, or the
+/// page to answer instead (the entry form with a message that says nothing of other codes).
+async fn device_lookup(
+    state: &AppState,
+    c: &Current,
+    addr: &str,
+    typed: &str,
+) -> Result<DeviceRequest, Response> {
+    let now = state.inner.clock.now();
+    let limiter = &state.inner.device_limiter;
+    if !limiter.begin(&c.record.sid, Some(addr), now) {
+        tracing::warn!(%addr, "device page: too many wrong user codes");
+        return Err(device_entry(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            c,
+            "",
+            Some("Too many wrong codes. Wait a few minutes and try again."),
+        ));
+    }
+    match state.server.find_device_request(typed).await {
+        Ok(Some(r)) => {
+            limiter.succeeded(&c.record.sid, Some(addr));
+            Ok(r)
+        }
+        Ok(None) => Err(device_entry(
+            state,
+            StatusCode::BAD_REQUEST,
+            c,
+            typed,
+            Some("That code is not valid or has expired. Check the code on your device and try again."),
+        )),
+        Err(e) => Err(error_page(state, &e)),
+    }
+}
+
+fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Response {
+    let client_name = request
+        .client
+        .client_name()
+        .unwrap_or(request.client.client_id())
+        .to_owned();
+    let scopes: Vec<&str> = request.scope.iter().collect();
+    page(
+        state,
+        StatusCode::OK,
+        "device.html",
+        context! { step => "confirm", client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code() },
+    )
+}
+
+/// The verification page (RFC 8628 §3.3): signed-in users only; with `user_code` in the
+/// query (`verification_uri_complete`) it goes straight to the confirmation, which shows
+/// the code so the user can check it against the device.
+async fn device_page(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> Response {
+    let Some(c) = session(&state, req.headers()).await else {
+        return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None);
+    };
+    match req.query_value("user_code").ok().flatten() {
+        Some(typed) if !typed.trim().is_empty() => {
+            match device_lookup(&state, &c, &addr, typed).await {
+                Ok(request) => device_confirm(&state, &c, &request),
+                Err(page) => page,
+            }
+        }
+        _ => device_entry(&state, StatusCode::OK, &c, "", None),
+    }
+}
+
+/// The verification page's forms: `user_code` alone looks the code up; with
+/// `confirm=yes|no` the user decides.
+async fn device_submit(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> Response {
+    let typed = req
+        .form_value("user_code")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let Some(c) = session(&state, req.headers()).await else {
+        let back = format!(
+            "/device?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("user_code", &typed)
+                .finish()
+        );
+        return login_form(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &back,
+            "",
+            Some("Please sign in first."),
+        );
+    };
+    if !form_csrf_matches(&c.cookie, &req) {
+        return expired_form(&state);
+    }
+    let request = match device_lookup(&state, &c, &addr, &typed).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let owner = c.owner();
+    let client_id = request.client.client_id().to_owned();
+    let decided = match req.form_value("confirm").ok().flatten() {
+        None => return device_confirm(&state, &c, &request),
+        Some("yes") => state.server.approve_device_request(&request, &owner).await,
+        Some("no") => state.server.deny_device_request(&request).await,
+        Some(_) => {
+            return plain_error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                "Choose Approve or Deny.",
+            )
+        }
+    };
+    let approved = req.form_value("confirm").ok().flatten() == Some("yes");
+    match decided {
+        Ok(true) => {
+            tracing::info!(%client_id, username = %c.cookie.username, outcome = if approved { "approved" } else { "denied" }, "device authorization");
+            let client_name = request
+                .client
+                .client_name()
+                .unwrap_or(&client_id)
+                .to_owned();
+            page(
+                &state,
+                StatusCode::OK,
+                "device.html",
+                context! { step => "done", approved => approved, client_name => client_name, username => c.cookie.username },
+            )
+        }
+        Ok(false) => device_entry(
+            &state,
+            StatusCode::CONFLICT,
+            &c,
+            "",
+            Some("That request was already answered or has expired. Start again on your device."),
+        ),
+        Err(e) => error_page(&state, &e),
+    }
 }
 
 /// UserInfo (OpenID Connect Core §5.3).

@@ -12,6 +12,7 @@ pub(crate) const GRANT_TYPES: &[&str] = &[
     "client_credentials",
     "implicit",
     "password",
+    authgate::DEVICE_CODE_GRANT_TYPE,
 ];
 pub(crate) const RESPONSE_TYPES: &[&str] = &[
     "code",

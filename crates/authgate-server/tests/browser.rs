@@ -232,6 +232,12 @@ response_types = ["code"]
 scope = "openid profile email"
 token_endpoint_auth_method = "client_secret_basic"
 
+[[clients]]
+client_id = "tv"
+client_name = "Living Room TV"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+scope = "profile"
+
 [[users]]
 username = "alice"
 password = "wonderland"
@@ -676,5 +682,125 @@ async fn browser_openid_login_hint_remembered_consent_form_post_and_rp_initiated
         .for_element(Locator::Id("sign-in"))
         .await
         .expect("the login page after logout");
+    t.browser.clone().close().await.unwrap();
+}
+
+/// RFC 8628 3.3: the user opens the verification page on another device, signs in, types
+/// the code as they read it (lower case, no dash), checks it on the confirmation page and
+/// approves; the device's next poll gets a token that is alice's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_approves_a_device_on_the_verification_page() {
+    let Some(t) = setup("browser-device").await else {
+        return;
+    };
+    let base = t.server.base.clone();
+    let http = common::http();
+    let started: serde_json::Value = http
+        .post(format!("{base}/device_authorization"))
+        .form(&[("client_id", "tv"), ("scope", "profile")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = started["user_code"].as_str().unwrap().to_owned();
+    let b = &t.browser;
+    b.goto(started["verification_uri"].as_str().unwrap())
+        .await
+        .unwrap();
+    let username = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .expect("the verification page asks a signed-out user to sign in");
+    username.send_keys("alice").await.unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("wonderland")
+        .await
+        .unwrap();
+    b.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let field = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("user_code"))
+        .await
+        .expect("signing in returns to the code entry form");
+    assert_eq!(b.title().await.unwrap(), "Connect a device · authgate");
+    screenshot(&t, "device-entry.png").await;
+    field
+        .send_keys(&user_code.replace('-', "").to_lowercase())
+        .await
+        .unwrap();
+    b.find(Locator::Id("continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let approve = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("approve"))
+        .await
+        .expect("a right code shows the confirmation");
+    let shown = b
+        .find(Locator::Id("user-code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shown, user_code, "the code to compare with the device's");
+    let source = b.source().await.unwrap();
+    assert!(
+        source.contains("Living Room TV"),
+        "the client's name is shown"
+    );
+    screenshot(&t, "device-confirm.png").await;
+    approve.click().await.unwrap();
+    let outcome = b
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("outcome"))
+        .await
+        .unwrap();
+    assert!(outcome.text().await.unwrap().contains("signed in as alice"));
+    screenshot(&t, "device-done.png").await;
+
+    let tokens: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", started["device_code"].as_str().unwrap()),
+            ("client_id", "tv"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"]
+        .as_str()
+        .expect("tokens after approval");
+    let me: serde_json::Value = http
+        .get(format!("{base}/api/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], SUBJECT);
     t.browser.clone().close().await.unwrap();
 }

@@ -17,7 +17,8 @@ use serde_json::json;
 
 const WEB_CB: &str = "http://127.0.0.1:9/cb";
 const SPA_CB: &str = "http://127.0.0.1:9/spa";
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// A grant this server does not support yet (RFC 7523 2.1), listed by the client `tv`.
+const UNSUPPORTED_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// The config under test; `{DATABASE}` becomes a `database_url` line or nothing.
 const CONFIG: &str = r#"
@@ -75,7 +76,7 @@ token_endpoint_auth_method = "none"
 [[clients]]
 client_id = "tv"
 client_secret = "tv-secret"
-grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
 response_types = []
 scope = "profile"
 
@@ -251,8 +252,9 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
     assert_eq!(m["token_endpoint"], format!("{base}/token"));
     assert_eq!(m["revocation_endpoint"], format!("{base}/revoke"));
     assert_eq!(m["introspection_endpoint"], format!("{base}/introspect"));
-    // implicit and password are listed because a configured client lists them; the device
-    // grant of `tv` is not supported, so it is not.
+    // implicit and password are listed because a configured client lists them; the JWT
+    // grant of `tv` is not supported, so it is not. The device grant (RFC 8628) is always
+    // served.
     assert_eq!(
         m["grant_types_supported"],
         json!([
@@ -260,8 +262,13 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
             "client_credentials",
             "implicit",
             "password",
-            "refresh_token"
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ])
+    );
+    assert_eq!(
+        m["device_authorization_endpoint"],
+        format!("{base}/device_authorization")
     );
     assert_eq!(m["response_types_supported"], json!(["code", "token"]));
     assert_eq!(
@@ -1006,7 +1013,7 @@ async fn healthz_answers_200(base: &str) {
 }
 
 async fn unsupported_grant_type_of_a_client_is_not_served_nor_advertised(base: &str) {
-    // The server started although `tv` lists the device grant.
+    // The server started although `tv` lists the JWT bearer grant.
     let metadata = Page::read(
         common::http()
             .get(format!("{base}/.well-known/oauth-authorization-server"))
@@ -1017,11 +1024,11 @@ async fn unsupported_grant_type_of_a_client_is_not_served_nor_advertised(base: &
     .await
     .json();
     let grants = metadata["grant_types_supported"].as_array().unwrap();
-    assert!(!grants.iter().any(|g| g == DEVICE_GRANT), "{grants:?}");
+    assert!(!grants.iter().any(|g| g == UNSUPPORTED_GRANT), "{grants:?}");
     let page = token(
         base,
         Auth::Basic("tv", "tv-secret"),
-        &[("grant_type", DEVICE_GRANT), ("device_code", "x")],
+        &[("grant_type", UNSUPPORTED_GRANT), ("assertion", "x")],
     )
     .await;
     assert_error(&page, 400, "unsupported_grant_type");
@@ -1036,8 +1043,8 @@ async fn unsupported_types_and_discouraged_grants_are_logged_as_warnings() {
     let server = TestServer::sqlite("warnings", CONFIG).await;
     let log = std::fs::read_to_string(&server.log).unwrap();
     let line = |needle: &str| log.lines().find(|l| l.contains(needle)).map(str::to_owned);
-    let unsupported =
-        line(DEVICE_GRANT).unwrap_or_else(|| panic!("no warning names the device grant:\n{log}"));
+    let unsupported = line(UNSUPPORTED_GRANT)
+        .unwrap_or_else(|| panic!("no warning names the unsupported grant:\n{log}"));
     assert!(
         unsupported.contains("WARN") && unsupported.contains("tv"),
         "{unsupported}"
