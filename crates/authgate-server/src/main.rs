@@ -314,6 +314,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
                 "authorization_code".into(),
                 "refresh_token".into(),
                 "client_credentials".into(),
+                authgate::DEVICE_CODE_GRANT_TYPE.into(),
             ],
             response_types: vec!["code".into()],
             scope: "openid profile email".into(),
