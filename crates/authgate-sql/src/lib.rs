@@ -3,7 +3,7 @@
 //!
 //! Both backends implement every authgate storage trait ([`ClientStore`],
 //! [`AuthorizationCodeStore`], [`TokenStore`], [`UserStore`], [`KeyStore`],
-//! [`ConsentStore`], [`SessionStore`], [`DeviceCodeStore`]) plus
+//! [`ConsentStore`], [`SessionStore`], [`DeviceCodeStore`], [`ClientRegistry`]) plus
 //! [`Admin`] (client and user management, expiry purges): together, a [`Backend`]. Pick one by URL with
 //! [`connect`]:
 //!
@@ -56,8 +56,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authgate::{
-    AuthorizationCodeStore, ClientRecord, ClientStore, Clock, ConsentStore, DeviceCodeStore,
-    KeyStore, SessionStore, StorageError, Stores, TokenStore, UserStore,
+    AuthorizationCodeStore, ClientRecord, ClientRegistry, ClientStore, Clock, ConsentStore,
+    DeviceCodeStore, KeyStore, SessionStore, StorageError, Stores, TokenStore, UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -103,7 +103,8 @@ pub struct UserInfo {
 pub trait Admin: Send + Sync {
     /// Creates or replaces a client (the record carries only the secret's hash).
     async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError>;
-    /// Removes a client; answers whether it existed.
+    /// Removes a client, revokes every token issued to it and deletes its codes (as
+    /// [`ClientRegistry::delete_client`]); answers whether it existed.
     async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError>;
     /// Every client, ordered by id.
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
@@ -204,6 +205,7 @@ pub trait Backend:
     + ConsentStore
     + SessionStore
     + DeviceCodeStore
+    + ClientRegistry
     + Admin
     + std::fmt::Debug
     + 'static
@@ -250,6 +252,7 @@ impl AnyStore {
             .with_consents(self.0.clone())
             .with_sessions(self.0.clone())
             .with_device_codes(self.0.clone())
+            .with_client_registry(self.0.clone())
     }
 
     /// The backend, shared.

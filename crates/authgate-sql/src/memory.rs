@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use authgate::token::{SecretHash, Selector};
 use authgate::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientStore,
-    ConsentRecord, ConsentStore, DeviceCodeRecord, DeviceCodeStore, DevicePoll, KeyStore,
-    MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, StorageError,
-    TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientRegistry,
+    ClientStore, ConsentRecord, ConsentStore, DeviceCodeRecord, DeviceCodeStore, DevicePoll,
+    KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord,
+    StorageError, TokenRecord, TokenStore, UserStore,
 };
 
 use crate::{Admin, Backend, NewUser, UserInfo};
@@ -169,8 +169,7 @@ impl Admin for MemoryBackend {
         Ok(())
     }
     async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
-        self.store.remove_client(client_id);
-        Ok(lock(&self.extra.clients).remove(client_id).is_some())
+        self.delete_client(client_id).await
     }
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
         Ok(lock(&self.extra.clients).values().cloned().collect())
@@ -299,5 +298,39 @@ impl DeviceCodeStore for MemoryBackend {
     }
     async fn redeem_device_code(&self, selector: &Selector) -> Result<bool, StorageError> {
         self.store.redeem_device_code(selector).await
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for MemoryBackend {
+    async fn create_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
+        // The engine's store decides (its lock orders concurrent creations); this map
+        // follows for the admin listing.
+        if lock(&self.extra.clients).contains_key(&client.client_id)
+            || !self.store.create_client(client).await?
+        {
+            return Ok(false);
+        }
+        lock(&self.extra.clients).insert(client.client_id.clone(), client.clone());
+        Ok(true)
+    }
+    async fn registered_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StorageError> {
+        Ok(lock(&self.extra.clients).get(client_id).cloned())
+    }
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
+        let mut clients = lock(&self.extra.clients);
+        if !clients.contains_key(&client.client_id) {
+            return Ok(false);
+        }
+        self.store.add_client(client.clone());
+        clients.insert(client.client_id.clone(), client.clone());
+        Ok(true)
+    }
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let existed = lock(&self.extra.clients).remove(client_id).is_some();
+        Ok(self.store.delete_client(client_id).await? || existed)
     }
 }

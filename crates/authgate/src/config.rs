@@ -83,6 +83,9 @@ pub struct EndpointPaths {
     pub end_session: String,
     /// The device authorization endpoint of RFC 8628 (default `/device_authorization`).
     pub device_authorization: String,
+    /// The client registration endpoint of RFC 7591 (default `/register`); each client's
+    /// configuration endpoint (RFC 7592) is below it, at `/register/{client_id}`.
+    pub registration: String,
 }
 
 impl Default for EndpointPaths {
@@ -96,6 +99,7 @@ impl Default for EndpointPaths {
             userinfo: "/userinfo".into(),
             end_session: "/end_session".into(),
             device_authorization: "/device_authorization".into(),
+            registration: "/register".into(),
         }
     }
 }

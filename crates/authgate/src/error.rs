@@ -9,7 +9,8 @@ use http::StatusCode;
 ///
 /// The variants cover RFC 6749 §4.1.2.1 and §4.2.2.1 (authorization endpoint), §5.2 (token
 /// endpoint), RFC 6750 §3.1 (resource servers), RFC 7009 §2.2.1 (revocation), OpenID
-/// Connect Core §3.1.2.6 (authentication errors) and RFC 8628 §3.5 (device polling).
+/// Connect Core §3.1.2.6 (authentication errors), RFC 8628 §3.5 (device polling) and RFC
+/// 7591 §3.2.2 (client registration).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -63,6 +64,14 @@ pub enum ErrorCode {
     SlowDown,
     /// The device code expired (RFC 8628 §3.5).
     ExpiredToken,
+    /// A registration's redirect URI is not acceptable (RFC 7591 §3.2.2).
+    InvalidRedirectUri,
+    /// A registration's client metadata is not acceptable (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
+    /// A registration's software statement is invalid (RFC 7591 §3.2.2).
+    InvalidSoftwareStatement,
+    /// A registration's software statement is not approved here (RFC 7591 §3.2.2).
+    UnapprovedSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -92,6 +101,10 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
         }
     }
 

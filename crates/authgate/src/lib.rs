@@ -43,9 +43,10 @@ pub use config::{EndpointPaths, RefreshTokenRotation, ServerConfig};
 pub use context::{IssueContext, IssuedTokens};
 pub use endpoints::authorization::AuthorizationError;
 pub use endpoints::{
-    AuthorizationEndpoint, ConfidentialClients, DeviceAuthorizationEndpoint, DeviceRequest,
-    Endpoint, IntrospectionEndpoint, IntrospectionPolicy, RevocationEndpoint, SetupError,
-    TokenEndpoint, UserCode, DEVICE_CODE_GRANT_TYPE,
+    AuthorizationEndpoint, ClientConfigurationEndpoint, ClientMetadata, ClientRegistrationEndpoint,
+    ConfidentialClients, DeviceAuthorizationEndpoint, DeviceRequest, Endpoint,
+    IntrospectionEndpoint, IntrospectionPolicy, RegistrationPolicy, RegistrationRules,
+    RevocationEndpoint, SetupError, TokenEndpoint, UserCode, DEVICE_CODE_GRANT_TYPE,
 };
 #[cfg(feature = "jose")]
 pub use endpoints::{
@@ -75,10 +76,10 @@ pub use response::{
 pub use rng::{OsRng, Rng};
 pub use scope::Scope;
 pub use server::AuthorizationServer;
-pub use server_context::ServerContext;
+pub use server_context::{ServerContext, SupportedTypes};
 pub use storage::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
-    DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails, KeyStore,
-    MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, Stores, TokenKind,
-    TokenRecord, TokenStore, UserStore,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientRegistry, ClientStore, ConsentRecord,
+    ConsentStore, DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails,
+    KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, Stores,
+    TokenKind, TokenRecord, TokenStore, UserStore,
 };

@@ -30,6 +30,8 @@ pub struct OAuth2Request {
     query: Vec<(String, String)>,
     form: Vec<(String, String)>,
     form_encoded: bool,
+    /// A body that is not a form (client registration's JSON), as sent; empty otherwise.
+    other_body: Vec<u8>,
 }
 
 impl OAuth2Request {
@@ -56,10 +58,10 @@ impl OAuth2Request {
             .map(|q| parse_pairs(q.as_bytes()))
             .unwrap_or_default();
         let form_encoded = is_form_content_type(&headers);
-        let form = if form_encoded {
-            parse_pairs(body)
+        let (form, other_body) = if form_encoded {
+            (parse_pairs(body), Vec::new())
         } else {
-            Vec::new()
+            (Vec::new(), body.to_vec())
         };
         Ok(Self {
             method,
@@ -68,6 +70,7 @@ impl OAuth2Request {
             query,
             form,
             form_encoded,
+            other_body,
         })
     }
 
@@ -107,6 +110,22 @@ impl OAuth2Request {
     /// Whether the body was `application/x-www-form-urlencoded`.
     pub fn is_form_encoded(&self) -> bool {
         self.form_encoded
+    }
+
+    /// The body when it is not a form (a JSON document, say), as sent; empty for a form or
+    /// no body.
+    pub fn body(&self) -> &[u8] {
+        &self.other_body
+    }
+
+    /// Whether the content type is `application/json` (parameters such as `charset`
+    /// allowed).
+    pub fn is_json(&self) -> bool {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
     }
 
     /// All query parameters in order, repeats included.

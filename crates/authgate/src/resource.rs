@@ -410,6 +410,18 @@ impl fmt::Debug for ResourceProtector {
 }
 
 impl BearerError {
+    /// A refusal of the Bearer token a request carried (`error`), or of a request that
+    /// carried none (`None`), with a `realm` in the challenge: what endpoints protected by
+    /// tokens of their own answer (RFC 7591 §3's initial access token, RFC 7592's
+    /// registration access token).
+    pub fn new(error: Option<OAuth2Error>, realm: Option<String>) -> Self {
+        Self {
+            error,
+            realm,
+            required: None,
+        }
+    }
+
     /// The protocol error; `None` when the request carried no token (RFC 6750 §3.1: then
     /// no error code is sent).
     pub fn error(&self) -> Option<&OAuth2Error> {

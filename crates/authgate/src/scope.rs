@@ -72,6 +72,24 @@ impl Scope {
         Self(all)
     }
 
+    /// The tokens in both `self` and `other`.
+    ///
+    /// ```
+    /// use authgate::Scope;
+    /// let a: Scope = "openid email admin".parse().unwrap();
+    /// assert_eq!(a.intersection(&"profile email openid".parse().unwrap()).to_string(), "email openid");
+    /// ```
+    #[must_use]
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Self(
+            self.0
+                .iter()
+                .filter(|t| other.contains(t))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// The tokens, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)

@@ -65,6 +65,8 @@ impl AuthorizationServer {
                 consents: stores.consents,
                 sessions: stores.sessions,
                 device_codes: stores.device_codes,
+                client_registry: stores.client_registry,
+                supported: crate::server_context::SupportedTypes::default(),
                 #[cfg(feature = "jose")]
                 keys: None,
                 extensions: http::Extensions::new(),
@@ -185,6 +187,10 @@ impl AuthorizationServer {
         if let Some(a) = grant.authorization_grant() {
             self.authorization.insert(a);
         }
+        self.ctx.supported = crate::server_context::SupportedTypes {
+            grant_types: self.grant_types().into_iter().map(str::to_owned).collect(),
+            response_types: self.response_types(),
+        };
         self
     }
 

@@ -17,8 +17,8 @@ use crate::response::{quote, OAuth2Response};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::storage::{
-    AuthorizationCodeStore, ClientStore, ConsentStore, DeviceCodeStore, KeyStore, SessionStore,
-    TokenKind, TokenRecord, TokenStore,
+    AuthorizationCodeStore, ClientRegistry, ClientStore, ConsentStore, DeviceCodeStore, KeyStore,
+    SessionStore, TokenKind, TokenRecord, TokenStore,
 };
 
 /// The server's shared parts, handed to every grant and endpoint.
@@ -47,6 +47,11 @@ pub struct ServerContext {
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Pending device authorizations, when the stores keep them (RFC 8628).
     pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
+    /// Client creation and removal, when the stores allow it (dynamic registration).
+    pub client_registry: Option<Arc<dyn ClientRegistry>>,
+    /// The grant and response types the server serves, kept up to date as grants are
+    /// registered (what dynamic registration lets clients ask for).
+    pub supported: SupportedTypes,
     /// The signing keys, when the server signs (see
     /// [`crate::AuthorizationServer::with_signing_keys`]).
     #[cfg(feature = "jose")]
@@ -55,6 +60,15 @@ pub struct ServerContext {
     /// (see [`crate::AuthorizationServer::enable_openid`] and `oidc::provider`), say. A
     /// feature keeps its own configuration here, so the context need not know it.
     pub extensions: http::Extensions,
+}
+
+/// The grant types and response types a server serves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SupportedTypes {
+    /// Every grant type, sorted.
+    pub grant_types: Vec<String>,
+    /// Every response type, sorted.
+    pub response_types: Vec<String>,
 }
 
 impl fmt::Debug for ServerContext {

@@ -39,13 +39,7 @@ impl Admin for PgStore {
     }
 
     async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
-        let res = sqlx::query("DELETE FROM authgate_clients WHERE tenant = $1 AND client_id = $2")
-            .bind(&*self.tenant)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(res.rows_affected() == 1)
+        authgate::ClientRegistry::delete_client(self, client_id).await
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {

@@ -12,6 +12,7 @@ mod codes;
 mod consents;
 mod device_codes;
 mod keys;
+mod registry;
 mod sessions;
 mod tokens;
 mod users;

@@ -44,14 +44,7 @@ impl Admin for SqliteStore {
     }
 
     async fn remove_client(&self, client_id: &str) -> Result<bool, StorageError> {
-        let (tenant, id) = (self.tenant.clone(), client_id.to_owned());
-        self.write(move |conn| {
-            Ok(conn.execute(
-                "DELETE FROM authgate_clients WHERE tenant = ?1 AND client_id = ?2",
-                (&*tenant, id),
-            )? == 1)
-        })
-        .await
+        authgate::ClientRegistry::delete_client(self, client_id).await
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError> {

@@ -10,6 +10,7 @@
 //! | `userinfo` | the user's claims | OpenID Connect Core §5.3 | [`crate::AuthorizationServer::register_endpoint`] (needs OpenID Connect; feature `jose`) |
 //! | `end_session` | RP-initiated logout; back-channel logout tokens | OpenID Connect RP-Initiated Logout 1.0, Back-Channel Logout 1.0 | the application's page, validated by [`crate::AuthorizationServer::validate_end_session_request`]; advertised by [`crate::oidc::OpenIdProvider::logout`] (feature `jose`) |
 //! | [`device_authorization`] | device authorization endpoint; the verification page's steps | RFC 8628 §3.1–§3.3 | [`crate::AuthorizationServer::register_endpoint`] (needs a [`crate::DeviceCodeStore`]); [`crate::DeviceCodeGrant`] polls |
+//! | [`registration`] | dynamic client registration and its management | RFC 7591, RFC 7592, OpenID Connect Dynamic Registration §2 | [`crate::AuthorizationServer::register_endpoint`] (needs a [`crate::ClientRegistry`]), both [`registration::ClientRegistrationEndpoint`] and its `configuration()` |
 //! | [`metadata`] | the metadata document | RFC 8414 §2, OpenID Connect Discovery §3 | always present; lists what is registered |
 //!
 //! A new endpoint is a type implementing [`Endpoint`] in a module of its own: it names
@@ -26,6 +27,7 @@ pub mod introspection;
 pub mod jwks;
 
 pub mod metadata;
+pub mod registration;
 pub mod revocation;
 pub mod token;
 #[cfg(feature = "jose")]
@@ -44,6 +46,10 @@ pub use introspection::{ConfidentialClients, IntrospectionEndpoint, Introspectio
 #[cfg(feature = "jose")]
 pub use jwks::JwksEndpoint;
 
+pub use registration::{
+    ClientConfigurationEndpoint, ClientMetadata, ClientRegistrationEndpoint, RegistrationPolicy,
+    RegistrationRules,
+};
 pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;
 #[cfg(feature = "jose")]

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    AuthorizationCodeRecord, AuthorizationCodeStore, ClientStore, ConsentRecord, ConsentStore,
-    DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails, KeyStore,
-    ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, TokenKind, TokenRecord,
+    AuthorizationCodeRecord, AuthorizationCodeStore, ClientRegistry, ClientStore, ConsentRecord,
+    ConsentStore, DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails,
+    KeyStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, TokenKind, TokenRecord,
     TokenStore, UserStore,
 };
-use crate::client::Client;
+use crate::client::{Client, ClientRecord};
 use crate::error::StorageError;
 use crate::password;
 use crate::rng::OsRng;
@@ -105,6 +105,9 @@ struct Inner {
     consents: Mutex<HashMap<(String, String), ConsentRecord>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
     device_codes: Mutex<HashMap<Selector, DeviceCodeRecord>>,
+    /// Clients created through the [`ClientRegistry`], as data (the `clients` map has them
+    /// too, for lookups).
+    registered: Mutex<HashMap<String, ClientRecord>>,
 }
 
 impl MemoryStore {
@@ -121,7 +124,8 @@ impl MemoryStore {
             .with_keys(me.clone())
             .with_consents(me.clone())
             .with_sessions(me.clone())
-            .with_device_codes(me)
+            .with_device_codes(me.clone())
+            .with_client_registry(me)
     }
 
     /// Adds or replaces a client.
@@ -624,5 +628,45 @@ impl DeviceCodeStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for MemoryStore {
+    async fn create_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
+        let mut clients = write(&self.inner.clients);
+        if clients.contains_key(&client.client_id) {
+            return Ok(false);
+        }
+        clients.insert(client.client_id.clone(), Arc::new(client.clone()));
+        lock(&self.inner.registered).insert(client.client_id.clone(), client.clone());
+        Ok(true)
+    }
+
+    async fn registered_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StorageError> {
+        Ok(lock(&self.inner.registered).get(client_id).cloned())
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
+        let mut clients = write(&self.inner.clients);
+        if !clients.contains_key(&client.client_id) {
+            return Ok(false);
+        }
+        clients.insert(client.client_id.clone(), Arc::new(client.clone()));
+        lock(&self.inner.registered).insert(client.client_id.clone(), client.clone());
+        Ok(true)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let existed = write(&self.inner.clients).remove(client_id).is_some();
+        lock(&self.inner.registered).remove(client_id);
+        lock(&self.inner.codes).retain(|_, c| c.client_id != client_id);
+        lock(&self.inner.device_codes).retain(|_, d| d.client_id != client_id);
+        lock(&self.inner.consents).retain(|(_, c), _| c != client_id);
+        self.revoke_where(|m| m.client_id == client_id);
+        Ok(existed)
     }
 }

@@ -10,6 +10,7 @@ mod consents;
 mod device_codes;
 mod keys;
 mod memory;
+mod registry;
 mod sessions;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ pub use device_codes::{
 };
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use memory::MemoryStore;
+pub use registry::ClientRegistry;
 pub use sessions::{SessionRecord, SessionStore};
 
 use std::sync::Arc;
@@ -407,6 +409,8 @@ pub struct Stores {
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Pending device authorizations (RFC 8628).
     pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
+    /// Client creation and removal, for dynamic registration (RFC 7591, RFC 7592).
+    pub client_registry: Option<Arc<dyn ClientRegistry>>,
 }
 
 impl Stores {
@@ -424,7 +428,15 @@ impl Stores {
             consents: None,
             sessions: None,
             device_codes: None,
+            client_registry: None,
         }
+    }
+
+    /// Adds the client registry (dynamic registration, RFC 7591 and RFC 7592).
+    #[must_use]
+    pub fn with_client_registry(mut self, registry: Arc<dyn ClientRegistry>) -> Self {
+        self.client_registry = Some(registry);
+        self
     }
 
     /// Adds the device authorization store (RFC 8628).

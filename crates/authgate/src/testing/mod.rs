@@ -39,7 +39,10 @@
 //! of 20 concurrent decisions exactly one lands, of 20 concurrent redemptions of an
 //! approved code exactly one wins, pending, denied and expired codes are neither redeemed
 //! nor decided, the purge removes expired ones, and through the engine 100 concurrent polls
-//! of one approved device code issue exactly one set of tokens.
+//! of one approved device code issue exactly one set of tokens. When it has a client
+//! registry: a client id is taken once, updates keep the secret, and deleting a client
+//! revokes its tokens and deletes its codes, device codes and approvals, and nothing of
+//! another client's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
 
 use std::any::Any;
@@ -49,7 +52,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use bytes::Bytes;
 
-use crate::client::{ClientAuthMethod, ClientRecord};
+use crate::client::{Client, ClientAuthMethod, ClientRecord};
 use crate::clock::FrozenClock;
 use crate::config::{RefreshTokenRotation, ServerConfig};
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
@@ -164,6 +167,7 @@ macro_rules! storage_conformance_tests {
             sessions_round_trip_collect_clients_and_end_once,
             device_codes_move_forward_once_each_step,
             hundred_concurrent_polls_of_an_approved_device_code_issue_one_token,
+            client_registry_creates_once_updates_and_deletes_what_the_client_held,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -1248,4 +1252,120 @@ pub async fn hundred_concurrent_polls_of_an_approved_device_code_issue_one_token
         "the approving user's token"
     );
     assert!(token.is_active(NOW));
+}
+
+/// Conformance check `client_registry_creates_once_updates_and_deletes_what_the_client_held`
+/// (skipped for a store without a client registry).
+pub async fn client_registry_creates_once_updates_and_deletes_what_the_client_held(
+    s: &StoreUnderTest,
+) {
+    use crate::endpoints::UserCode;
+    let Some(registry) = &s.stores.client_registry else {
+        return;
+    };
+    let c1 = ClientRecord::confidential("c1", "s3cret")
+        .redirect_uris(["https://app.example/cb"])
+        .grant_types(["authorization_code"])
+        .response_types(["code"])
+        .scope("openid profile")
+        .name("Registered")
+        .with_metadata(
+            "registration",
+            serde_json::json!({"token_sha256": "x", "issued_at": NOW}),
+        )
+        .with_metadata("client_name#fr", "Enregistré");
+    assert!(registry.create_client(&c1).await.unwrap());
+    assert!(
+        !registry
+            .create_client(&ClientRecord::public("c1"))
+            .await
+            .unwrap(),
+        "a taken client id is refused"
+    );
+    let got = registry.registered_client("c1").await.unwrap().unwrap();
+    assert!(got.check_secret("s3cret"));
+    assert_eq!(got.redirect_uris, c1.redirect_uris);
+    assert_eq!(got.scope, c1.scope);
+    assert_eq!(got.metadata, c1.metadata);
+    assert!(s.stores.clients.find_client("c1").await.unwrap().is_some());
+    assert!(registry
+        .registered_client("nobody")
+        .await
+        .unwrap()
+        .is_none());
+
+    let renamed = c1.clone().name("Renamed").scope("profile");
+    assert!(registry.update_client(&renamed).await.unwrap());
+    assert!(!registry
+        .update_client(&ClientRecord::public("nobody"))
+        .await
+        .unwrap());
+    let got = registry.registered_client("c1").await.unwrap().unwrap();
+    assert_eq!(got.client_name.as_deref(), Some("Renamed"));
+    assert_eq!(got.scope.to_string(), "profile");
+    assert!(got.check_secret("s3cret"), "the secret is kept");
+
+    // What the client holds goes with it; another client's stays.
+    let mine = token(TokenKind::Access, None, NOW + 100);
+    let mut theirs = token(TokenKind::Access, None, NOW + 100);
+    theirs.client_id = "c2".into();
+    s.stores
+        .tokens
+        .save_tokens(&[mine.clone(), theirs.clone()])
+        .await
+        .unwrap();
+    let pending = code(NOW + 600);
+    s.stores.codes.save_code(pending.clone()).await.unwrap();
+    if let Some(consents) = &s.stores.consents {
+        consents
+            .save_consent(&ConsentRecord::new(
+                "user-1",
+                "c1",
+                "profile".parse().unwrap(),
+                NOW,
+            ))
+            .await
+            .unwrap();
+    }
+    let user_code = UserCode::parse("WXZB-CDFG").unwrap();
+    let mut device = device_code(&user_code, NOW + 600);
+    device.client_id = "c1".into();
+    if let Some(devices) = &s.stores.device_codes {
+        assert!(devices.save_device_code(&device).await.unwrap());
+    }
+    assert!(registry.delete_client("c1").await.unwrap());
+    assert!(!registry.delete_client("c1").await.unwrap());
+    assert!(registry.registered_client("c1").await.unwrap().is_none());
+    assert!(s.stores.clients.find_client("c1").await.unwrap().is_none());
+    assert!(
+        stored(s, &mine).await.revoked,
+        "the client's tokens are revoked"
+    );
+    assert!(
+        !stored(s, &theirs).await.revoked,
+        "another client's are not"
+    );
+    assert!(
+        s.stores
+            .codes
+            .find_code(&pending.selector)
+            .await
+            .unwrap()
+            .is_none_or(|c| c.used),
+        "the client's codes cannot be redeemed"
+    );
+    if let Some(consents) = &s.stores.consents {
+        assert!(consents
+            .find_consent("user-1", "c1")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    if let Some(devices) = &s.stores.device_codes {
+        assert!(devices
+            .find_device_code(&device.selector)
+            .await
+            .unwrap()
+            .is_none());
+    }
 }
