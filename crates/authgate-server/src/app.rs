@@ -19,7 +19,8 @@ use minijinja::{context, Environment};
 use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
-    cookie, random_token, same_token, LoginLimiter, Session, Sessions, CSRF_COOKIE, SESSION_TTL,
+    cookie, random_token, same_token, LoginLimiter, RateLimiter, Session, Sessions, CSRF_COOKIE,
+    SESSION_TTL,
 };
 
 /// Router state: the engine plus what the pages need.
@@ -35,6 +36,8 @@ struct Inner {
     limiter: Arc<LoginLimiter>,
     /// Wrong user codes on the device page, per session and per address (RFC 8628 §5.1).
     device_limiter: LoginLimiter,
+    /// Registration requests per address.
+    registrations: RateLimiter,
     pages: Environment<'static>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
@@ -178,6 +181,11 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             clock: clock.clone(),
         }));
     }
+    if config.registration.enabled {
+        enable_registration(&mut server, config, &store).await?;
+    } else if config.registration.client_id_metadata_documents {
+        tracing::warn!("registration.client_id_metadata_documents is set, but registration is not enabled; nothing is advertised");
+    }
     let server: Server = Arc::new(server);
     let protector = Arc::new(ResourceProtector::from_server(&server));
 
@@ -192,6 +200,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             sessions: Sessions::new(key, config.issuer.starts_with("https://")),
             limiter,
             device_limiter: LoginLimiter::new(DEVICE_TRIES_PER_SESSION, DEVICE_TRIES_PER_ADDR, 300),
+            registrations: RateLimiter::new(config.registration.requests_per_hour, 3600),
             pages: pages(config.templates_dir.as_deref())?,
             clock,
             backchannel: Backchannel::new()?,
@@ -247,6 +256,11 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             post(device_authorization).fallback(device_authorization),
         )
         .route("/device", get(device_page).post(device_submit))
+        .route("/register", post(register).fallback(register))
+        .route(
+            "/register/{client_id}",
+            axum::routing::any(client_configuration),
+        )
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
@@ -264,6 +278,132 @@ fn cors() -> tower_http::cors::CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600))
+}
+
+/// Dynamic client registration (RFC 7591, RFC 7592) as `[registration]` configures it.
+async fn enable_registration(
+    server: &mut AuthorizationServer,
+    config: &Config,
+    store: &AnyStore,
+) -> Result<(), String> {
+    let r = &config.registration;
+    let mut rules = RegistrationRules::new().grant_types(r.allowed_grant_types.clone());
+    if let Some(scope) = &r.allowed_scope {
+        rules = rules.scope(scope);
+    }
+    let stored = store
+        .list_initial_access_tokens()
+        .await
+        .map_err(|e| format!("cannot read the initial access tokens: {e}"))?;
+    if r.initial_access_token.is_none() && stored.is_empty() {
+        tracing::warn!("client registration is open: anyone who reaches /register can register a client (set registration.initial_access_token or run `authgate registration token create` to require a token)");
+    }
+    if r.client_id_metadata_documents {
+        tracing::warn!("registration.client_id_metadata_documents: Client ID Metadata Documents are not supported yet; they are not advertised");
+    }
+    let registration = ClientRegistrationEndpoint::new(ServerRegistrationPolicy {
+        rules,
+        config_token: r
+            .initial_access_token
+            .as_deref()
+            .map(|t| authgate::token::SecretHash::of(t.as_bytes())),
+        store: store.clone(),
+    });
+    server
+        .register_endpoint(registration.configuration())
+        .map_err(|e| e.to_string())?;
+    server
+        .register_endpoint(registration)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The reference server's registration policy: the configured rules, and an initial access
+/// token that is the configured one or one made with `authgate registration token create`;
+/// without either, registration is open.
+struct ServerRegistrationPolicy {
+    rules: RegistrationRules,
+    config_token: Option<authgate::token::SecretHash>,
+    store: AnyStore,
+}
+
+#[async_trait]
+impl RegistrationPolicy for ServerRegistrationPolicy {
+    async fn admit(&self, _ctx: &ServerContext, token: Option<&str>) -> Result<bool, OAuth2Error> {
+        let hash = token.map(|t| authgate::token::SecretHash::of(t.as_bytes()));
+        if let (Some(want), Some(got)) = (&self.config_token, &hash) {
+            if want.ct_eq(got) {
+                return Ok(true);
+            }
+        }
+        if let Some(got) = &hash {
+            if self.store.initial_access_token_valid(got).await? {
+                return Ok(true);
+            }
+        }
+        let open = self.config_token.is_none()
+            && self.store.list_initial_access_tokens().await?.is_empty();
+        Ok(open)
+    }
+
+    fn review(
+        &self,
+        ctx: &ServerContext,
+        metadata: &mut ClientMetadata,
+    ) -> Result<(), OAuth2Error> {
+        self.rules.review(ctx, metadata)
+    }
+}
+
+/// The registration endpoint (RFC 7591 §3), limited per address.
+async fn register(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
+    if let Err(wait) = state
+        .inner
+        .registrations
+        .hit(&addr, state.inner.clock.now())
+    {
+        tracing::warn!(%addr, "registration refused: too many requests from one address");
+        let mut res = OAuth2Response::json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": "too many registration requests from this address; try again later"
+            }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers.insert(header::RETRY_AFTER, v);
+        }
+        return OAuthResponse(res);
+    }
+    let res = state
+        .server
+        .create_endpoint_response("registration", &req)
+        .await;
+    if res.status == StatusCode::CREATED {
+        let client_id = res
+            .json_body()
+            .and_then(|b| b["client_id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        tracing::info!(%addr, %client_id, "client registered");
+    }
+    OAuthResponse(res)
+}
+
+/// The client configuration endpoint (RFC 7592) at each `registration_client_uri`.
+async fn client_configuration(
+    State(state): State<AppState>,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
+    OAuthResponse(
+        state
+            .server
+            .create_endpoint_response("client_configuration", &req)
+            .await,
+    )
 }
 
 /// User claims for ID tokens and UserInfo, from the users table (`preferred_username`
@@ -884,8 +1024,16 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         &state,
         StatusCode::OK,
         "consent.html",
-        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host },
+        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()) },
     )
+}
+
+/// Whether a client registered itself (RFC 7591): its name is what it claims, which the
+/// pages say (RFC 9700 §4.15 on impersonation).
+fn self_registered(client: &dyn Client) -> bool {
+    client
+        .metadata()
+        .is_some_and(|m| m.contains_key(authgate::endpoints::registration::REGISTRATION_KEY))
 }
 
 /// A form POST that is not one of this server's own forms (they carry `csrf` and
@@ -1120,7 +1268,7 @@ fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Res
         state,
         StatusCode::OK,
         "device.html",
-        context! { step => "confirm", client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code() },
+        context! { step => "confirm", client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code(), unverified => self_registered(request.client.as_ref()) },
     )
 }
 

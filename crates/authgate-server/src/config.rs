@@ -45,6 +45,89 @@ pub(crate) struct Config {
     pub(crate) clients: Vec<ClientConfig>,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
+    #[serde(default)]
+    pub(crate) registration: Registration,
+}
+
+/// Dynamic client registration (RFC 7591, RFC 7592).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Registration {
+    /// Absent or false: no registration endpoint, nothing advertised.
+    #[serde(default)]
+    pub(crate) enabled: bool,
+    /// When set, registering needs it as a Bearer token (RFC 7591 §3); tokens made with
+    /// `authgate registration token create` are accepted too.
+    pub(crate) initial_access_token: Option<String>,
+    /// The grant types self-registered clients may have.
+    #[serde(default = "default_registration_grants")]
+    pub(crate) allowed_grant_types: Vec<String>,
+    /// The scope self-registered clients may have; absent: every scope the configured
+    /// clients have.
+    pub(crate) allowed_scope: Option<String>,
+    /// Registration requests one address may make per hour (429 beyond).
+    #[serde(default = "default_registrations_per_hour")]
+    pub(crate) requests_per_hour: usize,
+    /// Client ID Metadata Documents: not supported yet (a warning at start when true).
+    #[serde(default)]
+    pub(crate) client_id_metadata_documents: bool,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            initial_access_token: None,
+            allowed_grant_types: default_registration_grants(),
+            allowed_scope: None,
+            requests_per_hour: default_registrations_per_hour(),
+            client_id_metadata_documents: false,
+        }
+    }
+}
+
+fn default_registration_grants() -> Vec<String> {
+    [
+        "authorization_code",
+        "refresh_token",
+        authgate::DEVICE_CODE_GRANT_TYPE,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn default_registrations_per_hour() -> usize {
+    30
+}
+
+impl Registration {
+    fn check(&self) -> Result<(), String> {
+        for g in &self.allowed_grant_types {
+            if g == "implicit" || g == "password" {
+                return Err(format!(
+                    "registration.allowed_grant_types: '{g}' is not offered to self-registered clients (RFC 9700 sections 2.1.2 and 2.4)"
+                ));
+            }
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                return Err(format!(
+                    "registration.allowed_grant_types: '{g}' is not a grant type this server supports ({})",
+                    GRANT_TYPES.join(", ")
+                ));
+            }
+        }
+        if self.initial_access_token.as_deref() == Some("") {
+            return Err("registration.initial_access_token: must not be empty (leave it out for open registration)".into());
+        }
+        if let Some(scope) = &self.allowed_scope {
+            authgate::Scope::parse(scope).map_err(|_| {
+                format!("registration.allowed_scope: '{scope}' is not a valid scope")
+            })?;
+        }
+        if self.requests_per_hour == 0 {
+            return Err("registration.requests_per_hour: must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -547,6 +630,7 @@ impl Config {
             }
         }
         self.keys.check()?;
+        self.registration.check()?;
         let longest = self
             .tokens
             .expires_in

@@ -18,11 +18,13 @@ mod session;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use authgate::{ClientAuthMethod, ClientRecord, Scope};
+use authgate::{ClientAuthMethod, ClientRecord, Clock, Scope, SystemClock};
 use authgate_sql::{connect, AnyStore, NewUser, StoreOptions};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ClientConfig, Config, Keys, StandardClaims, Tokens, UserConfig};
+use crate::config::{ClientConfig, Config, Keys, Registration, StandardClaims, Tokens, UserConfig};
 
 /// The demo mode's data folder, beside the working directory.
 const DEMO_DIR: &str = "authgate-data";
@@ -56,6 +58,36 @@ enum Command {
     /// Manages the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manages dynamic client registration.
+    #[command(subcommand)]
+    Registration(RegistrationCommand),
+}
+
+#[derive(Subcommand)]
+enum RegistrationCommand {
+    /// Initial access tokens (RFC 7591 section 3): once one exists, registering needs one.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Makes an initial access token, printed once (only its hash is kept).
+    Create {
+        #[command(flatten)]
+        db: Db,
+        /// What it is for (shown by `list`).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Lists the initial access tokens: id, when made, label (never the tokens).
+    List(Db),
+    /// Revokes an initial access token by its id.
+    Revoke {
+        #[command(flatten)]
+        db: Db,
+        id: String,
+    },
 }
 
 /// Which database: the config's, an explicit URL, or the demo's.
@@ -205,6 +237,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Client(c) => client_command(c).await,
         Command::User(u) => user_command(*u).await,
         Command::Keys(k) => keys_command(k).await,
+        Command::Registration(RegistrationCommand::Token(t)) => token_command(t).await,
     }
 }
 
@@ -321,6 +354,14 @@ fn demo_config(bind: &str) -> Result<Config, String> {
             token_endpoint_auth_method: Some("client_secret_basic".into()),
             ..ClientConfig::default()
         }],
+        // Open registration on a loopback demo, so that registration can be tried; never
+        // on an address others can reach.
+        registration: Registration {
+            enabled: bind
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback()),
+            ..Registration::default()
+        },
         users: vec![UserConfig {
             username: DEMO_USER.into(),
             password: DEMO_PASSWORD.into(),
@@ -355,6 +396,63 @@ async fn open(db: &Db) -> Result<AnyStore, String> {
     connect(&url, &StoreOptions::default())
         .await
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))
+}
+
+async fn token_command(t: TokenCommand) -> Result<(), String> {
+    match t {
+        TokenCommand::Create { db, label } => {
+            let store = open(&db).await?;
+            let token = authgate::token::generate_client_secret(&authgate::OsRng);
+            let id = URL_SAFE_NO_PAD.encode(authgate::rng::random_bytes::<6>(&authgate::OsRng));
+            let created_at = SystemClock.now();
+            store
+                .add_initial_access_token(
+                    &authgate_sql::InitialAccessToken {
+                        id: id.clone(),
+                        label,
+                        created_at,
+                    },
+                    &authgate::token::SecretHash::of(token.as_bytes()),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("initial access token {id} (shown once; registering now needs a token):");
+            println!("{token}");
+            Ok(())
+        }
+        TokenCommand::List(db) => {
+            let store = open(&db).await?;
+            let all = store
+                .list_initial_access_tokens()
+                .await
+                .map_err(|e| e.to_string())?;
+            if all.is_empty() {
+                println!("no initial access tokens");
+            }
+            for t in all {
+                println!(
+                    "{}  created {}  {}",
+                    t.id,
+                    t.created_at,
+                    t.label.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { db, id } => {
+            let store = open(&db).await?;
+            if store
+                .revoke_initial_access_token(&id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("revoked initial access token {id}");
+                Ok(())
+            } else {
+                Err(format!("no initial access token '{id}'"))
+            }
+        }
+    }
 }
 
 async fn client_command(c: ClientCommand) -> Result<(), String> {

@@ -175,9 +175,59 @@ impl LoginLimiter {
     }
 }
 
+/// Requests per key (an address) in a sliding window: what the registration endpoint
+/// allows one address. Memory stays bounded: keys whose requests all aged out are dropped
+/// once the map grows.
+pub(crate) struct RateLimiter {
+    hits: Mutex<HashMap<String, Vec<i64>>>,
+    limit: usize,
+    window: i64,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(limit: usize, window: i64) -> Self {
+        Self {
+            hits: Mutex::new(HashMap::new()),
+            limit,
+            window,
+        }
+    }
+
+    /// Counts a request of `key` at `now`: `Ok(())` within the limit, else `Err(seconds)`
+    /// until the oldest counted request leaves the window (for `Retry-After`).
+    pub(crate) fn hit(&self, key: &str, now: i64) -> Result<(), i64> {
+        let mut map = self
+            .hits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let window = self.window;
+        let v = map.entry(key.to_owned()).or_default();
+        v.retain(|t| now - t < window);
+        if v.len() >= self.limit {
+            let oldest = v.first().copied().unwrap_or(now);
+            return Err((oldest + window - now).max(1));
+        }
+        v.push(now);
+        if map.len() > 100_000 {
+            map.retain(|_, v| v.iter().any(|t| now - t < window));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_limiter_counts_per_key_in_a_sliding_window() {
+        let l = RateLimiter::new(2, 60);
+        assert!(l.hit("a", 0).is_ok());
+        assert!(l.hit("a", 10).is_ok());
+        assert_eq!(l.hit("a", 20), Err(40), "until the first leaves the window");
+        assert!(l.hit("b", 20).is_ok(), "another key is unaffected");
+        assert!(l.hit("a", 60).is_ok(), "the window slides");
+    }
 
     fn headers(cookie_value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

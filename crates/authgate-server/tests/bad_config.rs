@@ -406,3 +406,27 @@ fn users_take_standard_claims_only() {
         &["unknown field `planet`"],
     );
 }
+
+#[test]
+fn registration_keys_are_checked() {
+    refused(
+        "reg-unknown",
+        &format!("{BASE}\n[registration]\nenabled = true\nopen = true\n"),
+        &["unknown field `open`", "line 6", "initial_access_token"],
+    );
+    refused(
+        "reg-password",
+        &format!("{BASE}\n[registration]\nenabled = true\nallowed_grant_types = [\"password\"]\n"),
+        &["registration.allowed_grant_types", "password"],
+    );
+    refused(
+        "reg-unknown-grant",
+        &format!("{BASE}\n[registration]\nenabled = true\nallowed_grant_types = [\"urn:example:nope\"]\n"),
+        &["registration.allowed_grant_types", "urn:example:nope"],
+    );
+    refused(
+        "reg-empty-token",
+        &format!("{BASE}\n[registration]\nenabled = true\ninitial_access_token = \"\"\n"),
+        &["registration.initial_access_token", "empty"],
+    );
+}

@@ -97,6 +97,17 @@ pub struct UserInfo {
     pub claims: serde_json::Value,
 }
 
+/// An initial access token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessToken {
+    /// A short id naming it.
+    pub id: String,
+    /// What the operator called it.
+    pub label: Option<String>,
+    /// When it was made, seconds since the epoch.
+    pub created_at: i64,
+}
+
 /// Management operations beyond the protocol's storage traits: what the reference
 /// server's CLI and start-up use, and the expiry purge.
 #[async_trait]
@@ -122,6 +133,22 @@ pub trait Admin: Send + Sync {
     /// A named 256-bit secret shared by every server on this database (e.g. the key that
     /// signs session cookies): created at random on first use, the same bytes after.
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// Keeps a new initial access token for client registration (RFC 7591 §3) by its hash,
+    /// under a short `id` for listing and revocation.
+    async fn add_initial_access_token(
+        &self,
+        token: &InitialAccessToken,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<(), StorageError>;
+    /// The initial access tokens (without their hashes), ordered by id.
+    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError>;
+    /// Revokes (deletes) an initial access token; answers whether it existed.
+    async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError>;
+    /// Whether a kept initial access token has this hash.
+    async fn initial_access_token_valid(
+        &self,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<bool, StorageError>;
     /// Deletes at most `batch` codes, at most `batch` tokens, at most `batch` sessions and
     /// at most `batch` device codes that expired before `now`; answers the most rows that went from one table (a value
     /// of `batch` means there may be more).

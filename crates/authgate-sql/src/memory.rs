@@ -13,7 +13,7 @@ use authgate::{
     StorageError, TokenRecord, TokenStore, UserStore,
 };
 
-use crate::{Admin, Backend, NewUser, UserInfo};
+use crate::{Admin, Backend, InitialAccessToken, NewUser, UserInfo};
 
 /// [`MemoryStore`] plus what [`Admin`] needs. Cheap to clone: clones share the data.
 /// Each tenant is a separate set of maps.
@@ -33,6 +33,7 @@ struct Extra {
     clients: Mutex<BTreeMap<String, ClientRecord>>,
     users: Mutex<HashMap<String, UserInfo>>,
     secrets: Mutex<HashMap<String, Vec<u8>>>,
+    initial_tokens: Mutex<BTreeMap<String, (InitialAccessToken, [u8; 32])>>,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -208,6 +209,31 @@ impl Admin for MemoryBackend {
             .values()
             .find(|u| u.subject == subject)
             .cloned())
+    }
+    async fn add_initial_access_token(
+        &self,
+        token: &InitialAccessToken,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<(), StorageError> {
+        lock(&self.extra.initial_tokens).insert(token.id.clone(), (token.clone(), hash.0));
+        Ok(())
+    }
+    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError> {
+        Ok(lock(&self.extra.initial_tokens)
+            .values()
+            .map(|(t, _)| t.clone())
+            .collect())
+    }
+    async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError> {
+        Ok(lock(&self.extra.initial_tokens).remove(id).is_some())
+    }
+    async fn initial_access_token_valid(
+        &self,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<bool, StorageError> {
+        Ok(lock(&self.extra.initial_tokens)
+            .values()
+            .any(|(_, h)| authgate::token::SecretHash(*h).ct_eq(hash)))
     }
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         Ok(lock(&self.extra.secrets)

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::clients::client_row;
 use super::{classify, column, PgStore};
 use crate::codec::{ClientValues, CLIENT_COLUMNS};
-use crate::{Admin, NewUser, UserInfo};
+use crate::{Admin, InitialAccessToken, NewUser, UserInfo};
 
 #[async_trait]
 impl Admin for PgStore {
@@ -107,6 +107,71 @@ impl Admin for PgStore {
 
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
         self.user_where("subject", subject).await
+    }
+
+    async fn add_initial_access_token(
+        &self,
+        token: &InitialAccessToken,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO authgate_initial_access_tokens (tenant, id, token_hash, label, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&*self.tenant)
+        .bind(&token.id)
+        .bind(&hash.0[..])
+        .bind(&token.label)
+        .bind(token.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, label, created_at FROM authgate_initial_access_tokens WHERE tenant = $1 ORDER BY id",
+        )
+        .bind(&*self.tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(InitialAccessToken {
+                    id: r.try_get("id").map_err(classify)?,
+                    label: r.try_get("label").map_err(classify)?,
+                    created_at: r.try_get("created_at").map_err(classify)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError> {
+        let res =
+            sqlx::query("DELETE FROM authgate_initial_access_tokens WHERE tenant = $1 AND id = $2")
+                .bind(&*self.tenant)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn initial_access_token_valid(
+        &self,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<bool, StorageError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = $1 AND token_hash = $2",
+        )
+        .bind(&*self.tenant)
+        .bind(&hash.0[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(row.is_some())
     }
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {

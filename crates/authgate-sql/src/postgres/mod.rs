@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_device_codes.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_initial_access_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use super::clients::client_row;
 use super::SqliteStore;
 use crate::codec::{ClientValues, CLIENT_COLUMNS};
-use crate::{Admin, NewUser, UserInfo};
+use crate::{Admin, InitialAccessToken, NewUser, UserInfo};
 
 #[async_trait]
 impl Admin for SqliteStore {
@@ -108,6 +108,69 @@ impl Admin for SqliteStore {
 
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
         self.user_where("subject", subject).await
+    }
+
+    async fn add_initial_access_token(
+        &self,
+        token: &InitialAccessToken,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<(), StorageError> {
+        let (tenant, t, h) = (self.tenant.clone(), token.clone(), hash.0);
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO authgate_initial_access_tokens (tenant, id, token_hash, label, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&*tenant, t.id, &h[..], t.label, t.created_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError> {
+        let tenant = self.tenant.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, label, created_at FROM authgate_initial_access_tokens WHERE tenant = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([&*tenant], |r| {
+                Ok(InitialAccessToken {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError> {
+        let (tenant, id) = (self.tenant.clone(), id.to_owned());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM authgate_initial_access_tokens WHERE tenant = ?1 AND id = ?2",
+                (&*tenant, id),
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn initial_access_token_valid(
+        &self,
+        hash: &authgate::token::SecretHash,
+    ) -> Result<bool, StorageError> {
+        let (tenant, h) = (self.tenant.clone(), hash.0);
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = ?1 AND token_hash = ?2",
+                )?
+                .query_row((&*tenant, &h[..]), |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+        .await
     }
 
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {

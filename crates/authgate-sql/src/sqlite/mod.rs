@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_device_codes.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_initial_access_tokens.sql"),
+    ),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

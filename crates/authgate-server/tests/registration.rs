@@ -1,0 +1,455 @@
+//! Dynamic client registration (RFC 7591, RFC 7592) through the reference server: a client
+//! registers over HTTP and then runs the code flow (consent page marked unverified),
+//! client credentials and refresh; it reads, updates and deletes its registration, after
+//! which its tokens fail; bad documents never get a 5xx; initial access tokens from the
+//! config and from the CLI; the per-address limit. Each flow on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::oauth::{assert_error, issued, pkce, query_of, token, Auth};
+use common::server::TestServer;
+use common::{Browser, Page};
+use serde_json::{json, Value};
+
+const CB: &str = "http://127.0.0.1:9/cb";
+
+const CONFIG: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+{DATABASE}
+
+[tokens]
+refresh_tokens = true
+
+[registration]
+enabled = true
+allowed_grant_types = ["authorization_code", "refresh_token", "client_credentials"]
+allowed_scope = "openid profile"
+
+[[clients]]
+client_id = "first-party"
+client_secret = "first-party-secret"
+redirect_uris = ["http://127.0.0.1:9/cb"]
+scope = "openid profile email admin"
+
+[[users]]
+username = "alice"
+password = "alice-password"
+subject = "user-alice"
+"#;
+
+on_both_backends!(crate::CONFIG;
+    a_registered_client_runs_the_code_flow_client_credentials_and_refresh,
+    rfc7592_read_update_delete_and_the_deleted_clients_tokens_fail,
+    bad_documents_get_json_errors_never_a_5xx,
+);
+
+async fn register(base: &str, body: &Value, bearer: Option<&str>) -> Page {
+    let mut req = common::http().post(format!("{base}/register")).json(body);
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    Page::read(req.send().await.unwrap()).await
+}
+
+async fn raw(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    bearer: Option<&str>,
+) -> Page {
+    let mut req = common::http()
+        .request(method, format!("{base}{path}"))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    Page::read(req.send().await.unwrap()).await
+}
+
+async fn me(base: &str, access: &str) -> u16 {
+    common::http()
+        .get(format!("{base}/api/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn a_registered_client_runs_the_code_flow_client_credentials_and_refresh(base: &str) {
+    // RFC 8414 / RFC 7591: the endpoint is advertised when enabled.
+    for doc in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let meta: Value = common::http()
+            .get(format!("{base}{doc}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            meta["registration_endpoint"],
+            format!("{base}/register"),
+            "{doc}"
+        );
+    }
+    let page = register(
+        base,
+        &json!({
+            "redirect_uris": [CB],
+            "client_name": "first-party",
+            "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+            "scope": "openid profile email admin",
+        }),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let c = page.json();
+    let (id, secret) = (
+        c["client_id"].as_str().unwrap(),
+        c["client_secret"].as_str().unwrap(),
+    );
+    assert_ne!(id, "first-party");
+    assert_eq!(
+        c["scope"], "openid profile",
+        "narrowed to registration.allowed_scope"
+    );
+
+    // The consent page names it as it claims, marked unverified (RFC 9700 4.15).
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new(base);
+    browser.login("alice", "alice-password").await;
+    let authorize = format!(
+        "/authorize?response_type=code&client_id={id}&scope=profile&state=s&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    let consent = browser.get(&authorize).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(
+        consent.body.contains("id=\"unverified\""),
+        "{}",
+        consent.body
+    );
+    assert!(consent.body.contains("first-party"));
+    let csrf = consent.hidden("csrf").unwrap();
+    let back = browser
+        .post(&authorize, &[("csrf", &csrf), ("confirm", "yes")])
+        .await;
+    let code = query_of(back.location().unwrap())["code"].clone();
+    let tokens = issued(
+        &token(
+            base,
+            Auth::Basic(id, secret),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        me(base, tokens["access_token"].as_str().unwrap()).await,
+        200
+    );
+    issued(
+        &token(
+            base,
+            Auth::Basic(id, secret),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await,
+    );
+    let cc = issued(
+        &token(
+            base,
+            Auth::Basic(id, secret),
+            &[("grant_type", "client_credentials"), ("scope", "profile")],
+        )
+        .await,
+    );
+    assert_eq!(me(base, cc["access_token"].as_str().unwrap()).await, 200);
+    // A configured client's page carries no such mark.
+    let (_, challenge) = pkce();
+    let page = browser
+        .get(&format!(
+            "/authorize?response_type=code&client_id=first-party&scope=profile&code_challenge={challenge}&code_challenge_method=S256"
+        ))
+        .await;
+    assert!(!page.body.contains("id=\"unverified\""));
+}
+
+async fn rfc7592_read_update_delete_and_the_deleted_clients_tokens_fail(base: &str) {
+    let c = register(
+        base,
+        &json!({"grant_types": ["client_credentials"], "scope": "profile"}),
+        None,
+    )
+    .await
+    .json();
+    let (id, secret) = (
+        c["client_id"].as_str().unwrap().to_owned(),
+        c["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let uri = c["registration_client_uri"].as_str().unwrap().to_owned();
+    assert_eq!(uri, format!("{base}/register/{id}"));
+    let rat = c["registration_access_token"].as_str().unwrap().to_owned();
+    let http = common::http();
+    let read = Page::read(http.get(&uri).bearer_auth(&rat).send().await.unwrap()).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json()["client_id"], id.as_str());
+    let wrong = Page::read(
+        http.get(&uri)
+            .bearer_auth("not-the-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer"));
+    assert_eq!(wrong.json()["error"], "invalid_token");
+    let updated = Page::read(
+        http.put(&uri)
+            .bearer_auth(&rat)
+            .json(&json!({"client_id": id, "grant_types": ["client_credentials"], "client_name": "Nightly job", "scope": "profile"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.json()["client_name"], "Nightly job");
+    let access = issued(
+        &token(
+            base,
+            Auth::Basic(&id, &secret),
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+    )["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me(base, &access).await, 200);
+    let deleted = Page::read(http.delete(&uri).bearer_auth(&rat).send().await.unwrap()).await;
+    assert_eq!(deleted.status, 204);
+    // RFC 7592 2.3: the client and what it held stop working at once.
+    assert_eq!(
+        me(base, &access).await,
+        401,
+        "the deleted client's token is refused"
+    );
+    let again = token(
+        base,
+        Auth::Basic(&id, &secret),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_error(&again, 401, "invalid_client");
+    let gone = Page::read(http.get(&uri).bearer_auth(&rat).send().await.unwrap()).await;
+    assert_eq!(gone.status, 401);
+}
+
+async fn bad_documents_get_json_errors_never_a_5xx(base: &str) {
+    let post = reqwest::Method::POST;
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("application/x-www-form-urlencoded", b"redirect_uris=x".to_vec(), 400, "invalid_client_metadata"),
+        ("application/json", b"{\"redirect_uris\": [".to_vec(), 400, "invalid_client_metadata"),
+        ("application/json", vec![0xff, 0xfe, b'{'], 400, "invalid_client_metadata"),
+        ("application/json", b"{\"redirect_uris\": \"x\"}".to_vec(), 400, "invalid_client_metadata"),
+        ("application/json", b"{\"redirect_uris\": [\"https://a.example/cb#f\"]}".to_vec(), 400, "invalid_redirect_uri"),
+        ("application/json", b"{\"redirect_uris\": [\"cb\"]}".to_vec(), 400, "invalid_redirect_uri"),
+        ("application/json", b"{\"redirect_uris\": [\"javascript:alert(1)\"], \"token_endpoint_auth_method\": \"none\"}".to_vec(), 400, "invalid_redirect_uri"),
+        ("application/json", b"{\"grant_types\": [\"password\"]}".to_vec(), 400, "invalid_client_metadata"),
+        ("application/json", b"{\"redirect_uris\": [\"https://a.example/cb\"], \"software_statement\": \"x.y.z\"}".to_vec(), 400, "unapproved_software_statement"),
+        ("application/json", format!("{{\"client_name\": \"{}\"}}", "a".repeat(70_000)).into_bytes(), 413, "invalid_request"),
+    ];
+    for (ct, body, status, code) in cases {
+        let page = raw(base, post.clone(), "/register", ct, body, None).await;
+        assert_eq!(page.status, status, "{ct}: {}", page.body);
+        assert!(
+            page.header("content-type")
+                .unwrap()
+                .starts_with("application/json"),
+            "{}",
+            page.body
+        );
+        assert_eq!(page.json()["error"], code, "{}", page.body);
+    }
+    let get = Page::read(
+        common::http()
+            .get(format!("{base}/register"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(get.status, 405);
+    assert_eq!(get.json()["error"], "invalid_request");
+    let page = raw(
+        base,
+        reqwest::Method::PATCH,
+        "/register/x",
+        "application/json",
+        b"{}".to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 401);
+}
+
+const GUARDED: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+{DATABASE}
+
+[registration]
+enabled = true
+initial_access_token = "config-onboarding-token"
+requests_per_hour = 8
+"#;
+
+async fn initial_access_tokens_from_the_config_and_the_cli(server: &TestServer) {
+    let base = server.base();
+    let doc = json!({"redirect_uris": [CB]});
+    // RFC 7591 3 / RFC 6750 3: without a token, or with a wrong one, 401 invalid_token.
+    let page = register(base, &doc, None).await;
+    assert_eq!(page.status, 401);
+    assert_eq!(page.json()["error"], "invalid_token");
+    assert!(page
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer"));
+    let page = register(base, &doc, Some("guess")).await;
+    assert_eq!(page.status, 401);
+    assert!(page
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
+    assert_eq!(
+        register(base, &doc, Some("config-onboarding-token"))
+            .await
+            .status,
+        201
+    );
+
+    // A token made with the CLI works until it is revoked; only its hash is kept.
+    let dir = server.dir();
+    let (code, out, err) = common::run(
+        dir,
+        &[
+            "registration",
+            "token",
+            "create",
+            "--config",
+            "config.toml",
+            "--label",
+            "ci",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = out.split_whitespace().nth(3).unwrap().to_owned();
+    let made = out.lines().last().unwrap().trim().to_owned();
+    assert_eq!(register(base, &doc, Some(&made)).await.status, 201);
+    let (_, listed, _) = common::run(
+        dir,
+        &["registration", "token", "list", "--config", "config.toml"],
+    );
+    assert!(listed.contains(&id) && listed.contains("ci"), "{listed}");
+    assert!(!listed.contains(&made), "the token itself is never listed");
+    let (code, _, err) = common::run(
+        dir,
+        &[
+            "registration",
+            "token",
+            "revoke",
+            "--config",
+            "config.toml",
+            &id,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(register(base, &doc, Some(&made)).await.status, 401);
+    let (code, _, _) = common::run(
+        dir,
+        &[
+            "registration",
+            "token",
+            "revoke",
+            "--config",
+            "config.toml",
+            &id,
+        ],
+    );
+    assert_ne!(code, 0, "revoking twice is an error");
+
+    // The per-address limit: 8 an hour, then 429 with Retry-After.
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(register(base, &doc, None).await);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, 429, "{}", last.body);
+    assert_eq!(last.json()["error"], "temporarily_unavailable");
+    let wait: u64 = last.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 3600);
+}
+
+#[tokio::test]
+async fn initial_access_tokens_sqlite() {
+    let server = TestServer::sqlite("registration-tokens", GUARDED).await;
+    initial_access_tokens_from_the_config_and_the_cli(&server).await;
+}
+
+#[tokio::test]
+async fn initial_access_tokens_postgres() {
+    let Some(server) = TestServer::postgres("registration-tokens", GUARDED).await else {
+        return;
+    };
+    initial_access_tokens_from_the_config_and_the_cli(&server).await;
+}
+
+#[tokio::test]
+async fn registration_is_off_unless_enabled_and_open_registration_is_logged() {
+    let off = TestServer::sqlite(
+        "registration-off",
+        "issuer = \"http://127.0.0.1:{PORT}\"\nbind = \"127.0.0.1:{PORT}\"\n",
+    )
+    .await;
+    let meta: Value = common::http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            off.base()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(meta.get("registration_endpoint").is_none(), "{meta}");
+    let page = register(off.base(), &json!({"redirect_uris": [CB]}), None).await;
+    assert_eq!(page.status, 404);
+    assert_eq!(page.json()["error"], "invalid_request");
+
+    let open = TestServer::sqlite("registration-open", CONFIG).await;
+    let log = std::fs::read_to_string(&open.log).unwrap();
+    assert!(log.contains("client registration is open"), "{log}");
+}

@@ -1,0 +1,12 @@
+-- 7: initial access tokens for dynamic client registration (RFC 7591 section 3), made by
+-- `authgate registration token create`: kept as SHA-256 hashes, named by a short id for
+-- listing and revocation.
+CREATE TABLE authgate_initial_access_tokens (
+    tenant TEXT NOT NULL DEFAULT '',
+    id TEXT NOT NULL,
+    token_hash BLOB NOT NULL,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id),
+    UNIQUE (tenant, token_hash)
+);
