@@ -113,6 +113,27 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .with_clock(clock.clone())
         .with_signing_keys(kek, config.keys.policy())
         .with_form_post(AutoSubmitForm::new());
+    if config.registration.client_id_metadata_documents {
+        // Client ID Metadata Documents: https client ids, fetched from public addresses
+        // only (tests on loopback set the private-outbound variable, which also lets them
+        // use http on loopback).
+        let allow_private =
+            std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+        let ceiling: Scope = match &config.registration.allowed_scope {
+            Some(s) => s.split(' ').collect(),
+            None => server
+                .config()
+                .scopes_supported
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        };
+        server = server.with_client_id_metadata_documents(
+            crate::documents::Documents::new(allow_private)?,
+            ceiling,
+            allow_private,
+        );
+    }
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new())
@@ -183,8 +204,6 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     }
     if config.registration.enabled {
         enable_registration(&mut server, config, &store).await?;
-    } else if config.registration.client_id_metadata_documents {
-        tracing::warn!("registration.client_id_metadata_documents is set, but registration is not enabled; nothing is advertised");
     }
     let server: Server = Arc::new(server);
     let protector = Arc::new(ResourceProtector::from_server(&server));
@@ -291,15 +310,15 @@ async fn enable_registration(
     if let Some(scope) = &r.allowed_scope {
         rules = rules.scope(scope);
     }
+    if let Some(jwks) = &r.software_statement_jwks {
+        rules = rules.trust_software_statements(authgate::jose::JwksVerifier::new(jwks.clone()));
+    }
     let stored = store
         .list_initial_access_tokens()
         .await
         .map_err(|e| format!("cannot read the initial access tokens: {e}"))?;
     if r.initial_access_token.is_none() && stored.is_empty() {
         tracing::warn!("client registration is open: anyone who reaches /register can register a client (set registration.initial_access_token or run `authgate registration token create` to require a token)");
-    }
-    if r.client_id_metadata_documents {
-        tracing::warn!("registration.client_id_metadata_documents: Client ID Metadata Documents are not supported yet; they are not advertised");
     }
     let registration = ClientRegistrationEndpoint::new(ServerRegistrationPolicy {
         rules,
@@ -1024,16 +1043,33 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         &state,
         StatusCode::OK,
         "consent.html",
-        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()) },
+        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
     )
 }
 
-/// Whether a client registered itself (RFC 7591): its name is what it claims, which the
-/// pages say (RFC 9700 §4.15 on impersonation).
+/// Whether a client registered itself (RFC 7591) or is taken from its metadata document:
+/// its name is what it claims, which the pages say (RFC 9700 §4.15 on impersonation).
 fn self_registered(client: &dyn Client) -> bool {
-    client
+    client.metadata().is_some_and(|m| {
+        m.contains_key(authgate::endpoints::registration::REGISTRATION_KEY)
+            || m.contains_key(authgate::client::metadata_document::DOCUMENT_CLIENT_KEY)
+    })
+}
+
+/// The host a metadata document client is published at (its `client_id` is the URL), for
+/// the pages to show prominently.
+fn document_host(client: &dyn Client) -> Option<String> {
+    let is_document = client
         .metadata()
-        .is_some_and(|m| m.contains_key(authgate::endpoints::registration::REGISTRATION_KEY))
+        .is_some_and(|m| m.contains_key(authgate::client::metadata_document::DOCUMENT_CLIENT_KEY));
+    is_document
+        .then(|| {
+            url::Url::parse(client.client_id())
+                .ok()?
+                .host_str()
+                .map(str::to_owned)
+        })
+        .flatten()
 }
 
 /// A form POST that is not one of this server's own forms (they carry `csrf` and

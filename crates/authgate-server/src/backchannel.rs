@@ -32,7 +32,7 @@ const MAX_ANSWER: usize = 16 * 1024;
 /// The environment variable that lets outbound requests reach private addresses (tests).
 pub(crate) const ALLOW_PRIVATE_ENV: &str = "AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND";
 
-type Https = Client<HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
+pub(crate) type Https = Client<HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
 
 /// Posts logout tokens.
 #[derive(Clone)]
@@ -53,19 +53,9 @@ impl Backchannel {
     }
 
     fn with_policy(allow_private: bool) -> Result<Self, String> {
-        let mut http = HttpConnector::new_with_resolver(PublicOnly { allow_private });
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| {
-                format!("back-channel logout: cannot load the system's root certificates: {e}")
-            })?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Ok(Self {
-            http: Client::builder(TokioExecutor::new()).build(https),
+            http: outbound_client(allow_private)
+                .map_err(|e| format!("back-channel logout: {e}"))?,
             allow_private,
         })
     }
@@ -96,9 +86,26 @@ impl Backchannel {
     }
 }
 
+/// An HTTP client for requests to other parties' servers (back-channel logout, client
+/// metadata documents): the system's root certificates on the aws-lc-rs provider, a
+/// connect timeout, and a resolver that answers public addresses only (unless
+/// `allow_private`). It follows no redirects.
+pub(crate) fn outbound_client(allow_private: bool) -> Result<Https, String> {
+    let mut http = HttpConnector::new_with_resolver(PublicOnly { allow_private });
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(TIMEOUT));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
 /// Whether an address is one the open internet routes to: not loopback, private, shared
 /// (CGNAT), link-local, unique-local, unspecified, multicast, broadcast or documentation.
-fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
@@ -130,7 +137,7 @@ fn is_public(ip: IpAddr) -> bool {
 }
 
 /// An error with its causes (the client's top level says only "connect").
-fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut why = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -157,7 +164,7 @@ fn no_public_address(e: &(dyn std::error::Error + 'static)) -> bool {
 /// A DNS resolver that answers only public addresses; the connector connects to what it
 /// answers, so the address checked is the address used.
 #[derive(Clone)]
-struct PublicOnly {
+pub(crate) struct PublicOnly {
     allow_private: bool,
 }
 

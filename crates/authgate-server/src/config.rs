@@ -68,9 +68,13 @@ pub(crate) struct Registration {
     /// Registration requests one address may make per hour (429 beyond).
     #[serde(default = "default_registrations_per_hour")]
     pub(crate) requests_per_hour: usize,
-    /// Client ID Metadata Documents: not supported yet (a warning at start when true).
+    /// Client ID Metadata Documents: an https `client_id` names the client's metadata,
+    /// fetched from there (public addresses only) and taken as a public client.
     #[serde(default)]
     pub(crate) client_id_metadata_documents: bool,
+    /// The public keys (a JWK Set; each key with `kid`, `use` and `alg`) whose signed
+    /// software statements are trusted (RFC 7591 §2.3); absent: statements are refused.
+    pub(crate) software_statement_jwks: Option<authgate::jose::Jwks>,
 }
 
 impl Default for Registration {
@@ -82,6 +86,7 @@ impl Default for Registration {
             allowed_scope: None,
             requests_per_hour: default_registrations_per_hour(),
             client_id_metadata_documents: false,
+            software_statement_jwks: None,
         }
     }
 }
@@ -122,6 +127,16 @@ impl Registration {
             authgate::Scope::parse(scope).map_err(|_| {
                 format!("registration.allowed_scope: '{scope}' is not a valid scope")
             })?;
+        }
+        if let Some(jwks) = &self.software_statement_jwks {
+            for k in &jwks.keys {
+                if authgate::jose::Algorithm::parse(&k.alg).is_none() {
+                    return Err(format!(
+                        "registration.software_statement_jwks: key '{}' has alg '{}', not an asymmetric algorithm this server verifies",
+                        k.kid, k.alg
+                    ));
+                }
+            }
         }
         if self.requests_per_hour == 0 {
             return Err("registration.requests_per_hour: must be at least 1".into());

@@ -12,6 +12,7 @@
 mod app;
 mod backchannel;
 mod config;
+mod documents;
 mod keys;
 mod session;
 

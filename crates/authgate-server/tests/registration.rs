@@ -453,3 +453,203 @@ async fn registration_is_off_unless_enabled_and_open_registration_is_logged() {
     let log = std::fs::read_to_string(&open.log).unwrap();
     assert!(log.contains("client registration is open"), "{log}");
 }
+
+/// RFC 7591 2.3 through the binary: a statement signed by a key in
+/// `registration.software_statement_jwks` is taken, its claims over the request's; one
+/// signed by another key is `invalid_software_statement`.
+#[tokio::test]
+async fn software_statements_signed_by_a_configured_key_are_trusted() {
+    use authgate::jose::{Algorithm, KeyEncryptionKey, KeySet, RotationPolicy};
+    let keys = |_: u8| {
+        KeySet::new(
+            std::sync::Arc::new(authgate::MemoryStore::new()),
+            KeyEncryptionKey::generate(&authgate::OsRng),
+            RotationPolicy::default(),
+        )
+    };
+    let (trusted, stranger) = (keys(1), keys(2));
+    let jwks = serde_json::to_value(trusted.jwks().await.unwrap()).unwrap();
+    let jwks_toml = toml::to_string(&json!({"software_statement_jwks": jwks})).unwrap();
+    let config = format!(
+        "issuer = \"http://127.0.0.1:{{PORT}}\"\nbind = \"127.0.0.1:{{PORT}}\"\n\n[registration]\nenabled = true\n{}",
+        jwks_toml.replace("[software_statement_jwks", "[registration.software_statement_jwks")
+    );
+    let server = TestServer::sqlite("registration-statements", &config).await;
+    let claims =
+        json!({"software_id": "tool-7", "client_name": "Certified Tool", "redirect_uris": [CB]});
+    let statement = trusted.sign(Algorithm::ES256, None, &claims).await.unwrap();
+    let page = register(
+        server.base(),
+        &json!({"redirect_uris": ["http://127.0.0.1:9/other"], "client_name": "Claimed", "software_statement": statement}),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    let c = page.json();
+    assert_eq!(c["client_name"], "Certified Tool");
+    assert_eq!(c["software_id"], "tool-7");
+    assert_eq!(
+        c["redirect_uris"],
+        json!([CB]),
+        "the statement's redirect URIs win"
+    );
+    let forged = stranger
+        .sign(Algorithm::ES256, None, &claims)
+        .await
+        .unwrap();
+    let page = register(
+        server.base(),
+        &json!({"redirect_uris": [CB], "software_statement": forged}),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(page.json()["error"], "invalid_software_statement");
+}
+
+const DOCUMENTS: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+{DATABASE}
+
+[registration]
+client_id_metadata_documents = true
+allowed_scope = "openid profile"
+
+[[users]]
+username = "alice"
+password = "alice-password"
+subject = "user-alice"
+"#;
+
+/// Client ID Metadata Documents: a URL client id runs the code flow with PKCE; the consent
+/// page shows the publishing host and the unverified mark; a document naming another
+/// client_id, a redirect, and a missing document are unknown clients.
+async fn metadata_document_clients(base: &str) {
+    let meta: Value = common::http()
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+    assert!(
+        meta.get("registration_endpoint").is_none(),
+        "RFC 7591 registration stays off"
+    );
+    let docs_base = {
+        // The documents must name their own URL, so the port is picked first.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let good = json!({"client_id": format!("{base}/client.json"), "client_name": "MCP Inspector", "redirect_uris": [CB], "scope": "profile admin"});
+        let liar = json!({"client_id": format!("{base}/client.json"), "redirect_uris": [CB]});
+        let app = axum::Router::new()
+            .route(
+                "/client.json",
+                axum::routing::get(move || {
+                    let d = good.clone();
+                    async move {
+                        (
+                            [
+                                ("cache-control", "max-age=600"),
+                                ("content-type", "application/json"),
+                            ],
+                            d.to_string(),
+                        )
+                    }
+                }),
+            )
+            .route(
+                "/liar.json",
+                axum::routing::get(move || {
+                    let d = liar.clone();
+                    async move { ([("content-type", "application/json")], d.to_string()) }
+                }),
+            )
+            .route(
+                "/moved.json",
+                axum::routing::get(|| async {
+                    (http::StatusCode::FOUND, [("location", "/client.json")])
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    };
+    let client_id = format!("{docs_base}/client.json");
+    let (verifier, challenge) = pkce();
+    let q = |id: &str| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", id)
+            .append_pair("scope", "profile")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish()
+    };
+    let mut browser = Browser::new(base);
+    browser.login("alice", "alice-password").await;
+    let consent = browser.get(&format!("/authorize?{}", q(&client_id))).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("MCP Inspector"));
+    assert!(
+        consent.body.contains("id=\"client-host\""),
+        "{}",
+        consent.body
+    );
+    assert!(consent.body.contains("<strong>127.0.0.1</strong>"));
+    assert!(consent.body.contains("id=\"unverified\""));
+    let csrf = consent.hidden("csrf").unwrap();
+    let back = browser
+        .post(
+            &format!("/authorize?{}", q(&client_id)),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    let code = query_of(back.location().unwrap())["code"].clone();
+    let tokens = issued(
+        &token(
+            base,
+            Auth::Public(&client_id),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(tokens["scope"], "profile");
+    assert_eq!(
+        me(base, tokens["access_token"].as_str().unwrap()).await,
+        200
+    );
+    for bad in ["liar.json", "moved.json", "missing.json"] {
+        let page = browser
+            .get(&format!("/authorize?{}", q(&format!("{docs_base}/{bad}"))))
+            .await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+        assert!(
+            page.body.contains("invalid_client")
+                || page.body.contains("unknown client")
+                || page.body.contains("client"),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metadata_document_clients_sqlite() {
+    let server = TestServer::sqlite("cimd", DOCUMENTS).await;
+    metadata_document_clients(server.base()).await;
+}
+
+#[tokio::test]
+async fn metadata_document_clients_postgres() {
+    let Some(server) = TestServer::postgres("cimd", DOCUMENTS).await else {
+        return;
+    };
+    metadata_document_clients(server.base()).await;
+}

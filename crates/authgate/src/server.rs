@@ -137,6 +137,33 @@ impl AuthorizationServer {
         }
     }
 
+    /// Takes clients by their Client ID Metadata Documents (see
+    /// [`crate::client::metadata_document`]): a `client_id` that is an https URL is fetched
+    /// with `fetcher`, checked, and used as a public client whose scope is at most
+    /// `ceiling`; other ids are looked up as before. The metadata advertises
+    /// `client_id_metadata_document_supported`. Call it after [`Self::with_clock`] (the
+    /// cache follows the server's clock at the time of this call).
+    #[must_use]
+    pub fn with_client_id_metadata_documents(
+        mut self,
+        fetcher: impl crate::client::metadata_document::DocumentFetcher,
+        ceiling: crate::scope::Scope,
+        allow_loopback_http: bool,
+    ) -> Self {
+        let wrapped = crate::client::metadata_document::MetadataDocumentClients::new(
+            self.ctx.clients.clone(),
+            Arc::new(fetcher),
+            self.ctx.clock.clone(),
+            ceiling,
+        )
+        .allow_loopback_http(allow_loopback_http);
+        self.ctx.clients = Arc::new(wrapped);
+        self.ctx
+            .extensions
+            .insert(crate::client::metadata_document::DocumentsEnabled);
+        self
+    }
+
     /// Replaces the clock (tests freeze time with [`crate::FrozenClock`]).
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {

@@ -754,3 +754,141 @@ async fn the_endpoints_need_a_registry_and_are_advertised_only_when_registered()
         Some("https://as.example/register")
     );
 }
+
+/// Each document by URL, with its `max-age`.
+type DocumentMap = std::collections::HashMap<String, (Value, Option<u64>)>;
+
+/// Serves metadata documents from memory and counts the fetches.
+#[derive(Clone, Default)]
+struct Documents {
+    docs: std::sync::Arc<std::sync::Mutex<DocumentMap>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl client::metadata_document::DocumentFetcher for Documents {
+    async fn fetch(&self, url: &str) -> Result<client::metadata_document::FetchedDocument, String> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let docs = self.docs.lock().unwrap();
+        let (doc, max_age) = docs.get(url).cloned().ok_or("404")?;
+        Ok(client::metadata_document::FetchedDocument::new(
+            doc.to_string().into_bytes(),
+            max_age,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn client_id_metadata_documents_resolve_url_client_ids_with_a_bounded_cache() {
+    const ID: &str = "https://tool.example/oauth/client.json";
+    let docs = Documents::default();
+    docs.docs.lock().unwrap().insert(
+        ID.into(),
+        (
+            json!({"client_id": ID, "client_name": "MCP Tool", "redirect_uris": ["http://127.0.0.1/callback"], "scope": "profile email"}),
+            Some(5),
+        ),
+    );
+    docs.docs.lock().unwrap().insert(
+        "https://evil.example/c.json".into(),
+        (
+            json!({"client_id": ID, "redirect_uris": ["https://evil.example/cb"]}),
+            None,
+        ),
+    );
+    let clock = FrozenClock::at(T0);
+    let store = MemoryStore::new();
+    let mut server = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_clock(clock.clone())
+        .with_client_id_metadata_documents(docs.clone(), "openid profile".parse().unwrap(), false);
+    server.register_grant(AuthorizationCodeGrant::new());
+    assert_eq!(
+        server.metadata().client_id_metadata_document_supported,
+        Some(true)
+    );
+    let authorize = |id: &str| {
+        request(
+            "GET",
+            &format!(
+                "/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback&scope=profile&code_challenge={CHALLENGE}&code_challenge_method=S256",
+                url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+            ),
+            "",
+            "",
+            None,
+        )
+    };
+    let ok = server
+        .validate_authorization_request(&authorize(ID))
+        .await
+        .unwrap();
+    assert_eq!(ok.client.client_name(), Some("MCP Tool"));
+    assert!(ok.client.is_public());
+    assert_eq!(
+        ok.client.scope().to_string(),
+        "profile",
+        "within the ceiling"
+    );
+    // The code flow completes with the URL as client_id (a public client: PKCE).
+    let res = server
+        .create_authorization_response(&authorize(ID), Some(&ResourceOwner::new("user-1", "alice")))
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let res = server
+        .create_token_response(&form(
+            &format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback&code_verifier={VERIFIER}&client_id={}",
+                url::form_urlencoded::byte_serialize(ID.as_bytes()).collect::<String>()
+            ),
+            None,
+        ))
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.json_body());
+    let fetched = docs.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetched, 1, "cached: one fetch for the three lookups");
+    // max-age 5 is raised to the 60 s floor: still cached at +59, fetched again at +61.
+    clock.advance(59);
+    server
+        .validate_authorization_request(&authorize(ID))
+        .await
+        .unwrap();
+    assert_eq!(docs.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    clock.advance(2);
+    server
+        .validate_authorization_request(&authorize(ID))
+        .await
+        .unwrap();
+    assert_eq!(docs.fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // A document whose client_id is another URL, or none at all: an unknown client, shown
+    // (never redirected).
+    for id in [
+        "https://evil.example/c.json",
+        "https://missing.example/c.json",
+    ] {
+        let err = server
+            .validate_authorization_request(&authorize(id))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthorizationError::Invalid(_)), "{id}");
+    }
+    // Ordinary client ids still come from the store.
+    store.add_client(
+        ClientRecord::public("plain")
+            .redirect_uris(["http://127.0.0.1/callback"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("profile"),
+    );
+    server
+        .validate_authorization_request(&authorize("plain"))
+        .await
+        .unwrap();
+}

@@ -4,6 +4,7 @@
 //! is a ready-made one. [`authentication`] checks the credentials a request presents.
 
 pub mod authentication;
+pub mod metadata_document;
 
 pub use authentication::{authenticate_client, presented_client_id};
 

@@ -30,6 +30,13 @@ pub(crate) fn build(
     for e in endpoints {
         e.contribute(ctx, &mut m);
     }
+    if ctx
+        .extensions
+        .get::<crate::client::metadata_document::DocumentsEnabled>()
+        .is_some()
+    {
+        m.client_id_metadata_document_supported = Some(true);
+    }
     if !c.scopes_supported.is_empty() {
         Metadata::add(&mut m.scopes_supported, c.scopes_supported.iter().cloned());
     }
