@@ -93,6 +93,38 @@ fn each_registered_endpoint_adds_exactly_its_own_metadata() {
             methods: &[http::Method::GET],
             adds: &["jwks_uri"],
         },
+        Row {
+            register: |s| {
+                s.register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
+                    .unwrap();
+            },
+            name: "device_authorization",
+            path: "/device_authorization",
+            methods: &[http::Method::POST],
+            adds: &["device_authorization_endpoint"],
+        },
+        Row {
+            register: |s| {
+                s.register_endpoint(ClientRegistrationEndpoint::new(RegistrationRules::new()))
+                    .unwrap();
+            },
+            name: "registration",
+            path: "/register",
+            methods: &[http::Method::POST],
+            adds: &["registration_endpoint"],
+        },
+        Row {
+            register: |s| {
+                s.register_endpoint(
+                    ClientRegistrationEndpoint::new(RegistrationRules::new()).configuration(),
+                )
+                .unwrap();
+            },
+            name: "client_configuration",
+            path: "/register/{client_id}",
+            methods: &[http::Method::GET, http::Method::PUT, http::Method::DELETE],
+            adds: &[],
+        },
     ];
     for row in cases {
         let mut s = bare();
