@@ -306,10 +306,9 @@ async fn enable_registration(
     store: &AnyStore,
 ) -> Result<(), String> {
     let r = &config.registration;
-    let mut rules = RegistrationRules::new().grant_types(r.allowed_grant_types.clone());
-    if let Some(scope) = &r.allowed_scope {
-        rules = rules.scope(scope);
-    }
+    let mut rules = RegistrationRules::new()
+        .grant_types(r.allowed_grant_types.clone())
+        .scope(&r.scope_ceiling());
     if let Some(jwks) = &r.software_statement_jwks {
         rules = rules.trust_software_statements(authgate::jose::JwksVerifier::new(jwks.clone()));
     }
@@ -784,6 +783,22 @@ async fn login_page(State(state): State<AppState>, OAuthRequest(req): OAuthReque
     login_form(&state, StatusCode::OK, &next, hint, None)
 }
 
+/// The key per-address limits count under: the IPv4 address, or the /64 of an IPv6 one
+/// (one host commonly holds a whole /64, so counting single addresses would let it rotate
+/// past any limit).
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The peer address, when the server was started with connect info.
 pub(crate) struct PeerAddr(String);
 
@@ -798,7 +813,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+                .map_or_else(|| "unknown".to_owned(), |c| address_key(c.0.ip())),
         ))
     }
 }
@@ -986,6 +1001,10 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
     let request = match state.server.validate_authorization_request(&req).await {
         Ok(r) => r,
         Err(AuthorizationError::Invalid(e)) => return error_page(&state, &e),
+        // RFC 9700 §4.11.2: the server redirects without the user's involvement only to
+        // redirect URIs it trusts; a self-registered client's are its own claim, so its
+        // errors are shown here instead.
+        Err(e) if untrusted_redirect(&state, &req).await => return error_page(&state, e.error()),
         Err(e) => return into_response(e.into_response()),
     };
     let current = session(&state, req.headers()).await;
@@ -996,7 +1015,19 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         !request.login_required(Some(c.record.auth_time), now)
             && state.server.hint_names(&request, &c.record.subject)
     });
+    let untrusted = request.client.is_self_registered();
     let fail = |code: ErrorCode| {
+        if untrusted {
+            // As above (RFC 9700 §4.11.2): no silent redirect to a self-registered
+            // client's URI.
+            return error_page(
+                &state,
+                &OAuth2Error::with_description(
+                    code,
+                    "this app registered itself, so the answer is shown here rather than sent to it without you",
+                ),
+            );
+        }
         into_response(state.server.create_authorization_error(
             &req,
             &request,
@@ -1047,13 +1078,22 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
     )
 }
 
+/// Whether the request's client registered itself (or comes from its metadata document):
+/// its redirect URI is not one the server vouches for.
+async fn untrusted_redirect(state: &AppState, req: &OAuth2Request) -> bool {
+    let Some(id) = presented_client_id(req) else {
+        return false;
+    };
+    matches!(
+        state.server.context().clients.find_client(&id).await,
+        Ok(Some(c)) if c.is_self_registered()
+    )
+}
+
 /// Whether a client registered itself (RFC 7591) or is taken from its metadata document:
 /// its name is what it claims, which the pages say (RFC 9700 §4.15 on impersonation).
 fn self_registered(client: &dyn Client) -> bool {
-    client.metadata().is_some_and(|m| {
-        m.contains_key(authgate::endpoints::registration::REGISTRATION_KEY)
-            || m.contains_key(authgate::client::metadata_document::DOCUMENT_CLIENT_KEY)
-    })
+    client.is_self_registered()
 }
 
 /// The host a metadata document client is published at (its `client_id` is the URL), for
@@ -1279,7 +1319,7 @@ async fn device_lookup(
     }
     match state.server.find_device_request(typed).await {
         Ok(Some(r)) => {
-            limiter.succeeded(&c.record.sid, Some(addr));
+            limiter.give_back(&c.record.sid, Some(addr));
             Ok(r)
         }
         Ok(None) => Err(device_entry(

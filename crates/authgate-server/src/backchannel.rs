@@ -108,7 +108,7 @@ pub(crate) fn outbound_client(allow_private: bool) -> Result<Https, String> {
 pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -118,22 +118,45 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // shared address space, RFC 6598
-                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking, RFC 2544
                 || a >= 240) // reserved
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-                    || v6.segments()[0] == 0x2001 && v6.segments()[1] == 0x0db8)
-                // documentation
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            // Addresses that carry an IPv4 address reach it: judge that one.
+            let embedded = if let Some(v4) = v6.to_ipv4_mapped() {
+                Some(v4)
+            } else if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1) {
+                // NAT64 (RFC 6052 64:ff9b::/96, RFC 8215 64:ff9b:1::/48)
+                Some(v4_of(s[6], s[7]))
+            } else if s[0] == 0x2002 {
+                // 6to4 (RFC 3056): the IPv4 address follows the prefix
+                Some(v4_of(s[1], s[2]))
+            } else if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_unspecified() && !v6.is_loopback() {
+                // IPv4-compatible (deprecated, ::a.b.c.d)
+                Some(v4_of(s[6], s[7]))
+            } else {
+                None
+            };
+            if let Some(v4) = embedded {
+                return is_public(IpAddr::V4(v4));
             }
-        },
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        }
     }
+}
+
+/// The IPv4 address held in two IPv6 segments.
+fn v4_of(hi: u16, lo: u16) -> std::net::Ipv4Addr {
+    let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+    std::net::Ipv4Addr::new(a, b, c, d)
 }
 
 /// An error with its causes (the client's top level says only "connect").
@@ -310,10 +333,21 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "2001:db8::1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "2002:a9fe:a9fe::1",
+            "::a9fe:a9fe",
+            "fec0::1",
+            "198.18.0.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "64:ff9b::808:808",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

@@ -62,8 +62,8 @@ pub(crate) struct Registration {
     /// The grant types self-registered clients may have.
     #[serde(default = "default_registration_grants")]
     pub(crate) allowed_grant_types: Vec<String>,
-    /// The scope self-registered clients may have; absent: every scope the configured
-    /// clients have.
+    /// The scope self-registered clients may have; absent: the OpenID Connect scopes
+    /// (`openid profile email address phone`), which a user consents to.
     pub(crate) allowed_scope: Option<String>,
     /// Registration requests one address may make per hour (429 beyond).
     #[serde(default = "default_registrations_per_hour")]
@@ -105,7 +105,18 @@ fn default_registrations_per_hour() -> usize {
     30
 }
 
+/// What self-registered clients may have when `allowed_scope` is absent: scopes a user
+/// consents to, never an operator's service scopes.
+const DEFAULT_REGISTRATION_SCOPE: &str = "openid profile email address phone";
+
 impl Registration {
+    /// The scope self-registered and metadata-document clients may have.
+    pub(crate) fn scope_ceiling(&self) -> String {
+        self.allowed_scope
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REGISTRATION_SCOPE.to_owned())
+    }
+
     fn check(&self) -> Result<(), String> {
         for g in &self.allowed_grant_types {
             if g == "implicit" || g == "password" {

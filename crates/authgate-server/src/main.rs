@@ -84,7 +84,8 @@ enum TokenCommand {
     },
     /// Lists the initial access tokens: id, when made, label (never the tokens).
     List(Db),
-    /// Revokes an initial access token by its id.
+    /// Revokes an initial access token by its id (registering keeps needing a live token,
+    /// even once the last is revoked).
     Revoke {
         #[command(flatten)]
         db: Db,
@@ -413,6 +414,7 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
                         id: id.clone(),
                         label,
                         created_at,
+                        revoked: false,
                     },
                     &authgate::token::SecretHash::of(token.as_bytes()),
                 )
@@ -433,10 +435,11 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
             }
             for t in all {
                 println!(
-                    "{}  created {}  {}",
+                    "{}  created {}  {}{}",
                     t.id,
                     t.created_at,
-                    t.label.as_deref().unwrap_or("-")
+                    t.label.as_deref().unwrap_or("-"),
+                    if t.revoked { "  (revoked)" } else { "" }
                 );
             }
             Ok(())

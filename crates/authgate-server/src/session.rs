@@ -173,6 +173,20 @@ impl LoginLimiter {
             v.pop();
         }
     }
+
+    /// The attempt begun for `key` succeeded, but earlier failures stand: only this
+    /// attempt is given back, to the key and the address. (For guesses where a success
+    /// proves nothing about the failures — a user code the guesser could get for
+    /// themselves — so that a success cannot wipe the count.)
+    pub(crate) fn give_back(&self, key: &str, addr: Option<&str>) {
+        let mut map = self.map();
+        if let Some(v) = map.get_mut(&format!("u:{key}")) {
+            v.pop();
+        }
+        if let Some(v) = addr.and_then(|a| map.get_mut(&format!("a:{a}"))) {
+            v.pop();
+        }
+    }
 }
 
 /// Requests per key (an address) in a sliding window: what the registration endpoint
@@ -218,6 +232,20 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn giving_back_one_attempt_keeps_the_earlier_failures() {
+        let l = LoginLimiter::new(3, 10, 60);
+        assert!(l.begin("sid", Some("a"), 0));
+        assert!(l.begin("sid", Some("a"), 0));
+        assert!(l.begin("sid", Some("a"), 0)); // a right code, given back
+        l.give_back("sid", Some("a"));
+        assert!(l.begin("sid", Some("a"), 0));
+        assert!(
+            !l.begin("sid", Some("a"), 0),
+            "two failures and the last attempt stand"
+        );
+    }
 
     #[test]
     fn the_rate_limiter_counts_per_key_in_a_sliding_window() {

@@ -653,3 +653,99 @@ async fn metadata_document_clients_postgres() {
     };
     metadata_document_clients(server.base()).await;
 }
+
+/// Once an initial access token was made, registration stays closed, even after the last
+/// one is revoked (a leaked token is revoked to close the door, not to open it).
+#[tokio::test]
+async fn revoking_the_last_cli_token_does_not_open_registration() {
+    let server = TestServer::sqlite("registration-revoke-last", CONFIG).await;
+    let base = server.base();
+    let doc = json!({"redirect_uris": [CB]});
+    assert_eq!(
+        register(base, &doc, None).await.status,
+        201,
+        "open at first"
+    );
+    let (code, out, err) = common::run(
+        server.dir(),
+        &["registration", "token", "create", "--config", "config.toml"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = out.split_whitespace().nth(3).unwrap().to_owned();
+    let made = out.lines().last().unwrap().trim().to_owned();
+    assert_eq!(
+        register(base, &doc, None).await.status,
+        401,
+        "a token is needed now"
+    );
+    assert_eq!(register(base, &doc, Some(&made)).await.status, 201);
+    let (code, _, err) = common::run(
+        server.dir(),
+        &[
+            "registration",
+            "token",
+            "revoke",
+            "--config",
+            "config.toml",
+            &id,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(register(base, &doc, None).await.status, 401, "still closed");
+    assert_eq!(
+        register(base, &doc, Some(&made)).await.status,
+        401,
+        "the revoked token fails"
+    );
+    let (_, listed, _) = common::run(
+        server.dir(),
+        &["registration", "token", "list", "--config", "config.toml"],
+    );
+    assert!(listed.contains("(revoked)"), "{listed}");
+}
+
+/// RFC 9700 4.11.2: a self-registered client's redirect URI is its own claim, so the
+/// server never sends a browser there without the user: errors before consent are shown.
+#[tokio::test]
+async fn a_self_registered_clients_errors_are_shown_not_redirected() {
+    let server = TestServer::sqlite("registration-open-redirect", CONFIG).await;
+    let base = server.base();
+    let c = register(
+        base,
+        &json!({"redirect_uris": ["https://evil.example/landing"], "token_endpoint_auth_method": "none"}),
+        None,
+    )
+    .await
+    .json();
+    let id = c["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let http = common::http();
+    for extra in ["&prompt=none", "&scope=admin", "&response_type=token"] {
+        let rt = if extra.contains("response_type") {
+            ""
+        } else {
+            "&response_type=code"
+        };
+        let page = Page::read(
+            http.get(format!(
+                "{base}/authorize?client_id={id}{rt}&code_challenge={challenge}&code_challenge_method=S256&state=s{extra}"
+            ))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            page.status,
+            400,
+            "{extra}: {:?} {}",
+            page.location(),
+            page.body
+        );
+        assert!(page.location().is_none(), "{extra}: no redirect");
+        assert!(page
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html"));
+    }
+}

@@ -106,6 +106,8 @@ pub struct InitialAccessToken {
     pub label: Option<String>,
     /// When it was made, seconds since the epoch.
     pub created_at: i64,
+    /// Revoked: no longer accepted (the row stays, see [`Admin::revoke_initial_access_token`]).
+    pub revoked: bool,
 }
 
 /// Management operations beyond the protocol's storage traits: what the reference
@@ -140,11 +142,14 @@ pub trait Admin: Send + Sync {
         token: &InitialAccessToken,
         hash: &authgate::token::SecretHash,
     ) -> Result<(), StorageError>;
-    /// The initial access tokens (without their hashes), ordered by id.
+    /// The initial access tokens ever made, revoked ones included (without their hashes),
+    /// ordered by id.
     async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError>;
-    /// Revokes (deletes) an initial access token; answers whether it existed.
+    /// Revokes an initial access token; answers whether a live one of that id existed. The
+    /// row stays: once a token was made, registering needs a live one, even after the last
+    /// is revoked.
     async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError>;
-    /// Whether a kept initial access token has this hash.
+    /// Whether a live (unrevoked) initial access token has this hash.
     async fn initial_access_token_valid(
         &self,
         hash: &authgate::token::SecretHash,

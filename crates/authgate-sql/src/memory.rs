@@ -225,7 +225,13 @@ impl Admin for MemoryBackend {
             .collect())
     }
     async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError> {
-        Ok(lock(&self.extra.initial_tokens).remove(id).is_some())
+        Ok(match lock(&self.extra.initial_tokens).get_mut(id) {
+            Some((t, _)) if !t.revoked => {
+                t.revoked = true;
+                true
+            }
+            _ => false,
+        })
     }
     async fn initial_access_token_valid(
         &self,
@@ -233,7 +239,7 @@ impl Admin for MemoryBackend {
     ) -> Result<bool, StorageError> {
         Ok(lock(&self.extra.initial_tokens)
             .values()
-            .any(|(_, h)| authgate::token::SecretHash(*h).ct_eq(hash)))
+            .any(|(t, h)| !t.revoked && authgate::token::SecretHash(*h).ct_eq(hash)))
     }
     async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         Ok(lock(&self.extra.secrets)

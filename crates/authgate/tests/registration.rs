@@ -658,10 +658,6 @@ async fn openid_connect_dynamic_registration_members() {
             "none",
         ),
         (
-            json!({"redirect_uris": ["https://a.example/cb", "https://b.example/cb"], "subject_type": "pairwise"}),
-            "pairwise over two hosts",
-        ),
-        (
             json!({"redirect_uris": ["https://rp.example/cb"], "sector_identifier_uri": "https://rp.example/sector.json"}),
             "sector_identifier_uri",
         ),
@@ -879,6 +875,15 @@ async fn client_id_metadata_documents_resolve_url_client_ids_with_a_bounded_cach
             .unwrap_err();
         assert!(matches!(err, AuthorizationError::Invalid(_)), "{id}");
     }
+    // Fetches are bounded per minute: a flood of new URLs costs at most the budget.
+    let before = docs.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    for n in 0..130 {
+        let _ = server
+            .validate_authorization_request(&authorize(&format!("https://flood.example/{n}.json")))
+            .await;
+    }
+    let flood = docs.fetches.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(flood <= 120, "{flood} fetches in one minute");
     // Ordinary client ids still come from the store.
     store.add_client(
         ClientRecord::public("plain")
@@ -891,4 +896,125 @@ async fn client_id_metadata_documents_resolve_url_client_ids_with_a_bounded_cach
         .validate_authorization_request(&authorize("plain"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn without_a_ceiling_self_registered_clients_get_no_scope_and_an_admit_only_policy_keeps_the_default_rules(
+) {
+    /// A policy that overrides only `admit`.
+    struct TokenOnly;
+    #[async_trait]
+    impl RegistrationPolicy for TokenOnly {
+        async fn admit(&self, _: &ServerContext, t: Option<&str>) -> Result<bool, OAuth2Error> {
+            Ok(t == Some("let-me-in"))
+        }
+    }
+    let store = MemoryStore::new();
+    let mut server = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER));
+    server
+        .register_grant(AuthorizationCodeGrant::new())
+        .register_grant(ClientCredentialsGrant::new())
+        .register_grant(PasswordGrant::new(store.clone()));
+    server
+        .register_endpoint(ClientRegistrationEndpoint::new(TokenOnly))
+        .unwrap();
+    let register = |body: Value| {
+        request(
+            "POST",
+            "/register",
+            "application/json",
+            &body.to_string(),
+            Some("let-me-in"),
+        )
+    };
+    // ServerConfig::scopes_supported is empty: no ceiling means no scope, not any scope.
+    let res = server
+        .create_endpoint_response(
+            "registration",
+            &register(json!({"redirect_uris": ["https://a.example/cb"], "scope": "admin"})),
+        )
+        .await;
+    assert_eq!(res.status, 201);
+    assert!(
+        res.json_body().unwrap().get("scope").is_none(),
+        "{:?}",
+        res.json_body()
+    );
+    // The default review still refuses grants that are not open to self-registration.
+    for grant in ["client_credentials", "password"] {
+        let res = server
+            .create_endpoint_response("registration", &register(json!({"grant_types": [grant]})))
+            .await;
+        assert_eq!(
+            res.json_body().unwrap()["error"],
+            "invalid_client_metadata",
+            "{grant}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_self_registered_pairwise_client_is_a_sector_of_its_own() {
+    let a = server_with(RegistrationRules::new(), true);
+    let (_, c) = a
+        .register(json!({"redirect_uris": ["https://victim-rp.example/cb", "https://other.example/cb"], "subject_type": "pairwise"}))
+        .await;
+    let id = c["client_id"].as_str().unwrap();
+    let registered = a.store.registered_client(id).await.unwrap().unwrap();
+    // Its redirect URIs name another party's host; its sector is its own client id, so it
+    // never sees the subject that party sees.
+    let victim = ClientRecord::confidential("victim", "s")
+        .redirect_uris(["https://victim-rp.example/cb"])
+        .with_metadata("subject_type", "pairwise");
+    let provider = oidc::provider(a.server.context()).unwrap();
+    let theirs = provider.subject_for(&victim, "user-1").unwrap();
+    let mine = provider.subject_for(&registered, "user-1").unwrap();
+    assert_ne!(mine, theirs);
+    assert_ne!(mine, "user-1");
+}
+
+#[tokio::test]
+async fn rfc7591_2_3_an_update_keeps_what_the_software_statement_asserted() {
+    let issuer_keys = jose::KeySet::new(
+        std::sync::Arc::new(MemoryStore::new()),
+        KeyEncryptionKey::generate(&OsRng),
+        RotationPolicy::default(),
+    )
+    .with_clock(std::sync::Arc::new(FrozenClock::at(T0)));
+    let verifier = jose::JwksVerifier::new(issuer_keys.jwks().await.unwrap());
+    let a = server_with(
+        RegistrationRules::new().trust_software_statements(verifier),
+        false,
+    );
+    let statement = issuer_keys
+        .sign(
+            jose::Algorithm::ES256,
+            None,
+            &json!({"software_id": "sw-1", "client_name": "Certified", "redirect_uris": ["https://app.example/cb"]}),
+        )
+        .await
+        .unwrap();
+    let (_, c) = a
+        .register(
+            json!({"redirect_uris": ["https://app.example/cb"], "software_statement": statement}),
+        )
+        .await;
+    let (id, uri, token) = (
+        c["client_id"].as_str().unwrap(),
+        c["registration_client_uri"].as_str().unwrap(),
+        c["registration_access_token"].as_str().unwrap(),
+    );
+    let res = a
+        .manage(
+            "PUT",
+            uri,
+            Some(token),
+            Some(json!({"client_id": id, "redirect_uris": ["https://evil.example/cb"], "client_name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.json_body());
+    let updated = res.json_body().unwrap();
+    assert_eq!(updated["client_name"], "Certified");
+    assert_eq!(updated["redirect_uris"], json!(["https://app.example/cb"]));
+    assert_eq!(updated["software_id"], "sw-1");
 }

@@ -131,7 +131,7 @@ impl Admin for PgStore {
 
     async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessToken>, StorageError> {
         let rows = sqlx::query(
-            "SELECT id, label, created_at FROM authgate_initial_access_tokens WHERE tenant = $1 ORDER BY id",
+            "SELECT id, label, created_at, revoked FROM authgate_initial_access_tokens WHERE tenant = $1 ORDER BY id",
         )
         .bind(&*self.tenant)
         .fetch_all(&self.pool)
@@ -143,6 +143,7 @@ impl Admin for PgStore {
                     id: r.try_get("id").map_err(classify)?,
                     label: r.try_get("label").map_err(classify)?,
                     created_at: r.try_get("created_at").map_err(classify)?,
+                    revoked: r.try_get("revoked").map_err(classify)?,
                 })
             })
             .collect()
@@ -164,7 +165,7 @@ impl Admin for PgStore {
         hash: &authgate::token::SecretHash,
     ) -> Result<bool, StorageError> {
         let row = sqlx::query(
-            "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = $1 AND token_hash = $2",
+            "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = $1 AND token_hash = $2 AND NOT revoked",
         )
         .bind(&*self.tenant)
         .bind(&hash.0[..])

@@ -131,13 +131,14 @@ impl Admin for SqliteStore {
         let tenant = self.tenant.clone();
         self.read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, label, created_at FROM authgate_initial_access_tokens WHERE tenant = ?1 ORDER BY id",
+                "SELECT id, label, created_at, revoked FROM authgate_initial_access_tokens WHERE tenant = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([&*tenant], |r| {
                 Ok(InitialAccessToken {
                     id: r.get(0)?,
                     label: r.get(1)?,
                     created_at: r.get(2)?,
+                    revoked: r.get(3)?,
                 })
             })?;
             rows.collect()
@@ -149,7 +150,7 @@ impl Admin for SqliteStore {
         let (tenant, id) = (self.tenant.clone(), id.to_owned());
         self.write(move |conn| {
             Ok(conn.execute(
-                "DELETE FROM authgate_initial_access_tokens WHERE tenant = ?1 AND id = ?2",
+                "UPDATE authgate_initial_access_tokens SET revoked = 1 WHERE tenant = ?1 AND id = ?2 AND revoked = 0",
                 (&*tenant, id),
             )? == 1)
         })
@@ -164,7 +165,7 @@ impl Admin for SqliteStore {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = ?1 AND token_hash = ?2",
+                    "SELECT 1 FROM authgate_initial_access_tokens WHERE tenant = ?1 AND token_hash = ?2 AND revoked = 0",
                 )?
                 .query_row((&*tenant, &h[..]), |_| Ok(()))
                 .optional()?

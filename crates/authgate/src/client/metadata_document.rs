@@ -67,8 +67,13 @@ const MIN_TTL: u64 = 60;
 const MAX_TTL: u64 = 86_400;
 /// A document that could not be fetched or was refused is asked for again after this.
 const REFUSED_TTL: i64 = 10;
-/// The most documents cached; past it, expired entries go, then everything.
+/// The most documents cached; past it, expired entries go, then the half that expires
+/// soonest.
 const MAX_CACHED: usize = 10_000;
+/// The most documents fetched per minute, whoever asks: a request naming a new URL costs
+/// the server an outbound fetch, so the fetches are bounded (past it, new URLs are unknown
+/// clients until the minute is over; cached ones still resolve).
+const FETCHES_PER_MINUTE: u32 = 120;
 
 /// Whether `client_id` is a URL that names a metadata document: `https` (or `http` on a
 /// loopback host when `allow_loopback_http`), a host, a path other than `/`, no query,
@@ -224,6 +229,8 @@ pub struct MetadataDocumentClients {
     ceiling: Scope,
     allow_loopback_http: bool,
     cache: Mutex<HashMap<String, Cached>>,
+    /// The current minute and the fetches made in it.
+    budget: Mutex<(i64, u32)>,
 }
 
 impl std::fmt::Debug for MetadataDocumentClients {
@@ -250,7 +257,22 @@ impl MetadataDocumentClients {
             ceiling,
             allow_loopback_http: false,
             cache: Mutex::new(HashMap::new()),
+            budget: Mutex::new((0, 0)),
         }
+    }
+
+    /// Takes one fetch from this minute's budget; false when it is spent.
+    fn may_fetch(&self, now: i64) -> bool {
+        let mut b = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let minute = now.div_euclid(60);
+        if b.0 != minute {
+            *b = (minute, 0);
+        }
+        if b.1 >= FETCHES_PER_MINUTE {
+            return false;
+        }
+        b.1 += 1;
+        true
     }
 
     /// Also takes `http` client ids on loopback hosts (tests; never in production).
@@ -271,13 +293,17 @@ impl MetadataDocumentClients {
 
     fn remember(&self, id: &str, entry: Cached, now: i64) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = |c: &Cached| match c {
+            Cached::Client(_, until) | Cached::Refused(until) => *until,
+        };
         if cache.len() >= MAX_CACHED {
-            cache.retain(|_, c| match c {
-                Cached::Client(_, until) | Cached::Refused(until) => now < *until,
-            });
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
+            cache.retain(|_, c| now < until(c));
+        }
+        if cache.len() >= MAX_CACHED {
+            let mut expiries: Vec<i64> = cache.values().map(until).collect();
+            expiries.sort_unstable();
+            let cut = expiries.get(expiries.len() / 2).copied().unwrap_or(now);
+            cache.retain(|_, c| until(c) > cut);
         }
         cache.insert(id.to_owned(), entry);
     }
@@ -292,6 +318,11 @@ impl ClientStore for MetadataDocumentClients {
         let now = self.clock.now();
         if let Some(hit) = self.cached(client_id, now) {
             return Ok(hit);
+        }
+        if !self.may_fetch(now) {
+            self.fetcher
+                .refused(client_id, "too many metadata documents fetched this minute");
+            return Ok(None);
         }
         let outcome = match self.fetcher.fetch(client_id).await {
             Ok(doc) => {

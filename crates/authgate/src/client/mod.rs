@@ -8,6 +8,11 @@ pub mod metadata_document;
 
 pub use authentication::{authenticate_client, presented_client_id};
 
+/// The member of a registered client's metadata that holds its dynamic registration
+/// bookkeeping (RFC 7591: the registration access token's hash, when it was issued); its
+/// presence marks a self-registered client.
+pub const REGISTRATION_KEY: &str = "registration";
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -171,6 +176,17 @@ pub trait Client: Send + Sync + fmt::Debug {
     /// `skip_consent`: a first-party client whose requests need no consent page.
     fn skip_consent(&self) -> bool {
         self.metadata_bool("skip_consent")
+    }
+
+    /// Whether the client registered itself (RFC 7591) or was taken from its metadata
+    /// document: its name and URIs are only what it claims (RFC 9700 §4.15), its redirect
+    /// URIs are not vouched for by the operator (§4.11.2), and it gets a pairwise sector
+    /// of its own.
+    fn is_self_registered(&self) -> bool {
+        self.metadata().is_some_and(|m| {
+            m.contains_key(REGISTRATION_KEY)
+                || m.contains_key(metadata_document::DOCUMENT_CLIENT_KEY)
+        })
     }
 
     /// Whether the client may use `grant_type`.

@@ -35,7 +35,7 @@ use crate::token::{generate_client_secret, SecretHash};
 
 /// The member of a registered client's metadata that holds its registration bookkeeping
 /// (the registration access token's hash, when it was issued). Never echoed.
-pub const REGISTRATION_KEY: &str = "registration";
+pub use crate::client::REGISTRATION_KEY;
 
 /// A registration error of RFC 7591 §3.2.2, answered with status 400.
 fn refuse(code: ErrorCode, description: impl Into<String>) -> OAuth2Error {
@@ -118,22 +118,19 @@ pub trait RegistrationPolicy: Send + Sync + 'static {
 
     /// Reviews checked metadata at registration and at every update: narrow it in place
     /// (scope, grant types), or refuse with [`invalid_client_metadata`] (or another RFC
-    /// 7591 error). A software statement is the policy's to verify: the default refuses
-    /// any (`unapproved_software_statement`).
+    /// 7591 error). The default is [`RegistrationRules::new`]'s review: the authorization
+    /// code, refresh and device grants only, the scope within
+    /// [`ServerConfig::scopes_supported`] (none when that is empty), and no software
+    /// statements — so a policy that overrides only [`Self::admit`] stays safe.
     ///
     /// # Errors
     /// The refusal.
     fn review(
         &self,
-        _ctx: &ServerContext,
+        ctx: &ServerContext,
         metadata: &mut ClientMetadata,
     ) -> Result<(), OAuth2Error> {
-        if metadata.software_statement.is_some() {
-            return Err(unapproved_software_statement(
-                "this server trusts no software statements",
-            ));
-        }
-        Ok(())
+        RegistrationRules::new().review(ctx, metadata)
     }
 }
 
@@ -144,7 +141,8 @@ pub trait RegistrationPolicy: Send + Sync + 'static {
 /// By default anyone may register; clients may use the authorization code, refresh token
 /// and device grants (the client credentials grant only when allowed here: a client acting
 /// for itself is an operator's decision; implicit and password never, RFC 9700 §2.1.2,
-/// §2.4); the scope is narrowed to [`ServerConfig::scopes_supported`] when that is set.
+/// §2.4); the scope is narrowed to [`ServerConfig::scopes_supported`] (to nothing when that
+/// is empty: set [`Self::scope`]).
 ///
 /// ```
 /// use authgate::endpoints::registration::RegistrationRules;
@@ -272,16 +270,18 @@ impl RegistrationPolicy for RegistrationRules {
                 "grant type '{g}' is not open to self-registered clients here"
             )));
         }
-        let ceiling = self.scope.clone().or_else(|| {
-            let s = &ctx.config.scopes_supported;
-            (!s.is_empty()).then(|| s.iter().map(String::as_str).collect())
+        // No ceiling configured means no scope, never any scope.
+        let ceiling: Scope = self.scope.clone().unwrap_or_else(|| {
+            ctx.config
+                .scopes_supported
+                .iter()
+                .map(String::as_str)
+                .collect()
         });
-        if let Some(ceiling) = ceiling {
-            metadata.scope = Some(match &metadata.scope {
-                Some(asked) if !asked.is_empty() => asked.intersection(&ceiling),
-                _ => ceiling,
-            });
-        }
+        metadata.scope = Some(match &metadata.scope {
+            Some(asked) if !asked.is_empty() => asked.intersection(&ceiling),
+            _ => ceiling,
+        });
         Ok(())
     }
 }
@@ -609,7 +609,7 @@ pub fn parse_metadata(
     }
     #[cfg(feature = "jose")]
     if crate::oidc::provider(ctx).is_some() {
-        openid_members(ctx, body, &redirect_uris, public, &mut extra)?;
+        openid_members(ctx, body, public, &mut extra)?;
     }
     Ok(ClientMetadata {
         redirect_uris,
@@ -628,7 +628,6 @@ pub fn parse_metadata(
 fn openid_members(
     ctx: &ServerContext,
     body: &Map<String, Value>,
-    redirect_uris: &[String],
     public: bool,
     extra: &mut Map<String, Value>,
 ) -> Result<(), OAuth2Error> {
@@ -661,19 +660,8 @@ fn openid_members(
                     "pairwise subjects are not offered here",
                 ));
             }
-            // OpenID Connect Core §8.1: without a sector identifier, the redirect URIs'
-            // host is the sector, so there must be one host.
-            let mut hosts: Vec<String> = redirect_uris
-                .iter()
-                .filter_map(|u| Url::parse(u).ok()?.host_str().map(str::to_owned))
-                .collect();
-            hosts.sort();
-            hosts.dedup();
-            if hosts.len() > 1 {
-                return Err(invalid_client_metadata(
-                    "a pairwise client with redirect URIs on several hosts needs a sector_identifier_uri, which this server does not fetch yet",
-                ));
-            }
+            // A self-registered client is a pairwise sector of its own (see
+            // `oidc::subject::sector_of`): its redirect URIs may span hosts.
             extra.insert("subject_type".into(), "pairwise".into());
         }
         Some(other) => {
@@ -1040,8 +1028,8 @@ impl ClientConfigurationEndpoint {
         let Some(client_id) = client_id else {
             return Ok(Err(refused()));
         };
-        let client_id = percent_decode(client_id);
-        let Some(client) = registry(ctx)?.registered_client(&client_id).await? else {
+        // Registered client ids are base64url: the segment is compared as it is.
+        let Some(client) = registry(ctx)?.registered_client(client_id).await? else {
             return Ok(Err(refused()));
         };
         match bookkeeping(&client) {
@@ -1114,6 +1102,14 @@ impl ClientConfigurationEndpoint {
                 ));
             }
         }
+        // RFC 7591 §2.3: what a statement asserted takes precedence, updates included; a
+        // client registered with one sends it again or has the stored one applied.
+        let mut body = body;
+        if !body.contains_key("software_statement") {
+            if let Some(kept) = current.metadata.get("software_statement") {
+                body.insert("software_statement".into(), kept.clone());
+            }
+        }
         let mut metadata = parse_metadata(ctx, &body)?;
         self.policy.review(ctx, &mut metadata)?;
         // A client that becomes confidential gets a secret, shown once here.
@@ -1138,14 +1134,6 @@ impl ClientConfigurationEndpoint {
         }
         Ok(json_answer(StatusCode::OK, out))
     }
-}
-
-/// `%XX` escapes of a path segment, decoded (client ids are base64url, so this only
-/// matters for ids chosen by an operator).
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-        .next()
-        .map_or_else(|| s.to_owned(), |(k, _)| k.into_owned())
 }
 
 #[async_trait]

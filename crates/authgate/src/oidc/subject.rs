@@ -11,7 +11,10 @@ use crate::client::Client;
 use crate::error::OAuth2Error;
 
 /// The sector of a pairwise client (OpenID Connect Core §8.1): the host of its
-/// `sector_identifier_uri`, or else the one host of its redirect URIs.
+/// `sector_identifier_uri`, or else the one host of its redirect URIs — except for a
+/// self-registered client, whose redirect URIs prove nothing about who it is: it is a
+/// sector of its own (else it could register another relying party's host and see that
+/// party's subjects).
 ///
 /// # Errors
 /// `invalid_client_metadata`-like configuration errors, as an `invalid_request`: no
@@ -24,6 +27,9 @@ pub fn sector_of(client: &dyn Client) -> Result<String, OAuth2Error> {
             .ok_or_else(|| {
                 OAuth2Error::invalid_request("the client's sector_identifier_uri has no host")
             });
+    }
+    if client.is_self_registered() {
+        return Ok(format!("client:{}", client.client_id()));
     }
     let mut hosts: Vec<String> = client
         .redirect_uris()
