@@ -319,6 +319,8 @@ async fn enable_registration(
     if r.initial_access_token.is_none() && stored.is_empty() {
         tracing::warn!("client registration is open: anyone who reaches /register can register a client (set registration.initial_access_token or run `authgate registration token create` to require a token)");
     }
+    let allow_private =
+        std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
     let registration = ClientRegistrationEndpoint::new(ServerRegistrationPolicy {
         rules,
         config_token: r
@@ -326,7 +328,11 @@ async fn enable_registration(
             .as_deref()
             .map(|t| authgate::token::SecretHash::of(t.as_bytes())),
         store: store.clone(),
-    });
+    })
+    .sector_identifier_fetcher(
+        crate::documents::Documents::new(allow_private)?,
+        allow_private,
+    );
     server
         .register_endpoint(registration.configuration())
         .map_err(|e| e.to_string())?;

@@ -749,3 +749,41 @@ async fn a_self_registered_clients_errors_are_shown_not_redirected() {
             .starts_with("text/html"));
     }
 }
+
+/// OpenID Connect Dynamic Registration 5 through the binary: the sector document is
+/// fetched and must list the client's redirect URIs.
+#[tokio::test]
+async fn a_sector_identifier_uri_is_fetched_and_checked() {
+    let server = TestServer::sqlite("registration-sector", CONFIG).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let docs = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let app = axum::Router::new().route(
+        "/sector.json",
+        axum::routing::get(|| async {
+            (
+                [("content-type", "application/json")],
+                json!([CB]).to_string(),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let ok = register(
+        server.base(),
+        &json!({"redirect_uris": [CB], "subject_type": "pairwise", "sector_identifier_uri": format!("{docs}/sector.json")}),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert_eq!(
+        ok.json()["sector_identifier_uri"],
+        format!("{docs}/sector.json")
+    );
+    let refused = register(
+        server.base(),
+        &json!({"redirect_uris": ["http://127.0.0.1:9/elsewhere"], "subject_type": "pairwise", "sector_identifier_uri": format!("{docs}/sector.json")}),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["error"], "invalid_client_metadata");
+}

@@ -1018,3 +1018,78 @@ async fn rfc7591_2_3_an_update_keeps_what_the_software_statement_asserted() {
     assert_eq!(updated["redirect_uris"], json!(["https://app.example/cb"]));
     assert_eq!(updated["software_id"], "sw-1");
 }
+
+#[tokio::test]
+async fn openid_registration_5_a_sector_identifier_uri_is_fetched_and_must_list_the_redirect_uris()
+{
+    let docs = Documents::default();
+    docs.docs.lock().unwrap().insert(
+        "https://rp.example/sector.json".into(),
+        (
+            json!(["https://rp.example/cb", "https://app.rp.example/cb"]),
+            None,
+        ),
+    );
+    let store = MemoryStore::new();
+    let mut policy = RotationPolicy::default();
+    policy.algorithms = vec![jose::Algorithm::RS256];
+    let mut server = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_signing_keys(KeyEncryptionKey::generate(&OsRng), policy);
+    server
+        .enable_openid(OpenIdProvider::new(NoClaims).pairwise_secret(vec![7; 32]))
+        .unwrap();
+    server
+        .register_grant(AuthorizationCodeGrant::new())
+        .register_grant(DeviceCodeGrant::new());
+    server
+        .register_endpoint(
+            ClientRegistrationEndpoint::new(RegistrationRules::new().scope("openid"))
+                .sector_identifier_fetcher(docs.clone(), false),
+        )
+        .unwrap();
+    let a = As { server, store };
+    let (status, c) = a
+        .register(json!({
+            "redirect_uris": ["https://rp.example/cb", "https://app.rp.example/cb"],
+            "subject_type": "pairwise",
+            "sector_identifier_uri": "https://rp.example/sector.json"
+        }))
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let id = c["client_id"].as_str().unwrap();
+    let client = a.store.registered_client(id).await.unwrap().unwrap();
+    // Its subjects are the sector's: the same as a configured client of rp.example sees.
+    let sibling = ClientRecord::confidential("rp", "s")
+        .redirect_uris(["https://rp.example/other"])
+        .with_metadata("subject_type", "pairwise");
+    let provider = oidc::provider(a.server.context()).unwrap();
+    assert_eq!(
+        provider.subject_for(&client, "user-1").unwrap(),
+        provider.subject_for(&sibling, "user-1").unwrap()
+    );
+    for (body, why) in [
+        (
+            json!({"redirect_uris": ["https://evil.example/cb"], "subject_type": "pairwise", "sector_identifier_uri": "https://rp.example/sector.json"}),
+            "a redirect URI the sector does not list",
+        ),
+        (
+            json!({"redirect_uris": ["https://rp.example/cb"], "sector_identifier_uri": "https://rp.example/missing.json"}),
+            "a document that cannot be fetched",
+        ),
+        (
+            json!({"redirect_uris": ["https://rp.example/cb"], "sector_identifier_uri": "http://rp.example/sector.json"}),
+            "http",
+        ),
+        (
+            json!({"redirect_uris": ["https://rp.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"], "sector_identifier_uri": "https://rp.example/sector.json"}),
+            "the device grant",
+        ),
+    ] {
+        let (status, err) = a.register(body).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{why}: {err}"
+        );
+    }
+}

@@ -670,10 +670,9 @@ fn openid_members(
             )))
         }
     }
-    if string_member(body, "sector_identifier_uri")?.is_some() {
-        return Err(invalid_client_metadata(
-            "sector_identifier_uri is not supported yet: this server does not fetch it",
-        ));
+    if let Some(uri) = string_member(body, "sector_identifier_uri")? {
+        // Fetched and checked by the endpoint (OpenID Connect Dynamic Registration §5).
+        extra.insert("sector_identifier_uri".into(), uri.into());
     }
     if let Some(uris) = string_list(body, "post_logout_redirect_uris")? {
         for uri in &uris {
@@ -859,6 +858,65 @@ fn new_client_id(ctx: &ServerContext) -> String {
 #[derive(Clone)]
 pub struct ClientRegistrationEndpoint {
     policy: Arc<dyn RegistrationPolicy>,
+    sectors: Option<SectorCheck>,
+}
+
+/// How `sector_identifier_uri` documents are fetched.
+#[derive(Clone)]
+struct SectorCheck {
+    fetcher: Arc<dyn crate::client::metadata_document::DocumentFetcher>,
+    allow_loopback_http: bool,
+}
+
+/// OpenID Connect Dynamic Registration §5: the document at `sector_identifier_uri` is a
+/// JSON array that must list every redirect URI of the client. A client with one may not
+/// use the device grant: its tokens would carry the sector's subjects without ever going
+/// to the sector's redirect URIs.
+async fn check_sector(
+    sectors: Option<&SectorCheck>,
+    metadata: &ClientMetadata,
+) -> Result<(), OAuth2Error> {
+    let Some(uri) = metadata
+        .extra
+        .get("sector_identifier_uri")
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let Some(check) = sectors else {
+        return Err(invalid_client_metadata(
+            "sector_identifier_uri is not supported here: this server does not fetch it",
+        ));
+    };
+    let fetchable = uri.starts_with("https://")
+        || (check.allow_loopback_http
+            && crate::client::metadata_document::is_document_url(uri, true));
+    if !fetchable || Url::parse(uri).map_or(true, |u| u.fragment().is_some()) {
+        return Err(invalid_client_metadata(
+            "sector_identifier_uri must be an https URL",
+        ));
+    }
+    if metadata
+        .grant_types
+        .iter()
+        .any(|g| g == DEVICE_CODE_GRANT_TYPE)
+    {
+        return Err(invalid_client_metadata(
+            "a client with a sector_identifier_uri cannot use the device grant",
+        ));
+    }
+    let doc = check.fetcher.fetch(uri).await.map_err(|e| {
+        invalid_client_metadata(format!("sector_identifier_uri could not be fetched: {e}"))
+    })?;
+    let listed: Vec<String> = serde_json::from_slice(&doc.body).map_err(|_| {
+        invalid_client_metadata("the sector_identifier_uri document is not a JSON array of URIs")
+    })?;
+    if let Some(missing) = metadata.redirect_uris.iter().find(|u| !listed.contains(u)) {
+        return Err(invalid_client_metadata(format!(
+            "redirect URI '{missing}' is not listed at the sector_identifier_uri (OpenID Connect Dynamic Registration section 5)"
+        )));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for ClientRegistrationEndpoint {
@@ -873,13 +931,32 @@ impl ClientRegistrationEndpoint {
     pub fn new(policy: impl RegistrationPolicy) -> Self {
         Self {
             policy: Arc::new(policy),
+            sectors: None,
         }
+    }
+
+    /// Fetches `sector_identifier_uri` documents with `fetcher` and checks that they list
+    /// the client's redirect URIs (OpenID Connect Dynamic Registration §5); without it, a
+    /// registration naming one is refused. `allow_loopback_http` takes `http` on loopback
+    /// hosts too (tests only).
+    #[must_use]
+    pub fn sector_identifier_fetcher(
+        mut self,
+        fetcher: impl crate::client::metadata_document::DocumentFetcher,
+        allow_loopback_http: bool,
+    ) -> Self {
+        self.sectors = Some(SectorCheck {
+            fetcher: Arc::new(fetcher),
+            allow_loopback_http,
+        });
+        self
     }
 
     /// The client configuration endpoint (RFC 7592) with the same policy.
     pub fn configuration(&self) -> ClientConfigurationEndpoint {
         ClientConfigurationEndpoint {
             policy: self.policy.clone(),
+            sectors: self.sectors.clone(),
         }
     }
 
@@ -920,6 +997,7 @@ impl ClientRegistrationEndpoint {
         let body = json_body(req)?;
         let mut metadata = parse_metadata(ctx, &body)?;
         self.policy.review(ctx, &mut metadata)?;
+        check_sector(self.sectors.as_ref(), &metadata).await?;
         let secret = (!metadata.is_public()).then(|| generate_client_secret(ctx.rng.as_ref()));
         let token = generate_client_secret(ctx.rng.as_ref());
         let now = ctx.now();
@@ -984,6 +1062,7 @@ impl Endpoint for ClientRegistrationEndpoint {
 #[derive(Clone)]
 pub struct ClientConfigurationEndpoint {
     policy: Arc<dyn RegistrationPolicy>,
+    sectors: Option<SectorCheck>,
 }
 
 impl std::fmt::Debug for ClientConfigurationEndpoint {
@@ -1112,6 +1191,7 @@ impl ClientConfigurationEndpoint {
         }
         let mut metadata = parse_metadata(ctx, &body)?;
         self.policy.review(ctx, &mut metadata)?;
+        check_sector(self.sectors.as_ref(), &metadata).await?;
         // A client that becomes confidential gets a secret, shown once here.
         let fresh_secret = (current.secret_hash.is_none() && !metadata.is_public())
             .then(|| generate_client_secret(ctx.rng.as_ref()));

@@ -12,9 +12,9 @@ use crate::error::OAuth2Error;
 
 /// The sector of a pairwise client (OpenID Connect Core §8.1): the host of its
 /// `sector_identifier_uri`, or else the one host of its redirect URIs — except for a
-/// self-registered client, whose redirect URIs prove nothing about who it is: it is a
-/// sector of its own (else it could register another relying party's host and see that
-/// party's subjects).
+/// self-registered client without a (checked) `sector_identifier_uri`, whose redirect URIs
+/// prove nothing about who it is: it is a sector of its own (else it could register
+/// another relying party's host and see that party's subjects).
 ///
 /// # Errors
 /// `invalid_client_metadata`-like configuration errors, as an `invalid_request`: no
