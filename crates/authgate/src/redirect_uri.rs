@@ -66,6 +66,42 @@ pub fn is_valid_redirect_uri(uri: &str) -> bool {
     Url::parse(uri).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base())
 }
 
+fn is_loopback_host(u: &Url) -> bool {
+    matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+}
+
+/// A redirect URI a client may register (RFC 7591 §2, RFC 6749 §3.1.2, RFC 8252 §7, RFC
+/// 9700 §2.1): absolute, no fragment, no credentials; https, or http on a loopback host, or
+/// — for public (native) clients only — a private-use scheme in reverse-domain form.
+pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), crate::error::OAuth2Error> {
+    let bad = |why: &str| {
+        crate::error::OAuth2Error::with_description(
+            crate::error::ErrorCode::InvalidRedirectUri,
+            format!("redirect URI '{uri}': {why}"),
+        )
+    };
+    let u = Url::parse(uri).map_err(|_| bad("not an absolute URI"))?;
+    if u.fragment().is_some() || uri.contains('#') {
+        return Err(bad("a fragment is not allowed (RFC 6749 section 3.1.2)"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("credentials are not allowed"));
+    }
+    match u.scheme() {
+        "https" if u.host_str().is_some() => Ok(()),
+        "http" if is_loopback_host(&u) => Ok(()),
+        "http" => Err(bad("http is only for loopback addresses; use https")),
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" | "ws" | "wss" => {
+            Err(bad("this scheme cannot be a redirect URI"))
+        }
+        scheme if public && scheme.contains('.') => Ok(()),
+        _ if public => Err(bad(
+            "a private-use scheme must be in reverse domain form, like com.example.app (RFC 8252 section 7.1)",
+        )),
+        _ => Err(bad("only public (native) clients may use a private-use scheme")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

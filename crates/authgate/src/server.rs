@@ -491,7 +491,7 @@ impl AuthorizationServer {
 
     /// The pending device authorization holding the code a user typed on the verification
     /// page, or `None` (malformed, unknown, expired or decided alike); see
-    /// [`crate::DeviceRequest`]. Approve or deny it with [`Self::approve_device_request`]
+    /// [`crate::endpoints::device_authorization::DeviceRequest`]. Approve or deny it with [`Self::approve_device_request`]
     /// and [`Self::deny_device_request`].
     ///
     /// # Errors
@@ -499,8 +499,8 @@ impl AuthorizationServer {
     pub async fn find_device_request(
         &self,
         user_code: &str,
-    ) -> Result<Option<crate::DeviceRequest>, OAuth2Error> {
-        crate::DeviceRequest::find(&self.ctx, user_code).await
+    ) -> Result<Option<crate::endpoints::device_authorization::DeviceRequest>, OAuth2Error> {
+        crate::endpoints::device_authorization::DeviceRequest::find(&self.ctx, user_code).await
     }
 
     /// The user approves a device's request: its next poll gets tokens for `owner`.
@@ -510,7 +510,7 @@ impl AuthorizationServer {
     /// A store failed.
     pub async fn approve_device_request(
         &self,
-        request: &crate::DeviceRequest,
+        request: &crate::endpoints::device_authorization::DeviceRequest,
         owner: &ResourceOwner,
     ) -> Result<bool, OAuth2Error> {
         request.approve(&self.ctx, owner).await
@@ -523,7 +523,7 @@ impl AuthorizationServer {
     /// A store failed.
     pub async fn deny_device_request(
         &self,
-        request: &crate::DeviceRequest,
+        request: &crate::endpoints::device_authorization::DeviceRequest,
     ) -> Result<bool, OAuth2Error> {
         request.deny(&self.ctx).await
     }

@@ -19,8 +19,8 @@ use url::Url;
 
 use super::{Client, ClientAuthMethod, ClientRecord, ClientStore};
 use crate::clock::Clock;
-use crate::endpoints::registration::check_redirect_uri;
 use crate::error::StorageError;
+use crate::redirect_uri::check_redirect_uri;
 use crate::scope::Scope;
 
 /// The metadata member that marks a client taken from its metadata document (the pages

@@ -20,19 +20,17 @@ use crate::client::Client;
 use crate::config::ServerConfig;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::generator::NewToken;
+use crate::grants::device_store;
 use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
 use crate::response::OAuth2Response;
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::server_context::ServerContext;
-use crate::storage::{
-    DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, ResourceOwner, TokenKind,
-};
+use crate::storage::{DeviceCodeRecord, DeviceCodeStatus, ResourceOwner, TokenKind};
 use crate::token::SecretHash;
 
-/// The device authorization grant's `grant_type` (RFC 8628 §3.4).
-pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub use crate::grants::DEVICE_CODE_GRANT_TYPE;
 
 /// RFC 8628 §6.1: twenty consonants, no vowels (no words spelled by accident) and nothing
 /// easily confused.
@@ -269,13 +267,6 @@ impl Endpoint for DeviceAuthorizationEndpoint {
             Err(e) => ctx.error_response(e),
         }
     }
-}
-
-/// The stores' device code store, or a 500 naming what is missing.
-pub(crate) fn device_store(ctx: &ServerContext) -> Result<&Arc<dyn DeviceCodeStore>, OAuth2Error> {
-    ctx.device_codes.as_ref().ok_or_else(|| {
-        OAuth2Error::with_description(ErrorCode::ServerError, "the server keeps no device codes")
-    })
 }
 
 /// A pending device authorization, found by the code the user typed: what the

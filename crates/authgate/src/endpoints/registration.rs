@@ -20,8 +20,8 @@ use url::Url;
 use super::{Endpoint, SetupError};
 use crate::client::{Client, ClientAuthMethod, ClientRecord};
 use crate::config::ServerConfig;
-use crate::endpoints::device_authorization::DEVICE_CODE_GRANT_TYPE;
 use crate::error::{ErrorCode, OAuth2Error};
+use crate::grants::DEVICE_CODE_GRANT_TYPE;
 use crate::metadata::Metadata;
 use crate::params::ResponseType;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
@@ -409,36 +409,7 @@ fn https_url(name: &str, value: &str) -> Result<(), OAuth2Error> {
     }
 }
 
-fn is_loopback_host(u: &Url) -> bool {
-    matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
-}
-
-/// A redirect URI a client may register (RFC 7591 §2, RFC 6749 §3.1.2, RFC 8252 §7, RFC
-/// 9700 §2.1): absolute, no fragment, no credentials; https, or http on a loopback host, or
-/// — for public (native) clients only — a private-use scheme in reverse-domain form.
-pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), OAuth2Error> {
-    let bad = |why: &str| invalid_redirect_uri(format!("redirect URI '{uri}': {why}"));
-    let u = Url::parse(uri).map_err(|_| bad("not an absolute URI"))?;
-    if u.fragment().is_some() || uri.contains('#') {
-        return Err(bad("a fragment is not allowed (RFC 6749 section 3.1.2)"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("credentials are not allowed"));
-    }
-    match u.scheme() {
-        "https" if u.host_str().is_some() => Ok(()),
-        "http" if is_loopback_host(&u) => Ok(()),
-        "http" => Err(bad("http is only for loopback addresses; use https")),
-        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" | "ws" | "wss" => {
-            Err(bad("this scheme cannot be a redirect URI"))
-        }
-        scheme if public && scheme.contains('.') => Ok(()),
-        _ if public => Err(bad(
-            "a private-use scheme must be in reverse domain form, like com.example.app (RFC 8252 section 7.1)",
-        )),
-        _ => Err(bad("only public (native) clients may use a private-use scheme")),
-    }
-}
+pub use crate::redirect_uri::check_redirect_uri;
 
 /// What each response type needs among the grant types (RFC 7591 §2.1).
 fn grants_needed(response_type: &str) -> &'static [&'static str] {

@@ -8,12 +8,21 @@ use http::StatusCode;
 use super::{issue_with_hooks, Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
 use crate::context::IssueContext;
-use crate::endpoints::device_authorization::{device_store, DEVICE_CODE_GRANT_TYPE};
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::request::OAuth2Request;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
-use crate::storage::{DeviceCodeStatus, DevicePoll};
+use crate::storage::{DeviceCodeStatus, DeviceCodeStore, DevicePoll};
+
+/// The device authorization grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The stores' device code store, or a 500 naming what is missing.
+pub(crate) fn device_store(ctx: &ServerContext) -> Result<&Arc<dyn DeviceCodeStore>, OAuth2Error> {
+    ctx.device_codes.as_ref().ok_or_else(|| {
+        OAuth2Error::with_description(ErrorCode::ServerError, "the server keeps no device codes")
+    })
+}
 
 /// By how much a `slow_down` stretches the interval (RFC 8628 §3.5: "increased by 5
 /// seconds for this and all subsequent requests").

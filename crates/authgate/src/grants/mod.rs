@@ -49,7 +49,8 @@ use async_trait::async_trait;
 
 pub use authorization_code::AuthorizationCodeGrant;
 pub use client_credentials::ClientCredentialsGrant;
-pub use device_code::DeviceCodeGrant;
+pub(crate) use device_code::device_store;
+pub use device_code::{DeviceCodeGrant, DEVICE_CODE_GRANT_TYPE};
 pub use implicit::ImplicitGrant;
 #[cfg(feature = "jose")]
 pub use openid::OpenIdGrant;
