@@ -115,7 +115,7 @@ impl fmt::Debug for UserCode {
 /// The device authorization endpoint (RFC 8628 §3.1), registered with
 /// [`crate::AuthorizationServer::register_endpoint`] and mounted at
 /// [`crate::EndpointPaths::device_authorization`]. It needs the stores'
-/// [`DeviceCodeStore`]; register [`crate::DeviceCodeGrant`] beside it for the polling.
+/// [`DeviceCodeStore`](crate::DeviceCodeStore); register [`crate::DeviceCodeGrant`] beside it for the polling.
 ///
 /// ```
 /// use authgate::{AuthorizationServer, ClientRecord, DeviceAuthorizationEndpoint, DeviceCodeGrant, MemoryStore, ServerConfig};
