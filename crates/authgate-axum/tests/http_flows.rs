@@ -1266,6 +1266,23 @@ async fn public_client_may_not_introspect_rfc7662_4() {
 }
 
 #[tokio::test]
+async fn introspection_without_any_client_authentication_is_401_with_a_challenge_rfc7662_2_1() {
+    let ts = start().await;
+    let t = password_tokens(&ts, None).await;
+    let res = http()
+        .post(ts.url("/introspect"))
+        .form(&[("token", s(&t["access_token"]))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let challenge = header(&res, "www-authenticate").unwrap().to_owned();
+    assert!(challenge.starts_with("Basic realm="), "{challenge}");
+    let v = expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    assert!(v.get("active").is_none(), "{v}");
+}
+
+#[tokio::test]
 async fn custom_introspection_policy_decides_who_may_introspect_rfc7662_4() {
     let ts = start_with(|mut s| {
         s.register_introspection_endpoint(

@@ -19,8 +19,7 @@ use minijinja::{context, Environment};
 use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
-    cookie, random_token, same_token, LoginLimiter, RateLimiter, Session, Sessions, CSRF_COOKIE,
-    SESSION_TTL,
+    random_token, same_token, LoginLimiter, RateLimiter, Session, Sessions, SESSION_TTL,
 };
 
 /// Router state: the engine plus what the pages need.
@@ -216,7 +215,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         server: server.clone(),
         inner: Arc::new(Inner {
             store,
-            sessions: Sessions::new(key, config.issuer.starts_with("https://")),
+            sessions: Sessions::new(key, Sessions::is_https(&config.issuer)),
             limiter,
             device_limiter: LoginLimiter::new(DEVICE_TRIES_PER_SESSION, DEVICE_TRIES_PER_ADDR, 300),
             registrations: RateLimiter::new(config.registration.requests_per_hour, 3600),
@@ -546,7 +545,17 @@ fn client_record(c: &ClientConfig) -> ClientRecord {
     r
 }
 
+/// Secrets shorter than this, chosen by a person in the config, start with a warning: a
+/// generated one (`authgate client add`) has 43 characters.
+const SHORT_SECRET: usize = 16;
+
 fn warn_unsupported(c: &ClientConfig) {
+    if c.client_secret
+        .as_ref()
+        .is_some_and(|s| s.chars().count() < SHORT_SECRET)
+    {
+        tracing::warn!(client_id = %c.client_id.escape_debug(), "client_secret is shorter than {SHORT_SECRET} characters: a short secret can be guessed; generate one with `authgate client add`");
+    }
     let grants: Vec<&str> = c
         .grant_types
         .iter()
@@ -832,7 +841,11 @@ async fn login_submit(
     let field = |n: &str| req.form_value(n).ok().flatten().unwrap_or("").to_owned();
     let (username, password, next) = (field("username"), field("password"), field("next"));
     let next = local_path(Some(&next)).to_owned();
-    let csrf_ok = cookie(req.headers(), CSRF_COOKIE).is_some_and(|c| same_token(c, &field("csrf")));
+    let csrf_ok = state
+        .inner
+        .sessions
+        .csrf_from(req.headers())
+        .is_some_and(|c| same_token(c, &field("csrf")));
     if !csrf_ok {
         return login_form(
             &state,

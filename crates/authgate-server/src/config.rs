@@ -685,6 +685,12 @@ impl Config {
             if c.client_id.is_empty() {
                 return Err(format!("clients[{i}].client_id: must not be empty"));
             }
+            if c.client_secret.as_deref() == Some("") {
+                return Err(format!(
+                    "clients[{i}] ({}).client_secret: must not be empty (leave it out for a public client)",
+                    c.client_id
+                ));
+            }
             if !seen.insert(&c.client_id) {
                 return Err(format!("{at}: client_id is listed twice"));
             }

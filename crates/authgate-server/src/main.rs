@@ -48,6 +48,10 @@ enum Command {
         /// Overrides the address to listen on.
         #[arg(long)]
         bind: Option<String>,
+        /// Lets the demo (no --config) listen on an address other machines reach. Its
+        /// client secret and user password are public: only for a throw-away try-out.
+        #[arg(long)]
+        insecure_demo: bool,
     },
     /// Applies the database migrations and exits.
     Migrate(Db),
@@ -152,13 +156,17 @@ enum ClientCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Creates or updates a user. The password comes from --password or AUTHGATE_PASSWORD.
+    /// Creates or updates a user. The password comes from --password-stdin (a line of
+    /// standard input: it stays out of the process list), AUTHGATE_PASSWORD or --password.
     Add {
         #[command(flatten)]
         db: Db,
         username: String,
         #[arg(long, env = "AUTHGATE_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
+        /// Reads the password from the first line of standard input.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
         /// The subject identifier (default: the username).
         #[arg(long)]
         subject: Option<String>,
@@ -231,7 +239,11 @@ fn fail(message: &str) -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { config, bind } => serve(config.as_deref(), bind).await,
+        Command::Serve {
+            config,
+            bind,
+            insecure_demo,
+        } => serve(config.as_deref(), bind, insecure_demo).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied");
@@ -244,7 +256,11 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), String> {
+async fn serve(
+    config_path: Option<&Path>,
+    bind: Option<String>,
+    insecure_demo: bool,
+) -> Result<(), String> {
     let mut config = match config_path {
         Some(p) => Config::load(p)?,
         None => demo_config(bind.as_deref().unwrap_or("127.0.0.1:8080"))?,
@@ -253,6 +269,18 @@ async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), S
         b.parse::<std::net::SocketAddr>()
             .map_err(|_| format!("--bind: '{b}' is not an address like 127.0.0.1:8080"))?;
         config.bind = b;
+    }
+    // The demo's credentials are printed and public: on an address others reach it would
+    // be an open door, so it takes an explicit flag.
+    let loopback = config
+        .bind
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if config_path.is_none() && !loopback && !insecure_demo {
+        return Err(format!(
+            "demo mode listens on loopback addresses only (its client secret and user password are public): use --config for {}, or add --insecure-demo if you mean it",
+            config.bind
+        ));
     }
     // The port first: a server that cannot listen should touch nothing else.
     let listener = tokio::net::TcpListener::bind(&config.bind)
@@ -265,10 +293,6 @@ async fn serve(config_path: Option<&Path>, bind: Option<String>) -> Result<(), S
     let router = app::build(&config, store).await?;
     if config_path.is_none() {
         print_demo(&config);
-        let loopback = config
-            .bind
-            .parse::<std::net::SocketAddr>()
-            .is_ok_and(|a| a.ip().is_loopback());
         if !loopback {
             tracing::warn!(bind = %config.bind, "demo mode on a non-loopback address: its client secret and user password are public; use --config for anything but a local try-out");
         }
@@ -307,15 +331,33 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing open requests");
 }
 
-/// A database URL without its password, for logs and errors.
+/// A database URL without its password — in the authority or as a `password=` query
+/// parameter (libpq style) — for logs and errors.
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let has_query_password = u
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+    if has_query_password {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 const DEMO_CLIENT: &str = "demo-client";
@@ -586,9 +628,21 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
             db,
             username,
             password,
+            password_stdin,
             subject,
             claims,
         } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("--password-stdin: {e}"))?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                password.ok_or(
+                    "a password is needed: --password-stdin, AUTHGATE_PASSWORD or --password",
+                )?
+            };
             if password.is_empty() {
                 return Err("--password: must not be empty".into());
             }
@@ -823,6 +877,24 @@ fn utc(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redact_hides_passwords_in_the_authority_and_the_query() {
+        assert_eq!(
+            super::redact("postgres://u:hunter2@db/authgate"),
+            "postgres://u:***@db/authgate"
+        );
+        let r = super::redact("postgres://db/authgate?user=u&password=hunter2&sslmode=require");
+        assert!(!r.contains("hunter2"), "{r}");
+        assert!(
+            r.contains("sslmode=require") && r.contains("password=***"),
+            "{r}"
+        );
+        assert_eq!(
+            super::redact("sqlite://authgate.db"),
+            "sqlite://authgate.db"
+        );
+    }
+
     #[test]
     fn utc_formats_epoch_seconds() {
         assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");

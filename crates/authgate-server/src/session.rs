@@ -37,8 +37,29 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
+    /// Sessions signed with `key`; `secure` (an https issuer) makes the cookies `Secure`
+    /// and gives their names the `__Host-` prefix, so that no subdomain nor plain-http
+    /// page can set or shadow them (RFC 6265bis §4.1.3.2).
     pub(crate) fn new(key: Vec<u8>, secure: bool) -> Self {
         Self { key, secure }
+    }
+
+    /// Whether an issuer URL is https (parsed: the scheme in any case).
+    pub(crate) fn is_https(issuer: &str) -> bool {
+        url::Url::parse(issuer).is_ok_and(|u| u.scheme() == "https")
+    }
+
+    fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// The pre-login CSRF cookie's value in a request.
+    pub(crate) fn csrf_from<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        cookie(headers, &self.name(CSRF_COOKIE))
     }
 
     fn mac(&self, data: &[u8]) -> Vec<u8> {
@@ -61,7 +82,7 @@ impl Sessions {
 
     /// The session in a request's cookie, if it is ours, intact and not expired.
     pub(crate) fn open(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
-        let raw = cookie(headers, SESSION_COOKIE)?;
+        let raw = cookie(headers, &self.name(SESSION_COOKIE))?;
         let (body, sig) = raw.split_once('.')?;
         let json = URL_SAFE_NO_PAD.decode(body).ok()?;
         let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
@@ -74,12 +95,12 @@ impl Sessions {
 
     /// `Set-Cookie` for a session.
     pub(crate) fn set_cookie(&self, value: &str, max_age: i64) -> String {
-        self.cookie_header(SESSION_COOKIE, value, max_age)
+        self.cookie_header(&self.name(SESSION_COOKIE), value, max_age)
     }
 
     /// `Set-Cookie` for a pre-login CSRF token.
     pub(crate) fn csrf_cookie(&self, value: &str) -> String {
-        self.cookie_header(CSRF_COOKIE, value, 3600)
+        self.cookie_header(&self.name(CSRF_COOKIE), value, 3600)
     }
 
     fn cookie_header(&self, name: &str, value: &str, max_age: i64) -> String {
@@ -232,6 +253,26 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_https_issuer_gets_host_prefixed_secure_cookies() {
+        assert!(Sessions::is_https("HTTPS://auth.example"));
+        assert!(!Sessions::is_https("http://127.0.0.1:8080"));
+        assert!(!Sessions::is_https("https-but-not://x"));
+        let s = Sessions::new(vec![1; 32], true);
+        let c = s.set_cookie("v", 60);
+        assert!(c.starts_with("__Host-authgate_session=v; Path=/;"), "{c}");
+        assert!(c.ends_with("; Secure") && !c.contains("Domain"), "{c}");
+        assert!(s.csrf_cookie("t").starts_with("__Host-authgate_csrf=t;"));
+        let plain = Sessions::new(vec![1; 32], false);
+        assert!(plain.set_cookie("v", 60).starts_with("authgate_session=v;"));
+        assert!(!plain.set_cookie("v", 60).contains("Secure"));
+        // A cookie under the other name is not read.
+        let mut h = HeaderMap::new();
+        h.insert(http::header::COOKIE, "authgate_csrf=t".parse().unwrap());
+        assert_eq!(plain.csrf_from(&h), Some("t"));
+        assert_eq!(s.csrf_from(&h), None);
+    }
 
     #[test]
     fn giving_back_one_attempt_keeps_the_earlier_failures() {

@@ -430,3 +430,12 @@ fn registration_keys_are_checked() {
         &["registration.initial_access_token", "empty"],
     );
 }
+
+#[test]
+fn an_empty_client_secret_is_refused() {
+    refused(
+        "empty-secret",
+        &format!("{BASE}\n[[clients]]\nclient_id = \"web\"\nclient_secret = \"\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n"),
+        &["clients[0] (web).client_secret", "must not be empty"],
+    );
+}

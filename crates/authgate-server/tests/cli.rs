@@ -364,8 +364,22 @@ async fn removed_user_session_no_longer_authorizes() {
         !consent.body.contains(r#"action="/login""#),
         "signed in: the consent page"
     );
+    // A code bob approved but the client has not redeemed yet.
+    let csrf = consent.hidden("csrf").unwrap();
+    let approved = browser
+        .post(authorize, &[("csrf", &csrf), ("confirm", "yes")])
+        .await;
+    let code = common::oauth::query_of(approved.location().unwrap())["code"].clone();
 
     cli_ok(&dir, &config, &["user", "remove", "bob"]);
+    // SECURITY.md 6: the removed user's unredeemed code no longer buys a token.
+    let page = common::oauth::token(
+        &server.base,
+        common::oauth::Auth::Basic("web", "web-secret"),
+        &[("grant_type", "authorization_code"), ("code", &code)],
+    )
+    .await;
+    common::oauth::assert_error(&page, 400, "invalid_grant");
     let page = browser.get(authorize).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
@@ -568,4 +582,50 @@ async fn jwks_of(base: &str) -> Value {
     )
     .await
     .json()
+}
+
+/// `user add --password-stdin` takes the password from standard input (out of the process
+/// list); the user can then sign in with it.
+#[tokio::test]
+async fn user_add_reads_the_password_from_standard_input() {
+    use std::io::Write;
+    let (dir, config, port) = setup("user-stdin");
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["user", "add", "dora", "--password-stdin", "--config"])
+        .arg(&config)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin-pw\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = common::start(&dir, &config, port).await;
+    let mut browser = Browser::new(&server.base);
+    browser.login("dora", "from-stdin-pw").await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo's credentials are public: it listens on loopback only unless told otherwise.
+#[test]
+fn the_demo_refuses_a_public_bind_without_the_explicit_flag() {
+    let dir = common::temp_dir("demo-public-bind");
+    let port = common::free_port();
+    let (code, _, stderr) =
+        common::run_timeout(&dir, &["serve", "--bind", &format!("0.0.0.0:{port}")], 30);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--insecure-demo"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -778,7 +778,7 @@ async fn introspection_answers_active_then_inactive_rfc7662_2_2(base: &str) {
     )
     .await;
     assert_error(&public, 400, "unauthorized_client");
-    // Nor may anyone unauthenticated (400: no Authorization header was tried, RFC 6749 §5.2).
+    // Nor may anyone unauthenticated: 401 with a challenge (RFC 7662 §2.1, RFC 6749 §5.2).
     let anonymous = Page::read(
         common::http()
             .post(format!("{base}/introspect"))
@@ -788,7 +788,10 @@ async fn introspection_answers_active_then_inactive_rfc7662_2_2(base: &str) {
             .unwrap(),
     )
     .await;
-    assert_error(&anonymous, 400, "invalid_client");
+    assert_error(&anonymous, 401, "invalid_client");
+    assert!(anonymous
+        .header("www-authenticate")
+        .is_some_and(|c| c.starts_with("Basic")));
 }
 
 async fn unknown_client_or_redirect_uri_is_a_400_page_without_redirect_rfc6749_4_1_2_1(base: &str) {

@@ -123,8 +123,8 @@ pub trait Admin: Send + Sync {
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
     /// Creates or replaces a user.
     async fn upsert_user(&self, user: &NewUser) -> Result<(), StorageError>;
-    /// Removes a user, revokes every token issued for them and forgets their consents and
-    /// sessions; answers whether the user existed. (Call
+    /// Removes a user, revokes every token issued for them, deletes their unredeemed codes
+    /// and device approvals, and forgets their consents and sessions; answers whether the user existed. (Call
     /// [`SessionStore::end_sessions_of`] first to learn which sessions to announce in
     /// back-channel logouts.)
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError>;

@@ -311,8 +311,12 @@ impl ResourceProtector {
         request: &http::request::Parts,
         required: &ScopeRequirement,
     ) -> Result<Option<TokenRecord>, BearerError> {
-        let query_pairs: Vec<(String, String)> = match (self.allow_query, request.uri.query()) {
-            (true, Some(q)) => form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+        // The query is read when it may carry the token, and also when it names one it may
+        // not carry: a token sent two ways is refused either way (RFC 6750 §2).
+        let query_pairs: Vec<(String, String)> = match request.uri.query() {
+            Some(q) if self.allow_query || q.contains("access_token") => {
+                form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+            }
             _ => Vec::new(),
         };
         let head = (&request.method, &request.uri, &request.headers);
@@ -328,18 +332,11 @@ impl ResourceProtector {
         req: &OAuth2Request,
         required: &ScopeRequirement,
     ) -> Result<TokenRecord, BearerError> {
-        let query: &[(String, String)] = if self.allow_query {
-            req.query_pairs()
-        } else {
-            &[]
-        };
-        let form: &[(String, String)] = if self.allow_form && req.is_form_encoded() {
-            req.form_pairs()
-        } else {
-            &[]
-        };
         let head = (req.method(), req.uri(), req.headers());
-        match self.check(head, query, form, required).await? {
+        match self
+            .check(head, req.query_pairs(), req.form_pairs(), required)
+            .await?
+        {
             Some(t) => Ok(t),
             None => Err(self.challenge(None, required)),
         }
@@ -358,7 +355,13 @@ impl ResourceProtector {
                 "the request is not acceptable",
             )));
         }
-        let Some(token) = extract_token(headers, query, form).map_err(err)? else {
+        let places = Places {
+            query,
+            form,
+            allow_query: self.allow_query,
+            allow_form: self.allow_form,
+        };
+        let Some(token) = extract_token(headers, &places).map_err(err)? else {
             return Ok(None);
         };
         let invalid =
@@ -490,12 +493,22 @@ impl fmt::Display for BearerError {
 
 impl std::error::Error for BearerError {}
 
-/// The token from exactly one of: the Authorization header, the form, the query.
-fn extract_token<'a>(
-    headers: &'a HeaderMap,
+/// Where else than the header a token may be, and whether it is taken from there.
+struct Places<'a> {
     query: &'a [(String, String)],
     form: &'a [(String, String)],
+    allow_query: bool,
+    allow_form: bool,
+}
+
+/// The token from exactly one of: the Authorization header, the form, the query. A token
+/// present in more than one place is `invalid_request` (RFC 6750 §2), even when a place it
+/// is in is not enabled; a token only in a place that is not enabled is no token.
+fn extract_token<'a>(
+    headers: &'a HeaderMap,
+    places: &Places<'a>,
 ) -> Result<Option<&'a str>, OAuth2Error> {
+    let (query, form) = (places.query, places.form);
     let mut found: Vec<&str> = Vec::with_capacity(1);
     if let Some(h) = authorization_header(headers)? {
         if let Some(tok) = strip_scheme(h, "Bearer") {
@@ -508,18 +521,22 @@ fn extract_token<'a>(
             found.push(tok);
         }
     }
-    for (k, v) in form.iter().chain(query) {
-        if k == "access_token" {
-            found.push(v);
-        }
-    }
-    match found.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(one)),
-        _ => Err(OAuth2Error::invalid_request(
+    let header_token = found.pop();
+    let in_form = form.iter().filter(|(k, _)| k == "access_token");
+    let in_query = query.iter().filter(|(k, _)| k == "access_token");
+    let others = in_form.clone().count() + in_query.clone().count();
+    if others + usize::from(header_token.is_some()) > 1 {
+        return Err(OAuth2Error::invalid_request(
             "the access token was sent by more than one method (RFC 6750 section 2)",
-        )),
+        ));
     }
+    if header_token.is_some() {
+        return Ok(header_token);
+    }
+    let mut allowed = in_form
+        .filter(|_| places.allow_form)
+        .chain(in_query.filter(|_| places.allow_query));
+    Ok(allowed.next().map(|(_, v)| v.as_str()))
 }
 
 /// RFC 6750 §2.1 `b64token`.

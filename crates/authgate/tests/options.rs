@@ -274,6 +274,54 @@ async fn token_sent_two_ways_or_in_two_headers_is_invalid_request_rfc6750_2() {
     .unwrap();
 }
 
+/// RFC 6750 §2 ("MUST NOT use more than one method"): a token in the header and another
+/// copy in the query or body is refused even when those places are not enabled — the extra
+/// copy is not silently ignored.
+#[tokio::test]
+async fn token_sent_two_ways_is_invalid_request_even_when_the_other_way_is_disabled_rfc6750_2() {
+    let s = server(ServerConfig::new(ISSUER));
+    let token = issued_token(&s).await;
+    let p = ResourceProtector::from_server(&s); // form and query tokens off
+    let mut h = http::HeaderMap::new();
+    h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let e = p
+        .validate(
+            &request_with_query(&h, &format!("access_token={token}")),
+            &ScopeRequirement::none(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.error().unwrap().code()),
+        (http::StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
+    );
+    let e = p
+        .validate_request(
+            &form_request(
+                &[("authorization", format!("Bearer {token}"))],
+                "/api",
+                format!("access_token={token}"),
+            ),
+            &ScopeRequirement::none(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.error().unwrap().code(), ErrorCode::InvalidRequest);
+    // The header alone, and a query token alone (not enabled: no token), as before.
+    p.validate(&request_with(&h), &ScopeRequirement::none())
+        .await
+        .unwrap();
+    let e = p
+        .validate(
+            &request_with_query(&http::HeaderMap::new(), &format!("access_token={token}")),
+            &ScopeRequirement::none(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), http::StatusCode::UNAUTHORIZED);
+    assert!(e.error().is_none(), "no token was taken: a bare challenge");
+}
+
 #[tokio::test]
 async fn expiry_follows_the_injected_clock_without_sleeping() {
     let clock = FrozenClock::at(1_800_000_000);

@@ -74,9 +74,14 @@ impl Admin for PgStore {
     }
 
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
-        // The user's tokens, consents and sessions go with the user, in one transaction.
+        // The user's tokens, codes, device approvals, consents and sessions go with the
+        // user, in one transaction.
         let mut tx = self.pool.begin().await.map_err(classify)?;
         for statement in [
+            "DELETE FROM authgate_codes WHERE tenant = $1 AND subject =
+             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+            "DELETE FROM authgate_device_codes WHERE tenant = $1 AND subject =
+             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
             "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND tenant = $1 AND subject =
              (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
             "DELETE FROM authgate_consents WHERE tenant = $1 AND subject =

@@ -83,8 +83,13 @@ impl Admin for SqliteStore {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
         let (tenant, name) = (self.tenant.clone(), username.to_owned());
         self.write(move |conn| {
-            // The user's tokens, consents and sessions go with the user, in one transaction.
+            // The user's tokens, codes, device approvals, consents and sessions go with the
+            // user, in one transaction.
             for statement in [
+                "DELETE FROM authgate_codes WHERE tenant = ?1 AND subject =
+                 (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
+                "DELETE FROM authgate_device_codes WHERE tenant = ?1 AND subject =
+                 (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
                 "UPDATE authgate_tokens SET revoked = 1 WHERE revoked = 0 AND tenant = ?1 AND subject =
                  (SELECT subject FROM authgate_users WHERE tenant = ?1 AND username = ?2)",
                 "DELETE FROM authgate_consents WHERE tenant = ?1 AND subject =

@@ -102,6 +102,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Other(Box::new(e)))?;
         }
+        create_private(&path)?;
         let writer = Connection::open(&path).map_err(other)?;
         configure(&writer, options)?;
         // Checkpoints move off the writer (see `checkpointer`): a COMMIT never waits for
@@ -379,6 +380,29 @@ fn classify(e: rusqlite::Error) -> StorageError {
 
 fn writer_gone() -> StorageError {
     StorageError::Unavailable("the SQLite writer thread has stopped".into())
+}
+
+/// Creates the database file readable by its owner only (0600) when it does not exist yet:
+/// it holds token hashes, client secrets' hashes and sealed keys. SQLite gives its `-wal`
+/// and `-shm` files the database file's permissions.
+fn create_private(path: &Path) -> Result<(), StorageError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StorageError::Other(Box::new(e))),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// A row the codec could not read, as a rusqlite error (so it travels like one).

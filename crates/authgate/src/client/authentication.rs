@@ -195,6 +195,19 @@ mod tests {
             .unwrap()
     }
 
+    #[tokio::test]
+    async fn an_empty_secret_never_authenticates() {
+        let s = MemoryStore::new();
+        s.add_client(ClientRecord::confidential("web", ""));
+        // `Basic d2ViOg==` is `web:`.
+        let Err(e) = authenticate_client(&s, &req(Some("Basic d2ViOg=="), "grant_type=x")).await
+        else {
+            panic!("an empty secret authenticated");
+        };
+        assert_eq!(e.code(), crate::error::ErrorCode::InvalidClient);
+        assert!(!ClientRecord::confidential("web", "").check_secret(""));
+    }
+
     fn basic(id: &str, secret: &str) -> String {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         format!(

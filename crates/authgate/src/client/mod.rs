@@ -344,8 +344,11 @@ impl Client for ClientRecord {
         &self.client_id
     }
     fn check_secret(&self, secret: &str) -> bool {
-        self.secret_hash
-            .is_some_and(|h| h.ct_eq(&SecretHash::of(secret.as_bytes())))
+        // An empty secret never authenticates, whatever was stored (SECURITY.md 21).
+        !secret.is_empty()
+            && self
+                .secret_hash
+                .is_some_and(|h| h.ct_eq(&SecretHash::of(secret.as_bytes())))
     }
     fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris

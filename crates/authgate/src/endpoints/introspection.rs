@@ -8,9 +8,10 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::{authenticated_client, find_presented_token, Endpoint};
+use crate::client::presented_client_id;
 use crate::client::Client;
 use crate::config::ServerConfig;
-use crate::error::OAuth2Error;
+use crate::error::{ErrorCode, OAuth2Error};
 use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
 use crate::response::OAuth2Response;
@@ -136,6 +137,13 @@ impl Endpoint for IntrospectionEndpoint {
     async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
         let result = match authenticated_client(ctx, req).await {
             Ok(client) => self.introspect(ctx, req, client.as_ref()).await,
+            // RFC 7662 §2.1 (RFC 6749 §5.2): a caller that did not authenticate at all is
+            // told how to, with 401 and a challenge.
+            Err(e)
+                if e.code() == ErrorCode::InvalidClient && presented_client_id(req).is_none() =>
+            {
+                Err(e.with_basic_challenge())
+            }
             Err(e) => Err(e),
         };
         match result {

@@ -159,10 +159,13 @@ impl MemoryStore {
         write(&self.inner.users).remove(username).is_some()
     }
 
-    /// Revokes every token issued for a resource owner and forgets their consents and
-    /// sessions (when the owner is removed).
+    /// Revokes every token issued for a resource owner, deletes their unredeemed codes and
+    /// device approvals, and forgets their consents and sessions (when the owner is
+    /// removed).
     pub fn revoke_subject(&self, subject: &str) {
         self.revoke_where(|m| m.subject.as_deref() == Some(subject));
+        lock(&self.inner.codes).retain(|_, c| c.subject != subject);
+        lock(&self.inner.device_codes).retain(|_, d| d.subject.as_deref() != Some(subject));
         lock(&self.inner.consents).retain(|(s, _), _| s != subject);
         lock(&self.inner.sessions).retain(|_, s| s.subject != subject);
     }
