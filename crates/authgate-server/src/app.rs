@@ -917,7 +917,7 @@ async fn login_submit(
         tracing::error!(error = %e, "login: session store failed");
         return unavailable();
     }
-    tracing::info!(%username, outcome = "ok", "login");
+    tracing::info!(username = %username.escape_debug(), outcome = "ok", "login");
     let s = Session {
         sid,
         sub: owner.subject,
@@ -1005,12 +1005,12 @@ async fn authorization_answer(
     let client_id = presented_client_id(req).unwrap_or_default();
     match state.server.create_authorization_response(req, owner).await {
         Ok(res) => {
-            tracing::info!(%client_id, %username, outcome = how, "authorization");
+            tracing::info!(client_id = %client_id.escape_debug(), username = %username.escape_debug(), outcome = how, "authorization");
             into_response(res)
         }
         Err(AuthorizationError::Invalid(e)) => error_page(state, &e),
         Err(e) => {
-            tracing::info!(%client_id, %username, outcome = %e.error().code(), "authorization");
+            tracing::info!(client_id = %client_id.escape_debug(), username = %username.escape_debug(), outcome = %e.error().code(), "authorization");
             into_response(e.into_response())
         }
     }
@@ -1204,7 +1204,7 @@ async fn revoke_consent(
     let client_id = req.form_value("client_id").ok().flatten().unwrap_or("");
     match state.server.revoke_consent(&c.cookie.sub, client_id).await {
         Ok(_) => {
-            tracing::info!(%client_id, username = %c.cookie.username, "consent revoked");
+            tracing::info!(client_id = %client_id.escape_debug(), username = %c.cookie.username.escape_debug(), "consent revoked");
             see_other("/")
         }
         Err(e) => error_page(&state, &e),
@@ -1276,7 +1276,7 @@ async fn end_session(State(state): State<AppState>, OAuthRequest(req): OAuthRequ
         }
     }
     end_and_announce(&state, &c.record.sid).await;
-    tracing::info!(username = %c.cookie.username, "logout");
+    tracing::info!(username = %c.cookie.username.escape_debug(), "logout");
     clear_session_cookie(&state, done(&state))
 }
 
@@ -1442,7 +1442,7 @@ async fn device_submit(
     let approved = req.form_value("confirm").ok().flatten() == Some("yes");
     match decided {
         Ok(true) => {
-            tracing::info!(%client_id, username = %c.cookie.username, outcome = if approved { "approved" } else { "denied" }, "device authorization");
+            tracing::info!(client_id = %client_id.escape_debug(), username = %c.cookie.username.escape_debug(), outcome = if approved { "approved" } else { "denied" }, "device authorization");
             let client_name = request
                 .client
                 .client_name()
@@ -1496,7 +1496,7 @@ async fn token(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -
             .and_then(|b| b["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| res.status.to_string())
     };
-    tracing::info!(%client_id, grant_type = %grant, %outcome, latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
+    tracing::info!(client_id = %client_id.escape_debug(), grant_type = %grant.escape_debug(), outcome = %outcome.escape_debug(), latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
     OAuthResponse(res)
 }
 

@@ -1102,3 +1102,61 @@ async fn restart_keeps_tokens_and_sessions_postgres() {
     };
     restart_keeps_tokens_and_sessions(&mut server).await;
 }
+
+/// SECURITY.md 13 (logs): values from the network are escaped, so a newline in a client id,
+/// grant type or username cannot forge a log line. (At `info`, where the token and login
+/// lines are written.)
+#[tokio::test]
+async fn network_values_cannot_forge_log_lines() {
+    let dir = common::temp_dir("log-forging");
+    let (config, port) = common::write_config(&dir, &CONFIG.replace("{DATABASE}", ""));
+    let log_path = dir.join("server.log");
+    let child = std::process::Command::new(common::BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .current_dir(&dir)
+        .env("AUTHGATE_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut running = common::Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        dir: dir.clone(),
+    };
+    common::wait_ready(&mut running).await;
+    let base = running.base.clone();
+    let forged = "x\n2026-01-01T00:00:00Z  INFO authgate::app: FORGED";
+    let _ = Page::read(
+        common::http()
+            .post(format!("{base}/token"))
+            .form(&[("grant_type", forged), ("client_id", forged)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut browser = Browser::new(&base);
+    let login = browser.get("/login").await;
+    let _ = browser.submit_login(&login, forged, "wrong").await;
+    let page = browser.login("alice", "wonderland").await;
+    assert_eq!(page.status, 303);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("INFO") && log.contains("token"),
+        "info lines are written:\n{log}"
+    );
+    assert!(
+        log.contains("FORGED"),
+        "the value is logged, escaped:\n{log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "a forged line:\n{log}"
+    );
+    let _ = running.child.kill();
+    let _ = running.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
