@@ -19,7 +19,8 @@ use minijinja::{context, Environment};
 use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
-    random_token, same_token, LoginLimiter, RateLimiter, Session, Sessions, SESSION_TTL,
+    random_token, same_token, ClientAuthLimits, LoginLimiter, RateLimiter, Session, Sessions,
+    SESSION_TTL,
 };
 
 /// Router state: the engine plus what the pages need.
@@ -37,6 +38,9 @@ struct Inner {
     device_limiter: LoginLimiter,
     /// Registration requests per address.
     registrations: RateLimiter,
+    /// Failed client authentications at the token, revocation, introspection and device
+    /// authorization endpoints.
+    client_auth: ClientAuthLimits,
     pages: Environment<'static>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
@@ -219,6 +223,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             limiter,
             device_limiter: LoginLimiter::new(DEVICE_TRIES_PER_SESSION, DEVICE_TRIES_PER_ADDR, 300),
             registrations: RateLimiter::new(config.registration.requests_per_hour, 3600),
+            client_auth: ClientAuthLimits::new(10, 50, 300),
             pages: pages(config.templates_dir.as_deref())?,
             clock,
             backchannel: Backchannel::new()?,
@@ -250,16 +255,8 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/token", post(token).fallback(token).layer(cors()))
-        .route(
-            "/revoke",
-            post(authgate_axum::revoke)
-                .fallback(authgate_axum::revoke)
-                .layer(cors()),
-        )
-        .route(
-            "/introspect",
-            post(authgate_axum::introspect).fallback(authgate_axum::introspect),
-        )
+        .route("/revoke", post(revoke).fallback(revoke).layer(cors()))
+        .route("/introspect", post(introspect).fallback(introspect))
         .route("/jwks", get(jwks).fallback(jwks).layer(cors()))
         .route(
             "/userinfo",
@@ -1290,14 +1287,79 @@ const DEVICE_TRIES_PER_ADDR: usize = 30;
 /// The device authorization endpoint (RFC 8628 §3.1).
 async fn device_authorization(
     State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
     OAuthRequest(req): OAuthRequest,
 ) -> OAuthResponse {
-    OAuthResponse(
-        state
-            .server
-            .create_endpoint_response("device_authorization", &req)
-            .await,
-    )
+    let run = state
+        .server
+        .create_endpoint_response("device_authorization", &req);
+    OAuthResponse(limited(&state, &addr, &req, run).await)
+}
+
+/// The revocation endpoint (RFC 7009), behind the client authentication limits.
+async fn revoke(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
+    let run = state.server.create_revocation_response(&req);
+    OAuthResponse(limited(&state, &addr, &req, run).await)
+}
+
+/// The introspection endpoint (RFC 7662), behind the client authentication limits.
+async fn introspect(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
+    let run = state.server.create_introspection_response(&req);
+    OAuthResponse(limited(&state, &addr, &req, run).await)
+}
+
+/// Runs an endpoint where clients authenticate, within the failure limits: over them, 429
+/// with `Retry-After` and nothing checked; a failed authentication (`invalid_client`)
+/// counts. Reaching a limit is logged once, not per refused request.
+async fn limited(
+    state: &AppState,
+    addr: &str,
+    req: &OAuth2Request,
+    run: impl std::future::Future<Output = OAuth2Response>,
+) -> OAuth2Response {
+    let limits = &state.inner.client_auth;
+    let now = state.inner.clock.now();
+    let blocked = if limits.quiet() {
+        None
+    } else {
+        limits.blocked(&presented_client_id(req).unwrap_or_default(), addr, now)
+    };
+    if let Some(wait) = blocked {
+        let mut res = OAuth2Response::json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": "too many failed client authentications; try again later"
+            }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers.insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
+    let res = run.await;
+    let failed = res.status == StatusCode::UNAUTHORIZED
+        || (res.status == StatusCode::BAD_REQUEST
+            && res
+                .json_body()
+                .is_some_and(|b| b["error"] == "invalid_client"));
+    let client_id = if failed {
+        presented_client_id(req).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if failed && limits.failed(&client_id, addr, now) {
+        tracing::warn!(client_id = %client_id.escape_debug(), %addr, "client authentication refused from now on for a while: too many failures");
+    }
+    res
 }
 
 /// The verification page's entry form, with an error when a code was not accepted.
@@ -1479,9 +1541,19 @@ async fn userinfo(State(state): State<AppState>, OAuthRequest(req): OAuthRequest
 /// The token endpoint, with a log line per request: client, grant, outcome, latency.
 // Latency is measured on the monotonic clock; the injected Clock is for protocol time.
 #[allow(clippy::disallowed_methods)]
-async fn token(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
+async fn token(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    OAuthRequest(req): OAuthRequest,
+) -> OAuthResponse {
     let started = std::time::Instant::now();
-    let res = state.server.create_token_response(&req).await;
+    let res = limited(
+        &state,
+        &addr,
+        &req,
+        state.server.create_token_response(&req),
+    )
+    .await;
     let grant = req
         .form_value("grant_type")
         .ok()

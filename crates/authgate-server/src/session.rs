@@ -250,9 +250,132 @@ impl RateLimiter {
     }
 }
 
+/// Failed client authentications, per (client id, address) and per address, in a sliding
+/// window: past a limit the endpoints answer 429 before checking anything, so secrets
+/// cannot be guessed at speed. The pair (not the client id alone) is counted so that an
+/// attacker elsewhere cannot lock a client out.
+pub(crate) struct ClientAuthLimits {
+    failures: Mutex<HashMap<String, Vec<i64>>>,
+    per_pair: usize,
+    per_addr: usize,
+    window: i64,
+}
+
+/// Client ids longer than this are counted by their first characters (memory stays
+/// bounded whatever is presented).
+const KEY_CHARS: usize = 128;
+
+impl ClientAuthLimits {
+    pub(crate) fn new(per_pair: usize, per_addr: usize, window: i64) -> Self {
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            per_pair,
+            per_addr,
+            window,
+        }
+    }
+
+    fn keys(client_id: &str, addr: &str) -> [String; 2] {
+        let id: String = client_id.chars().take(KEY_CHARS).collect();
+        [format!("p:{id}\u{0}{addr}"), format!("a:{addr}")]
+    }
+
+    /// Whether no failure is counted at all: the common case, where the token endpoint
+    /// pays for one uncontended lock and nothing else.
+    pub(crate) fn quiet(&self) -> bool {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// `Some(seconds to wait)` when the pair or the address is over its limit.
+    pub(crate) fn blocked(&self, client_id: &str, addr: &str, now: i64) -> Option<i64> {
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let limits = [self.per_pair, self.per_addr];
+        let mut wait = None;
+        for (k, limit) in Self::keys(client_id, addr).iter().zip(limits) {
+            let Some(v) = map.get_mut(k) else { continue };
+            v.retain(|t| now - t < self.window);
+            if v.is_empty() {
+                map.remove(k);
+                continue;
+            }
+            if v.len() >= limit {
+                let w = (v[0] + self.window - now).max(1);
+                wait = Some(wait.map_or(w, |x: i64| x.max(w)));
+            }
+        }
+        wait
+    }
+
+    /// Counts a failure; answers true when it is the one that reached a limit (log it
+    /// once, not on every refused request).
+    pub(crate) fn failed(&self, client_id: &str, addr: &str, now: i64) -> bool {
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut reached = false;
+        for (k, limit) in Self::keys(client_id, addr)
+            .into_iter()
+            .zip([self.per_pair, self.per_addr])
+        {
+            let v = map.entry(k).or_default();
+            v.retain(|t| now - t < self.window);
+            v.push(now);
+            reached |= v.len() == limit;
+        }
+        if map.len() > 100_000 {
+            map.retain(|_, v| v.iter().any(|t| now - t < self.window));
+        }
+        reached
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_auth_failures_block_the_pair_and_the_address_only() {
+        let l = ClientAuthLimits::new(2, 3, 60);
+        assert!(!l.failed("web", "1.1.1.1", 0));
+        assert!(
+            l.failed("web", "1.1.1.1", 0),
+            "the second reaches the pair limit"
+        );
+        assert_eq!(l.blocked("web", "1.1.1.1", 10), Some(50));
+        assert_eq!(
+            l.blocked("web", "2.2.2.2", 10),
+            None,
+            "the client elsewhere is unaffected"
+        );
+        assert_eq!(
+            l.blocked("svc", "1.1.1.1", 10),
+            None,
+            "another client here too, so far"
+        );
+        l.failed("svc", "1.1.1.1", 10);
+        assert!(
+            l.blocked("svc", "1.1.1.1", 10).is_some(),
+            "now the address is over"
+        );
+        assert_eq!(
+            l.blocked("svc", "1.1.1.1", 59),
+            Some(1),
+            "until the oldest leaves"
+        );
+        assert_eq!(
+            l.blocked("web", "1.1.1.1", 60),
+            None,
+            "both windows moved on"
+        );
+        assert!(!l.quiet());
+    }
 
     #[test]
     fn an_https_issuer_gets_host_prefixed_secure_cookies() {

@@ -1160,3 +1160,48 @@ async fn network_values_cannot_forge_log_lines() {
     let _ = running.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 12 item 3: failed client authentications are limited per (client, address) and
+/// per address; past the limit 429 with Retry-After, even for the right secret, while
+/// another client from the same address still works.
+#[tokio::test]
+async fn failed_client_authentication_is_limited_with_429() {
+    let server = TestServer::sqlite("client-auth-limit", CONFIG).await;
+    let base = server.base();
+    for _ in 0..10 {
+        let page = token(
+            base,
+            Auth::Basic("batch", "wrong"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_error(&page, 401, "invalid_client");
+    }
+    for path in ["/token", "/revoke", "/introspect"] {
+        let page = post_as(
+            base,
+            path,
+            Auth::Basic("batch", "batch-secret"),
+            &[("grant_type", "client_credentials"), ("token", "x")],
+        )
+        .await;
+        assert_eq!(page.status, 429, "{path}: {}", page.body);
+        assert_eq!(page.json()["error"], "temporarily_unavailable");
+        let wait: i64 = page.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=300).contains(&wait), "{wait}");
+    }
+    issued(
+        &token(
+            base,
+            Auth::Post("svc", "svc-secret"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert_eq!(
+        log.matches("too many failures").count(),
+        1,
+        "logged once, not per refused request:\n{log}"
+    );
+}
