@@ -38,6 +38,8 @@ struct Inner {
     device_limiter: LoginLimiter,
     /// Registration requests per address.
     registrations: RateLimiter,
+    /// The reverse proxies whose forwarding headers are believed.
+    proxies: crate::proxies::TrustedProxies,
     /// Failed client authentications at the token, revocation, introspection and device
     /// authorization endpoints.
     client_auth: ClientAuthLimits,
@@ -224,6 +226,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             device_limiter: LoginLimiter::new(DEVICE_TRIES_PER_SESSION, DEVICE_TRIES_PER_ADDR, 300),
             registrations: RateLimiter::new(config.registration.requests_per_hour, 3600),
             client_auth: ClientAuthLimits::new(10, 50, 300),
+            proxies: crate::proxies::TrustedProxies::new(&config.trusted_proxies),
             pages: pages(config.templates_dir.as_deref())?,
             clock,
             backchannel: Backchannel::new()?,
@@ -811,21 +814,25 @@ fn address_key(ip: std::net::IpAddr) -> String {
     }
 }
 
-/// The peer address, when the server was started with connect info.
+/// The client's address, as the per-address limits count it: the socket's peer, or —
+/// when that peer is a trusted proxy — the address it forwarded (see `proxies`).
 pub(crate) struct PeerAddr(String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
+impl axum::extract::FromRequestParts<AppState> for PeerAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut http::request::Parts,
-        _: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(PeerAddr(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| address_key(c.0.ip())),
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |c| address_key(state.inner.proxies.client(c.0.ip(), &parts.headers)),
+                ),
         ))
     }
 }

@@ -37,6 +37,11 @@ pub(crate) struct Config {
     pub(crate) database_url: Option<String>,
     /// A folder whose `*.html` files replace the built-in page templates.
     pub(crate) templates_dir: Option<PathBuf>,
+    /// The reverse proxies in front of the server (addresses or CIDR blocks): only from
+    /// them is `X-Forwarded-For` / `Forwarded` read, to find the client's address for the
+    /// per-address limits. Empty: the socket's address is the client's.
+    #[serde(default)]
+    pub(crate) trusted_proxies: Vec<String>,
     #[serde(default)]
     pub(crate) tokens: Tokens,
     #[serde(default)]
@@ -657,6 +662,13 @@ impl Config {
         }
         self.keys.check()?;
         self.registration.check()?;
+        for p in &self.trusted_proxies {
+            crate::proxies::Cidr::parse(p).ok_or_else(|| {
+                format!(
+                    "trusted_proxies: '{p}' is not an IP address or a CIDR block like 10.0.0.0/8"
+                )
+            })?;
+        }
         let longest = self
             .tokens
             .expires_in

@@ -15,6 +15,7 @@ mod backchannel;
 mod config;
 mod documents;
 mod keys;
+mod proxies;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -375,6 +376,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         bind: bind.to_owned(),
         database_url: Some(format!("sqlite://{DEMO_DIR}/authgate.db")),
         templates_dir: None,
+        trusted_proxies: Vec::new(),
         tokens: Tokens {
             refresh_tokens: true,
             ..Tokens::default()

@@ -439,3 +439,12 @@ fn an_empty_client_secret_is_refused() {
         &["clients[0] (web).client_secret", "must not be empty"],
     );
 }
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_is_refused() {
+    refused(
+        "bad-proxy",
+        &format!("{BASE}trusted_proxies = [\"10.0.0.0/99\"]\n"),
+        &["trusted_proxies", "10.0.0.0/99"],
+    );
+}

@@ -787,3 +787,53 @@ async fn a_sector_identifier_uri_is_fetched_and_checked() {
     assert_eq!(refused.status, 400);
     assert_eq!(refused.json()["error"], "invalid_client_metadata");
 }
+
+/// Issue 12 item 1 (SECURITY.md 19): behind a trusted proxy each client's own address is
+/// limited (not the proxy's, shared by everyone); from an untrusted peer the forwarding
+/// header is ignored.
+#[tokio::test]
+async fn per_address_limits_see_through_trusted_proxies_only() {
+    let config = |proxies: &str| {
+        format!(
+            "issuer = \"http://127.0.0.1:{{PORT}}\"\nbind = \"127.0.0.1:{{PORT}}\"\n{proxies}\n[registration]\nenabled = true\nrequests_per_hour = 2\n"
+        )
+    };
+    let send = |base: String, forwarded: &'static str| async move {
+        common::http()
+            .post(format!("{base}/register"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"redirect_uris": [CB]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let behind = TestServer::sqlite(
+        "proxies-trusted",
+        &config("trusted_proxies = [\"127.0.0.1\"]"),
+    )
+    .await;
+    let base = behind.base().to_owned();
+    assert_eq!(send(base.clone(), "203.0.113.1").await, 201);
+    assert_eq!(send(base.clone(), "203.0.113.1").await, 201);
+    assert_eq!(
+        send(base.clone(), "203.0.113.1").await,
+        429,
+        "this client's limit"
+    );
+    assert_eq!(
+        send(base.clone(), "6.6.6.6, 203.0.113.2").await,
+        201,
+        "another client is unaffected"
+    );
+    let direct = TestServer::sqlite("proxies-none", &config("")).await;
+    let base = direct.base().to_owned();
+    assert_eq!(send(base.clone(), "203.0.113.1").await, 201);
+    assert_eq!(send(base.clone(), "203.0.113.2").await, 201);
+    assert_eq!(
+        send(base.clone(), "203.0.113.3").await,
+        429,
+        "the header is not believed: one address"
+    );
+}
