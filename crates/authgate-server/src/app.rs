@@ -19,8 +19,8 @@ use minijinja::{context, Environment};
 use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
-    random_token, same_token, ClientAuthLimits, LoginLimiter, RateLimiter, Session, Sessions,
-    SESSION_TTL,
+    random_token, same_token, Attempt, ClientAuthLimits, LoginLimiter, PasswordLimiter,
+    RateLimiter, Session, Sessions, SESSION_TTL,
 };
 
 /// Router state: the engine plus what the pages need.
@@ -33,7 +33,7 @@ pub(crate) struct AppState {
 struct Inner {
     store: AnyStore,
     sessions: Sessions,
-    limiter: Arc<LoginLimiter>,
+    limiter: Arc<PasswordLimiter>,
     /// Wrong user codes on the device page, per session and per address (RFC 8628 §5.1).
     device_limiter: LoginLimiter,
     /// Registration requests per address.
@@ -198,7 +198,18 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .register_endpoint(UserInfoEndpoint::new())
         .map_err(|e| e.to_string())?;
     // One limiter for the login page and the password grant: a guess is a guess.
-    let limiter = Arc::new(LoginLimiter::new(5, 20, 300));
+    let limiter = Arc::new(PasswordLimiter::new(5, 20, 5, 300));
+    {
+        // The limiter's memory ages out on a timer, not only when it grows.
+        let (limiter, clock) = (Arc::downgrade(&limiter), clock.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let Some(l) = limiter.upgrade() else { break };
+                l.purge(clock.now());
+            }
+        });
+    }
     if wants("password") {
         tracing::warn!("enabling the password grant because a client lists it; RFC 9700 section 2.4 forbids it for new deployments");
         server.register_grant(PasswordGrant::new(LimitedUsers {
@@ -456,11 +467,16 @@ impl authgate::oidc::ClaimsSource for UserClaims {
     }
 }
 
-/// The password grant's user check, behind the same attempt limits as the login page
-/// (per user: the token endpoint does not see the browser's address).
+tokio::task_local! {
+    /// The client's address during a token request, for the password grant's limits (the
+    /// engine's `UserStore` hook does not carry it).
+    static CLIENT_ADDR: String;
+}
+
+/// The password grant's user check, behind the same attempt limits as the login page.
 struct LimitedUsers {
     store: AnyStore,
-    limiter: Arc<LoginLimiter>,
+    limiter: Arc<PasswordLimiter>,
     clock: Arc<dyn Clock>,
 }
 
@@ -471,13 +487,20 @@ impl UserStore for LimitedUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<ResourceOwner>, StorageError> {
-        if !self.limiter.begin(username, None, self.clock.now()) {
-            tracing::warn!("password grant refused: too many failed attempts for one user");
-            return Ok(None);
+        let addr = CLIENT_ADDR
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| "unknown".to_owned());
+        match self.limiter.begin(username, &addr, self.clock.now()) {
+            Attempt::Refused => {
+                tracing::warn!(%addr, "password grant refused: too many failed attempts");
+                return Ok(None);
+            }
+            Attempt::Go(0) => {}
+            Attempt::Go(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
         }
         let owner = self.store.authenticate_user(username, password).await?;
         if owner.is_some() {
-            self.limiter.succeeded(username, None);
+            self.limiter.succeeded(username, &addr);
         }
         Ok(owner)
     }
@@ -860,16 +883,25 @@ async fn login_submit(
         );
     }
     let now = state.inner.clock.now();
-    if !state.inner.limiter.begin(&username, Some(&addr), now) {
-        // Failed attempts log the address, not the username: people type passwords there.
-        tracing::warn!(%addr, "login refused: too many failed attempts");
-        return login_form(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            &username,
-            Some("Too many failed attempts. Wait a few minutes and try again."),
-        );
+    match state.inner.limiter.begin(&username, &addr, now) {
+        Attempt::Refused => {
+            // Failed attempts log the address, not the username: people type passwords there.
+            tracing::warn!(%addr, "login refused: too many failed attempts");
+            let shown: String = username
+                .chars()
+                .take(crate::session::MAX_USERNAME)
+                .collect();
+            return login_form(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                &shown,
+                Some("Too many failed attempts. Wait a few minutes and try again."),
+            );
+        }
+        Attempt::Go(0) => {}
+        // Someone is guessing this user's password elsewhere: each attempt waits.
+        Attempt::Go(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
     }
     let unavailable = || {
         plain_error(
@@ -901,7 +933,7 @@ async fn login_submit(
             Some("Wrong username or password."),
         );
     };
-    state.inner.limiter.succeeded(&username, Some(&addr));
+    state.inner.limiter.succeeded(&username, &addr);
     let username = owner.username.clone().unwrap_or(username);
     // Signing in again as the same user (prompt=login, max_age) renews the session: same
     // sid, its clients kept, a new auth_time. As someone else, the old session ends.
@@ -1554,13 +1586,8 @@ async fn token(
     OAuthRequest(req): OAuthRequest,
 ) -> OAuthResponse {
     let started = std::time::Instant::now();
-    let res = limited(
-        &state,
-        &addr,
-        &req,
-        state.server.create_token_response(&req),
-    )
-    .await;
+    let run = CLIENT_ADDR.scope(addr.clone(), state.server.create_token_response(&req));
+    let res = limited(&state, &addr, &req, run).await;
     let grant = req
         .form_value("grant_type")
         .ok()

@@ -131,10 +131,11 @@ pub(crate) fn same_token(a: &str, b: &str) -> bool {
     !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Failed login attempts per username and per client address, in a sliding window.
+/// Failed attempts per key (a session) and per client address, in a sliding window: the
+/// device page's user-code guesses.
 ///
-/// An attempt is counted when it starts ([`Self::begin`]), before the slow password check,
-/// and given back if it succeeds: concurrent guesses cannot all slip past the limit.
+/// An attempt is counted when it starts ([`Self::begin`]), before the lookup, and one is
+/// given back when it succeeds: concurrent guesses cannot all slip past the limit.
 pub(crate) struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
     per_user: usize,
@@ -185,16 +186,6 @@ impl LoginLimiter {
         true
     }
 
-    /// The attempt begun for `username` succeeded: the user's failures are forgotten and
-    /// the address gets its attempt back.
-    pub(crate) fn succeeded(&self, username: &str, addr: Option<&str>) {
-        let mut map = self.map();
-        map.remove(&format!("u:{username}"));
-        if let Some(v) = addr.and_then(|a| map.get_mut(&format!("a:{a}"))) {
-            v.pop();
-        }
-    }
-
     /// The attempt begun for `key` succeeded, but earlier failures stand: only this
     /// attempt is given back, to the key and the address. (For guesses where a success
     /// proves nothing about the failures — a user code the guesser could get for
@@ -207,6 +198,126 @@ impl LoginLimiter {
         if let Some(v) = addr.and_then(|a| map.get_mut(&format!("a:{a}"))) {
             v.pop();
         }
+    }
+}
+
+/// Usernames longer than this are refused before any bookkeeping (nobody has one; an
+/// attacker would fill memory with them).
+pub(crate) const MAX_USERNAME: usize = 256;
+/// The most keys the password limiter keeps; past it the least recently used half goes.
+const MAX_KEYS: usize = 200_000;
+
+/// What a password attempt may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Go ahead, after waiting this many seconds (0 mostly).
+    Go(u64),
+    /// Refused: this address, for this user or for everyone, is over its limit.
+    Refused,
+}
+
+/// Failed password attempts (the login page and the password grant), so that guessing is
+/// slow and nobody can lock a user out (SECURITY.md 22): a hard limit per (user, address)
+/// and per address; for the user across all addresses only a growing delay — a legitimate
+/// user signing in from their own address always gets through, however many guesses are
+/// made elsewhere.
+pub(crate) struct PasswordLimiter {
+    /// Key -> attempt times (seconds).
+    failures: Mutex<HashMap<String, Vec<i64>>>,
+    per_pair: usize,
+    per_addr: usize,
+    /// Failures of a user (any address) before each attempt is delayed.
+    user_free: usize,
+    window: i64,
+}
+
+impl PasswordLimiter {
+    pub(crate) fn new(per_pair: usize, per_addr: usize, user_free: usize, window: i64) -> Self {
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            per_pair,
+            per_addr,
+            user_free,
+            window,
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<i64>>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn keys(username: &str, addr: &str) -> (String, String, String) {
+        (
+            format!("p:{username}\u{0}{addr}"),
+            format!("a:{addr}"),
+            format!("u:{username}"),
+        )
+    }
+
+    /// Starts an attempt; it counts as failed until [`Self::succeeded`].
+    pub(crate) fn begin(&self, username: &str, addr: &str, now: i64) -> Attempt {
+        if username.len() > MAX_USERNAME {
+            return Attempt::Refused;
+        }
+        let (pair, address, user) = Self::keys(username, addr);
+        let window = self.window;
+        let mut map = self.map();
+        let mut live = |k: &str| {
+            map.get_mut(k).map_or(0, |v| {
+                v.retain(|t| now - t < window);
+                v.len()
+            })
+        };
+        if live(&pair) >= self.per_pair || live(&address) >= self.per_addr {
+            return Attempt::Refused;
+        }
+        let user_failures = live(&user);
+        // 1, 2, 4, 8, 16, then 30 seconds.
+        let delay = user_failures
+            .checked_sub(self.user_free)
+            .map_or(0, |n| (1u64 << n.min(5)).min(30));
+        for k in [pair, address, user] {
+            map.entry(k).or_default().push(now);
+        }
+        if map.len() > MAX_KEYS {
+            Self::shrink(&mut map, now, window);
+        }
+        Attempt::Go(delay)
+    }
+
+    /// The attempt succeeded: the user's failures (here and overall) are forgotten and the
+    /// address gets its attempt back.
+    pub(crate) fn succeeded(&self, username: &str, addr: &str) {
+        let (pair, address, user) = Self::keys(username, addr);
+        let mut map = self.map();
+        map.remove(&pair);
+        map.remove(&user);
+        if let Some(v) = map.get_mut(&address) {
+            v.pop();
+        }
+    }
+
+    /// Drops what aged out (a timer calls it every minute).
+    pub(crate) fn purge(&self, now: i64) {
+        let window = self.window;
+        self.map().retain(|_, v| v.iter().any(|t| now - t < window));
+    }
+
+    fn shrink(map: &mut HashMap<String, Vec<i64>>, now: i64, window: i64) {
+        map.retain(|_, v| v.iter().any(|t| now - t < window));
+        if map.len() > MAX_KEYS {
+            let mut last: Vec<i64> = map.values().filter_map(|v| v.last().copied()).collect();
+            last.sort_unstable();
+            let cut = last.get(last.len() / 2).copied().unwrap_or(now);
+            map.retain(|_, v| v.last().is_some_and(|t| *t > cut));
+        }
+    }
+
+    #[cfg(test)]
+    fn keys_held(&self) -> usize {
+        self.map().len()
     }
 }
 
@@ -339,6 +450,61 @@ impl ClientAuthLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guesses_elsewhere_cannot_lock_a_user_out_but_slow_down() {
+        let l = PasswordLimiter::new(5, 20, 5, 300);
+        for _ in 0..5 {
+            assert_eq!(l.begin("alice", "6.6.6.6", 0), Attempt::Go(0));
+        }
+        assert_eq!(
+            l.begin("alice", "6.6.6.6", 1),
+            Attempt::Refused,
+            "that address, for alice"
+        );
+        // Alice at home is not locked out: delayed, since her account is being guessed at.
+        assert_eq!(l.begin("alice", "1.1.1.1", 2), Attempt::Go(1));
+        l.succeeded("alice", "1.1.1.1");
+        assert_eq!(
+            l.begin("alice", "1.1.1.1", 3),
+            Attempt::Go(0),
+            "success forgets"
+        );
+        // The attacker's address is still refused for alice, not for others (until 20).
+        assert_eq!(l.begin("alice", "6.6.6.6", 4), Attempt::Refused);
+        assert_eq!(l.begin("bob", "6.6.6.6", 4), Attempt::Go(0));
+        assert_eq!(
+            l.begin("alice", "6.6.6.6", 301),
+            Attempt::Go(0),
+            "the window slides"
+        );
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let l = PasswordLimiter::new(1000, 1000, 2, 300);
+        let delays: Vec<Attempt> = (0..10)
+            .map(|i| l.begin("carol", &format!("10.0.0.{i}"), 0))
+            .collect();
+        assert_eq!(
+            delays,
+            [0, 0, 1, 2, 4, 8, 16, 30, 30, 30].map(Attempt::Go).to_vec()
+        );
+    }
+
+    #[test]
+    fn long_usernames_are_refused_before_any_bookkeeping_and_old_keys_age_out() {
+        let l = PasswordLimiter::new(5, 20, 5, 300);
+        assert_eq!(
+            l.begin(&"x".repeat(MAX_USERNAME + 1), "1.1.1.1", 0),
+            Attempt::Refused
+        );
+        assert_eq!(l.keys_held(), 0);
+        l.begin("dave", "1.1.1.1", 0);
+        assert_eq!(l.keys_held(), 3);
+        l.purge(301);
+        assert_eq!(l.keys_held(), 0);
+    }
 
     #[test]
     fn client_auth_failures_block_the_pair_and_the_address_only() {
@@ -478,20 +644,5 @@ mod tests {
         assert!(l.begin("carol", ip, 1));
         assert!(!l.begin("dave", ip, 2), "per address");
         assert!(l.begin("alice", Some("2.2.2.2"), 61), "the window slides");
-    }
-
-    #[test]
-    fn attempts_count_when_they_start_and_success_gives_them_back() {
-        let l = LoginLimiter::new(2, 10, 60);
-        // Two concurrent guesses use up the user's attempts before either finished.
-        assert!(l.begin("alice", Some("a"), 0));
-        assert!(l.begin("alice", Some("b"), 0));
-        assert!(!l.begin("alice", Some("c"), 0));
-        l.succeeded("alice", Some("b"));
-        assert!(
-            l.begin("alice", Some("c"), 0),
-            "success clears the user's failures"
-        );
-        assert!(l.begin("bob", None, 0), "no address: per-user limit only");
     }
 }

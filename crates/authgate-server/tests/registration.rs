@@ -837,3 +837,94 @@ async fn per_address_limits_see_through_trusted_proxies_only() {
         "the header is not believed: one address"
     );
 }
+
+/// Issue 12 item 2 (SECURITY.md 22): guesses from one address lock that address out for
+/// the user (429), never the user: signing in from elsewhere still works, after a short
+/// delay while the account is under attack. The password grant counts the same way.
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // the delay is real time, measured as such
+async fn password_guesses_elsewhere_cannot_lock_a_user_out() {
+    let server = TestServer::sqlite(
+        "password-limits",
+        "issuer = \"http://127.0.0.1:{PORT}\"\nbind = \"127.0.0.1:{PORT}\"\ntrusted_proxies = [\"127.0.0.1\"]\n\n[[clients]]\nclient_id = \"svc\"\nclient_secret = \"svc-secret-0123456789\"\ngrant_types = [\"password\"]\nscope = \"profile\"\n\n[[users]]\nusername = \"alice\"\npassword = \"alice-password\"\n",
+    )
+    .await;
+    let base = server.base().to_owned();
+    let login = |from: &'static str, password: &'static str| {
+        let base = base.clone();
+        async move {
+            let http = common::http();
+            let page = Page::read(
+                http.get(format!("{base}/login"))
+                    .header("x-forwarded-for", from)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let csrf = page.hidden("csrf").unwrap();
+            let cookie = page.set_cookie("authgate_csrf").unwrap();
+            let res = http
+                .post(format!("{base}/login"))
+                .header("x-forwarded-for", from)
+                .header("cookie", cookie.split(';').next().unwrap())
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", "alice"),
+                    ("password", password),
+                    ("next", "/"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login("203.0.113.66", "guess").await, 401);
+    }
+    assert_eq!(
+        login("203.0.113.66", "alice-password").await,
+        429,
+        "that address is out, for alice"
+    );
+    // Alice from her own address: in, after a delay (her account was being guessed at).
+    let started = std::time::Instant::now();
+    assert_eq!(login("198.51.100.10", "alice-password").await, 303);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "delayed"
+    );
+    // The password grant: per address too.
+    let grant = |from: &'static str, password: &'static str| {
+        let base = base.clone();
+        async move {
+            let res = common::http()
+                .post(format!("{base}/token"))
+                .header("x-forwarded-for", from)
+                .basic_auth("svc", Some("svc-secret-0123456789"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(grant("192.0.2.77", "guess").await, 400);
+    }
+    assert_eq!(
+        grant("192.0.2.77", "alice-password").await,
+        400,
+        "refused from there"
+    );
+    assert_eq!(
+        grant("198.51.100.10", "alice-password").await,
+        200,
+        "not from alice's address"
+    );
+}
