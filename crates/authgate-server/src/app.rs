@@ -63,6 +63,25 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             .iter()
             .any(|c| c.grant_types.iter().any(|g| g == grant))
     };
+    // A client that came from the file but is no longer listed in it is reported, not
+    // silently kept. It is not removed here: servers sharing a database may run different
+    // versions of the file during a rolling change, and one must not delete what another
+    // just added. `authgate client remove` removes it (revoking its tokens and codes).
+    let listed: std::collections::HashSet<&str> = config
+        .clients
+        .iter()
+        .map(|c| c.client_id.as_str())
+        .collect();
+    let stored = store
+        .list_clients()
+        .await
+        .map_err(|e| format!("cannot list clients: {e}"))?;
+    for old in stored {
+        let from_file = old.metadata.get(FROM_CONFIG).is_some_and(|v| v == true);
+        if from_file && !listed.contains(old.client_id.as_str()) {
+            tracing::warn!(client_id = %old.client_id.escape_debug(), "a client of an earlier config file is still in the database and still works; remove it with `authgate client remove`");
+        }
+    }
     for c in &config.clients {
         warn_unsupported(c);
         store
@@ -506,6 +525,9 @@ impl UserStore for LimitedUsers {
     }
 }
 
+/// The metadata member marking a client that came from the config file.
+const FROM_CONFIG: &str = "from_config_file";
+
 fn client_record(c: &ClientConfig) -> ClientRecord {
     let method = c
         .token_endpoint_auth_method
@@ -565,7 +587,7 @@ fn client_record(c: &ClientConfig) -> ClientRecord {
     if let Some(m) = c.default_max_age {
         r = r.with_metadata("default_max_age", m);
     }
-    r
+    r.with_metadata(FROM_CONFIG, true)
 }
 
 /// Secrets shorter than this, chosen by a person in the config, start with a warning: a

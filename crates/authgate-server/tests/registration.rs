@@ -928,3 +928,39 @@ async fn password_guesses_elsewhere_cannot_lock_a_user_out() {
         "not from alice's address"
     );
 }
+
+/// Issue 12 item 7: a client dropped from the config file is reported at start (it still
+/// works until `authgate client remove`); clients made with the CLI are not.
+#[tokio::test]
+async fn a_client_dropped_from_the_config_is_reported_at_start() {
+    let mut server = TestServer::sqlite(
+        "dropped-client",
+        "issuer = \"http://127.0.0.1:{PORT}\"\nbind = \"127.0.0.1:{PORT}\"\n\n[[clients]]\nclient_id = \"keep\"\nclient_secret = \"keep-secret-0123456789\"\ngrant_types = [\"client_credentials\"]\n\n[[clients]]\nclient_id = \"dropped\"\nclient_secret = \"dropped-secret-0123456\"\ngrant_types = [\"client_credentials\"]\n",
+    )
+    .await;
+    let (code, _, err) = common::run(
+        server.dir(),
+        &[
+            "client",
+            "add",
+            "cli-made",
+            "--grant-type",
+            "client_credentials",
+            "--config",
+            "config.toml",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let path = server.dir().join("config.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut = text.find("[[clients]]\nclient_id = \"dropped\"").unwrap();
+    std::fs::write(&path, &text[..cut]).unwrap();
+    server.restart().await;
+    let log = std::fs::read_to_string(server.log.with_extension("2.log")).unwrap();
+    let reported: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("earlier config file"))
+        .collect();
+    assert_eq!(reported.len(), 1, "{log}");
+    assert!(reported[0].contains("dropped"), "{log}");
+}
