@@ -160,7 +160,7 @@ impl LoginLimiter {
     }
 
     /// Starts an attempt for `username` (and `addr`, when known): false when either is over
-    /// its limit, else the attempt is counted as failed until [`Self::succeeded`].
+    /// its limit, else the attempt is counted as failed until [`Self::give_back`] returns one.
     pub(crate) fn begin(&self, username: &str, addr: Option<&str>, now: i64) -> bool {
         let mut map = self.map();
         let mut keys = vec![(format!("u:{username}"), self.per_user)];
