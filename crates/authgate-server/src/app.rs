@@ -164,7 +164,15 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .register_grant(ClientCredentialsGrant::new())
         .register_grant(DeviceCodeGrant::new())
         .register_revoke_token_endpoint(RevocationEndpoint::new())
-        .register_introspection_endpoint(IntrospectionEndpoint::new());
+        .register_introspection_endpoint(IntrospectionEndpoint::new().policy(
+            // RFC 7662 §4: confidential clients, unless the config says `may_introspect = false`.
+            |c: &dyn Client| {
+                !c.is_public()
+                    && c.metadata()
+                        .and_then(|m| m.get(MAY_INTROSPECT))
+                        .is_none_or(|v| v != false)
+            },
+        ));
     server
         .register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
         .map_err(|e| e.to_string())?;
@@ -243,10 +251,17 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     let server: Server = Arc::new(server);
     let protector = Arc::new(ResourceProtector::from_server(&server));
 
-    let key = store
-        .shared_secret("session-key")
-        .await
-        .map_err(|e| format!("cannot read the session key: {e}"))?;
+    // The session-signing key lives outside the database (a file or the environment), so
+    // a dump of the database alone cannot forge a session.
+    let session_key_path = config
+        .keys
+        .session_key_file
+        .clone()
+        .unwrap_or_else(|| "authgate.session-key".into());
+    let (key, created) = crate::keys::session_key(&session_key_path)?;
+    if created {
+        tracing::warn!(path = %session_key_path.display(), "created a new session key; give every server on this database the same file (or AUTHGATE_SESSION_KEY)");
+    }
     let state = AppState {
         server: server.clone(),
         inner: Arc::new(Inner {
@@ -587,8 +602,14 @@ fn client_record(c: &ClientConfig) -> ClientRecord {
     if let Some(m) = c.default_max_age {
         r = r.with_metadata("default_max_age", m);
     }
+    if let Some(may) = c.may_introspect {
+        r = r.with_metadata(MAY_INTROSPECT, may);
+    }
     r.with_metadata(FROM_CONFIG, true)
 }
+
+/// The metadata member carrying a client's `may_introspect`.
+const MAY_INTROSPECT: &str = "may_introspect";
 
 /// Secrets shorter than this, chosen by a person in the config, start with a warning: a
 /// generated one (`authgate client add`) has 43 characters.

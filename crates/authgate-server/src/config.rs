@@ -194,6 +194,10 @@ pub(crate) struct Keys {
     /// beside the config file. Created on first start when missing. Every server on one
     /// database needs the same file.
     pub(crate) encryption_key_file: Option<PathBuf>,
+    /// A file holding the 32-byte key (base64) that signs session cookies; absent:
+    /// `authgate.session-key` beside the config file. Created on first start when missing;
+    /// `AUTHGATE_SESSION_KEY` overrides it. Every server on one database needs the same.
+    pub(crate) session_key_file: Option<PathBuf>,
     /// The algorithms to keep keys for.
     #[serde(default = "default_algorithms")]
     pub(crate) algorithms: Vec<String>,
@@ -212,6 +216,7 @@ impl Default for Keys {
     fn default() -> Self {
         Self {
             encryption_key_file: None,
+            session_key_file: None,
             algorithms: default_algorithms(),
             signing_period: default_signing_period(),
             publish_ahead: default_publish_ahead(),
@@ -321,6 +326,9 @@ pub(crate) struct ClientConfig {
     /// `auth_time` is always in this client's ID tokens (as it is for every client here).
     #[serde(default)]
     pub(crate) require_auth_time: bool,
+    /// Whether the client may call the introspection endpoint (RFC 7662 §4). Absent: any
+    /// confidential client may; `false` refuses it; `true` on a public client is an error.
+    pub(crate) may_introspect: Option<bool>,
 }
 
 impl ClientConfig {
@@ -696,6 +704,12 @@ impl Config {
             let at = format!("clients[{i}] ({})", c.client_id);
             if c.client_id.is_empty() {
                 return Err(format!("clients[{i}].client_id: must not be empty"));
+            }
+            if c.may_introspect == Some(true) && c.client_secret.is_none() {
+                return Err(format!(
+                    "clients[{i}] ({}).may_introspect: a public client cannot introspect (it cannot authenticate)",
+                    c.client_id
+                ));
             }
             if c.client_secret.as_deref() == Some("") {
                 return Err(format!(

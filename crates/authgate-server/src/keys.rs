@@ -12,21 +12,50 @@ use authgate::OsRng;
 /// # Errors
 /// One line naming the file: unreadable, not 32 bytes of base64, or not writable.
 pub(crate) fn load_or_create(path: &Path) -> Result<(KeyEncryptionKey, bool), String> {
-    match load_existing(path) {
+    load_or_create_named(path, "keys.encryption_key_file")
+}
+
+/// [`load_or_create`] for any 32-byte key file, its errors naming the config key `what`.
+fn load_or_create_named(path: &Path, what: &str) -> Result<(KeyEncryptionKey, bool), String> {
+    match load_named(path, what) {
         Ok(k) => Ok((k, false)),
         Err(_) if !path.exists() => match create(path) {
             Ok(k) => Ok((k, true)),
             // Another server starting beside this one created it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                load_existing(path).map(|k| (k, false))
+                load_named(path, what).map(|k| (k, false))
             }
-            Err(e) => Err(format!(
-                "keys.encryption_key_file {}: cannot create it: {e}",
-                path.display()
-            )),
+            Err(e) => Err(format!("{what} {}: cannot create it: {e}", path.display())),
         },
         Err(e) => Err(e),
     }
+}
+
+/// The environment variable that gives the session-signing key (base64, 32 bytes) instead
+/// of a file: how containers pass secrets.
+pub(crate) const SESSION_KEY_ENV: &str = "AUTHGATE_SESSION_KEY";
+
+/// The key that signs session cookies: from [`SESSION_KEY_ENV`], else from `path` (created
+/// owner-only on first start). Never from the database, so that a dump of it cannot forge a
+/// session. Answers the key's bytes and whether the file was created.
+///
+/// # Errors
+/// One line naming the variable or the file.
+pub(crate) fn session_key(path: &Path) -> Result<(Vec<u8>, bool), String> {
+    if let Ok(v) = std::env::var(SESSION_KEY_ENV) {
+        let key = KeyEncryptionKey::from_base64(&v)
+            .ok_or_else(|| format!("{SESSION_KEY_ENV}: not a base64 32-byte key"))?;
+        return Ok((key_bytes(&key), false));
+    }
+    let (key, created) = load_or_create_named(path, "keys.session_key_file")?;
+    Ok((key_bytes(&key), created))
+}
+
+fn key_bytes(key: &KeyEncryptionKey) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key.to_base64())
+        .unwrap_or_default()
 }
 
 /// Reads the key encryption key at `path`, which must exist. Warns when others than its
@@ -35,23 +64,19 @@ pub(crate) fn load_or_create(path: &Path) -> Result<(KeyEncryptionKey, bool), St
 /// # Errors
 /// One line naming the file: missing, unreadable, or not 32 bytes of base64.
 pub(crate) fn load_existing(path: &Path) -> Result<KeyEncryptionKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "keys.encryption_key_file {}: cannot read it: {e}",
-            path.display()
-        )
-    })?;
-    let key = KeyEncryptionKey::from_base64(&text).ok_or_else(|| {
-        format!(
-            "keys.encryption_key_file {}: not a base64 32-byte key",
-            path.display()
-        )
-    })?;
+    load_named(path, "keys.encryption_key_file")
+}
+
+fn load_named(path: &Path, what: &str) -> Result<KeyEncryptionKey, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{what} {}: cannot read it: {e}", path.display()))?;
+    let key = KeyEncryptionKey::from_base64(&text)
+        .ok_or_else(|| format!("{what} {}: not a base64 32-byte key", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
-            tracing::warn!(path = %path.display(), "the key encryption key file is readable by others than its owner; chmod 600 it");
+            tracing::warn!(path = %path.display(), "{what}: the file is readable by others than its owner; chmod 600 it");
         }
     }
     Ok(key)

@@ -383,6 +383,9 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         },
         keys: Keys {
             encryption_key_file: Some(std::path::PathBuf::from(format!("{DEMO_DIR}/authgate.kek"))),
+            session_key_file: Some(std::path::PathBuf::from(format!(
+                "{DEMO_DIR}/authgate.session-key"
+            ))),
             ..Keys::default()
         },
         clients: vec![ClientConfig {

@@ -448,3 +448,12 @@ fn a_trusted_proxy_that_is_not_an_address_is_refused() {
         &["trusted_proxies", "10.0.0.0/99"],
     );
 }
+
+#[test]
+fn a_public_client_allowed_to_introspect_is_refused() {
+    refused(
+        "public-introspect",
+        &format!("{BASE}\n[[clients]]\nclient_id = \"spa\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\nmay_introspect = true\n"),
+        &["clients[0] (spa).may_introspect", "public"],
+    );
+}

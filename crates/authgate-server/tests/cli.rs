@@ -629,3 +629,55 @@ fn the_demo_refuses_a_public_bind_without_the_explicit_flag() {
     assert!(stderr.contains("--insecure-demo"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 12 item 5: the session-signing key is a file of its own (owner-only), or
+/// AUTHGATE_SESSION_KEY: not in the database, so a database dump cannot forge a session. A
+/// session signed with one key is not accepted under another.
+#[tokio::test]
+async fn the_session_key_is_a_private_file_or_the_environment_not_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, config, port) = setup("session-key");
+    cli_ok(&dir, &config, &["user", "add", "erin", "--password", "pw"]);
+    let server = common::start(&dir, &config, port).await;
+    let key_file = dir.join("authgate.session-key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let mut browser = Browser::new(&server.base);
+    browser.login("erin", "pw").await;
+    let signed_in = browser.get("/").await;
+    assert!(signed_in.body.contains("erin"), "{}", signed_in.body);
+    drop(server);
+    // The same database, another key (from the environment): the old cookie is no session.
+    let child = std::process::Command::new(common::BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .current_dir(&dir)
+        .env("AUTHGATE_LOG", "warn")
+        .env(
+            "AUTHGATE_SESSION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut other = common::Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        dir: dir.clone(),
+    };
+    common::wait_ready(&mut other).await;
+    let page = browser.get("/").await;
+    assert!(
+        !page.body.contains("erin"),
+        "a session under another key: {}",
+        page.body
+    );
+    browser.login("erin", "pw").await;
+    assert!(
+        browser.get("/").await.body.contains("erin"),
+        "signing in again works"
+    );
+    drop(other);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -61,6 +61,8 @@ grant_types = ["client_credentials"]
 response_types = []
 scope = "read"
 token_endpoint_auth_method = "client_secret_basic"
+# It may not introspect (issue 12 item 8).
+may_introspect = false
 
 # A public single-page application.
 [[clients]]
@@ -769,6 +771,15 @@ async fn introspection_answers_active_then_inactive_rfc7662_2_2(base: &str) {
     .await;
     assert_eq!(unknown.json(), json!({ "active": false }));
 
+    // A confidential client the config forbids (`may_introspect = false`) may not either.
+    let forbidden = post_as(
+        base,
+        "/introspect",
+        Auth::Basic("batch", "batch-secret"),
+        &[("token", &access)],
+    )
+    .await;
+    assert_error(&forbidden, 400, "unauthorized_client");
     // A public client may not introspect (the default policy).
     let public = post_as(
         base,
