@@ -288,30 +288,37 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         protector,
         ScopeRequirement::all_of("profile"),
     ));
+    let origins = cors_origins(config);
     Ok(Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/.well-known/openid-configuration",
-            get(authgate_axum::metadata).layer(cors()),
+            get(authgate_axum::metadata).layer(cors(None)),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(authgate_axum::metadata).layer(cors()),
+            get(authgate_axum::metadata).layer(cors(None)),
         )
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
-        .route("/token", post(token).fallback(token).layer(cors()))
-        .route("/revoke", post(revoke).fallback(revoke).layer(cors()))
+        .route(
+            "/token",
+            post(token).fallback(token).layer(cors(Some(&origins))),
+        )
+        .route(
+            "/revoke",
+            post(revoke).fallback(revoke).layer(cors(Some(&origins))),
+        )
         .route("/introspect", post(introspect).fallback(introspect))
-        .route("/jwks", get(jwks).fallback(jwks).layer(cors()))
+        .route("/jwks", get(jwks).fallback(jwks).layer(cors(None)))
         .route(
             "/userinfo",
             get(userinfo)
                 .post(userinfo)
                 .fallback(userinfo)
-                .layer(cors()),
+                .layer(cors(Some(&origins))),
         )
         .route("/end_session", get(end_session).post(end_session))
         .route(
@@ -330,17 +337,50 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .with_state(state))
 }
 
-/// What browsers' OpenID Connect clients call from another origin: discovery, the keys,
-/// UserInfo, and the token and revocation endpoints (a single-page app redeems its code
-/// with PKCE). No cookies are involved (credentials travel in `Authorization` or the
-/// body), so any origin may read the answers.
-fn cors() -> tower_http::cors::CorsLayer {
+/// CORS for what browsers' applications call from another origin (SECURITY.md 17): the
+/// discovery documents and the keys for any origin (public data); the token, revocation
+/// and UserInfo endpoints for `allowed` origins only (`cors_origins` and the origins of the
+/// configured clients' redirect URIs, where single-page apps live). No cookies are involved
+/// (credentials travel in `Authorization` or the body). Preflights are answered by the
+/// layer, without reaching the endpoint or the store. The authorization endpoint and the
+/// pages send no CORS headers.
+fn cors(allowed: Option<&[HeaderValue]>) -> tower_http::cors::CorsLayer {
+    let origin = match allowed {
+        None => tower_http::cors::AllowOrigin::any(),
+        Some(list) => tower_http::cors::AllowOrigin::list(list.iter().cloned()),
+    };
     tower_http::cors::CorsLayer::new()
-        .allow_origin(tower_http::cors::Any)
+        .allow_origin(origin)
         .allow_methods([http::Method::GET, http::Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600))
+}
+
+/// The origins allowed to call the token, revocation and UserInfo endpoints: the config's
+/// `cors_origins` and the origin of every configured client's http(s) redirect URI.
+fn cors_origins(config: &Config) -> Vec<HeaderValue> {
+    let mut origins: Vec<String> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| url::Url::parse(o).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    for c in &config.clients {
+        for uri in &c.redirect_uris {
+            if let Ok(u) = url::Url::parse(uri) {
+                if matches!(u.scheme(), "https" | "http") {
+                    origins.push(u.origin().ascii_serialization());
+                }
+            }
+        }
+    }
+    origins.sort();
+    origins.dedup();
+    origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect()
 }
 
 /// Dynamic client registration (RFC 7591, RFC 7592) as `[registration]` configures it.

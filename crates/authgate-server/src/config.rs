@@ -42,6 +42,10 @@ pub(crate) struct Config {
     /// per-address limits. Empty: the socket's address is the client's.
     #[serde(default)]
     pub(crate) trusted_proxies: Vec<String>,
+    /// Browser origins (`https://app.example`) allowed to call the token, revocation and
+    /// UserInfo endpoints besides the origins of the clients' redirect URIs.
+    #[serde(default)]
+    pub(crate) cors_origins: Vec<String>,
     #[serde(default)]
     pub(crate) tokens: Tokens,
     #[serde(default)]
@@ -670,6 +674,17 @@ impl Config {
         }
         self.keys.check()?;
         self.registration.check()?;
+        for o in &self.cors_origins {
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "https" | "http")
+                    && u.origin().ascii_serialization() == o.trim_end_matches('/')
+            });
+            if !ok {
+                return Err(format!(
+                    "cors_origins: '{o}' is not an origin like https://app.example (scheme, host, port; no path)"
+                ));
+            }
+        }
         for p in &self.trusted_proxies {
             crate::proxies::Cidr::parse(p).ok_or_else(|| {
                 format!(

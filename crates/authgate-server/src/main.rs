@@ -377,6 +377,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         database_url: Some(format!("sqlite://{DEMO_DIR}/authgate.db")),
         templates_dir: None,
         trusted_proxies: Vec::new(),
+        cors_origins: Vec::new(),
         tokens: Tokens {
             refresh_tokens: true,
             ..Tokens::default()

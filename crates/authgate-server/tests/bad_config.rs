@@ -457,3 +457,12 @@ fn a_public_client_allowed_to_introspect_is_refused() {
         &["clients[0] (spa).may_introspect", "public"],
     );
 }
+
+#[test]
+fn a_cors_origin_with_a_path_is_refused() {
+    refused(
+        "bad-cors",
+        &format!("{BASE}cors_origins = [\"https://app.example/spa\"]\n"),
+        &["cors_origins", "https://app.example/spa"],
+    );
+}

@@ -23,6 +23,7 @@ const CONFIG: &str = r#"
 issuer = "http://127.0.0.1:{PORT}"
 bind = "127.0.0.1:{PORT}"
 {DATABASE}
+cors_origins = ["https://spa.example"]
 
 [tokens]
 refresh_tokens = true
@@ -253,7 +254,17 @@ async fn userinfo_answers_the_granted_claims_by_get_and_post_with_cors_oidc_core
     let at = body["access_token"].as_str().unwrap();
     let got = userinfo_get(base, at, Some("https://spa.example")).await;
     assert_eq!(got.status, 200, "{}", got.body);
-    assert_eq!(got.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        got.header("access-control-allow-origin"),
+        Some("https://spa.example"),
+        "a configured origin (SECURITY.md 17)"
+    );
+    let elsewhere = userinfo_get(base, at, Some("https://evil.example")).await;
+    assert_eq!(
+        elsewhere.header("access-control-allow-origin"),
+        None,
+        "not configured"
+    );
     assert_eq!(
         got.json(),
         json!({
@@ -306,8 +317,41 @@ async fn userinfo_answers_the_granted_claims_by_get_and_post_with_cors_oidc_core
     .await;
     assert_eq!(
         token_preflight.header("access-control-allow-origin"),
-        Some("*")
+        Some("https://spa.example")
     );
+    // A configured client's redirect origin is allowed without being listed.
+    let own = Page::read(
+        common::http()
+            .request(reqwest::Method::OPTIONS, format!("{base}/token"))
+            .header("origin", "http://127.0.0.1:9")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        own.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:9")
+    );
+    // Discovery and the keys are public: any origin. The pages: none.
+    for (path, want) in [
+        ("/.well-known/openid-configuration", Some("*")),
+        ("/jwks", Some("*")),
+        ("/login", None),
+        ("/authorize?client_id=rp&response_type=code", None),
+    ] {
+        let page = Page::read(
+            common::http()
+                .get(format!("{base}{path}"))
+                .header("origin", "https://evil.example")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.header("access-control-allow-origin"), want, "{path}");
+    }
     // RFC 6750 §3.1: no token / a bad token.
     let bad = userinfo_get(base, "not-a-token", None).await;
     assert_eq!(bad.status, 401);
