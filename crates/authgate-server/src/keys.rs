@@ -12,7 +12,24 @@ use authgate::OsRng;
 /// # Errors
 /// One line naming the file: unreadable, not 32 bytes of base64, or not writable.
 pub(crate) fn load_or_create(path: &Path) -> Result<(KeyEncryptionKey, bool), String> {
+    if let Some(k) = from_env(KEK_ENV)? {
+        return Ok((k, false));
+    }
     load_or_create_named(path, "keys.encryption_key_file")
+}
+
+/// The environment variable that gives the key encryption key (base64, 32 bytes) instead
+/// of `keys.encryption_key_file`: how containers pass secrets.
+pub(crate) const KEK_ENV: &str = "AUTHGATE_KEY_ENCRYPTION_KEY";
+
+/// A 32-byte key from an environment variable, if it is set.
+fn from_env(var: &str) -> Result<Option<KeyEncryptionKey>, String> {
+    match std::env::var(var) {
+        Ok(v) => KeyEncryptionKey::from_base64(&v)
+            .map(Some)
+            .ok_or_else(|| format!("{var}: not a base64 32-byte key")),
+        Err(_) => Ok(None),
+    }
 }
 
 /// [`load_or_create`] for any 32-byte key file, its errors naming the config key `what`.
@@ -42,9 +59,7 @@ pub(crate) const SESSION_KEY_ENV: &str = "AUTHGATE_SESSION_KEY";
 /// # Errors
 /// One line naming the variable or the file.
 pub(crate) fn session_key(path: &Path) -> Result<(Vec<u8>, bool), String> {
-    if let Ok(v) = std::env::var(SESSION_KEY_ENV) {
-        let key = KeyEncryptionKey::from_base64(&v)
-            .ok_or_else(|| format!("{SESSION_KEY_ENV}: not a base64 32-byte key"))?;
+    if let Some(key) = from_env(SESSION_KEY_ENV)? {
         return Ok((key_bytes(&key), false));
     }
     let (key, created) = load_or_create_named(path, "keys.session_key_file")?;
@@ -64,6 +79,9 @@ fn key_bytes(key: &KeyEncryptionKey) -> Vec<u8> {
 /// # Errors
 /// One line naming the file: missing, unreadable, or not 32 bytes of base64.
 pub(crate) fn load_existing(path: &Path) -> Result<KeyEncryptionKey, String> {
+    if let Some(k) = from_env(KEK_ENV)? {
+        return Ok(k);
+    }
     load_named(path, "keys.encryption_key_file")
 }
 

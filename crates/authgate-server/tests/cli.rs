@@ -681,3 +681,48 @@ async fn the_session_key_is_a_private_file_or_the_environment_not_the_database()
     drop(other);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 12 item 5: the key encryption key may come from AUTHGATE_KEY_ENCRYPTION_KEY (no
+/// file is written then); the signing keys it sealed open only with it.
+#[tokio::test]
+async fn the_key_encryption_key_may_come_from_the_environment() {
+    let (dir, config, port) = setup("kek-env");
+    let serve = |key: &str| {
+        std::process::Command::new(common::BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .current_dir(&dir)
+            .env("AUTHGATE_LOG", "warn")
+            .env("AUTHGATE_KEY_ENCRYPTION_KEY", key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let k1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    let k2 = "HxwdGhsYGRYXFBUSExAREA4PDA0KCwgJBgcEBQIDAAE";
+    let mut first = common::Running {
+        child: serve(k1),
+        base: format!("http://127.0.0.1:{port}"),
+        dir: dir.clone(),
+    };
+    common::wait_ready(&mut first).await;
+    assert!(
+        !dir.join("authgate.kek").exists(),
+        "no key file when the environment gives the key"
+    );
+    drop(first);
+    // Another key cannot open the stored signing keys: the start fails, naming why.
+    let out = serve(k2).wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be decrypted"), "{stderr}");
+    let mut again = common::Running {
+        child: serve(k1),
+        base: format!("http://127.0.0.1:{port}"),
+        dir: dir.clone(),
+    };
+    common::wait_ready(&mut again).await;
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
