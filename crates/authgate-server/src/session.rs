@@ -131,57 +131,147 @@ pub(crate) fn same_token(a: &str, b: &str) -> bool {
     !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// Event times per key, within a sliding window: the one structure under every limiter
+/// here. Memory stays bounded: keys whose events aged out go when the map grows, and past
+/// `max_keys` the half least recently active goes too.
+struct Windows {
+    map: Mutex<HashMap<String, Vec<i64>>>,
+    window: i64,
+    max_keys: usize,
+}
+
+/// The locked map, for one limiter decision.
+struct Held<'a> {
+    map: std::sync::MutexGuard<'a, HashMap<String, Vec<i64>>>,
+    window: i64,
+    max_keys: usize,
+}
+
+impl Windows {
+    fn new(window: i64, max_keys: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            window,
+            max_keys,
+        }
+    }
+
+    fn lock(&self) -> Held<'_> {
+        Held {
+            map: self
+                .map
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            window: self.window,
+            max_keys: self.max_keys,
+        }
+    }
+}
+
+impl Held<'_> {
+    /// The events of `key` still in the window at `now` (older ones are dropped).
+    fn live(&mut self, key: &str, now: i64) -> usize {
+        let window = self.window;
+        let Some(v) = self.map.get_mut(key) else {
+            return 0;
+        };
+        v.retain(|t| now - t < window);
+        let n = v.len();
+        if n == 0 {
+            self.map.remove(key);
+        }
+        n
+    }
+
+    /// Seconds until the oldest live event of `key` leaves the window (at least 1).
+    fn wait(&self, key: &str, now: i64) -> i64 {
+        let oldest = self.map.get(key).and_then(|v| v.first().copied());
+        (oldest.unwrap_or(now) + self.window - now).max(1)
+    }
+
+    /// Records an event; answers the key's count with it.
+    fn push(&mut self, key: String, now: i64) -> usize {
+        let v = self.map.entry(key).or_default();
+        v.push(now);
+        let n = v.len();
+        if self.map.len() > self.max_keys {
+            self.shrink(now);
+        }
+        n
+    }
+
+    /// Takes the latest event of `key` back.
+    fn pop(&mut self, key: &str) {
+        if let Some(v) = self.map.get_mut(key) {
+            v.pop();
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.map.remove(key);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Drops keys whose events all aged out.
+    fn purge(&mut self, now: i64) {
+        let window = self.window;
+        self.map.retain(|_, v| v.iter().any(|t| now - t < window));
+    }
+
+    fn shrink(&mut self, now: i64) {
+        self.purge(now);
+        if self.map.len() > self.max_keys {
+            let mut last: Vec<i64> = self
+                .map
+                .values()
+                .filter_map(|v| v.last().copied())
+                .collect();
+            last.sort_unstable();
+            let cut = last.get(last.len() / 2).copied().unwrap_or(now);
+            self.map.retain(|_, v| v.last().is_some_and(|t| *t > cut));
+        }
+    }
+}
+
+/// The most keys a limiter keeps.
+const MAX_KEYS: usize = 200_000;
+
 /// Failed attempts per key (a session) and per client address, in a sliding window: the
 /// device page's user-code guesses.
 ///
 /// An attempt is counted when it starts ([`Self::begin`]), before the lookup, and one is
 /// given back when it succeeds: concurrent guesses cannot all slip past the limit.
 pub(crate) struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    failures: Windows,
     per_user: usize,
     per_addr: usize,
-    window: i64,
 }
 
 impl LoginLimiter {
     pub(crate) fn new(per_user: usize, per_addr: usize, window: i64) -> Self {
         Self {
-            failures: Mutex::new(HashMap::new()),
+            failures: Windows::new(window, MAX_KEYS),
             per_user,
             per_addr,
-            window,
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<i64>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Starts an attempt for `username` (and `addr`, when known): false when either is over
-    /// its limit, else the attempt is counted as failed until [`Self::give_back`] returns one.
-    pub(crate) fn begin(&self, username: &str, addr: Option<&str>, now: i64) -> bool {
-        let mut map = self.map();
-        let mut keys = vec![(format!("u:{username}"), self.per_user)];
+    /// Starts an attempt for `key` (and `addr`, when known): false when either is over its
+    /// limit, else the attempt is counted as failed until [`Self::give_back`] returns one.
+    pub(crate) fn begin(&self, key: &str, addr: Option<&str>, now: i64) -> bool {
+        let mut held = self.failures.lock();
+        let mut keys = vec![(format!("u:{key}"), self.per_user)];
         if let Some(a) = addr {
             keys.push((format!("a:{a}"), self.per_addr));
         }
-        for (k, limit) in &keys {
-            let n = map.get_mut(k).map_or(0, |v| {
-                v.retain(|t| now - t < self.window);
-                v.len()
-            });
-            if n >= *limit {
-                return false;
-            }
+        if keys.iter().any(|(k, limit)| held.live(k, now) >= *limit) {
+            return false;
         }
         for (k, _) in keys {
-            map.entry(k).or_default().push(now);
-        }
-        // Bound memory: forget keys whose attempts have all aged out.
-        if map.len() > 100_000 {
-            map.retain(|_, v| v.iter().any(|t| now - t < self.window));
+            held.push(k, now);
         }
         true
     }
@@ -191,12 +281,10 @@ impl LoginLimiter {
     /// proves nothing about the failures — a user code the guesser could get for
     /// themselves — so that a success cannot wipe the count.)
     pub(crate) fn give_back(&self, key: &str, addr: Option<&str>) {
-        let mut map = self.map();
-        if let Some(v) = map.get_mut(&format!("u:{key}")) {
-            v.pop();
-        }
-        if let Some(v) = addr.and_then(|a| map.get_mut(&format!("a:{a}"))) {
-            v.pop();
+        let mut held = self.failures.lock();
+        held.pop(&format!("u:{key}"));
+        if let Some(a) = addr {
+            held.pop(&format!("a:{a}"));
         }
     }
 }
@@ -204,8 +292,6 @@ impl LoginLimiter {
 /// Usernames longer than this are refused before any bookkeeping (nobody has one; an
 /// attacker would fill memory with them).
 pub(crate) const MAX_USERNAME: usize = 256;
-/// The most keys the password limiter keeps; past it the least recently used half goes.
-const MAX_KEYS: usize = 200_000;
 
 /// What a password attempt may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,30 +308,21 @@ pub(crate) enum Attempt {
 /// user signing in from their own address always gets through, however many guesses are
 /// made elsewhere.
 pub(crate) struct PasswordLimiter {
-    /// Key -> attempt times (seconds).
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    failures: Windows,
     per_pair: usize,
     per_addr: usize,
     /// Failures of a user (any address) before each attempt is delayed.
     user_free: usize,
-    window: i64,
 }
 
 impl PasswordLimiter {
     pub(crate) fn new(per_pair: usize, per_addr: usize, user_free: usize, window: i64) -> Self {
         Self {
-            failures: Mutex::new(HashMap::new()),
+            failures: Windows::new(window, MAX_KEYS),
             per_pair,
             per_addr,
             user_free,
-            window,
         }
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<i64>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn keys(username: &str, addr: &str) -> (String, String, String) {
@@ -262,27 +339,17 @@ impl PasswordLimiter {
             return Attempt::Refused;
         }
         let (pair, address, user) = Self::keys(username, addr);
-        let window = self.window;
-        let mut map = self.map();
-        let mut live = |k: &str| {
-            map.get_mut(k).map_or(0, |v| {
-                v.retain(|t| now - t < window);
-                v.len()
-            })
-        };
-        if live(&pair) >= self.per_pair || live(&address) >= self.per_addr {
+        let mut held = self.failures.lock();
+        if held.live(&pair, now) >= self.per_pair || held.live(&address, now) >= self.per_addr {
             return Attempt::Refused;
         }
-        let user_failures = live(&user);
+        let user_failures = held.live(&user, now);
         // 1, 2, 4, 8, 16, then 30 seconds.
         let delay = user_failures
             .checked_sub(self.user_free)
             .map_or(0, |n| (1u64 << n.min(5)).min(30));
         for k in [pair, address, user] {
-            map.entry(k).or_default().push(now);
-        }
-        if map.len() > MAX_KEYS {
-            Self::shrink(&mut map, now, window);
+            held.push(k, now);
         }
         Attempt::Go(delay)
     }
@@ -291,72 +358,46 @@ impl PasswordLimiter {
     /// address gets its attempt back.
     pub(crate) fn succeeded(&self, username: &str, addr: &str) {
         let (pair, address, user) = Self::keys(username, addr);
-        let mut map = self.map();
-        map.remove(&pair);
-        map.remove(&user);
-        if let Some(v) = map.get_mut(&address) {
-            v.pop();
-        }
+        let mut held = self.failures.lock();
+        held.remove(&pair);
+        held.remove(&user);
+        held.pop(&address);
     }
 
     /// Drops what aged out (a timer calls it every minute).
     pub(crate) fn purge(&self, now: i64) {
-        let window = self.window;
-        self.map().retain(|_, v| v.iter().any(|t| now - t < window));
-    }
-
-    fn shrink(map: &mut HashMap<String, Vec<i64>>, now: i64, window: i64) {
-        map.retain(|_, v| v.iter().any(|t| now - t < window));
-        if map.len() > MAX_KEYS {
-            let mut last: Vec<i64> = map.values().filter_map(|v| v.last().copied()).collect();
-            last.sort_unstable();
-            let cut = last.get(last.len() / 2).copied().unwrap_or(now);
-            map.retain(|_, v| v.last().is_some_and(|t| *t > cut));
-        }
+        self.failures.lock().purge(now);
     }
 
     #[cfg(test)]
     fn keys_held(&self) -> usize {
-        self.map().len()
+        self.failures.lock().map.len()
     }
 }
 
 /// Requests per key (an address) in a sliding window: what the registration endpoint
-/// allows one address. Memory stays bounded: keys whose requests all aged out are dropped
-/// once the map grows.
+/// allows one address.
 pub(crate) struct RateLimiter {
-    hits: Mutex<HashMap<String, Vec<i64>>>,
+    hits: Windows,
     limit: usize,
-    window: i64,
 }
 
 impl RateLimiter {
     pub(crate) fn new(limit: usize, window: i64) -> Self {
         Self {
-            hits: Mutex::new(HashMap::new()),
+            hits: Windows::new(window, MAX_KEYS),
             limit,
-            window,
         }
     }
 
     /// Counts a request of `key` at `now`: `Ok(())` within the limit, else `Err(seconds)`
     /// until the oldest counted request leaves the window (for `Retry-After`).
     pub(crate) fn hit(&self, key: &str, now: i64) -> Result<(), i64> {
-        let mut map = self
-            .hits
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window = self.window;
-        let v = map.entry(key.to_owned()).or_default();
-        v.retain(|t| now - t < window);
-        if v.len() >= self.limit {
-            let oldest = v.first().copied().unwrap_or(now);
-            return Err((oldest + window - now).max(1));
+        let mut held = self.hits.lock();
+        if held.live(key, now) >= self.limit {
+            return Err(held.wait(key, now));
         }
-        v.push(now);
-        if map.len() > 100_000 {
-            map.retain(|_, v| v.iter().any(|t| now - t < window));
-        }
+        held.push(key.to_owned(), now);
         Ok(())
     }
 }
@@ -366,10 +407,9 @@ impl RateLimiter {
 /// cannot be guessed at speed. The pair (not the client id alone) is counted so that an
 /// attacker elsewhere cannot lock a client out.
 pub(crate) struct ClientAuthLimits {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    failures: Windows,
     per_pair: usize,
     per_addr: usize,
-    window: i64,
 }
 
 /// Client ids longer than this are counted by their first characters (memory stays
@@ -379,45 +419,33 @@ const KEY_CHARS: usize = 128;
 impl ClientAuthLimits {
     pub(crate) fn new(per_pair: usize, per_addr: usize, window: i64) -> Self {
         Self {
-            failures: Mutex::new(HashMap::new()),
+            failures: Windows::new(window, MAX_KEYS),
             per_pair,
             per_addr,
-            window,
         }
     }
 
-    fn keys(client_id: &str, addr: &str) -> [String; 2] {
+    fn keys(&self, client_id: &str, addr: &str) -> [(String, usize); 2] {
         let id: String = client_id.chars().take(KEY_CHARS).collect();
-        [format!("p:{id}\u{0}{addr}"), format!("a:{addr}")]
+        [
+            (format!("p:{id}\u{0}{addr}"), self.per_pair),
+            (format!("a:{addr}"), self.per_addr),
+        ]
     }
 
     /// Whether no failure is counted at all: the common case, where the token endpoint
     /// pays for one uncontended lock and nothing else.
     pub(crate) fn quiet(&self) -> bool {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_empty()
+        self.failures.lock().is_empty()
     }
 
     /// `Some(seconds to wait)` when the pair or the address is over its limit.
     pub(crate) fn blocked(&self, client_id: &str, addr: &str, now: i64) -> Option<i64> {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let limits = [self.per_pair, self.per_addr];
+        let mut held = self.failures.lock();
         let mut wait = None;
-        for (k, limit) in Self::keys(client_id, addr).iter().zip(limits) {
-            let Some(v) = map.get_mut(k) else { continue };
-            v.retain(|t| now - t < self.window);
-            if v.is_empty() {
-                map.remove(k);
-                continue;
-            }
-            if v.len() >= limit {
-                let w = (v[0] + self.window - now).max(1);
-                wait = Some(wait.map_or(w, |x: i64| x.max(w)));
+        for (k, limit) in self.keys(client_id, addr) {
+            if held.live(&k, now) >= limit {
+                wait = wait.max(Some(held.wait(&k, now)));
             }
         }
         wait
@@ -426,22 +454,11 @@ impl ClientAuthLimits {
     /// Counts a failure; answers true when it is the one that reached a limit (log it
     /// once, not on every refused request).
     pub(crate) fn failed(&self, client_id: &str, addr: &str, now: i64) -> bool {
-        let mut map = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self.failures.lock();
         let mut reached = false;
-        for (k, limit) in Self::keys(client_id, addr)
-            .into_iter()
-            .zip([self.per_pair, self.per_addr])
-        {
-            let v = map.entry(k).or_default();
-            v.retain(|t| now - t < self.window);
-            v.push(now);
-            reached |= v.len() == limit;
-        }
-        if map.len() > 100_000 {
-            map.retain(|_, v| v.iter().any(|t| now - t < self.window));
+        for (k, limit) in self.keys(client_id, addr) {
+            held.live(&k, now);
+            reached |= held.push(k, now) == limit;
         }
         reached
     }

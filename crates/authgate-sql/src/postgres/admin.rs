@@ -7,34 +7,21 @@ use sqlx::Row;
 
 use super::clients::client_row;
 use super::{classify, column, PgStore};
-use crate::codec::{ClientValues, CLIENT_COLUMNS};
+use crate::codec::CLIENT_COLUMNS;
 use crate::{Admin, InitialAccessToken, NewUser, UserInfo};
 
 #[async_trait]
 impl Admin for PgStore {
     async fn upsert_client(&self, c: &ClientRecord) -> Result<(), StorageError> {
-        let v = ClientValues::of(c);
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (tenant, client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash,
                client_name = EXCLUDED.client_name, redirect_uris = EXCLUDED.redirect_uris,
                grant_types = EXCLUDED.grant_types, response_types = EXCLUDED.response_types,
                scope = EXCLUDED.scope, auth_method = EXCLUDED.auth_method,
                metadata = EXCLUDED.metadata"
-        ))
-        .bind(&*self.tenant)
-        .bind(v.client_id)
-        .bind(v.secret_hash)
-        .bind(v.client_name)
-        .bind(v.redirect_uris)
-        .bind(v.grant_types)
-        .bind(v.response_types)
-        .bind(v.scope)
-        .bind(v.auth_method)
-        .bind(v.metadata)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
+        );
+        self.execute_client(&sql, c).await?;
         Ok(())
     }
 
@@ -76,34 +63,25 @@ impl Admin for PgStore {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError> {
         // The user's tokens, codes, device approvals, consents and sessions go with the
         // user, in one transaction.
-        let mut tx = self.pool.begin().await.map_err(classify)?;
-        for statement in [
-            "DELETE FROM authgate_codes WHERE tenant = $1 AND subject =
-             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-            "DELETE FROM authgate_device_codes WHERE tenant = $1 AND subject =
-             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-            "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND tenant = $1 AND subject =
-             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-            "DELETE FROM authgate_consents WHERE tenant = $1 AND subject =
-             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-            "DELETE FROM authgate_sessions WHERE tenant = $1 AND subject =
-             (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
-        ] {
-            sqlx::query(statement)
-                .bind(&*self.tenant)
-                .bind(username)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-        }
-        let res = sqlx::query("DELETE FROM authgate_users WHERE tenant = $1 AND username = $2")
-            .bind(&*self.tenant)
-            .bind(username)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        Ok(res.rows_affected() == 1)
+        let removed = self
+            .remove_with(
+                &[
+                    "DELETE FROM authgate_codes WHERE tenant = $1 AND subject =
+                     (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+                    "DELETE FROM authgate_device_codes WHERE tenant = $1 AND subject =
+                     (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+                    "UPDATE authgate_tokens SET revoked = TRUE WHERE NOT revoked AND tenant = $1 AND subject =
+                     (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+                    "DELETE FROM authgate_consents WHERE tenant = $1 AND subject =
+                     (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+                    "DELETE FROM authgate_sessions WHERE tenant = $1 AND subject =
+                     (SELECT subject FROM authgate_users WHERE tenant = $1 AND username = $2)",
+                ],
+                "DELETE FROM authgate_users WHERE tenant = $1 AND username = $2",
+                username,
+            )
+            .await?;
+        Ok(removed == 1)
     }
 
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {

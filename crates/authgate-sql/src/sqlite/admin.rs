@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::clients::client_row;
 use super::SqliteStore;
-use crate::codec::{ClientValues, CLIENT_COLUMNS};
+use crate::codec::CLIENT_COLUMNS;
 use crate::{Admin, InitialAccessToken, NewUser, UserInfo};
 
 #[async_trait]
@@ -15,29 +15,15 @@ impl Admin for SqliteStore {
     async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError> {
         let (tenant, c) = (self.tenant.clone(), client.clone());
         self.write(move |conn| {
-            let v = ClientValues::of(&c);
-            conn.execute(
-                &format!(
-                    "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (tenant, client_id) DO UPDATE SET secret_hash = excluded.secret_hash,
-                       client_name = excluded.client_name, redirect_uris = excluded.redirect_uris,
-                       grant_types = excluded.grant_types, response_types = excluded.response_types,
-                       scope = excluded.scope, auth_method = excluded.auth_method,
-                       metadata = excluded.metadata"
-                ),
-                params![
-                    &*tenant,
-                    v.client_id,
-                    v.secret_hash,
-                    v.client_name,
-                    v.redirect_uris,
-                    v.grant_types,
-                    v.response_types,
-                    v.scope,
-                    v.auth_method,
-                    v.metadata,
-                ],
-            )?;
+            let sql = format!(
+                "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (tenant, client_id) DO UPDATE SET secret_hash = excluded.secret_hash,
+                   client_name = excluded.client_name, redirect_uris = excluded.redirect_uris,
+                   grant_types = excluded.grant_types, response_types = excluded.response_types,
+                   scope = excluded.scope, auth_method = excluded.auth_method,
+                   metadata = excluded.metadata"
+            );
+            super::registry::execute_client(conn, &sql, &tenant, &c)?;
             Ok(())
         })
         .await

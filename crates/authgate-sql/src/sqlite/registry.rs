@@ -3,37 +3,49 @@
 
 use async_trait::async_trait;
 use authgate::{ClientRecord, ClientRegistry, StorageError};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clients::client_row;
 use super::SqliteStore;
 use crate::codec::{ClientValues, CLIENT_COLUMNS};
+
+/// Runs `sql` (an INSERT or UPDATE of `authgate_clients` whose parameters are the tenant
+/// then the client's columns in [`CLIENT_COLUMNS`] order, `?1`..`?10`) for a client; answers
+/// the rows changed. The admin upsert, the registry's create and update share it.
+pub(super) fn execute_client(
+    conn: &Connection,
+    sql: &str,
+    tenant: &str,
+    c: &ClientRecord,
+) -> rusqlite::Result<usize> {
+    let v = ClientValues::of(c);
+    conn.execute(
+        sql,
+        params![
+            tenant,
+            v.client_id,
+            v.secret_hash,
+            v.client_name,
+            v.redirect_uris,
+            v.grant_types,
+            v.response_types,
+            v.scope,
+            v.auth_method,
+            v.metadata,
+        ],
+    )
+}
 
 #[async_trait]
 impl ClientRegistry for SqliteStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
         let (tenant, c) = (self.tenant.clone(), client.clone());
         self.write(move |conn| {
-            let v = ClientValues::of(&c);
-            let n = conn.execute(
-                &format!(
-                    "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (tenant, client_id) DO NOTHING"
-                ),
-                params![
-                    &*tenant,
-                    v.client_id,
-                    v.secret_hash,
-                    v.client_name,
-                    v.redirect_uris,
-                    v.grant_types,
-                    v.response_types,
-                    v.scope,
-                    v.auth_method,
-                    v.metadata,
-                ],
-            )?;
-            Ok(n == 1)
+            let sql = format!(
+                "INSERT INTO authgate_clients (tenant, {CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (tenant, client_id) DO NOTHING"
+            );
+            Ok(execute_client(conn, &sql, &tenant, &c)? == 1)
         })
         .await
     }
@@ -58,25 +70,10 @@ impl ClientRegistry for SqliteStore {
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StorageError> {
         let (tenant, c) = (self.tenant.clone(), client.clone());
         self.write(move |conn| {
-            let v = ClientValues::of(&c);
-            let n = conn.execute(
-                "UPDATE authgate_clients SET secret_hash = ?3, client_name = ?4, redirect_uris = ?5,
+            let sql = "UPDATE authgate_clients SET secret_hash = ?3, client_name = ?4, redirect_uris = ?5,
                    grant_types = ?6, response_types = ?7, scope = ?8, auth_method = ?9, metadata = ?10
-                 WHERE tenant = ?1 AND client_id = ?2",
-                params![
-                    &*tenant,
-                    v.client_id,
-                    v.secret_hash,
-                    v.client_name,
-                    v.redirect_uris,
-                    v.grant_types,
-                    v.response_types,
-                    v.scope,
-                    v.auth_method,
-                    v.metadata,
-                ],
-            )?;
-            Ok(n == 1)
+                 WHERE tenant = ?1 AND client_id = ?2";
+            Ok(execute_client(conn, sql, &tenant, &c)? == 1)
         })
         .await
     }
