@@ -108,6 +108,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     // re-sending credentials; the login form's redirect stays 303).
     engine_config.post_redirect_status = StatusCode::FOUND;
     engine_config.access_token_ttl = config.tokens.access_token_ttl;
+    engine_config.refresh_token_grace_seconds = config.tokens.refresh_grace_seconds;
     for (grant, secs) in &config.tokens.expires_in {
         engine_config.expires_in.insert(grant.clone(), *secs);
     }

@@ -174,6 +174,10 @@ pub(crate) struct Tokens {
     pub(crate) access_token_ttl: u64,
     #[serde(default)]
     pub(crate) expires_in: BTreeMap<String, u64>,
+    /// The refresh grace window in seconds (0: none); see
+    /// `authgate::ServerConfig::refresh_token_grace_seconds` for the trade-off.
+    #[serde(default)]
+    pub(crate) refresh_grace_seconds: u64,
 }
 
 impl Default for Tokens {
@@ -182,9 +186,13 @@ impl Default for Tokens {
             refresh_tokens: false,
             access_token_ttl: default_ttl(),
             expires_in: BTreeMap::new(),
+            refresh_grace_seconds: 0,
         }
     }
 }
+
+/// The longest refresh grace window the server accepts.
+const MAX_REFRESH_GRACE_SECONDS: u64 = 300;
 
 fn default_ttl() -> u64 {
     3600
@@ -704,6 +712,12 @@ impl Config {
             return Err(format!(
                 "keys.retain: {} seconds is shorter than the longest token lifetime ({longest} s); a signed token must not outlive its key",
                 self.keys.retain
+            ));
+        }
+        if self.tokens.refresh_grace_seconds > MAX_REFRESH_GRACE_SECONDS {
+            return Err(format!(
+                "tokens.refresh_grace_seconds: {} is longer than {MAX_REFRESH_GRACE_SECONDS} seconds; within the window a stolen rotated-out refresh token still works, so keep it to seconds",
+                self.tokens.refresh_grace_seconds
             ));
         }
         for grant in self.tokens.expires_in.keys() {

@@ -85,6 +85,16 @@ fn unknown_grant_type_in_expires_in_is_named() {
 }
 
 #[test]
+fn a_refresh_grace_window_of_minutes_is_refused() {
+    let body = format!("{BASE}\n[tokens]\nrefresh_grace_seconds = 301\n");
+    refused(
+        "refresh-grace",
+        &body,
+        &["tokens.refresh_grace_seconds", "301", "300"],
+    );
+}
+
+#[test]
 fn database_url_of_an_unsupported_scheme_is_refused() {
     let body = format!("{BASE}database_url = \"mysql://root:hunter2@127.0.0.1/authgate\"\n");
     let stderr = refused(

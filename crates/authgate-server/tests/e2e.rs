@@ -1075,6 +1075,59 @@ async fn unsupported_types_and_discouraged_grants_are_logged_as_warnings() {
     );
 }
 
+/// `[tokens] refresh_grace_seconds` (issue 12 item 12): the public client's rotated-out
+/// refresh token, replayed at once (two tabs, a retry), gets the same new pair and the
+/// session survives; without the key the same replay revokes it (the flow above).
+#[tokio::test]
+async fn refresh_grace_window_answers_a_replay_with_the_same_pair_rfc9700_4_14_2() {
+    let config = CONFIG.replace(
+        "refresh_tokens = true\n",
+        "refresh_tokens = true\nrefresh_grace_seconds = 30\n",
+    );
+    assert_ne!(config, CONFIG);
+    let server = TestServer::sqlite("grace", &config).await;
+    let base = server.base();
+    let (code, verifier) = spa_code(base).await;
+    let first = issued(
+        &token(
+            base,
+            Auth::Public("spa"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", SPA_CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    );
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r1.as_str()),
+    ];
+    let refresh = || token(base, Auth::Public("spa"), &form);
+    let (a, b) = tokio::join!(refresh(), refresh());
+    let (a, b) = (issued(&a), issued(&b));
+    assert_eq!(a["refresh_token"], b["refresh_token"], "one successor");
+    assert_eq!(a["access_token"], b["access_token"], "one successor");
+    assert_ne!(a["refresh_token"].as_str(), Some(r1.as_str()));
+    let again = issued(&refresh().await);
+    assert_eq!(again["refresh_token"], a["refresh_token"]);
+    assert_me_is_alice(base, a["access_token"].as_str().unwrap()).await;
+    // The successor carries on.
+    let r2 = a["refresh_token"].as_str().unwrap();
+    let next = issued(
+        &token(
+            base,
+            Auth::Public("spa"),
+            &[("grant_type", "refresh_token"), ("refresh_token", r2)],
+        )
+        .await,
+    );
+    assert_me_is_alice(base, next["access_token"].as_str().unwrap()).await;
+}
+
 /// A stop (SIGTERM, which must exit 0) and a start on the same config and database keep
 /// the tokens issued before, and the browser's session.
 async fn restart_keeps_tokens_and_sessions(server: &mut TestServer) {

@@ -11,7 +11,7 @@ use authgate::{
 };
 
 /// The token columns, in the order of [`TokenValues`] and [`TokenRow`].
-pub(crate) const TOKEN_COLUMNS: &str = "selector, verifier_hash, kind, client_id, subject, username, scope, grant_type, issued_at, expires_at, family, revoked, rotated, details";
+pub(crate) const TOKEN_COLUMNS: &str = "selector, verifier_hash, kind, client_id, subject, username, scope, grant_type, issued_at, expires_at, family, revoked, rotated, details, successors";
 /// The code columns, in the order of [`CodeValues`] and [`CodeRow`].
 pub(crate) const CODE_COLUMNS: &str = "selector, verifier_hash, client_id, redirect_uri, redirect_uri_sent, scope, subject, username, code_challenge, code_challenge_method, nonce, issued_at, expires_at, used, details";
 /// The client columns, in the order of [`ClientValues`] and [`ClientRow`].
@@ -41,6 +41,7 @@ pub(crate) struct TokenValues<'a> {
     pub(crate) revoked: bool,
     pub(crate) rotated: bool,
     pub(crate) details: Option<String>,
+    pub(crate) successors: Option<&'a [u8]>,
 }
 
 impl<'a> TokenValues<'a> {
@@ -60,6 +61,7 @@ impl<'a> TokenValues<'a> {
             revoked: t.revoked,
             rotated: t.rotated,
             details: t.details().to_json(),
+            successors: t.sealed_successors.as_deref(),
         }
     }
 }
@@ -80,6 +82,7 @@ pub(crate) struct TokenRow {
     pub(crate) revoked: bool,
     pub(crate) rotated: bool,
     pub(crate) details: Option<String>,
+    pub(crate) successors: Option<Vec<u8>>,
 }
 
 impl TokenRow {
@@ -103,6 +106,7 @@ impl TokenRow {
         t.revoked = self.revoked;
         t.rotated = self.rotated;
         t.set_details(GrantDetails::from_json(self.details.as_deref()));
+        t.sealed_successors = self.successors;
         Ok(t)
     }
 }

@@ -122,8 +122,9 @@ impl TokenStore for MemoryBackend {
         &self,
         sel: &Selector,
         repl: &[TokenRecord],
+        sealed: Option<&[u8]>,
     ) -> Result<bool, StorageError> {
-        self.store.rotate_refresh_token(sel, repl).await
+        self.store.rotate_refresh_token(sel, repl, sealed).await
     }
 }
 

@@ -45,6 +45,17 @@ pub struct ServerConfig {
     pub code_ttl: u64,
     /// When refresh tokens rotate.
     pub refresh_token_rotation: RefreshTokenRotation,
+    /// The grace window of a rotated refresh token, in seconds (default 0: none). Within
+    /// it, the same client presenting the token it just rotated out gets the same successor
+    /// pair again — two tabs or a retried request no longer look like theft — instead of
+    /// the family being revoked; after it, reuse revokes the family as always (RFC 9700
+    /// §4.14.2).
+    ///
+    /// The trade-off: within the window, a thief holding the old token receives the live
+    /// successors rather than tripping reuse detection. Keep it short (seconds, not
+    /// minutes). The successors are kept sealed under a key only the old token yields, so
+    /// a store dump reveals nothing.
+    pub refresh_token_grace_seconds: u64,
     /// Require PKCE from every client, not only public ones (RFC 9700 §2.1.1 recommends it).
     pub require_pkce: bool,
     /// Accept the `plain` PKCE method (off by default).
@@ -115,6 +126,7 @@ impl ServerConfig {
             refresh_token_ttl: 14 * 24 * 3600,
             code_ttl: 600,
             refresh_token_rotation: RefreshTokenRotation::PublicClients,
+            refresh_token_grace_seconds: 0,
             require_pkce: false,
             allow_plain_pkce: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_initial_access_tokens.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_refresh_grace.sql"),
+    ),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

@@ -34,7 +34,8 @@ pub(super) fn insert_query<'a>(
             .push_bind(v.family)
             .push_bind(v.revoked)
             .push_bind(v.rotated)
-            .push_bind(v.details);
+            .push_bind(v.details)
+            .push_bind(v.successors);
     });
     q
 }
@@ -56,6 +57,7 @@ fn token_row(r: &PgRow) -> Result<TokenRecord, StorageError> {
         revoked: r.try_get("revoked").map_err(column)?,
         rotated: r.try_get("rotated").map_err(column)?,
         details: r.try_get("details").map_err(column)?,
+        successors: r.try_get("successors").map_err(column)?,
     }
     .into_record()
     .map_err(malformed)
@@ -132,6 +134,7 @@ impl TokenStore for PgStore {
         &self,
         selector: &Selector,
         replacements: &[TokenRecord],
+        sealed_successors: Option<&[u8]>,
     ) -> Result<bool, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         if let Some(first) = replacements.first() {
@@ -140,11 +143,12 @@ impl TokenStore for PgStore {
         // The UPDATE takes the row lock: a concurrent rotation waits, then re-checks the
         // WHERE clause against the committed row and updates nothing.
         let res = sqlx::query(
-            "UPDATE authgate_tokens SET rotated = TRUE
+            "UPDATE authgate_tokens SET rotated = TRUE, successors = $3
              WHERE selector = $1 AND tenant = $2 AND kind = 1 AND NOT revoked AND NOT rotated",
         )
         .bind(&selector.0[..])
         .bind(&*self.tenant)
+        .bind(sealed_successors)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;

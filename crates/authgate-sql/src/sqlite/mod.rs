@@ -65,6 +65,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_initial_access_tokens.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_refresh_grace.sql"),
+    ),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

@@ -25,13 +25,14 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked: r.get(11)?,
         rotated: r.get(12)?,
         details: r.get(13)?,
+        successors: r.get(14)?,
     })
 }
 
 fn insert_tokens(conn: &Connection, tenant: &str, tokens: &[TokenRecord]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO authgate_tokens (tenant, {TOKEN_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     ))?;
     for t in tokens {
         let v = TokenValues::of(t);
@@ -51,6 +52,7 @@ fn insert_tokens(conn: &Connection, tenant: &str, tokens: &[TokenRecord]) -> rus
             v.revoked,
             v.rotated,
             v.details,
+            v.successors,
         ])?;
     }
     Ok(())
@@ -106,15 +108,17 @@ impl TokenStore for SqliteStore {
         &self,
         selector: &Selector,
         replacements: &[TokenRecord],
+        sealed_successors: Option<&[u8]>,
     ) -> Result<bool, StorageError> {
         let (tenant, sel, repl) = (self.tenant.clone(), selector.0, replacements.to_vec());
+        let sealed = sealed_successors.map(<[u8]>::to_vec);
         self.write(move |conn| {
             let n = conn
                 .prepare_cached(
-                    "UPDATE authgate_tokens SET rotated = 1
+                    "UPDATE authgate_tokens SET rotated = 1, successors = ?3
                      WHERE selector = ?1 AND tenant = ?2 AND kind = 1 AND revoked = 0 AND rotated = 0",
                 )?
-                .execute((&sel[..], &*tenant))?;
+                .execute((&sel[..], &*tenant, sealed))?;
             if n != 1 {
                 return Ok(false);
             }

@@ -4,6 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::{Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
@@ -21,6 +25,13 @@ use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
 /// otherwise). Rotation follows [`crate::ServerConfig::refresh_token_rotation`] (public
 /// clients by default): the old token is retired atomically as its replacement is saved,
 /// and a retired token presented again revokes the whole grant family.
+///
+/// With a grace window ([`crate::ServerConfig::refresh_token_grace_seconds`]), the
+/// rotated-out token presented again by its client within the window is answered with
+/// the same successor pair — access and refresh token, the access token's remaining
+/// lifetime, a fresh ID token where one is due — and the family stays whole; after the
+/// window, or once that successor has itself been rotated or revoked, it is reuse as
+/// above. [`GrantHooks::issued`] sees such a replay too, with the saved successors.
 ///
 /// The new tokens keep the owner and how they authenticated (`auth_time`, `acr`, `amr`,
 /// session), the audience and the claims of the grant. [`GrantHooks`] shape them like any
@@ -66,7 +77,7 @@ impl TokenGrant for RefreshTokenGrant {
             return Err(invalid());
         }
         if record.rotated {
-            return Err(reused(ctx, &record).await);
+            return self.replay(ctx, presented, &record, &client).await;
         }
         if record.revoked || ctx.now() >= record.expires_at {
             return Err(invalid());
@@ -134,13 +145,33 @@ impl TokenGrant for RefreshTokenGrant {
                     r.scope = record.scope.clone();
                 }
             }
+            let sealed = if ctx.config.refresh_token_grace_seconds > 0 {
+                issued.refresh_token.as_deref().and_then(|refresh| {
+                    seal(
+                        ctx.rng.as_ref(),
+                        presented,
+                        &record,
+                        &issued.access_token,
+                        refresh,
+                    )
+                })
+            } else {
+                None
+            };
             if !ctx
                 .tokens
-                .rotate_refresh_token(&record.selector, &issued.records)
+                .rotate_refresh_token(&record.selector, &issued.records, sealed.as_deref())
                 .await?
             {
-                // Someone rotated it between our read and now: that is reuse too.
-                return Err(reused(ctx, &record).await);
+                // Someone rotated it between our read and now: a concurrent refresh with
+                // the same token, answered like any replay.
+                let now_rotated = ctx
+                    .tokens
+                    .find_token(&record.selector)
+                    .await?
+                    .filter(|t| t.rotated)
+                    .ok_or_else(invalid)?;
+                return self.replay(ctx, presented, &now_rotated, &client).await;
             }
             issued
         } else {
@@ -155,10 +186,215 @@ impl TokenGrant for RefreshTokenGrant {
     }
 }
 
+impl RefreshTokenGrant {
+    /// A rotated-out refresh token presented again: within the grace window, with its
+    /// successor still live, the same successor pair; otherwise reuse (RFC 9700 §4.14.2).
+    async fn replay(
+        &self,
+        ctx: &ServerContext,
+        presented: &str,
+        record: &TokenRecord,
+        client: &Arc<dyn Client>,
+    ) -> Result<TokenResponse, OAuth2Error> {
+        let Some(successors) = self.successors_in_grace(ctx, presented, record).await? else {
+            return Err(reused(ctx, record).await);
+        };
+        let [access, refresh] = successors;
+        let now = ctx.now();
+        let mut issue = IssueContext::new(client.as_ref(), "refresh_token", access.1.scope.clone());
+        let owner = access.1.subject.clone().map(|subject| {
+            let mut o = ResourceOwner::subject(subject);
+            o.username.clone_from(&access.1.username);
+            o
+        });
+        if let Some(o) = &owner {
+            issue = issue.owner(o);
+        }
+        let mut issue = issue
+            .with_shared_details(access.1.details.clone())
+            .family(record.family)
+            .refresh_token(true);
+        issue.expires_in = Some(u64::try_from(access.1.expires_at - now).unwrap_or(0));
+        #[cfg(feature = "jose")]
+        let id_token = match (crate::oidc::provider(ctx), &access.1.subject) {
+            (Some(openid), Some(subject)) if issue.scope.contains("openid") => {
+                let spec = crate::oidc::IdTokenSpec::new(
+                    client.as_ref(),
+                    subject,
+                    access.1.details(),
+                    &issue.scope,
+                );
+                Some(openid.id_token(ctx, spec).await?)
+            }
+            _ => None,
+        };
+        let mut issued = crate::context::IssuedTokens {
+            access_token: access.0,
+            token_type: "Bearer".to_owned(),
+            expires_in: issue.expires_in.unwrap_or(0),
+            refresh_token: Some(refresh.0),
+            scope: access.1.scope.clone(),
+            id_token: None,
+            extra: serde_json::Map::new(),
+            records: vec![access.1, refresh.1],
+        };
+        self.hooks.issued(ctx, &issue, &mut issued);
+        #[cfg(feature = "jose")]
+        {
+            issued.id_token = id_token;
+        }
+        Ok(issued.into_response())
+    }
+
+    /// The successor pair of a rotated token — `(value, record)` for the access token,
+    /// then the refresh token — when the grace window allows answering with it again:
+    /// a window is set, the token itself is not revoked, its successors open with the
+    /// presented value, and both are still live and were issued no longer ago than the
+    /// window.
+    async fn successors_in_grace(
+        &self,
+        ctx: &ServerContext,
+        presented: &str,
+        record: &TokenRecord,
+    ) -> Result<Option<[(String, TokenRecord); 2]>, OAuth2Error> {
+        let grace = i64::try_from(ctx.config.refresh_token_grace_seconds).unwrap_or(i64::MAX);
+        if grace == 0 || record.revoked {
+            return Ok(None);
+        }
+        let Some((access, refresh)) = record
+            .sealed_successors
+            .as_deref()
+            .and_then(|sealed| open(presented, record, sealed))
+        else {
+            return Ok(None);
+        };
+        let now = ctx.now();
+        let mut found = Vec::with_capacity(2);
+        for (value, kind) in [(access, TokenKind::Access), (refresh, TokenKind::Refresh)] {
+            let Some(key) = ctx.generator.parse(&value) else {
+                return Ok(None);
+            };
+            let Some(t) = ctx.tokens.find_token(&key.selector).await? else {
+                return Ok(None);
+            };
+            let live = t.kind == kind
+                && t.verifier_hash.ct_eq(&key.verifier_hash)
+                && t.family == record.family
+                && t.client_id == record.client_id
+                && t.is_active(now)
+                && now.saturating_sub(t.issued_at) <= grace;
+            if !live {
+                return Ok(None);
+            }
+            found.push((value, t));
+        }
+        Ok(found.try_into().ok())
+    }
+}
+
+/// The key that seals a rotated token's successors: derived from the rotated token's whole
+/// value, which the store never holds (it keeps a SHA-256 of the verifier part only), so
+/// only someone presenting that token can open them.
+fn sealing_key(presented: &str) -> Option<ChaCha20Poly1305> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(presented.as_bytes()).ok()?;
+    mac.update(SEALING_LABEL);
+    ChaCha20Poly1305::new_from_slice(&mac.finalize().into_bytes()).ok()
+}
+
+const SEALING_LABEL: &[u8] = b"authgate: refresh token successors, v1";
+const NONCE_LEN: usize = 12;
+
+/// Seals the successor pair: a random nonce, then the ChaCha20-Poly1305 ciphertext of
+/// `[access, refresh]` as JSON, bound to the rotated token's selector.
+fn seal(
+    rng: &dyn crate::rng::Rng,
+    presented: &str,
+    rotated: &TokenRecord,
+    access: &str,
+    refresh: &str,
+) -> Option<Vec<u8>> {
+    let cipher = sealing_key(presented)?;
+    let nonce: [u8; NONCE_LEN] = crate::rng::random_bytes(rng);
+    let plain = serde_json::to_vec(&[access, refresh]).ok()?;
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &plain,
+                aad: &rotated.selector.0,
+            },
+        )
+        .ok()?;
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Some(out)
+}
+
+/// Opens what [`seal`] made; `None` for any other value or a tampered seal.
+fn open(presented: &str, rotated: &TokenRecord, sealed: &[u8]) -> Option<(String, String)> {
+    if sealed.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let plain = sealing_key(presented)?
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: body,
+                aad: &rotated.selector.0,
+            },
+        )
+        .ok()?;
+    let [access, refresh]: [String; 2] = serde_json::from_slice(&plain).ok()?;
+    Some((access, refresh))
+}
+
 /// A rotated-out refresh token presented again: revoke the family (RFC 9700 §4.14.2).
 async fn reused(ctx: &ServerContext, record: &TokenRecord) -> OAuth2Error {
     if let Err(e) = ctx.tokens.revoke_family(&record.family).await {
         return e.into();
     }
     OAuth2Error::invalid_grant("the refresh token was already used; the grant is revoked")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::OsRng;
+    use crate::storage::TokenKind;
+    use crate::token::generate_token;
+
+    fn rotated(value: &str) -> TokenRecord {
+        let key = crate::token::parse_token(value).unwrap();
+        TokenRecord::new(key, TokenKind::Refresh, "c", "refresh_token", 0, 10)
+    }
+
+    #[test]
+    fn successors_open_only_with_the_rotated_token_and_its_selector() {
+        let old = generate_token(&OsRng, 0).value;
+        let other = generate_token(&OsRng, 0).value;
+        let (access, refresh) = ("access-value", "refresh-value");
+        let record = rotated(&old);
+        let sealed = seal(&OsRng, &old, &record, access, refresh).unwrap();
+        assert_eq!(
+            open(&old, &record, &sealed),
+            Some((access.to_owned(), refresh.to_owned()))
+        );
+        // Nothing readable is stored.
+        let text = String::from_utf8_lossy(&sealed);
+        assert!(!text.contains(access) && !text.contains(refresh));
+        // Another token, another selector, or any changed byte: nothing opens.
+        assert_eq!(open(&other, &record, &sealed), None);
+        assert_eq!(open(&old, &rotated(&other), &sealed), None);
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert_eq!(open(&old, &record, &bad), None, "byte {i} changed");
+        }
+        assert_eq!(open(&old, &record, &sealed[..NONCE_LEN]), None);
+        assert_eq!(open(&old, &record, &[]), None);
+        // Two seals of the same pair differ (fresh nonces).
+        assert_ne!(seal(&OsRng, &old, &record, access, refresh), Some(sealed));
+    }
 }

@@ -36,6 +36,8 @@ struct MemToken {
     kind: TokenKind,
     revoked: bool,
     rotated: bool,
+    /// Set on rotation under a grace window.
+    successors: Option<Box<[u8]>>,
 }
 
 struct TokenMeta {
@@ -66,6 +68,7 @@ impl MemToken {
         r.family = self.family;
         r.revoked = self.revoked;
         r.rotated = self.rotated;
+        r.sealed_successors = self.successors.as_deref().map(<[u8]>::to_vec);
         r.details.clone_from(&self.details);
         r
     }
@@ -290,6 +293,7 @@ impl MemoryStore {
                 kind: t.kind,
                 revoked: t.revoked,
                 rotated: t.rotated,
+                successors: t.sealed_successors.as_deref().map(Box::from),
             };
             if t.family != t.selector {
                 lock(&self.inner.families)
@@ -393,6 +397,7 @@ impl TokenStore for MemoryStore {
         &self,
         selector: &Selector,
         replacements: &[TokenRecord],
+        sealed_successors: Option<&[u8]>,
     ) -> Result<bool, StorageError> {
         let _order = lock(&self.inner.rotations);
         {
@@ -400,6 +405,7 @@ impl TokenStore for MemoryStore {
             match shard.get_mut(selector) {
                 Some(t) if t.kind == TokenKind::Refresh && !t.revoked && !t.rotated => {
                     t.rotated = true;
+                    t.successors = sealed_successors.map(Box::from);
                 }
                 _ => return Ok(false),
             }

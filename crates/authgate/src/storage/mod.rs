@@ -244,8 +244,12 @@ pub struct TokenRecord {
     pub family: Selector,
     /// Revoked: no longer valid.
     pub revoked: bool,
-    /// A refresh token replaced by rotation; presenting it again is reuse.
+    /// A refresh token replaced by rotation; presenting it again is reuse (or, within the
+    /// grace window, a replay answered with the same successors).
     pub rotated: bool,
+    /// For a rotated refresh token under a grace window: its successors, sealed under a key
+    /// only the rotated token's value yields (opaque to the store). `None` otherwise.
+    pub sealed_successors: Option<Vec<u8>>,
     /// Audience, authentication facts, confirmation key, extension claims; `None` when
     /// there are none (most client tokens). Shared, since an access token and its refresh
     /// token carry the same; read it with [`Self::details`].
@@ -277,6 +281,7 @@ impl TokenRecord {
             family: key.selector,
             revoked: false,
             rotated: false,
+            sealed_successors: None,
             details: None,
         }
     }
@@ -529,14 +534,16 @@ pub trait TokenStore: Send + Sync {
     /// of that family commits (a store must order the two, not interleave them).
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError>;
 
-    /// Atomically marks a refresh token that is neither revoked nor rotated as rotated, and
-    /// saves its replacements. Answers true for exactly one of any number of concurrent
-    /// calls for the same token; false (and nothing saved) when it was already rotated or
-    /// revoked.
+    /// Atomically marks a refresh token that is neither revoked nor rotated as rotated,
+    /// keeps `sealed_successors` on it (returned as [`TokenRecord::sealed_successors`] by
+    /// [`Self::find_token`]), and saves its replacements. Answers true for exactly one of
+    /// any number of concurrent calls for the same token; false (and nothing saved) when it
+    /// was already rotated or revoked.
     async fn rotate_refresh_token(
         &self,
         selector: &Selector,
         replacements: &[TokenRecord],
+        sealed_successors: Option<&[u8]>,
     ) -> Result<bool, StorageError>;
 }
 

@@ -160,6 +160,7 @@ macro_rules! storage_conformance_tests {
             concurrent_saves_all_land_even_beside_a_failing_one,
             hundred_concurrent_code_redemptions_issue_exactly_one_token,
             hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed,
+            hundred_concurrent_refreshes_within_the_grace_window_share_one_successor,
             signing_keys_round_trip_update_and_remove,
             fifty_concurrent_additions_of_one_key_generation_keep_exactly_one,
             key_sets_sharing_the_store_agree_through_a_rotation,
@@ -439,7 +440,7 @@ pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &Store
     assert!(
         !s.stores
             .tokens
-            .rotate_refresh_token(&a.selector, &[])
+            .rotate_refresh_token(&a.selector, &[], None)
             .await
             .unwrap(),
         "an access token never rotates"
@@ -448,10 +449,21 @@ pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &Store
     assert!(s
         .stores
         .tokens
-        .rotate_refresh_token(&r.selector, std::slice::from_ref(&next))
+        .rotate_refresh_token(
+            &r.selector,
+            std::slice::from_ref(&next),
+            Some(b"sealed\0\xff")
+        )
         .await
         .unwrap());
-    assert!(stored(s, &r).await.rotated);
+    let rotated = stored(s, &r).await;
+    assert!(rotated.rotated);
+    assert_eq!(
+        rotated.sealed_successors.as_deref(),
+        Some(&b"sealed\0\xff"[..]),
+        "the sealed successors are kept as given, on the rotated token"
+    );
+    assert_eq!(stored(s, &next).await.sealed_successors, None);
     assert!(s
         .stores
         .tokens
@@ -463,7 +475,7 @@ pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &Store
     assert!(!s
         .stores
         .tokens
-        .rotate_refresh_token(&r.selector, std::slice::from_ref(&again))
+        .rotate_refresh_token(&r.selector, std::slice::from_ref(&again), Some(b"other"))
         .await
         .unwrap());
     assert!(
@@ -475,11 +487,16 @@ pub async fn rotation_is_refused_for_rotated_revoked_and_access_tokens(s: &Store
             .is_none(),
         "nothing saved on refusal"
     );
+    assert_eq!(
+        stored(s, &r).await.sealed_successors.as_deref(),
+        Some(&b"sealed\0\xff"[..]),
+        "a refused rotation leaves the first one's successors"
+    );
     s.stores.tokens.revoke_token(&next.selector).await.unwrap();
     assert!(!s
         .stores
         .tokens
-        .rotate_refresh_token(&next.selector, &[])
+        .rotate_refresh_token(&next.selector, &[], None)
         .await
         .unwrap());
 }
@@ -698,19 +715,23 @@ pub async fn hundred_concurrent_code_redemptions_issue_exactly_one_token(s: &Sto
     );
 }
 
-/// Conformance check `hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed`.
-pub async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed(
+/// A server on `s` that always rotates, with this refresh grace window, its clock, and a
+/// refresh token issued through the code flow.
+async fn rotating_server(
     s: &StoreUnderTest,
-) {
+    grace_seconds: u64,
+) -> (Arc<AuthorizationServer>, FrozenClock, String) {
     add_web_client(s).await;
+    let clock = FrozenClock::at(NOW);
     let mut server = AuthorizationServer::new(
         s.stores.clone(),
         ServerConfig {
             refresh_token_rotation: RefreshTokenRotation::Always,
+            refresh_token_grace_seconds: grace_seconds,
             ..ServerConfig::new("https://auth.example").refresh_tokens(true)
         },
     )
-    .with_clock(FrozenClock::at(NOW));
+    .with_clock(clock.clone());
     server
         .register_grant(AuthorizationCodeGrant::new())
         .register_grant(RefreshTokenGrant::new());
@@ -725,23 +746,141 @@ pub async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_s
         .as_str()
         .unwrap()
         .to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let (server, refresh) = (server.clone(), refresh.clone());
-        tasks.push(tokio::spawn(async move {
-            server
-                .create_token_response(&token_post(format!(
-                    "grant_type=refresh_token&refresh_token={refresh}"
-                )))
-                .await
-                .status
-        }));
-    }
-    let mut ok = 0;
+    (server, clock, refresh)
+}
+
+/// Refreshes with `refresh`: the status and the JSON body.
+async fn refresh_with(server: &AuthorizationServer, refresh: &str) -> (u16, serde_json::Value) {
+    let res = server
+        .create_token_response(&token_post(format!(
+            "grant_type=refresh_token&refresh_token={refresh}"
+        )))
+        .await;
+    (res.status.as_u16(), res.json_body().unwrap())
+}
+
+/// `n` refreshes with the same token at once: each one's status and body.
+async fn concurrent_refreshes(
+    server: &Arc<AuthorizationServer>,
+    refresh: &str,
+    n: usize,
+) -> Vec<(u16, serde_json::Value)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (server, refresh) = (server.clone(), refresh.to_owned());
+            tokio::spawn(async move { refresh_with(&server, &refresh).await })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
     for t in tasks {
-        ok += usize::from(t.await.unwrap() == 200);
+        out.push(t.await.unwrap());
     }
-    assert_eq!(ok, 1, "exactly one rotation wins (RFC 9700 4.14.2)");
+    out
+}
+
+/// Whether the stored token behind `value` is revoked.
+async fn is_revoked(s: &StoreUnderTest, server: &AuthorizationServer, value: &str) -> bool {
+    let key = server.context().generator.parse(value).unwrap();
+    s.stores
+        .tokens
+        .find_token(&key.selector)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked
+}
+
+/// Conformance check `hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed`:
+/// without a grace window, exactly one of 100 concurrent refreshes wins and the others,
+/// as reuse, revoke the family — the winner's tokens too (RFC 9700 §4.14.2).
+pub async fn hundred_concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed(
+    s: &StoreUnderTest,
+) {
+    let (server, _clock, refresh) = rotating_server(s, 0).await;
+    let answers = concurrent_refreshes(&server, &refresh, 100).await;
+    let winners: Vec<_> = answers.iter().filter(|(st, _)| *st == 200).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one rotation wins (RFC 9700 4.14.2)"
+    );
+    for (status, body) in &answers {
+        if *status != 200 {
+            assert_eq!(
+                (*status, body["error"].as_str()),
+                (400, Some("invalid_grant"))
+            );
+        }
+    }
+    let body = &winners[0].1;
+    for field in ["access_token", "refresh_token"] {
+        assert!(
+            is_revoked(s, &server, body[field].as_str().unwrap()).await,
+            "the reuse revoked the winner's {field} with the family"
+        );
+    }
+}
+
+/// Conformance check `hundred_concurrent_refreshes_within_the_grace_window_share_one_successor`:
+/// with a grace window (RFC 9700 §4.14.2 allows one if it never forks the family; checklist
+/// row 30), all of 100 concurrent refreshes succeed with the same successor pair, which
+/// then works; a replay after the window, or once the successor rotated, revokes the family.
+pub async fn hundred_concurrent_refreshes_within_the_grace_window_share_one_successor(
+    s: &StoreUnderTest,
+) {
+    let (server, clock, refresh) = rotating_server(s, 30).await;
+    let answers = concurrent_refreshes(&server, &refresh, 100).await;
+    assert!(
+        answers.iter().all(|(st, _)| *st == 200),
+        "every refresh in the window succeeds: {:?}",
+        answers.iter().find(|(st, _)| *st != 200)
+    );
+    let first = &answers[0].1;
+    for (_, body) in &answers {
+        assert_eq!(body["access_token"], first["access_token"], "one successor");
+        assert_eq!(
+            body["refresh_token"], first["refresh_token"],
+            "one successor"
+        );
+        assert_eq!(body["token_type"], "Bearer");
+    }
+    assert_ne!(first["refresh_token"].as_str(), Some(refresh.as_str()));
+    let successor = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!is_revoked(s, &server, &successor).await);
+
+    // Still within the window, the replay answers the same pair, with the access token's
+    // remaining lifetime.
+    clock.advance(20);
+    let (status, again) = refresh_with(&server, &refresh).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["refresh_token"], first["refresh_token"]);
+    assert_eq!(
+        again["expires_in"].as_u64().unwrap() + 20,
+        first["expires_in"].as_u64().unwrap()
+    );
+
+    // Past the window: reuse, and the family goes.
+    clock.advance(11);
+    let (status, body) = refresh_with(&server, &refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        is_revoked(s, &server, &successor).await,
+        "the family is revoked"
+    );
+    assert!(is_revoked(s, &server, first["access_token"].as_str().unwrap()).await);
+
+    // A fresh family: once the successor has itself rotated, the first token is reuse even
+    // inside the window.
+    let (server, _clock, refresh) = rotating_server(s, 30).await;
+    let (_, one) = refresh_with(&server, &refresh).await;
+    let (status, two) = refresh_with(&server, one["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let (status, _) = refresh_with(&server, &refresh).await;
+    assert_eq!(status, 400, "the successor moved on: reuse");
+    assert!(is_revoked(s, &server, two["refresh_token"].as_str().unwrap()).await);
 }
 
 // ----- signing keys ------------------------------------------------------------------------
