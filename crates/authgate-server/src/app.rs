@@ -84,8 +84,18 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     }
     for c in &config.clients {
         warn_unsupported(c);
+        // A person chose this secret: the database keeps an argon2id hash of it, so a dump
+        // does not give it away at SHA-256 speed (the engine remembers a verified secret in
+        // memory, so requests do not pay for the slow hash each time).
+        let chosen =
+            match &c.client_secret {
+                Some(secret) => Some(authgate::password::hash(secret.clone()).await.map_err(
+                    |e| format!("cannot hash the secret of client '{}': {e}", c.client_id),
+                )?),
+                None => None,
+            };
         store
-            .upsert_client(&client_record(c))
+            .upsert_client(&client_record(c, chosen))
             .await
             .map_err(|e| format!("cannot save client '{}': {e}", c.client_id))?;
     }
@@ -584,7 +594,7 @@ impl UserStore for LimitedUsers {
 /// The metadata member marking a client that came from the config file.
 const FROM_CONFIG: &str = "from_config_file";
 
-fn client_record(c: &ClientConfig) -> ClientRecord {
+fn client_record(c: &ClientConfig, chosen_secret_hash: Option<String>) -> ClientRecord {
     let method = c
         .token_endpoint_auth_method
         .as_deref()
@@ -594,8 +604,8 @@ fn client_record(c: &ClientConfig) -> ClientRecord {
         } else {
             ClientAuthMethod::None
         });
-    let mut r = match &c.client_secret {
-        Some(secret) => ClientRecord::confidential(c.client_id.clone(), secret),
+    let mut r = match chosen_secret_hash {
+        Some(hash) => ClientRecord::with_chosen_secret_hash(c.client_id.clone(), hash),
         None => ClientRecord::public(c.client_id.clone()),
     }
     .auth_method(method)

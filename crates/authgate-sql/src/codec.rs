@@ -214,7 +214,13 @@ impl<'a> ClientValues<'a> {
     pub(crate) fn of(c: &'a ClientRecord) -> Self {
         Self {
             client_id: &c.client_id,
-            secret_hash: c.secret_hash.map(|h: SecretHash| h.0.to_vec()),
+            // One column for both kinds of secret hash: 32 bytes of SHA-256 for a generated
+            // secret, the argon2id PHC string (which never is 32 bytes) for a chosen one.
+            secret_hash: match (&c.secret_hash, &c.chosen_secret_hash) {
+                (Some(h), _) => Some(h.0.to_vec()),
+                (None, Some(phc)) => Some(phc.as_bytes().to_vec()),
+                (None, None) => None,
+            },
             client_name: c.client_name.as_deref(),
             redirect_uris: list_to_text(&c.redirect_uris),
             grant_types: list_to_text(&c.grant_types),
@@ -243,9 +249,16 @@ pub(crate) struct ClientRow {
 
 impl ClientRow {
     pub(crate) fn into_record(self) -> ClientRecord {
-        let mut c = match self.secret_hash.as_deref().and_then(hash_from) {
-            Some(h) => ClientRecord::with_secret_hash(self.client_id, h),
-            None => ClientRecord::public(self.client_id),
+        let stored = self.secret_hash.as_deref();
+        let chosen = stored
+            .filter(|b| b.starts_with(b"$argon2"))
+            .and_then(|b| std::str::from_utf8(b).ok());
+        let mut c = match (stored.and_then(hash_from), chosen) {
+            (Some(h), _) => ClientRecord::with_secret_hash(self.client_id, h),
+            (None, Some(phc)) => {
+                ClientRecord::with_chosen_secret_hash(self.client_id, phc.to_owned())
+            }
+            (None, None) => ClientRecord::public(self.client_id),
         }
         .auth_method(auth_method_from(&self.auth_method))
         .redirect_uris(text_to_list(&self.redirect_uris))

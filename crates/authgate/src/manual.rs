@@ -180,11 +180,19 @@
 //! `client_secret_post` and `none`; a client must use its registered method, and a request
 //! that uses two methods at once is refused. Basic credentials are form-urldecoded after
 //! base64 (RFC 6749 §2.3.1). A failed Basic authentication answers 401 with a
-//! `WWW-Authenticate: Basic` challenge. Secrets are kept as SHA-256 hashes and compared in
-//! constant time. A fast hash is right for machine-generated secrets with 256 bits of entropy
-//! ([`token::generate_client_secret`](crate::token::generate_client_secret)); it is not
-//! enough for secrets a human chose, and [`ClientRecord::confidential`](crate::ClientRecord::confidential)
-//! accepts any string, so generate secrets rather than accept them.
+//! `WWW-Authenticate: Basic` challenge. Generated secrets are kept as SHA-256 hashes and
+//! compared in constant time: a fast hash is right for machine-generated secrets with 256
+//! bits of entropy ([`token::generate_client_secret`](crate::token::generate_client_secret),
+//! [`ClientRecord::confidential`](crate::ClientRecord::confidential)). A secret a person
+//! chose (a config file's) is kept as an argon2id hash instead
+//! ([`ClientRecord::with_chosen_secret`](crate::ClientRecord::with_chosen_secret)), so a
+//! store dump does not give it away at SHA-256 speed; the engine checks it off the async
+//! workers once and then remembers the matching secret in memory as a keyed hash
+//! ([`password::verify_remembered`](crate::password::verify_remembered)), so the token
+//! endpoint keeps its speed (`password::tests::a_remembered_secret_is_the_matching_one_for_that_id_and_hash_only`;
+//! `authgate-server/tests/cli.rs`: `a_config_file_secret_is_stored_as_argon2id_and_still_authenticates`).
+//! A wrong secret always pays the slow check, behind the per-core gate and, in the reference
+//! server, the client authentication limits.
 //!
 //! *Not implemented yet:* the asymmetric methods RFC 9700 prefers (`private_key_jwt`, mutual
 //! TLS) and `client_secret_jwt`; therefore there is no client assertion to replay yet, and

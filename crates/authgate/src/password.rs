@@ -4,7 +4,12 @@
 //! Machine-generated secrets (client secrets, tokens) are 256-bit random values and use a
 //! fast hash instead (see [`crate::token::SecretHash`]); argon2 is for what people type.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -54,6 +59,68 @@ pub async fn verify(hash: String, password: String) -> Result<bool, StorageError
     gated(move || verify_blocking(&hash, &password)).await
 }
 
+/// Checks a secret a person chose (a client secret from a config file, say) against its
+/// argon2id hash, remembering in this process the last secret that matched for `id`: a
+/// keyed hash of it under a random per-process key, beside a digest of `hash`. A presented
+/// secret equal to the remembered one, with the same stored hash, is accepted after two
+/// HMAC computations; anything else pays the argon2 check (behind the gate). So the slow
+/// hash protects a store dump without slowing every token request, and the memory holds
+/// nothing that would serve as a password hash elsewhere.
+///
+/// At most 10,000 ids are remembered; past that the memory starts again.
+///
+/// # Errors
+/// The blocking task failed.
+pub async fn verify_remembered(id: &str, hash: &str, secret: &str) -> Result<bool, StorageError> {
+    let entry = remembered_entry(hash, secret);
+    let known = lock_remembered().get(id).is_some_and(|e| {
+        bool::from(e.hash_digest.ct_eq(&entry.hash_digest) & e.secret_mac.ct_eq(&entry.secret_mac))
+    });
+    if known {
+        return Ok(true);
+    }
+    let ok = verify(hash.to_owned(), secret.to_owned()).await?;
+    if ok {
+        let mut map = lock_remembered();
+        if map.len() >= MAX_REMEMBERED && !map.contains_key(id) {
+            map.clear();
+        }
+        map.insert(id.to_owned(), entry);
+    }
+    Ok(ok)
+}
+
+/// How many ids [`verify_remembered`] keeps at most.
+const MAX_REMEMBERED: usize = 10_000;
+
+struct Remembered {
+    hash_digest: [u8; 32],
+    secret_mac: [u8; 32],
+}
+
+fn remembered_entry(hash: &str, secret: &str) -> Remembered {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    let key = KEY.get_or_init(|| random_bytes(&OsRng));
+    let mac = |label: &[u8], value: &str| -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        m.update(label);
+        m.update(value.as_bytes());
+        m.finalize().into_bytes().into()
+    };
+    Remembered {
+        hash_digest: mac(b"hash\0", hash),
+        secret_mac: mac(b"secret\0", secret),
+    }
+}
+
+fn lock_remembered() -> std::sync::MutexGuard<'static, HashMap<String, Remembered>> {
+    static MAP: OnceLock<Mutex<HashMap<String, Remembered>>> = OnceLock::new();
+    MAP.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Spends the work of one verification for a username that does not exist, so the time a
 /// login takes does not tell which usernames exist. Always answers `Ok(())`.
 ///
@@ -101,5 +168,28 @@ mod tests {
         assert!(!verify(h, "correct horsE".into()).await.unwrap());
         assert!(!verify_blocking("not a hash", "x"));
         verify_unknown_user("whatever".into()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_remembered_secret_is_the_matching_one_for_that_id_and_hash_only() {
+        let h = hash("chosen secret".into()).await.unwrap();
+        let other = hash("chosen secret".into()).await.unwrap();
+        assert!(!verify_remembered("c1", &h, "chosen secreT").await.unwrap());
+        assert!(verify_remembered("c1", &h, "chosen secret").await.unwrap());
+        // Remembered now, and still only the matching secret passes.
+        assert!(verify_remembered("c1", &h, "chosen secret").await.unwrap());
+        assert!(!verify_remembered("c1", &h, "chosen secreT").await.unwrap());
+        assert!(!verify_remembered("c1", &h, "").await.unwrap());
+        // Another stored hash (a changed secret) is checked again, as is another id.
+        assert!(verify_remembered("c1", &other, "chosen secret")
+            .await
+            .unwrap());
+        let changed = hash("new secret".into()).await.unwrap();
+        assert!(!verify_remembered("c1", &changed, "chosen secret")
+            .await
+            .unwrap());
+        assert!(!verify_remembered("c2", &changed, "chosen secret")
+            .await
+            .unwrap());
     }
 }

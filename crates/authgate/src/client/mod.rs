@@ -71,6 +71,16 @@ pub trait Client: Send + Sync + fmt::Debug {
     /// Checks a presented secret, in constant time. Public clients answer false.
     fn check_secret(&self, secret: &str) -> bool;
 
+    /// The argon2id hash (a PHC string) of a secret a person chose, for a client whose
+    /// secret is kept that way instead of the fast hash [`Self::check_secret`] compares.
+    /// The engine checks a presented secret against it off the async workers and
+    /// remembers, in memory only, the last secret that matched, so the slow hash is paid
+    /// once per process rather than per request (see
+    /// [`crate::password::verify_remembered`]). The default is none.
+    fn chosen_secret_hash(&self) -> Option<&str> {
+        None
+    }
+
     /// The registered redirect URIs.
     fn redirect_uris(&self) -> &[String];
 
@@ -229,8 +239,13 @@ pub trait ClientStore: Send + Sync {
 pub struct ClientRecord {
     /// The client identifier.
     pub client_id: String,
-    /// SHA-256 of the secret; `None` for public clients.
+    /// SHA-256 of the secret, for a generated (≥ 256-bit random) secret; `None` for public
+    /// clients and for secrets a person chose.
     pub secret_hash: Option<SecretHash>,
+    /// The argon2id hash (PHC string) of a secret a person chose (a config file's, say),
+    /// which a store dump must not give away at SHA-256 speed; see
+    /// [`Client::chosen_secret_hash`].
+    pub chosen_secret_hash: Option<String>,
     /// A display name.
     pub client_name: Option<String>,
     /// Registered redirect URIs.
@@ -254,11 +269,44 @@ impl ClientRecord {
         Self::with_secret_hash(client_id, SecretHash::of(secret.as_bytes()))
     }
 
+    /// A confidential client authenticating with `client_secret_basic` whose secret a
+    /// person chose: kept as an argon2id hash (tens of milliseconds to compute, on the
+    /// calling thread), never as a fast hash. Use [`Self::confidential`] for generated
+    /// secrets.
+    ///
+    /// ```
+    /// use authgate::{Client, ClientRecord};
+    /// let c = ClientRecord::with_chosen_secret("web", "correct horse battery").unwrap();
+    /// assert!(c.chosen_secret_hash().unwrap().starts_with("$argon2id$"));
+    /// assert!(c.secret_hash.is_none());
+    /// ```
+    ///
+    /// # Errors
+    /// argon2 refused the input (a secret over its 4 GiB limit).
+    pub fn with_chosen_secret(
+        client_id: impl Into<String>,
+        secret: &str,
+    ) -> Result<Self, crate::StorageError> {
+        let hash = crate::password::hash_blocking(secret, &crate::rng::OsRng)?;
+        Ok(Self::with_chosen_secret_hash(client_id, hash))
+    }
+
+    /// A confidential client whose chosen secret is known only by its argon2id hash (as
+    /// stores load it).
+    pub fn with_chosen_secret_hash(client_id: impl Into<String>, hash: String) -> Self {
+        Self {
+            secret_hash: None,
+            chosen_secret_hash: Some(hash),
+            ..Self::confidential(client_id, "")
+        }
+    }
+
     /// A confidential client whose secret is known only by its hash (as stores load it).
     pub fn with_secret_hash(client_id: impl Into<String>, secret_hash: SecretHash) -> Self {
         Self {
             client_id: client_id.into(),
             secret_hash: Some(secret_hash),
+            chosen_secret_hash: None,
             client_name: None,
             redirect_uris: Vec::new(),
             grant_types: Vec::new(),
@@ -349,6 +397,9 @@ impl Client for ClientRecord {
             && self
                 .secret_hash
                 .is_some_and(|h| h.ct_eq(&SecretHash::of(secret.as_bytes())))
+    }
+    fn chosen_secret_hash(&self) -> Option<&str> {
+        self.chosen_secret_hash.as_deref()
     }
     fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris

@@ -299,6 +299,23 @@ pub async fn client_round_trip(s: &StoreUnderTest) {
         !p.check_secret(""),
         "a public client matches no secret, not even an empty one"
     );
+
+    // A secret a person chose is kept as its argon2id hash, and comes back as that hash.
+    let chosen = ClientRecord::with_chosen_secret("h1", "correct horse").unwrap();
+    let phc = chosen.chosen_secret_hash.clone().unwrap();
+    s.fixture.add_client(chosen).await;
+    let h = s.stores.clients.find_client("h1").await.unwrap().unwrap();
+    assert_eq!(h.chosen_secret_hash(), Some(phc.as_str()));
+    assert!(!h.is_public());
+    assert!(
+        !h.check_secret("correct horse"),
+        "no fast hash of a chosen secret exists to compare with"
+    );
+    assert!(
+        crate::password::verify_remembered("h1", &phc, "correct horse")
+            .await
+            .unwrap()
+    );
 }
 
 /// Conformance check `token_round_trip`.
