@@ -721,8 +721,22 @@ fn pages(dir: Option<&Path>) -> Result<Environment<'static>, String> {
 // ----- pages ------------------------------------------------------------------------------
 
 /// An HTML page with the headers every page carries: no framing (RFC 9700 §4.16), no
-/// referrer (§4.2), no caching, no third-party anything.
+/// referrer (§4.2), no caching, no third-party anything, and forms that post to this
+/// server only.
 fn page(state: &AppState, status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
+    page_to(state, status, template, ctx, &[])
+}
+
+/// [`page`] for a page whose form submission may end at another origin after this
+/// server's redirects (a client's redirect URI after consent): browsers hold every hop
+/// of a form submission's redirects to `form-action`, so those origins are listed too.
+fn page_to(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    ctx: minijinja::Value,
+    form_targets: &[String],
+) -> Response {
     let html = state
         .inner
         .pages
@@ -738,9 +752,17 @@ fn page(state: &AppState, status: StatusCode, template: &str, ctx: minijinja::Va
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    let mut form_action = String::from("'self'");
+    for origin in form_targets {
+        form_action.push(' ');
+        form_action.push_str(origin);
+    }
+    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'");
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        }),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -793,8 +815,10 @@ fn see_other(location: &str) -> Response {
     res
 }
 
-/// The login page, with a fresh pre-login CSRF token in a cookie and a hidden field.
-fn login_form(
+/// The login page, with a fresh pre-login CSRF token in a cookie and a hidden field. Its
+/// form may end, through `next`, at an authorization request that redirects straight to
+/// the client (consent remembered): that client's redirect origins join `form-action`.
+async fn login_form(
     state: &AppState,
     status: StatusCode,
     next: &str,
@@ -802,13 +826,51 @@ fn login_form(
     error: Option<&str>,
 ) -> Response {
     let csrf = random_token();
-    let res = page(
+    let targets = client_origins_after(state, next).await;
+    let res = page_to(
         state,
         status,
         "login.html",
         context! { csrf => csrf, next => next, username => username, error => error },
+        &targets,
     );
     with_cookie(res, &state.inner.sessions.csrf_cookie(&csrf))
+}
+
+/// The origins of the registered redirect URIs of the client an authorization request at
+/// `next` (a local path) names; none for any other path.
+async fn client_origins_after(state: &AppState, next: &str) -> Vec<String> {
+    let Ok(url) = url::Url::parse(&format!("http://local{next}")) else {
+        return Vec::new();
+    };
+    if url.path() != state.server.config().endpoints.authorization {
+        return Vec::new();
+    }
+    let Some(id) = url
+        .query_pairs()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
+    else {
+        return Vec::new();
+    };
+    match state.server.context().clients.find_client(&id).await {
+        Ok(Some(c)) => redirect_origins(c.redirect_uris()),
+        _ => Vec::new(),
+    }
+}
+
+/// The distinct origins (`scheme://host:port`) of these URIs.
+fn redirect_origins<S: AsRef<str>>(uris: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = uris
+        .iter()
+        .filter_map(|u| url::Url::parse(u.as_ref()).ok())
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `next` only when it is a path on this server (no scheme, no host, no `//`).
@@ -912,7 +974,7 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn login_page(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> Response {
     let next = local_path(req.query_value("next").ok().flatten()).to_owned();
     let hint = req.query_value("login_hint").ok().flatten().unwrap_or("");
-    login_form(&state, StatusCode::OK, &next, hint, None)
+    login_form(&state, StatusCode::OK, &next, hint, None).await
 }
 
 /// The key per-address limits count under: the IPv4 address, or the /64 of an IPv6 one
@@ -974,7 +1036,8 @@ async fn login_submit(
             &next,
             &username,
             Some("Your session expired; please sign in again."),
-        );
+        )
+        .await;
     }
     let now = state.inner.clock.now();
     match state.inner.limiter.begin(&username, &addr, now) {
@@ -991,7 +1054,8 @@ async fn login_submit(
                 &next,
                 &shown,
                 Some("Too many failed attempts. Wait a few minutes and try again."),
-            );
+            )
+            .await;
         }
         Attempt::Go(0) => {}
         // Someone is guessing this user's password elsewhere: each attempt waits.
@@ -1025,7 +1089,8 @@ async fn login_submit(
             &next,
             &username,
             Some("Wrong username or password."),
-        );
+        )
+        .await;
     };
     state.inner.limiter.succeeded(&username, &addr);
     let username = owner.username.clone().unwrap_or(username);
@@ -1194,7 +1259,8 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
             &after_login(&uri_path_and_query(&req)),
             hint,
             None,
-        );
+        )
+        .await;
     };
     let consent = match state.server.consent_required(&request, &c.cookie.sub).await {
         Ok(needed) => needed,
@@ -1219,11 +1285,14 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| request.redirect_uri.clone());
     let scopes: Vec<&str> = request.scope.iter().collect();
-    page(
+    // The decision's POST is answered with a redirect to the client: its origin must be
+    // a form-action target, or the browser stops there.
+    page_to(
         &state,
         StatusCode::OK,
         "consent.html",
         context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
+        &redirect_origins(&[request.redirect_uri.as_str()]),
     )
 }
 
@@ -1298,7 +1367,8 @@ async fn authorize_post(
             &uri_path_and_query(&req),
             "",
             Some("Please sign in first."),
-        );
+        )
+        .await;
     };
     if !form_csrf_matches(&c.cookie, &req) {
         return expired_form(&state);
@@ -1397,11 +1467,16 @@ async fn end_session(State(state): State<AppState>, OAuthRequest(req): OAuthRequ
                 .client
                 .as_ref()
                 .map(|cl| cl.client_name().unwrap_or(cl.client_id()).to_owned());
-            return page(
+            let targets = request
+                .redirect_uri()
+                .map(|u| redirect_origins(&[u]))
+                .unwrap_or_default();
+            return page_to(
                 &state,
                 StatusCode::OK,
                 "logout.html",
                 context! { username => c.cookie.username, csrf => c.cookie.csrf, fields => carried, client_name => client_name },
+                &targets,
             );
         }
     }
@@ -1571,7 +1646,7 @@ async fn device_page(
     OAuthRequest(req): OAuthRequest,
 ) -> Response {
     let Some(c) = session(&state, req.headers()).await else {
-        return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None);
+        return login_form(&state, StatusCode::OK, &uri_path_and_query(&req), "", None).await;
     };
     match req.query_value("user_code").ok().flatten() {
         Some(typed) if !typed.trim().is_empty() => {
@@ -1610,7 +1685,8 @@ async fn device_submit(
             &back,
             "",
             Some("Please sign in first."),
-        );
+        )
+        .await;
     };
     if !form_csrf_matches(&c.cookie, &req) {
         return expired_form(&state);

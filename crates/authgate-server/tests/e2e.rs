@@ -980,6 +980,15 @@ async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
     let mut browser = Browser::new(base);
     let mut pages = vec![
         ("/login", browser.get("/login").await),
+        (
+            "login for a client",
+            browser
+                .get(&format!(
+                    "/login?next={}",
+                    urlencoding(&authorize_path(&web_request(&challenge, "s")))
+                ))
+                .await,
+        ),
         ("/", browser.get("/").await),
     ];
     pages.push((
@@ -1005,6 +1014,19 @@ async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
         assert_eq!(page.header("x-frame-options"), Some("DENY"), "{name}");
         let csp = page.header("content-security-policy").unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{name}: {csp}");
+        // Forms post to this server; the consent form's redirect may then go to the
+        // client's redirect origin, and nowhere else (issue 12 item 6).
+        let form_action = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("form-action "))
+            .unwrap_or_else(|| panic!("{name}: no form-action in {csp}"));
+        let want = if name == "consent" || name == "login for a client" {
+            "form-action 'self' http://127.0.0.1:9"
+        } else {
+            "form-action 'self'"
+        };
+        assert_eq!(form_action, want, "{name}");
         assert!(
             page.header("content-type")
                 .is_some_and(|c| c.starts_with("text/html")),
@@ -1268,4 +1290,9 @@ async fn failed_client_authentication_is_limited_with_429() {
         1,
         "logged once, not per refused request:\n{log}"
     );
+}
+
+/// Percent-encodes a query value.
+fn urlencoding(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
