@@ -1808,6 +1808,14 @@ async fn log_requests(req: Request, next: Next) -> Response {
     let id = request_id();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let mut res = next.run(req).await;
+    // Every 503 (the database is unreachable or full) says when to try again, pages
+    // included; the engine's JSON answers already do.
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !res.headers().contains_key(header::RETRY_AFTER)
+    {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
     tracing::info!(
         request_id = %id,
         %method,

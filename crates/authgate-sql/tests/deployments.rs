@@ -12,13 +12,13 @@ use authgate::*;
 use authgate_axum::{
     authorization_response, routes, CurrentToken, OAuthRequest, RequireBearerLayer, Server,
 };
+use authgate_sql::testing::CutProxy;
 use authgate_sql::testing::{pg_base_url, PgSchema};
 use authgate_sql::{connect, spawn_purger, AnyStore, StoreOptions};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use support::CutProxy;
 
 const ISSUER: &str = "http://authgate.test";
 
@@ -225,6 +225,11 @@ async fn database_outage_answers_503_json_and_recovers_by_itself_postgres() {
     // Token endpoint: 503 with an RFC-shaped JSON body.
     let res = client_credentials(&base).await;
     assert_eq!(res.status(), 503);
+    assert_eq!(
+        res.headers()["retry-after"],
+        "5",
+        "RFC 9110 10.2.3: when to try again"
+    );
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
     assert!(body["error_description"].is_string());
@@ -236,6 +241,8 @@ async fn database_outage_answers_503_json_and_recovers_by_itself_postgres() {
         .await
         .unwrap();
     assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert!(res.headers().get("www-authenticate").is_none());
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
     // Authorization endpoint: the client cannot be verified, so the error is shown (503),

@@ -473,10 +473,13 @@ impl BearerError {
         };
         let mut res = OAuth2Response::json(self.status(), &body);
         let unavailable = self.status() == StatusCode::SERVICE_UNAVAILABLE;
-        if !unavailable {
-            if let Ok(v) = HeaderValue::from_str(&self.www_authenticate()) {
-                res.headers.insert(header::WWW_AUTHENTICATE, v);
-            }
+        if unavailable {
+            res.headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::response::RETRY_AFTER_UNAVAILABLE),
+            );
+        } else if let Ok(v) = HeaderValue::from_str(&self.www_authenticate()) {
+            res.headers.insert(header::WWW_AUTHENTICATE, v);
         }
         res
     }

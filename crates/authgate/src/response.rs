@@ -100,6 +100,12 @@ impl From<OAuth2Error> for OAuth2Response {
     /// error answers a failed Basic authentication.
     fn from(err: OAuth2Error) -> Self {
         let mut res = Self::json(err.status(), &err.to_json());
+        if err.status() == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE),
+            );
+        }
         if err.has_basic_challenge() {
             res.headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -109,6 +115,10 @@ impl From<OAuth2Error> for OAuth2Response {
         res
     }
 }
+
+/// `Retry-After` of a 503 (the store is unavailable), in seconds: long enough for a pool
+/// to reconnect, short enough that a retrying client does not give up (RFC 9110 §10.2.3).
+pub(crate) const RETRY_AFTER_UNAVAILABLE: &str = "5";
 
 /// Authorization response parameters the protocol defines: never taken from extra
 /// members.

@@ -32,7 +32,9 @@ impl TestServer {
         Some(Self::start(tag, config, &line, Some(schema)).await)
     }
 
-    async fn start(
+    /// On the database that the `database_url` line `database` names (nothing: SQLite
+    /// beside the config), keeping `schema` (if any) alive as long as the server.
+    pub async fn start(
         tag: &str,
         config: &str,
         database: &str,
@@ -67,6 +69,18 @@ impl TestServer {
             status.success(),
             "SIGTERM must shut down cleanly, got {status}"
         );
+        self.start_again().await;
+    }
+
+    /// Kills the server with SIGKILL — no shutdown of any kind, as a crash or the OOM
+    /// killer would — and starts it again on the same config, database and port.
+    pub async fn crash_and_restart(&mut self) {
+        let _ = self.running.child.kill();
+        let _ = self.running.child.wait();
+        self.start_again().await;
+    }
+
+    async fn start_again(&mut self) {
         let dir = self.dir().to_owned();
         self.running = super::start_logging_to(
             &dir,

@@ -1,14 +1,8 @@
 //! Shared test support: stores per backend, and a TCP proxy that can cut the database off.
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use authgate_sql::testing::PgSchema;
 use authgate_sql::{connect, AnyStore, StoreOptions};
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
 pub async fn memory_backend() -> Option<AnyStore> {
     Some(connect("memory:", &StoreOptions::default()).await.unwrap())
@@ -49,55 +43,4 @@ pub async fn postgres() -> Option<(AnyStore, PgSchema)> {
     let schema = PgSchema::create().await?;
     let store = schema.store().await;
     Some((store, schema))
-}
-
-/// A TCP proxy in front of the database that can be cut off (every connection closed, new
-/// ones refused) and restored on the same port.
-pub struct CutProxy {
-    pub addr: std::net::SocketAddr,
-    up: Arc<AtomicBool>,
-    cut: Arc<Notify>,
-}
-
-impl CutProxy {
-    pub async fn start(target: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(Notify::new());
-        let (up2, cut2, target) = (up.clone(), cut.clone(), target.to_owned());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(inbound); // refused while cut
-                    continue;
-                }
-                let (target, cut) = (target.clone(), cut2.clone());
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        () = cut.notified() => {}
-                    }
-                });
-            }
-        });
-        Self { addr, up, cut }
-    }
-
-    /// Closes every open connection and refuses new ones.
-    pub fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.cut.notify_waiters();
-    }
-
-    /// Accepts connections again.
-    pub fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
 }
