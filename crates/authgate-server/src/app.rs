@@ -1069,12 +1069,18 @@ async fn login_submit(
             "The sign-in service is unavailable; try again shortly.",
         )
     };
-    let owner = match state
-        .inner
-        .store
-        .authenticate_user(&username, &password)
-        .await
-    {
+    // A username with a control character names nobody (and PostgreSQL cannot even look
+    // one up): wrong credentials, without asking the store.
+    let lookup = if authgate::identifier::has_control_characters(&username) {
+        Ok(None)
+    } else {
+        state
+            .inner
+            .store
+            .authenticate_user(&username, &password)
+            .await
+    };
+    let owner = match lookup {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "login: user store failed");

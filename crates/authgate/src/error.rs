@@ -302,6 +302,9 @@ impl From<StorageError> for OAuth2Error {
             StorageError::Other(_) => {
                 Self::with_description(ErrorCode::ServerError, "internal storage error")
             }
+            StorageError::InvalidValue(_) => Self::invalid_request(
+                "a value in the request cannot be stored (it holds a character the store refuses)",
+            ),
         }
     }
 }
@@ -318,6 +321,11 @@ pub enum StorageError {
     /// Any other backend failure; endpoints answer 500.
     #[error("storage error: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A value the backend cannot hold was given to it to save (PostgreSQL's `text` refuses
+    /// NUL, say): the request's fault, not the store's; endpoints answer 400
+    /// `invalid_request`. Lookups by such a value answer "not found" instead.
+    #[error("value refused by the store: {0}")]
+    InvalidValue(String),
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod error;
 pub mod generator;
 pub mod grants;
+pub mod identifier;
 #[cfg(feature = "jose")]
 pub mod jose;
 pub mod manual;

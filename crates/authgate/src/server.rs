@@ -429,6 +429,10 @@ impl AuthorizationServer {
                 "the server keeps no consents",
             ));
         };
+        // No client is named with a control character: nothing to revoke.
+        if crate::identifier::has_control_characters(client_id) {
+            return Ok(false);
+        }
         Ok(c.revoke_consent(subject, client_id).await?)
     }
 

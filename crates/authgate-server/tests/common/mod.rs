@@ -120,11 +120,23 @@ pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
 /// Starts `authgate serve --config PATH` with its stderr (the logs) going to `log`, and waits
 /// until the metadata answers 200.
 pub async fn start_logging_to(dir: &Path, config: &Path, port: u16, log: &Path) -> Running {
+    start_logging_to_with_env(dir, config, port, log, &[]).await
+}
+
+/// [`start_logging_to`] with more environment variables for the server.
+pub async fn start_logging_to_with_env(
+    dir: &Path,
+    config: &Path,
+    port: u16,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> Running {
     let file = std::fs::File::create(log).unwrap();
     let child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(config)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("AUTHGATE_LOG", "warn")
         // The tests' back-channel receivers listen on 127.0.0.1.
         .env("AUTHGATE_TEST_ALLOW_PRIVATE_OUTBOUND", "1")

@@ -10,6 +10,7 @@ pub struct TestServer {
     config: PathBuf,
     port: u16,
     pub log: PathBuf,
+    env: &'static [(&'static str, &'static str)],
     _schema: Option<super::PgSchema>,
 }
 
@@ -17,7 +18,16 @@ impl TestServer {
     /// On SQLite, with `database_url` absent; `config` is the file's text, `{PORT}` and
     /// `{DATABASE}` (a `database_url` line or nothing) filled in.
     pub async fn sqlite(tag: &str, config: &str) -> Self {
-        let s = Self::start(tag, config, "", None).await;
+        Self::sqlite_with_env(tag, config, &[]).await
+    }
+
+    /// [`Self::sqlite`], the server started with more environment variables.
+    pub async fn sqlite_with_env(
+        tag: &str,
+        config: &str,
+        env: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        let s = Self::start(tag, config, "", None, env).await;
         assert!(
             s.running.dir.join("authgate.db").is_file(),
             "without database_url the database is authgate.db beside the config"
@@ -27,9 +37,18 @@ impl TestServer {
 
     /// On PostgreSQL, in a fresh schema; `None` when no server answers (outside CI).
     pub async fn postgres(tag: &str, config: &str) -> Option<Self> {
+        Self::postgres_with_env(tag, config, &[]).await
+    }
+
+    /// [`Self::postgres`], the server started with more environment variables.
+    pub async fn postgres_with_env(
+        tag: &str,
+        config: &str,
+        env: &'static [(&'static str, &'static str)],
+    ) -> Option<Self> {
         let schema = super::PgSchema::create().await?;
         let line = format!("database_url = \"{}\"", schema.url());
-        Some(Self::start(tag, config, &line, Some(schema)).await)
+        Some(Self::start(tag, config, &line, Some(schema), env).await)
     }
 
     /// On the database that the `database_url` line `database` names (nothing: SQLite
@@ -39,16 +58,18 @@ impl TestServer {
         config: &str,
         database: &str,
         schema: Option<super::PgSchema>,
+        env: &'static [(&'static str, &'static str)],
     ) -> Self {
         let dir = super::temp_dir(tag);
         let (config, port) = super::write_config(&dir, &config.replace("{DATABASE}", database));
         let log = dir.join("server.log");
-        let running = super::start_logging_to(&dir, &config, port, &log).await;
+        let running = super::start_logging_to_with_env(&dir, &config, port, &log, env).await;
         Self {
             running,
             config,
             port,
             log,
+            env,
             _schema: schema,
         }
     }
@@ -82,11 +103,12 @@ impl TestServer {
 
     async fn start_again(&mut self) {
         let dir = self.dir().to_owned();
-        self.running = super::start_logging_to(
+        self.running = super::start_logging_to_with_env(
             &dir,
             &self.config,
             self.port,
             &self.log.with_extension("2.log"),
+            self.env,
         )
         .await;
     }

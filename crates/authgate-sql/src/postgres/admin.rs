@@ -6,7 +6,7 @@ use authgate::{password, ClientRecord, StorageError};
 use sqlx::Row;
 
 use super::clients::client_row;
-use super::{classify, column, PgStore};
+use super::{classify, column, holdable, PgStore};
 use crate::codec::CLIENT_COLUMNS;
 use crate::{Admin, InitialAccessToken, NewUser, UserInfo};
 
@@ -133,6 +133,9 @@ impl Admin for PgStore {
     }
 
     async fn revoke_initial_access_token(&self, id: &str) -> Result<bool, StorageError> {
+        if !holdable(id) {
+            return Ok(false);
+        }
         let res =
             sqlx::query("DELETE FROM authgate_initial_access_tokens WHERE tenant = $1 AND id = $2")
                 .bind(&*self.tenant)
@@ -234,6 +237,9 @@ impl PgStore {
         column_name: &'static str,
         value: &str,
     ) -> Result<Option<UserInfo>, StorageError> {
+        if !holdable(value) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT username, subject, claims FROM authgate_users WHERE tenant = $1 AND {column_name} = $2"
         ))

@@ -7,7 +7,7 @@ use authgate::{Client, ClientStore, StorageError};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{classify, column, PgStore};
+use super::{classify, column, holdable, PgStore};
 use crate::codec::{ClientRow, CLIENT_COLUMNS};
 
 /// Reads a row selected with [`CLIENT_COLUMNS`].
@@ -28,6 +28,9 @@ pub(super) fn client_row(r: &PgRow) -> Result<ClientRow, StorageError> {
 #[async_trait]
 impl ClientStore for PgStore {
     async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
+        if !holdable(client_id) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT {CLIENT_COLUMNS} FROM authgate_clients WHERE tenant = $1 AND client_id = $2"
         ))

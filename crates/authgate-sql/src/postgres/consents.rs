@@ -5,7 +5,7 @@ use authgate::{ConsentRecord, ConsentStore, StorageError};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{classify, column, malformed, PgStore};
+use super::{classify, column, holdable, malformed, PgStore};
 use crate::codec::consent_record;
 
 fn consent_row(r: &PgRow) -> Result<ConsentRecord, StorageError> {
@@ -26,6 +26,9 @@ impl ConsentStore for PgStore {
         subject: &str,
         client_id: &str,
     ) -> Result<Option<ConsentRecord>, StorageError> {
+        if !holdable(subject) || !holdable(client_id) {
+            return Ok(None);
+        }
         sqlx::query(
             "SELECT subject, client_id, scope, granted_at FROM authgate_consents
              WHERE tenant = $1 AND subject = $2 AND client_id = $3",
@@ -60,6 +63,9 @@ impl ConsentStore for PgStore {
     }
 
     async fn list_consents(&self, subject: &str) -> Result<Vec<ConsentRecord>, StorageError> {
+        if !holdable(subject) {
+            return Ok(Vec::new());
+        }
         sqlx::query(
             "SELECT subject, client_id, scope, granted_at FROM authgate_consents
              WHERE tenant = $1 AND subject = $2 ORDER BY client_id",
@@ -75,6 +81,9 @@ impl ConsentStore for PgStore {
     }
 
     async fn revoke_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError> {
+        if !holdable(subject) || !holdable(client_id) {
+            return Ok(false);
+        }
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let gone = sqlx::query(
             "DELETE FROM authgate_consents WHERE tenant = $1 AND subject = $2 AND client_id = $3",

@@ -147,13 +147,12 @@ async fn write_batch(pool: &PgPool, jobs: Vec<SaveJob>) {
         }
         Err(e) => {
             let msg = e.to_string();
-            let unavailable = matches!(e, StorageError::Unavailable(_));
             for j in jobs {
                 let err: Box<dyn std::error::Error + Send + Sync> = msg.clone().into();
-                let _ = j.reply.send(Err(if unavailable {
-                    StorageError::Unavailable(err)
-                } else {
-                    StorageError::Other(err)
+                let _ = j.reply.send(Err(match &e {
+                    StorageError::Unavailable(_) => StorageError::Unavailable(err),
+                    StorageError::InvalidValue(m) => StorageError::InvalidValue(m.clone()),
+                    _ => StorageError::Other(err),
                 }));
             }
         }
@@ -275,9 +274,29 @@ async fn family_lock(
     Ok(())
 }
 
-/// Connection-level failures, timeouts and server shutdowns are outages (503); the rest
-/// are errors.
+/// Whether PostgreSQL's `text` (and `jsonb`) can hold `value`: they refuse NUL. No stored
+/// row can equal a value they cannot hold, so a lookup by one answers "not found" without
+/// asking the database (which would answer an error).
+fn holdable(value: &str) -> bool {
+    !value.contains('\0')
+}
+
+/// A save of a value PostgreSQL cannot hold.
+fn unholdable(what: &str) -> StorageError {
+    StorageError::InvalidValue(format!(
+        "{what} holds a NUL character, which PostgreSQL cannot store"
+    ))
+}
+
+/// Connection-level failures, timeouts and server shutdowns are outages (503); a value the
+/// database's types refuse (a NUL in `text`, `\u0000` in `jsonb`: SQLSTATE 22021, 22P05) is
+/// the request's fault; the rest are errors.
 fn classify(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.code().is_some_and(|c| c == "22021" || c == "22P05") {
+            return StorageError::InvalidValue(db.message().to_owned());
+        }
+    }
     let outage = match &e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

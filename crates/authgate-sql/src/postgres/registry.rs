@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use authgate::{ClientRecord, ClientRegistry, StorageError};
 
 use super::clients::client_row;
-use super::{classify, PgStore};
+use super::{classify, holdable, PgStore};
 use crate::codec::{ClientValues, CLIENT_COLUMNS};
 
 impl PgStore {
@@ -45,6 +45,9 @@ impl PgStore {
         last: &str,
         value: &str,
     ) -> Result<u64, StorageError> {
+        if !holdable(value) {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin().await.map_err(classify)?;
         for statement in statements {
             sqlx::query(statement)
@@ -79,6 +82,9 @@ impl ClientRegistry for PgStore {
         &self,
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StorageError> {
+        if !holdable(client_id) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT {CLIENT_COLUMNS} FROM authgate_clients WHERE tenant = $1 AND client_id = $2"
         ))

@@ -5,7 +5,7 @@ use authgate::{SessionRecord, SessionStore, StorageError};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{classify, column, malformed, PgStore};
+use super::{classify, column, holdable, malformed, unholdable, PgStore};
 use crate::codec::{SessionRow, SessionValues, SESSION_COLUMNS};
 
 fn session_row(r: &PgRow) -> Result<SessionRecord, StorageError> {
@@ -58,6 +58,13 @@ impl SessionStore for PgStore {
     }
 
     async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StorageError> {
+        if !holdable(sid) {
+            // No such session: nothing to add to.
+            return Ok(());
+        }
+        if !holdable(client_id) {
+            return Err(unholdable("the client id"));
+        }
         // One statement: the append and the "not yet there" test see the same row version,
         // so concurrent additions of one client add it once.
         sqlx::query(
@@ -95,6 +102,9 @@ impl PgStore {
         sql: &str,
         key: &str,
     ) -> Result<Vec<SessionRecord>, StorageError> {
+        if !holdable(key) {
+            return Ok(Vec::new());
+        }
         sqlx::query(sql)
             .bind(&*self.tenant)
             .bind(key)

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use authgate::{password, ResourceOwner, StorageError, UserStore};
 use sqlx::Row;
 
-use super::{classify, column, PgStore};
+use super::{classify, column, holdable, PgStore};
 
 #[async_trait]
 impl UserStore for PgStore {
@@ -13,6 +13,11 @@ impl UserStore for PgStore {
         username: &str,
         password: &str,
     ) -> Result<Option<ResourceOwner>, StorageError> {
+        if !holdable(username) {
+            // Nobody is named so; the work of an unknown user's check is spent all the same.
+            password::verify_unknown_user(password.to_owned()).await?;
+            return Ok(None);
+        }
         let row = sqlx::query(
             "SELECT subject, password_hash FROM authgate_users WHERE tenant = $1 AND username = $2",
         )

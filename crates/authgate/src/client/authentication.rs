@@ -10,6 +10,7 @@ use http::header;
 
 use super::{Client, ClientAuthMethod, ClientStore};
 use crate::error::OAuth2Error;
+use crate::identifier::has_control_characters;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 
 /// The methods [`authenticate_client`] accepts, in the order metadata lists them.
@@ -52,6 +53,11 @@ pub async fn authenticate_client(
             e
         }
     };
+    // A client id with a control character names no client (and some stores cannot
+    // look one up): the same answer as for an unknown client.
+    if has_control_characters(&presented.client_id) {
+        return Err(fail("client authentication failed"));
+    }
     let Some(client) = store.find_client(&presented.client_id).await? else {
         return Err(fail("client authentication failed"));
     };

@@ -451,6 +451,9 @@ async fn verify_client_and_redirect(
         .authorization_value("client_id")
         .map_err(invalid)?
         .ok_or_else(|| invalid(OAuth2Error::invalid_request("missing 'client_id'")))?;
+    if crate::identifier::has_control_characters(client_id) {
+        return Err(invalid(OAuth2Error::invalid_request("unknown client_id")));
+    }
     let client = ctx
         .clients
         .find_client(client_id)

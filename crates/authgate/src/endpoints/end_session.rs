@@ -100,6 +100,9 @@ impl EndSessionRequest {
             }
         }
         if let Some(id) = audience.as_deref().or(client_id) {
+            if crate::identifier::has_control_characters(id) {
+                return Err(OAuth2Error::invalid_request("unknown client_id"));
+            }
             out.client = ctx.clients.find_client(id).await?;
             if out.client.is_none() {
                 return Err(OAuth2Error::invalid_request("unknown client_id"));

@@ -22,6 +22,7 @@ use crate::client::{Client, ClientAuthMethod, ClientRecord};
 use crate::config::ServerConfig;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::grants::DEVICE_CODE_GRANT_TYPE;
+use crate::identifier::has_control_characters;
 use crate::metadata::Metadata;
 use crate::params::ResponseType;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
@@ -769,9 +770,35 @@ fn json_body(req: &OAuth2Request) -> Result<Map<String, Value>, OAuth2Error> {
         return Err(invalid_client_metadata("the body must be application/json"));
     }
     match serde_json::from_slice::<Value>(req.body()) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => {
+            if let Some(name) = m
+                .iter()
+                .find(|(k, v)| has_control_characters(k) || holds_control_characters(v))
+                .map(|(k, _)| k)
+            {
+                return Err(invalid_client_metadata(format!(
+                    "the member '{}' holds a control character",
+                    name.escape_debug()
+                )));
+            }
+            Ok(m)
+        }
         Ok(_) => Err(invalid_client_metadata("the body must be a JSON object")),
         Err(_) => Err(invalid_client_metadata("the body is not valid JSON")),
+    }
+}
+
+/// Whether a JSON value holds a control character in a string or a member name, at any
+/// depth: no store keeps one in every column type (PostgreSQL's `text` and `jsonb` refuse
+/// NUL), and none belongs in client metadata.
+fn holds_control_characters(v: &Value) -> bool {
+    match v {
+        Value::String(s) => has_control_characters(s),
+        Value::Array(items) => items.iter().any(holds_control_characters),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| has_control_characters(k) || holds_control_characters(v)),
+        _ => false,
     }
 }
 

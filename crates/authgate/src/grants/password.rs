@@ -63,6 +63,13 @@ impl TokenGrant for PasswordGrant {
             .form_value("password")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'password'"))?;
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
+        // A username with a control character names no user (and some stores cannot look
+        // one up): the answer for wrong credentials, without asking the user store.
+        if crate::identifier::has_control_characters(username) {
+            return Err(OAuth2Error::invalid_grant(
+                "invalid resource owner credentials",
+            ));
+        }
         let owner = self
             .users
             .authenticate_user(username, password)

@@ -42,7 +42,10 @@
 //! of one approved device code issue exactly one set of tokens. When it has a client
 //! registry: a client id is taken once, updates keep the secret, and deleting a client
 //! revokes its tokens and deletes its codes, device codes and approvals, and nothing of
-//! another client's.
+//! another client's. Names holding NUL or other control characters (client ids, usernames,
+//! subjects, session ids) are looked up without a backend error — "not found" — and a save
+//! of one either keeps it (and finds it again) or answers [`StorageError::InvalidValue`],
+//! never another error.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a panic in the caller's test
 
 use std::any::Any;
@@ -55,6 +58,7 @@ use bytes::Bytes;
 use crate::client::{Client, ClientAuthMethod, ClientRecord};
 use crate::clock::FrozenClock;
 use crate::config::{RefreshTokenRotation, ServerConfig};
+use crate::error::StorageError;
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::request::OAuth2Request;
@@ -169,6 +173,7 @@ macro_rules! storage_conformance_tests {
             device_codes_move_forward_once_each_step,
             hundred_concurrent_polls_of_an_approved_device_code_issue_one_token,
             client_registry_creates_once_updates_and_deletes_what_the_client_held,
+            names_with_nul_or_control_characters_are_not_found_and_saves_fail_cleanly,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -1523,5 +1528,126 @@ pub async fn client_registry_creates_once_updates_and_deletes_what_the_client_he
             .await
             .unwrap()
             .is_none());
+    }
+}
+
+/// NUL and other control characters in every name a request can present: lookups answer
+/// "not found" (a store whose column type cannot hold NUL must not answer an error), and a
+/// save either keeps the value or refuses it with [`StorageError::InvalidValue`].
+pub async fn names_with_nul_or_control_characters_are_not_found_and_saves_fail_cleanly(
+    s: &StoreUnderTest,
+) {
+    s.fixture
+        .add_client(ClientRecord::confidential("c1", "s3cret"))
+        .await;
+    s.fixture.add_user("alice", "user-1", "wonderland").await;
+    let names = [
+        "c1\0", "\0", "a\0b", "c1\u{1}", "\u{7f}", "c1\u{85}", "\0\0\0\0",
+    ];
+    for name in names {
+        assert!(
+            s.stores.clients.find_client(name).await.unwrap().is_none(),
+            "client {name:?}"
+        );
+        assert!(
+            s.users
+                .authenticate_user(name, "wonderland")
+                .await
+                .unwrap()
+                .is_none(),
+            "user {name:?}"
+        );
+        let alice = format!("alice{name}");
+        assert!(s
+            .users
+            .authenticate_user(&alice, "wonderland")
+            .await
+            .unwrap()
+            .is_none());
+        if let Some(registry) = &s.stores.client_registry {
+            assert!(registry.registered_client(name).await.unwrap().is_none());
+            assert!(!registry.delete_client(name).await.unwrap());
+        }
+        if let Some(consents) = &s.stores.consents {
+            assert!(consents.find_consent(name, "c1").await.unwrap().is_none());
+            assert!(consents
+                .find_consent("user-1", name)
+                .await
+                .unwrap()
+                .is_none());
+            assert!(consents.list_consents(name).await.unwrap().is_empty());
+            assert!(!consents.revoke_consent("user-1", name).await.unwrap());
+        }
+        if let Some(sessions) = &s.stores.sessions {
+            assert!(sessions.find_session(name).await.unwrap().is_none());
+            assert!(sessions.end_session(name).await.unwrap().is_none());
+            assert!(sessions.end_sessions_of(name).await.unwrap().is_empty());
+            sessions.add_session_client(name, "c1").await.unwrap();
+        }
+    }
+    // The well-formed names are still there.
+    assert!(s.stores.clients.find_client("c1").await.unwrap().is_some());
+    assert!(s
+        .users
+        .authenticate_user("alice", "wonderland")
+        .await
+        .unwrap()
+        .is_some());
+
+    // Saves: kept and found again, or refused as an invalid value.
+    let kept_or_refused = |what: &str, r: Result<(), StorageError>| match r {
+        Ok(()) => true,
+        Err(StorageError::InvalidValue(_)) => false,
+        Err(e) => panic!("saving {what} failed with a backend error: {e}"),
+    };
+    if let Some(registry) = &s.stores.client_registry {
+        let odd = ClientRecord::public("odd\0id")
+            .name("na\0me")
+            .with_metadata("note", "x\0y");
+        let created = registry.create_client(&odd).await.map(|_| ());
+        if kept_or_refused("a client id with NUL", created) {
+            let got = registry
+                .registered_client("odd\0id")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.client_name.as_deref(), Some("na\0me"));
+        }
+        let named = ClientRecord::public("named").name("na\0me");
+        let created = registry.create_client(&named).await.map(|_| ());
+        if !kept_or_refused("a client name with NUL", created) {
+            assert!(registry.registered_client("named").await.unwrap().is_none());
+        }
+        let meta = ClientRecord::public("meta").with_metadata("note", "x\0y");
+        let created = registry.create_client(&meta).await.map(|_| ());
+        kept_or_refused("client metadata with NUL", created);
+    }
+    if let Some(sessions) = &s.stores.sessions {
+        sessions
+            .save_session(&SessionRecord::new("sid-1", "user-1", NOW, NOW + 60))
+            .await
+            .unwrap();
+        let added = sessions.add_session_client("sid-1", "c\0").await;
+        if kept_or_refused("a session's client with NUL", added) {
+            let got = sessions.find_session("sid-1").await.unwrap().unwrap();
+            assert_eq!(got.clients, vec!["c\0".to_owned()]);
+        }
+        let odd = SessionRecord::new("sid\0", "user\0", NOW, NOW + 60);
+        if kept_or_refused("a session id with NUL", sessions.save_session(&odd).await) {
+            assert!(sessions.find_session("sid\0").await.unwrap().is_some());
+        }
+    }
+    if let Some(consents) = &s.stores.consents {
+        let odd = ConsentRecord::new("user\0", "c1", "openid".parse().unwrap(), NOW);
+        if kept_or_refused(
+            "a consent's subject with NUL",
+            consents.save_consent(&odd).await,
+        ) {
+            assert!(consents
+                .find_consent("user\0", "c1")
+                .await
+                .unwrap()
+                .is_some());
+        }
     }
 }
