@@ -222,7 +222,7 @@ async fn postgres_outage_under_load_is_503_with_retry_after_and_recovers_without
     let mut via = base_url.clone();
     via.set_port(Some(proxy.addr.port())).unwrap();
     let line = format!("database_url = \"{}\"", schema.url_via(via.as_str()));
-    let server = TestServer::start("pg-outage", CONFIG, &line, Some(schema)).await;
+    let server = TestServer::start("pg-outage", CONFIG, &line, Some(schema), &[]).await;
     let base = server.base().to_owned();
 
     let load = Load::start(&base, 8);
@@ -335,7 +335,7 @@ async fn sqlite_disk_full_is_503_with_retry_after_no_corruption_and_recovers() {
     };
     let db = disk.0.join("authgate.db");
     let line = format!("database_url = \"sqlite://{}\"", db.display());
-    let server = TestServer::start("disk-full", CONFIG, &line, None).await;
+    let server = TestServer::start("disk-full", CONFIG, &line, None, &[]).await;
     let base = server.base().to_owned();
 
     let load = Load::start(&base, 4);

@@ -11,8 +11,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::StorageError;
@@ -25,22 +25,82 @@ use crate::rng::{random_bytes, OsRng, Rng};
 /// argon2 refused the input (a password longer than argon2's 4 GiB limit).
 pub fn hash_blocking(password: &str, rng: &dyn Rng) -> Result<String, StorageError> {
     let salt_bytes: [u8; 16] = random_bytes(rng);
-    let salt = SaltString::encode_b64(&salt_bytes)
-        .map_err(|e| StorageError::Other(e.to_string().into()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StorageError::Other(e.to_string().into()))
+    let failed = |e: &dyn std::fmt::Display| StorageError::Other(e.to_string().into());
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| failed(&e))?;
+    let params = Params::default();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_memory(params.block_count(), |blocks| {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut out, blocks)
+    })
+    .map_err(|e| failed(&e))?;
+    let output = argon2::password_hash::Output::new(&out).map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
 }
 
 /// Whether `password` matches an argon2 PHC string, on the calling thread. A hash that
 /// does not parse matches nothing.
 pub fn verify_blocking(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    let Ok(h) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(expected), Some(salt)) = (
+        Algorithm::try_from(h.algorithm),
+        Params::try_from(&h),
+        h.hash,
+        h.salt,
+    ) else {
+        return false;
+    };
+    let version = h.version.map_or(Ok(Version::default()), Version::try_from);
+    let (Ok(version), Ok(salt)) = (version, salt.decode_b64(&mut [0u8; 64]).map(<[u8]>::to_vec))
+    else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let computed = with_memory(params.block_count(), |blocks| {
+        Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            blocks,
+        )
+    });
+    computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+/// Runs `f` with argon2's working memory (`blocks` blocks of 1 KiB) taken from a pool
+/// rather than freshly allocated: at most one buffer per gate permit is ever in use, so
+/// the ~19 MiB buffers are allocated once each and reused, and the process's memory stays
+/// flat however many passwords it checks (a fresh allocation each time left the C
+/// allocator holding several hundred MiB after a burst of logins).
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+    let take = || {
+        POOL.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+    };
+    let mut buf = take().unwrap_or_default();
+    if buf.len() != blocks {
+        buf = vec![Block::default(); blocks];
+    }
+    let answer = f(&mut buf);
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Never more idle buffers than can be in use at once (one per gate permit).
+    if pool.len() < parallelism() {
+        pool.push(buf);
+    }
+    answer
 }
 
 /// Hashes a password with argon2id on Tokio's blocking pool, behind the gate.
@@ -139,9 +199,12 @@ pub async fn verify_unknown_user(password: String) -> Result<(), StorageError> {
 /// milliseconds, so a burst of logins queues here instead of exhausting memory.
 fn gate() -> &'static Semaphore {
     static GATE: OnceLock<Semaphore> = OnceLock::new();
-    GATE.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-    })
+    GATE.get_or_init(|| Semaphore::new(parallelism()))
+}
+
+/// The gate's size: the number of cores.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 async fn gated<T: Send + 'static>(
@@ -159,6 +222,54 @@ async fn gated<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_standard_argon2id_phc_strings() {
+        // Made with the pooled memory, checked by the argon2 crate's own verifier, and the
+        // other way round: the format is the standard one.
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash_blocking("pooled", &OsRng).unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"pooled", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"pooleD", &parsed)
+            .is_err());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"theirs", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(&theirs, "theirs"));
+        assert!(!verify_blocking(&theirs, "Theirs"));
+        // Other parameters (and so another buffer size) verify too.
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"small", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_blocking(&small, "small"));
+        assert!(
+            verify_blocking(&ours, "pooled"),
+            "after a buffer of another size"
+        );
+        for broken in [
+            "",
+            "$argon2id$",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA",
+            "plain",
+        ] {
+            assert!(!verify_blocking(broken, "x"), "{broken}");
+        }
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
