@@ -1012,7 +1012,12 @@ async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
     ));
     for (name, page) in pages {
         assert_eq!(page.header("x-frame-options"), Some("DENY"), "{name}");
+        // SECURITY.md 18 (RFC 9700 4.2): no referrer from pages that carry codes or state,
+        // and nothing loaded from anywhere.
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"), "{name}");
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{name}");
         let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(csp.starts_with("default-src 'none';"), "{name}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{name}: {csp}");
         // Forms post to this server; the consent form's redirect may then go to the
         // client's redirect origin, and nowhere else (issue 12 item 6).
