@@ -15,10 +15,13 @@
 //! RFC 9700, the OAuth 2.0 Security Best Current Practice, is the baseline. Each entry below
 //! names a threat by its section, says how the code meets it, and names what is missing.
 //!
-//! Three parts of the deployment are outside this crate and are not covered here: TLS, the
-//! login and consent pages (framing, CSRF tokens, `Referrer-Policy` on pages), and HTTP
-//! plumbing such as CORS and trusted proxies. They belong to the web layer (`authgate-axum`)
-//! and the reference server.
+//! The engine leaves three parts of the deployment to the web layer: TLS, the login and
+//! consent pages (framing, CSRF tokens, `Referrer-Policy` on pages), and HTTP plumbing such as
+//! CORS and trusted proxies. `authgate-axum` does none of them; an application on it does
+//! them itself. The reference server (`authgate-server`) does them: its pages refuse framing,
+//! it sets CORS per route, and it believes forwarded headers only from configured proxies
+//! (rows 16, 17 and 19 of [the checklist](#the-security-checklist-row-by-row) below). It
+//! listens on plain HTTP, so TLS ends in front of it.
 //!
 //! ## Redirect URI validation (§2.1, §4.1)
 //!
@@ -35,9 +38,14 @@
 //! exactly one (RFC 6749 §3.1.2.3); otherwise the request is refused. When the authorization
 //! request named it, the token request must repeat it unchanged (RFC 6749 §4.1.3).
 //!
-//! *Missing:* dynamic client registration is not implemented yet, so checking URIs at
-//! registration time is the application's job; [`is_valid_redirect_uri`](crate::is_valid_redirect_uri)
-//! is the check to use.
+//! *At registration:* dynamic registration ([`ClientRegistrationEndpoint`](crate::ClientRegistrationEndpoint))
+//! and metadata-document clients pass every redirect URI through
+//! [`check_redirect_uri`](crate::redirect_uri::check_redirect_uri): absolute, no fragment, no
+//! user-info; `https`, `http` on a loopback host, or, for public clients only, a private-use
+//! scheme in reverse-domain form (`authgate/tests/registration.rs`:
+//! `rfc7591_2_redirect_uris_absolute_no_fragment_https_or_loopback`). Clients the
+//! application registers itself are its own to check: [`is_valid_redirect_uri`](crate::is_valid_redirect_uri)
+//! is the minimal check (absolute, no fragment), `check_redirect_uri` the strict one.
 //!
 //! ## Credential leakage via the Referer header and browser history (§4.2, §4.3)
 //!
@@ -53,7 +61,8 @@
 //! turns it on.
 //!
 //! *Missing:* keeping third-party resources off the consent page is the page's job, not the
-//! engine's.
+//! engine's. The reference server's pages load nothing from elsewhere (`default-src 'none'`)
+//! and send `Referrer-Policy: no-referrer` (row 18 of the checklist).
 //!
 //! ## Mix-up attacks (§4.4)
 //!
@@ -86,14 +95,34 @@
 //!   (`replay_during_redemption_still_revokes_the_winners_tokens_rfc9700_4_5`).
 //! - Codes live [`ServerConfig::code_ttl`](crate::ServerConfig::code_ttl) seconds (600).
 //!
-//! *Missing:* OpenID Connect (the `nonce` is stored with the code, but no ID token is issued)
-//! is not implemented yet.
+//! *With OpenID Connect:* the request's `nonce` is stored with the code and copied, exactly
+//! as sent, into the ID token the code redeems for, so a client that compares it with the
+//! nonce of its own session notices a code injected from another flow. A hybrid response's
+//! ID token also carries `c_hash`, tying the code beside it to that ID token. The nonce is
+//! required for the implicit and hybrid response types, optional in the code flow, where
+//! PKCE already does this job (`authgate/tests/openid.rs`:
+//! `the_code_flow_answers_an_id_token_with_the_required_claims_oidc_core_3_1_3_3`;
+//! `authgate/tests/openid.rs`:
+//! `hybrid_responses_carry_c_hash_and_their_code_redeems_for_an_id_token_with_the_nonce_oidc_core_3_3`).
+//! The checks themselves are the client's.
 //!
 //! ## Access token injection (§4.6)
 //!
-//! *Threat:* an attacker injects a stolen access token into a legitimate client. The
-//! countermeasures (`nonce`, `at_hash` in an ID token) live in the client and in OpenID
-//! Connect, which is not implemented yet.
+//! *Threat:* an attacker injects a stolen access token into a legitimate client.
+//!
+//! *Met by:* the countermeasures live in the client; OpenID Connect gives it something to
+//! check. When the authorization endpoint answers an access token together with an ID token
+//! (`id_token token`, `code id_token token`), the ID token carries that access token's
+//! `at_hash`, the `nonce` these response types require, and the client alone as `aud`; a
+//! client that verifies them refuses an access token from another flow
+//! (`authgate/tests/openid.rs`:
+//! `implicit_id_token_carries_the_scope_claims_and_id_token_token_carries_at_hash_oidc_core_3_2_2_10`;
+//! `authgate/tests/openid.rs`: `implicit_and_hybrid_need_a_nonce_and_id_token_needs_openid_oidc_core_3_2_2_1`;
+//! `authgate-server/tests/openid.rs`: `implicit_and_hybrid_responses_carry_their_hashes_oidc_core_3_2_and_3_3`).
+//! An ID token from the token endpoint has no `at_hash` (optional there, OpenID Connect Core
+//! §3.1.3.6), and a `token` or `code token` response has no ID token beside its access
+//! token, which leaves the client nothing to check: one more reason these response types
+//! are absent unless registered.
 //!
 //! ## Cross-site request forgery (§4.7)
 //!
@@ -196,10 +225,18 @@
 //!
 //! *Not implemented yet:* the asymmetric methods RFC 9700 prefers (`private_key_jwt`, mutual
 //! TLS) and `client_secret_jwt`; therefore there is no client assertion to replay yet, and
-//! no `jti` cache either. Brute-force protection and rate limiting at the token endpoint are
-//! not implemented yet. The `client_id` is not treated as a secret: an unknown client and a
+//! no `jti` cache either. The `client_id` is not treated as a secret: an unknown client and a
 //! known one with a wrong secret can be told apart (by timing, and by the error description
 //! when the method is wrong).
+//!
+//! *In the library:* no limit on failed client authentications: throttle in front of the
+//! engine. The reference server does: it counts failures (`invalid_client`) per (client id,
+//! address) and per address, and once a pair has 10 or an address 50 within five minutes it
+//! answers 429 with `Retry-After` without checking anything, at the token, revocation,
+//! introspection and device authorization endpoints. Counting the pair rather than the client
+//! id alone keeps an attacker elsewhere from locking the client out
+//! (`session::tests::client_auth_failures_block_the_pair_and_the_address_only` in
+//! `authgate-server`; `authgate-server/tests/e2e.rs`: `failed_client_authentication_is_limited_with_429`).
 //!
 //! ## Metadata and other recommendations (§2.6)
 //!
@@ -207,7 +244,8 @@
 //! the RFC 8414 document from what is registered (endpoints, grant types, response types,
 //! authentication methods, PKCE methods, `iss` support);
 //! [`AuthorizationServer::create_metadata_response`](crate::AuthorizationServer::create_metadata_response)
-//! serves it. CORS headers are not set by the engine: the web layer decides per route.
+//! serves it. CORS headers are not set by the engine: the web layer decides per route (the
+//! reference server's choices are row 17 of the checklist).
 //!
 //! ## Open redirection (§4.11)
 //!
@@ -233,20 +271,48 @@
 //!
 //! The engine reads no `X-Forwarded-*` header and no client-certificate header, and the
 //! issuer comes from configuration, not from the `Host` header, so there is nothing here for
-//! a client to spoof. Trusting forwarded headers only from configured proxies is a job for the
-//! server; it is not implemented yet.
+//! a client to spoof. Trusting forwarded headers only from configured proxies is the
+//! server's job. The reference server reads `X-Forwarded-For` or `Forwarded` only when the
+//! connecting peer is in its `trusted_proxies` list (addresses or CIDR blocks; empty by
+//! default; an entry that is neither keeps the server from starting), and then takes the
+//! right-most hop that is not itself a trusted proxy as the client, so entries the client
+//! wrote in ahead of it are ignored. It uses that address only for its per-address limits,
+//! and reads no client-certificate header (`proxies::tests::only_a_trusted_proxy_is_believed_and_the_right_most_untrusted_hop_is_the_client`
+//! in `authgate-server`; `authgate-server/tests/registration.rs`:
+//! `per_address_limits_see_through_trusted_proxies_only`; `authgate-server/tests/bad_config.rs`:
+//! `a_trusted_proxy_that_is_not_an_address_is_refused`).
 //!
 //! ## Client impersonating a resource owner (§4.15)
 //!
-//! Dynamic registration, where a client chooses its own identifier, is not implemented yet.
-//! Tokens from `client_credentials` carry no subject (introspection omits `sub`), so a client
-//! identifier never appears where a user's subject belongs.
+//! A client never chooses its identifier. [`ClientRegistrationEndpoint`](crate::ClientRegistrationEndpoint)
+//! ignores a `client_id` sent with the metadata and gives each registered client 128 random
+//! bits, base64url-encoded (an id already taken is drawn again); the reference server's
+//! configured clients are named by its operator. A client taken from its metadata document
+//! ([`client::metadata_document`](crate::client::metadata_document)) has the document's https
+//! URL as its id, which the document must repeat, and can only be a public code-flow client,
+//! so it never holds a token without a user. The reference server marks both kinds as
+//! unverified on its consent page. Tokens from `client_credentials` carry no subject
+//! (introspection omits `sub`), so a client identifier never appears where a user's subject
+//! belongs (`authgate/tests/registration.rs`:
+//! `rfc7591_3_2_1_registration_answers_the_client_and_its_credentials`;
+//! `client::metadata_document::tests::a_document_is_checked_and_becomes_a_public_client`;
+//! `authgate-server/tests/registration.rs`:
+//! `a_registered_client_runs_the_code_flow_client_credentials_and_refresh`).
+//!
+//! *Not checked:* client ids are not compared with users' subjects. No client can aim for a
+//! subject, and a random 128-bit id matching one by chance is practically impossible.
 //!
 //! ## Clickjacking (§4.16)
 //!
-//! The engine renders no pages. Framing protection (`Content-Security-Policy:
-//! frame-ancestors`, `X-Frame-Options`) on the login and consent pages is the server's job;
-//! it is not implemented yet.
+//! Framing is refused. The engine's one page, the form-post page, is sent with
+//! `X-Frame-Options: DENY` and `Content-Security-Policy: frame-ancestors 'none'`, and so is
+//! every page of the reference server (login, consent, device, logout, errors), whose policy
+//! also has `form-action 'self'`, widened only by the client's redirect origin on the consent
+//! page (and on a login page leading to that client's authorization request), where the
+//! form's answer redirects (`authgate-server/tests/e2e.rs`: `pages_forbid_framing_rfc9700_4_16`,
+//! on SQLite and PostgreSQL; `authgate/tests/extensions.rs`:
+//! `form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed`). An
+//! application with its own pages sets these headers itself.
 //!
 //! ## Beyond RFC 9700
 //!
@@ -265,8 +331,9 @@
 //!   storage failure 500 `server_error`. Network input never reaches an `unwrap`.
 //! - **Introspection** (RFC 7662 §4): by default only authenticated confidential clients may
 //!   introspect ([`ConfidentialClients`](crate::ConfidentialClients)); revoked, rotated-out
-//!   and expired tokens answer `{"active": false}`. Rate limiting of introspection is not
-//!   implemented yet.
+//!   and expired tokens answer `{"active": false}`. The engine does not rate-limit
+//!   introspection; the reference server's limit on failed client authentications covers it,
+//!   but callers that do authenticate are not limited (row 25 of the checklist).
 //! - **Revocation** (RFC 7009): public clients revoke with their `client_id`; a token that
 //!   belongs to another client answers 200 and stays valid.
 //! - **Consent** is the application's decision: the engine never records it and never skips
@@ -283,8 +350,11 @@
 //!   private one. Verification ([`JwksVerifier`](crate::jose::JwksVerifier)) requires a
 //!   `kid`, pins the algorithm to the key's own, and never accepts `none` or HMAC
 //!   (`authgate/tests/keys.rs`: `verification_pins_the_algorithm_of_the_key_rfc8725_3_1`).
-//!   Nothing the engine issues is signed yet (ID tokens and JWT access tokens come later);
-//!   the keys are published for what will be.
+//!   The keys sign ID tokens and logout tokens, with the client's
+//!   `id_token_signed_response_alg`, and UserInfo answers for a client that registered a
+//!   `userinfo_signed_response_alg` (`authgate-server/tests/openid.rs`:
+//!   `code_flow_answers_an_id_token_verified_with_the_published_keys_oidc_core_3_1_3_7`).
+//!   Access tokens stay opaque: JWT access tokens (RFC 9068) wait for issue 11.
 //! - **Tenants**: several issuers may share one SQL database; every row belongs to one
 //!   tenant, and no client, code, token, user, secret or key of one is found through another
 //!   (`authgate-sql/tests/tenants.rs`).
@@ -320,7 +390,7 @@
 //! | 15 | After a credential POST, redirect with 303, never 307 (MUST NOT use 307; RFC 9700 §4.12) | The engine answers a POSTed authorization request with 303, or 302 when [`ServerConfig::post_redirect_status`](crate::ServerConfig::post_redirect_status) asks for it; 307 and 308 fall back to 303 (that fallback is not pinned by a test). The reference server's login form answers 303, its consent form (no credentials in it) 302. | `authgate-axum/tests/http_flows.rs`: `code_flow_with_pkce_issues_tokens_that_open_the_api_rfc6749_4_1`; `authgate-axum/tests/http_flows.rs`: `denied_consent_redirects_access_denied_with_state_and_iss_rfc9207_2`; `authgate-server/tests/e2e.rs`: `code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636` |
 //! | 16 | Login and consent pages cannot be framed (MUST; RFC 9700 §4.16) | The engine's only page, the form-post page, sends `frame-ancestors 'none'` and `X-Frame-Options: DENY`; so does every page of the reference server (login, consent, device, logout, errors). | `authgate-server/tests/e2e.rs`: `pages_forbid_framing_rfc9700_4_16`; `authgate/tests/extensions.rs`: `form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed` |
 //! | 17 | No CORS on the authorization endpoint; CORS where browsers need it (MUST NOT; RFC 9700 §2.6) | The engine sets no CORS headers. The reference server allows any origin on the metadata documents and the JWKS, the configured origins and its clients' redirect origins on the token, revocation and UserInfo endpoints, and none on `/authorize`, the pages or introspection. | `authgate-server/tests/openid.rs`: `userinfo_answers_the_granted_claims_by_get_and_post_with_cors_oidc_core_5_3`; `authgate-server/tests/bad_config.rs`: `a_cors_origin_with_a_path_is_refused` |
-//! | 18 | `Referrer-Policy: no-referrer` on pages carrying codes or state; no third-party resources there (SHOULD; RFC 9700 §4.2) | Authorization redirects and the form-post page carry `Referrer-Policy: no-referrer`, and the form-post page's CSP allows only its own script. The reference server's pages send `no-referrer` and `default-src 'none'` as well, but no test pins those two headers there yet. | `authgate/tests/options.rs`: `authorization_redirects_carry_no_referrer_and_no_store_rfc9700_4_2`; `authgate/tests/extensions.rs`: `form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed`; `response::form_post_tests::the_page_escapes_values_posts_to_the_redirect_uri_and_allows_only_its_own_script` |
+//! | 18 | `Referrer-Policy: no-referrer` on pages carrying codes or state; no third-party resources there (SHOULD; RFC 9700 §4.2) | Authorization redirects and the form-post page carry `Referrer-Policy: no-referrer`, and the form-post page's CSP allows only its own script. The reference server's pages send `no-referrer` and `default-src 'none'` as well. | `authgate/tests/options.rs`: `authorization_redirects_carry_no_referrer_and_no_store_rfc9700_4_2`; `authgate-server/tests/e2e.rs`: `pages_forbid_framing_rfc9700_4_16`; `authgate/tests/extensions.rs`: `form_post_is_offered_only_with_a_page_and_the_page_is_never_cached_or_framed`; `response::form_post_tests::the_page_escapes_values_posts_to_the_redirect_uri_and_allows_only_its_own_script` |
 //! | 19 | Forwarded headers trusted only from configured proxies (MUST; RFC 9700 §4.13) | The engine reads no forwarded or client-certificate header, and the issuer comes from configuration. The reference server reads `X-Forwarded-For` or `Forwarded` only from a peer in `trusted_proxies`, taking the right-most untrusted hop as the client, and reads no client-certificate header. | `proxies::tests::only_a_trusted_proxy_is_believed_and_the_right_most_untrusted_hop_is_the_client` (in `authgate-server`); `authgate-server/tests/registration.rs`: `per_address_limits_see_through_trusted_proxies_only`; `authgate-server/tests/bad_config.rs`: `a_trusted_proxy_that_is_not_an_address_is_refused` |
 //! | 20 | Clients cannot choose identifiers that impersonate users (MUST; RFC 9700 §4.15) | The server picks every registered `client_id` (one sent is ignored); a metadata-document client's id is its https URL, which the document must repeat, and it can only be a public code-flow client; both kinds are marked unverified on the consent page. Client-credentials tokens carry no subject. | `authgate/tests/registration.rs`: `rfc7591_3_2_1_registration_answers_the_client_and_its_credentials`; `client::metadata_document::tests::a_document_is_checked_and_becomes_a_public_client`; `authgate-server/tests/registration.rs`: `a_registered_client_runs_the_code_flow_client_credentials_and_refresh` |
 //! | 21 | Tokens, codes and client secrets stored hashed (SHOULD; RFC 6819 §5.1.4.1.3) | Tokens, authorization codes and device codes are a public selector plus a 256-bit random verifier, of which stores keep only the SHA-256; user codes, registration access tokens and initial access tokens are kept as SHA-256 too. Generated client secrets are kept as SHA-256, chosen ones as argon2id. | `token::tests::tampered_verifier_changes_the_hash`; `authgate-server/tests/cli.rs`: `client_add_prints_a_secret_that_gets_a_token_and_only_its_hash_is_stored`; `authgate-server/tests/cli.rs`: `a_config_file_secret_is_stored_as_argon2id_and_still_authenticates` |
@@ -356,8 +426,8 @@
 //! # 3. RFC compliance matrix
 //!
 //! Each row names a behaviour and the tests that pin it. A unit test is named by its module
-//! path (`client::tests::...`, in `crates/authgate/src`); any other test by its file under
-//! `crates/`:
+//! path (`client::authentication::tests::...`, in `crates/authgate/src`); any other test by
+//! its file under `crates/`:
 //!
 //! - `authgate/tests/grammar_props.rs`: property tests (proptest), many generated inputs per
 //!   rule;
@@ -381,10 +451,10 @@
 //!
 //! | RFC § | behaviour | test |
 //! | --- | --- | --- |
-//! | RFC 6749 §2.1, §2.3 | a public client names itself with `client_id`; a confidential one cannot skip its secret | `client::tests::public_client_names_itself_and_confidential_cannot`; `authgate-axum/tests/interop_oauth2.rs`: `public_client_with_default_basic_auth_type_sends_client_id_in_body` |
-//! | RFC 6749 §2.3 | a client uses one authentication method per request; two at once is `invalid_request` | `client::tests::two_mechanisms_are_invalid_request_rfc6749_2_3`; `authgate-axum/tests/http_flows.rs`: `basic_and_body_secret_together_is_invalid_request_rfc6749_2_3` |
-//! | RFC 6749 §2.3.1 | Basic credentials are form-urlencoded before base64 | `client::tests::basic_credentials_are_form_urlencoded_rfc6749_2_3_1`; `client::tests::basic_credentials_round_trip_any_id_and_secret_rfc6749_2_3_1` |
-//! | RFC 6749 §2.3.1 | a `client_secret_post` client authenticates in the body only; the registered method is enforced | `client::tests::post_client_authenticates_in_the_body_only`; `authgate-axum/tests/interop_oauth2.rs`: `client_credentials_with_client_secret_post_rfc6749_2_3_1` |
+//! | RFC 6749 §2.1, §2.3 | a public client names itself with `client_id`; a confidential one cannot skip its secret | `client::authentication::tests::public_client_names_itself_and_confidential_cannot`; `authgate-axum/tests/interop_oauth2.rs`: `public_client_with_default_basic_auth_type_sends_client_id_in_body` |
+//! | RFC 6749 §2.3 | a client uses one authentication method per request; two at once is `invalid_request` | `client::authentication::tests::two_mechanisms_are_invalid_request_rfc6749_2_3`; `authgate-axum/tests/http_flows.rs`: `basic_and_body_secret_together_is_invalid_request_rfc6749_2_3` |
+//! | RFC 6749 §2.3.1 | Basic credentials are form-urlencoded before base64 | `client::authentication::tests::basic_credentials_are_form_urlencoded_rfc6749_2_3_1`; `client::authentication::tests::basic_credentials_round_trip_any_id_and_secret_rfc6749_2_3_1` |
+//! | RFC 6749 §2.3.1 | a `client_secret_post` client authenticates in the body only; the registered method is enforced | `client::authentication::tests::post_client_authenticates_in_the_body_only`; `authgate-axum/tests/interop_oauth2.rs`: `client_credentials_with_client_secret_post_rfc6749_2_3_1` |
 //! | RFC 6749 §3.1 | a parameter sent without a value counts as omitted | `request::tests::empty_value_is_treated_as_omitted_rfc6749_3_1` |
 //! | RFC 6749 §3.1 | a repeated authorization parameter is an error, also when split across query and form; before the client is verified it is not redirected | `request::tests::authorization_parameter_in_query_and_form_is_repeated`; `authgate-axum/tests/http_flows.rs`: `repeated_authorization_parameter_is_invalid_request_rfc6749_3_1`; `authgate-axum/tests/http_flows.rs`: `repeated_state_is_invalid_request_rfc6749_3_1`; `authgate-axum/tests/http_flows.rs`: `repeated_client_id_is_400_and_never_redirected_rfc6749_3_1` |
 //! | RFC 6749 §3.1.2 | a registrable redirect URI is absolute and has no fragment | `redirect_uri::tests::registration_rejects_fragments_and_relative_uris` |
@@ -413,7 +483,7 @@
 //! | RFC 6749 §4.3 | the password grant issues tokens (a refresh token when enabled); a wrong password is `invalid_grant` | `authgate-axum/tests/http_flows.rs`: `password_grant_issues_access_and_refresh_tokens_rfc6749_4_3_3`; `authgate-axum/tests/interop_oauth2.rs`: `password_grant_with_client_secret_post_rfc6749_4_3`; `authgate-axum/tests/http_flows.rs`: `password_grant_with_wrong_password_is_invalid_grant_rfc6749_5_2` |
 //! | RFC 6749 §4.4 | client credentials for confidential clients only, never with a refresh token | `authgate-axum/tests/interop_oauth2.rs`: `client_credentials_with_basic_auth_rfc6749_4_4`; `authgate-axum/tests/http_flows.rs`: `client_credentials_for_public_client_is_unauthorized_client_rfc6749_4_4`; `authgate-axum/tests/http_flows.rs`: `client_credentials_never_issues_a_refresh_token_rfc6749_4_4_3` |
 //! | RFC 6749 §5.1 | `expires_in` follows the per-grant setting and the default; token responses and errors are not cacheable | `authgate-axum/tests/http_flows.rs`: `client_credentials_token_lives_the_configured_600_seconds_rfc6749_5_1`; `authgate-axum/tests/http_flows.rs`: `password_token_lives_the_default_3600_seconds_rfc6749_5_1`; `authgate-axum/tests/http_flows.rs`: `token_error_responses_are_not_cacheable_rfc6749_5_1` |
-//! | RFC 6749 §5.2 | an unknown client or missing credentials is `invalid_client`; a failed Basic authentication is 401 with `WWW-Authenticate: Basic`, a failed body authentication 400 without | `client::tests::unknown_client_and_missing_credentials_are_invalid_client`; `client::tests::wrong_basic_secret_is_401_with_challenge_rfc6749_5_2`; `error::tests::token_endpoint_errors_are_400_and_basic_failures_401_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_basic_secret_is_401_invalid_client_with_basic_challenge_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_post_secret_is_400_invalid_client_without_challenge_rfc6749_5_2` |
+//! | RFC 6749 §5.2 | an unknown client or missing credentials is `invalid_client`; a failed Basic authentication is 401 with `WWW-Authenticate: Basic`, a failed body authentication 400 without | `client::authentication::tests::unknown_client_and_missing_credentials_are_invalid_client`; `client::authentication::tests::wrong_basic_secret_is_401_with_challenge_rfc6749_5_2`; `error::tests::token_endpoint_errors_are_400_and_basic_failures_401_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_basic_secret_is_401_invalid_client_with_basic_challenge_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `wrong_post_secret_is_400_invalid_client_without_challenge_rfc6749_5_2` |
 //! | RFC 6749 §5.2 | an unknown grant type is `unsupported_grant_type`; one the client may not use is `unauthorized_client` | `authgate-axum/tests/http_flows.rs`: `unsupported_grant_type_is_rejected_rfc6749_5_2`; `authgate-axum/tests/http_flows.rs`: `grant_type_not_allowed_for_client_is_unauthorized_client_rfc6749_5_2` |
 //! | RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 | every registered error code has its wire string; error bodies carry `error_description`, `error_uri` and `state` | `error::tests::every_code_has_its_rfc_string`; `error::tests::json_body_carries_error_description_uri_and_state` |
 //! | RFC 6749 §6 | a refresh may narrow the scope but not widen it | `authgate-axum/tests/http_flows.rs`: `refresh_may_narrow_the_scope_rfc6749_6`; `authgate-axum/tests/http_flows.rs`: `refresh_may_not_widen_the_scope_rfc6749_6`; `authgate-axum/tests/interop_oauth2.rs`: `refresh_narrows_scope_for_confidential_client_rfc6749_6` |

@@ -81,8 +81,9 @@ impl AuthorizationServer {
 
     /// Signs with keys kept in the stores' [`crate::KeyStore`] (see [`Stores::with_keys`]),
     /// their private parts sealed with `kek`, rotated by `policy`: what the JWKS endpoint
-    /// publishes, and what later signs ID tokens and JWT access tokens. Without a key
-    /// store, endpoints that sign are refused at registration.
+    /// publishes, and what signs ID tokens, logout tokens and signed UserInfo (and, later,
+    /// JWT access tokens). Without a key store, endpoints that sign are refused at
+    /// registration.
     ///
     /// Call [`crate::jose::KeySet::load`] (on [`ServerContext::keys`]) at start, so that a
     /// wrong key encryption key fails the start, not a request.
