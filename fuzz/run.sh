@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")"
 secs="${FUZZ_SECONDS:-30}"
-targets="${*:-oauth2_request token_parse scope redirect_uri pkce client_auth bearer}"
+targets="${*:-oauth2_request token_parse scope redirect_uri pkce client_auth bearer user_code client_metadata registration metadata_document authorization_params jws_verify}"
 failed=""
 for t in $targets; do
     mkdir -p "corpus/$t"
@@ -14,6 +14,9 @@ for t in $targets; do
     case "$t" in
         redirect_uri) dict="-dict=dict/redirect_uri.dict" ;;
         oauth2_request | client_auth | bearer) dict="-dict=dict/oauth.dict" ;;
+        client_metadata | registration | metadata_document) dict="-dict=dict/client_metadata.dict" ;;
+        authorization_params) dict="-dict=dict/authorization.dict" ;;
+        jws_verify) dict="-dict=dict/jws.dict" ;;
         *) dict="" ;;
     esac
     # shellcheck disable=SC2086 # $seeds and $dict are empty or one word

@@ -78,10 +78,18 @@ const FETCHES_PER_MINUTE: u32 = 120;
 /// Whether `client_id` is a URL that names a metadata document: `https` (or `http` on a
 /// loopback host when `allow_loopback_http`), a host, a path other than `/`, no query,
 /// fragment, credentials or dot segments.
+///
+/// The id must also be written exactly as the URL standard writes the URL it parses to:
+/// the parser resolves dot segments in all their spellings (`..`, `.%2e`, `%2e.`), reads
+/// `\` as `/`, drops tabs and newlines and accepts `https:/host`, so an id in any other
+/// form would name one URL and fetch another.
 pub fn is_document_url(client_id: &str, allow_loopback_http: bool) -> bool {
     let Ok(u) = Url::parse(client_id) else {
         return false;
     };
+    if u.as_str() != client_id {
+        return false;
+    }
     let scheme_ok = match u.scheme() {
         "https" => true,
         "http" => {
@@ -89,10 +97,7 @@ pub fn is_document_url(client_id: &str, allow_loopback_http: bool) -> bool {
         }
         _ => false,
     };
-    let raw_path = client_id
-        .split_once("://")
-        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-        .unwrap_or("");
+    // Dot segments cannot be left: the parser removed them, and the id equals its result.
     scheme_ok
         && u.host_str().is_some()
         && u.path() != "/"
@@ -100,12 +105,6 @@ pub fn is_document_url(client_id: &str, allow_loopback_http: bool) -> bool {
         && u.fragment().is_none()
         && u.username().is_empty()
         && u.password().is_none()
-        && !raw_path.split('/').any(|seg| {
-            seg == "."
-                || seg == ".."
-                || seg.eq_ignore_ascii_case("%2e")
-                || seg.eq_ignore_ascii_case("%2e%2e")
-        })
 }
 
 /// The client a metadata document describes, checked: a JSON object whose `client_id` is
@@ -377,6 +376,26 @@ mod tests {
         }
         assert!(is_document_url("http://127.0.0.1:8/c", true));
         assert!(!is_document_url("http://10.0.0.1/c", true));
+    }
+
+    #[test]
+    fn ids_the_url_parser_would_rewrite_name_no_document() {
+        // Each parses to another URL than it spells (most of them to
+        // https://app.example/c), so the id would not be the URL fetched.
+        for rewritten in [
+            "https:/app.example/a/../c",
+            "https:app.example/a/../c",
+            "https://app.example/a/.%2e/c",
+            "https://app.example/a/%2E./c",
+            "https://app.example\\a\\..\\c",
+            "https://app.example/a/.\t./c",
+            " https://app.example/c",
+            "https://APP.example/c",
+            "https://app.example:443/c",
+            "https://app.example/c d",
+        ] {
+            assert!(!is_document_url(rewritten, true), "{rewritten:?}");
+        }
     }
 
     #[test]
