@@ -1014,7 +1014,11 @@ async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
         assert_eq!(page.header("x-frame-options"), Some("DENY"), "{name}");
         // SECURITY.md 18 (RFC 9700 4.2): no referrer from pages that carry codes or state,
         // and nothing loaded from anywhere.
-        assert_eq!(page.header("referrer-policy"), Some("no-referrer"), "{name}");
+        assert_eq!(
+            page.header("referrer-policy"),
+            Some("no-referrer"),
+            "{name}"
+        );
         assert_eq!(page.header("cache-control"), Some("no-store"), "{name}");
         let csp = page.header("content-security-policy").unwrap_or_default();
         assert!(csp.starts_with("default-src 'none';"), "{name}: {csp}");
