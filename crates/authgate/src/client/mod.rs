@@ -286,7 +286,7 @@ impl ClientRecord {
     pub fn with_chosen_secret(
         client_id: impl Into<String>,
         secret: &str,
-    ) -> Result<Self, crate::StorageError> {
+    ) -> Result<Self, crate::error::StorageError> {
         let hash = crate::password::hash_blocking(secret, &crate::rng::OsRng)?;
         Ok(Self::with_chosen_secret_hash(client_id, hash))
     }
