@@ -45,8 +45,17 @@ pub fn hash_blocking(password: &str, rng: &dyn Rng) -> Result<String, StorageErr
     Ok(phc.to_string())
 }
 
-/// Whether `password` matches an argon2 PHC string, on the calling thread. A hash that
-/// does not parse matches nothing.
+/// The most memory a stored hash may ask of a check, in KiB (argon2's `m`): 64 MiB, over
+/// three times the default. A hash asking more (a corrupt or foreign row) matches nothing
+/// rather than making the process allocate whatever it says.
+const MAX_MEMORY_KIB: u32 = 64 * 1024;
+/// The most passes (`t`) and lanes (`p`) a stored hash may ask.
+const MAX_PASSES: u32 = 16;
+const MAX_LANES: u32 = 16;
+
+/// Whether `password` matches an argon2id (version 0x13) PHC string, on the calling thread.
+/// A hash that does not parse, another argon2 variant or version, or costs beyond the caps
+/// above match nothing.
 pub fn verify_blocking(hash: &str, password: &str) -> bool {
     let Ok(h) = PasswordHash::new(hash) else {
         return false;
@@ -64,6 +73,14 @@ pub fn verify_blocking(hash: &str, password: &str) -> bool {
     else {
         return false;
     };
+    if algorithm != Algorithm::Argon2id
+        || version != Version::V0x13
+        || params.m_cost() > MAX_MEMORY_KIB
+        || params.t_cost() > MAX_PASSES
+        || params.p_cost() > MAX_LANES
+    {
+        return false;
+    }
     let mut out = vec![0u8; expected.len()];
     let computed = with_memory(params.block_count(), |blocks| {
         Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
@@ -120,37 +137,38 @@ pub async fn verify(hash: String, password: String) -> Result<bool, StorageError
 }
 
 /// Checks a secret a person chose (a client secret from a config file, say) against its
-/// argon2id hash, remembering in this process the last secret that matched for `id`: a
-/// keyed hash of it under a random per-process key, beside a digest of `hash`. A presented
-/// secret equal to the remembered one, with the same stored hash, is accepted after two
-/// HMAC computations; anything else pays the argon2 check (behind the gate). So the slow
-/// hash protects a store dump without slowing every token request, and the memory holds
-/// nothing that would serve as a password hash elsewhere.
+/// argon2id hash, remembering in this process the secret that matched each stored hash: a
+/// keyed hash of it under a random per-process key, filed under a keyed digest of `hash`.
+/// A presented secret equal to the remembered one for the same stored hash is accepted
+/// after two HMAC computations; anything else pays the argon2 check (behind the gate). So
+/// the slow hash protects a store dump without slowing every token request, the memory
+/// holds nothing that would serve as a password hash elsewhere, and a changed secret (a
+/// new stored hash, with a new salt) is checked afresh.
 ///
-/// At most 10,000 ids are remembered; past that the memory starts again.
+/// At most 10,000 hashes are remembered; past that the memory starts again.
 ///
 /// # Errors
-/// The blocking task failed.
-pub async fn verify_remembered(id: &str, hash: &str, secret: &str) -> Result<bool, StorageError> {
+/// The blocking task failed, or too many checks are queued (`Unavailable`).
+pub async fn verify_remembered(hash: &str, secret: &str) -> Result<bool, StorageError> {
     let entry = remembered_entry(hash, secret);
-    let known = lock_remembered().get(id).is_some_and(|e| {
-        bool::from(e.hash_digest.ct_eq(&entry.hash_digest) & e.secret_mac.ct_eq(&entry.secret_mac))
-    });
+    let known = lock_remembered()
+        .get(&entry.hash_digest)
+        .is_some_and(|mac| bool::from(mac.ct_eq(&entry.secret_mac)));
     if known {
         return Ok(true);
     }
     let ok = verify(hash.to_owned(), secret.to_owned()).await?;
     if ok {
         let mut map = lock_remembered();
-        if map.len() >= MAX_REMEMBERED && !map.contains_key(id) {
+        if map.len() >= MAX_REMEMBERED && !map.contains_key(&entry.hash_digest) {
             map.clear();
         }
-        map.insert(id.to_owned(), entry);
+        map.insert(entry.hash_digest, entry.secret_mac);
     }
     Ok(ok)
 }
 
-/// How many ids [`verify_remembered`] keeps at most.
+/// How many stored hashes [`verify_remembered`] keeps at most.
 const MAX_REMEMBERED: usize = 10_000;
 
 struct Remembered {
@@ -174,8 +192,8 @@ fn remembered_entry(hash: &str, secret: &str) -> Remembered {
     }
 }
 
-fn lock_remembered() -> std::sync::MutexGuard<'static, HashMap<String, Remembered>> {
-    static MAP: OnceLock<Mutex<HashMap<String, Remembered>>> = OnceLock::new();
+fn lock_remembered() -> std::sync::MutexGuard<'static, HashMap<[u8; 32], [u8; 32]>> {
+    static MAP: OnceLock<Mutex<HashMap<[u8; 32], [u8; 32]>>> = OnceLock::new();
     MAP.get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -204,19 +222,47 @@ fn gate() -> &'static Semaphore {
 
 /// The gate's size: the number of cores.
 fn parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
 }
 
+/// How many checks may wait at the gate, per core, before more are refused as
+/// unavailable (a 503 with `Retry-After`): 16 per core is under a second of work, and a
+/// flood of wrong secrets or passwords cannot queue up minutes of it.
+const QUEUED_PER_CORE: usize = 16;
+
+/// Runs `f` on the blocking pool behind the gate. The permit travels into the blocking
+/// task, so the work stays bounded even when the request that asked for it is dropped
+/// (a client hanging up) while it runs; a full queue answers `Unavailable` at once.
 async fn gated<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StorageError> {
-    let _permit = gate()
+    static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    if WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= QUEUED_PER_CORE * parallelism()
+    {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(StorageError::Unavailable(
+            "too many password checks are waiting; try again shortly".into(),
+        ));
+    }
+    let waiting = Waiting;
+    let permit = gate()
         .acquire()
         .await
         .map_err(|e| StorageError::Other(Box::new(e)))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StorageError::Other(Box::new(e)))
+    drop(waiting);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|e| StorageError::Other(Box::new(e)))
 }
 
 #[cfg(test)]
@@ -269,6 +315,46 @@ mod tests {
         ] {
             assert!(!verify_blocking(broken, "x"), "{broken}");
         }
+        // Other variants, the old version and outsized costs match nothing, even for the
+        // right password.
+        for (alg, version, params) in [
+            (
+                Algorithm::Argon2i,
+                Version::V0x13,
+                Params::new(1024, 1, 1, None),
+            ),
+            (
+                Algorithm::Argon2d,
+                Version::V0x13,
+                Params::new(1024, 1, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x10,
+                Params::new(1024, 1, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(1024, 17, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(1024 * 17, 1, 17, None),
+            ),
+        ] {
+            let h = Argon2::new(alg, version, params.unwrap())
+                .hash_password(b"right", &salt)
+                .unwrap()
+                .to_string();
+            assert!(!verify_blocking(&h, "right"), "{h}");
+        }
+        let huge = "$argon2id$v=19$m=4194304,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(
+            !verify_blocking(huge, "x"),
+            "4 GiB of memory is never allocated"
+        );
     }
 
     #[tokio::test]
@@ -282,25 +368,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_remembered_secret_is_the_matching_one_for_that_id_and_hash_only() {
+    async fn a_remembered_secret_is_the_matching_one_for_that_hash_only() {
         let h = hash("chosen secret".into()).await.unwrap();
         let other = hash("chosen secret".into()).await.unwrap();
-        assert!(!verify_remembered("c1", &h, "chosen secreT").await.unwrap());
-        assert!(verify_remembered("c1", &h, "chosen secret").await.unwrap());
+        assert!(!verify_remembered(&h, "chosen secreT").await.unwrap());
+        assert!(verify_remembered(&h, "chosen secret").await.unwrap());
         // Remembered now, and still only the matching secret passes.
-        assert!(verify_remembered("c1", &h, "chosen secret").await.unwrap());
-        assert!(!verify_remembered("c1", &h, "chosen secreT").await.unwrap());
-        assert!(!verify_remembered("c1", &h, "").await.unwrap());
-        // Another stored hash (a changed secret) is checked again, as is another id.
-        assert!(verify_remembered("c1", &other, "chosen secret")
-            .await
-            .unwrap());
+        assert!(verify_remembered(&h, "chosen secret").await.unwrap());
+        assert!(!verify_remembered(&h, "chosen secreT").await.unwrap());
+        assert!(!verify_remembered(&h, "").await.unwrap());
+        // Another stored hash (a changed secret) is checked again.
+        assert!(verify_remembered(&other, "chosen secret").await.unwrap());
         let changed = hash("new secret".into()).await.unwrap();
-        assert!(!verify_remembered("c1", &changed, "chosen secret")
-            .await
-            .unwrap());
-        assert!(!verify_remembered("c2", &changed, "chosen secret")
-            .await
-            .unwrap());
+        assert!(!verify_remembered(&changed, "chosen secret").await.unwrap());
     }
 }

@@ -87,6 +87,19 @@ pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), crate::error::O
     if !u.username().is_empty() || u.password().is_some() {
         return Err(bad("credentials are not allowed"));
     }
+    if let Some(url::Host::Domain(d)) = u.host() {
+        // A host name of letters, digits, '-' and '.' only: the URL standard lets '*', ';',
+        // ',' and quotes through, which would change meaning where the origin is written
+        // into a header (the pages' CSP form-action).
+        if !d
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        {
+            return Err(bad(
+                "the host name may hold letters, digits, '-' and '.' only",
+            ));
+        }
+    }
     match u.scheme() {
         "https" if u.host_str().is_some() => Ok(()),
         "http" if is_loopback_host(&u) => Ok(()),
@@ -173,5 +186,32 @@ mod tests {
         assert!(is_valid_redirect_uri("com.example.app:/cb"));
         assert!(!is_valid_redirect_uri("/cb"));
         assert!(!is_valid_redirect_uri("https://a.example/cb#x"));
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn registered_redirect_uris_have_plain_host_names() {
+        for ok in [
+            "https://app.example.com/cb",
+            "https://app-1.example.com:8443/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+        ] {
+            assert!(check_redirect_uri(ok, false).is_ok(), "{ok}");
+        }
+        assert!(check_redirect_uri("com.example.app:/cb", true).is_ok());
+        for bad in [
+            "https://*/cb",
+            "https://x;sandbox/cb",
+            "https://a,b.example/cb",
+            "https://a'b.example/cb",
+            "https://a_b.example/cb",
+        ] {
+            assert!(check_redirect_uri(bad, false).is_err(), "{bad}");
+        }
     }
 }

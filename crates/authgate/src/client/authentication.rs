@@ -70,12 +70,7 @@ pub async fn authenticate_client(
     match presented.secret {
         Some(secret) if client.check_secret(&secret) => Ok(client),
         Some(secret) if !secret.is_empty() => match client.chosen_secret_hash() {
-            Some(hash)
-                if crate::password::verify_remembered(client.client_id(), hash, &secret)
-                    .await? =>
-            {
-                Ok(client)
-            }
+            Some(hash) if crate::password::verify_remembered(hash, &secret).await? => Ok(client),
             _ => Err(fail("client authentication failed")),
         },
         None if registered == ClientAuthMethod::None => Ok(client),

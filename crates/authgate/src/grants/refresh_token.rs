@@ -31,7 +31,9 @@ use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
 /// the same successor pair — access and refresh token, the access token's remaining
 /// lifetime, a fresh ID token where one is due — and the family stays whole; after the
 /// window, or once that successor has itself been rotated or revoked, it is reuse as
-/// above. [`GrantHooks::issued`] sees such a replay too, with the saved successors.
+/// above. A replay's `scope`, if any, must be within the token's; the pair comes back with
+/// the scope it was issued with. [`GrantHooks::issued`] sees such a replay too, with the
+/// saved successors ([`GrantHooks::prepare`] does not: nothing is issued).
 ///
 /// The new tokens keep the owner and how they authenticated (`auth_time`, `acr`, `amr`,
 /// session), the audience and the claims of the grant. [`GrantHooks`] shape them like any
@@ -77,6 +79,15 @@ impl TokenGrant for RefreshTokenGrant {
             return Err(invalid());
         }
         if record.rotated {
+            // A replay answers the successor pair as it was issued; a scope it asks for must
+            // still be within what the token was granted (RFC 6749 §6).
+            if let Some(s) = req.form_value("scope")? {
+                if !crate::scope::Scope::parse(s)?.is_subset_of(&record.scope) {
+                    return Err(OAuth2Error::invalid_scope(
+                        "the requested scope exceeds the scope originally granted (RFC 6749 section 6)",
+                    ));
+                }
+            }
             return self.replay(ctx, presented, &record, &client).await;
         }
         if record.revoked || ctx.now() >= record.expires_at {

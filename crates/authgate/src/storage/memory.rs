@@ -400,18 +400,34 @@ impl TokenStore for MemoryStore {
         sealed_successors: Option<&[u8]>,
     ) -> Result<bool, StorageError> {
         let _order = lock(&self.inner.rotations);
+        let rotatable = |t: &MemToken| t.kind == TokenKind::Refresh && !t.revoked && !t.rotated;
+        if !read(self.shard(selector))
+            .get(selector)
+            .is_some_and(rotatable)
         {
-            let mut shard = write(self.shard(selector));
-            match shard.get_mut(selector) {
-                Some(t) if t.kind == TokenKind::Refresh && !t.revoked && !t.rotated => {
-                    t.rotated = true;
-                    t.successors = sealed_successors.map(Box::from);
+            return Ok(false);
+        }
+        // The successors first, then the mark: whoever sees the token rotated (a replay
+        // within the grace window, say) finds its successors already there.
+        self.insert_tokens(replacements);
+        let marked = match write(self.shard(selector)).get_mut(selector) {
+            Some(t) if rotatable(t) => {
+                t.rotated = true;
+                t.successors = sealed_successors.map(Box::from);
+                true
+            }
+            _ => false,
+        };
+        if !marked {
+            // Revoked in between (revocation does not wait for rotations): the successors
+            // must not outlive it.
+            for r in replacements {
+                if let Some(t) = write(self.shard(&r.selector)).get_mut(&r.selector) {
+                    t.revoked = true;
                 }
-                _ => return Ok(false),
             }
         }
-        self.insert_tokens(replacements);
-        Ok(true)
+        Ok(marked)
     }
 }
 
