@@ -846,31 +846,73 @@ async fn client_origins_after(state: &AppState, next: &str) -> Vec<String> {
     if url.path() != state.server.config().endpoints.authorization {
         return Vec::new();
     }
-    let Some(id) = url
-        .query_pairs()
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.into_owned())
-    else {
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let Some(id) = param("client_id") else {
         return Vec::new();
     };
-    match state.server.context().clients.find_client(&id).await {
-        Ok(Some(c)) => redirect_origins(c.redirect_uris()),
-        _ => Vec::new(),
+    // A page is never the reason for an outbound fetch: metadata-document clients are not
+    // looked up here (their consent page lists the origin when it comes to that).
+    if authgate::client::metadata_document::is_document_url(&id, true) {
+        return Vec::new();
     }
+    let Ok(Some(client)) = state.server.context().clients.find_client(&id).await else {
+        return Vec::new();
+    };
+    // Only the redirect URI this request will use, once it matches a registered one (with
+    // a loopback URI's actual port): the page tells nobody the client's other origins.
+    let requested = param("redirect_uri");
+    let used = match requested.as_deref() {
+        Some(r) => client
+            .redirect_uris()
+            .iter()
+            .any(|registered| authgate::redirect_uri_matches(registered, r))
+            .then_some(r),
+        None => client.default_redirect_uri(),
+    };
+    used.map(|u| redirect_origins(&[u])).unwrap_or_default()
 }
 
-/// The distinct origins (`scheme://host:port`) of these URIs.
+/// The distinct `form-action` sources for these redirect URIs: `scheme://host:port` for a
+/// web origin whose host is an IP address or a plain DNS name, `scheme:` for a private-use
+/// scheme (a native app's `com.example.app:/cb`, RFC 8252 §7.1); anything else (a host
+/// with characters a CSP source cannot carry) is left out.
 fn redirect_origins<S: AsRef<str>>(uris: &[S]) -> Vec<String> {
     let mut out: Vec<String> = uris
         .iter()
         .filter_map(|u| url::Url::parse(u.as_ref()).ok())
-        .map(|u| u.origin())
-        .filter(url::Origin::is_tuple)
-        .map(|o| o.ascii_serialization())
+        .filter_map(|u| form_action_source(&u))
         .collect();
     out.sort();
     out.dedup();
     out
+}
+
+fn form_action_source(u: &url::Url) -> Option<String> {
+    let scheme_ok = |s: &str| {
+        s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    };
+    match u.host() {
+        Some(url::Host::Domain(d))
+            if !d.is_empty()
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.')) =>
+        {
+            Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+        }
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+            Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+        }
+        None if scheme_ok(u.scheme()) && !matches!(u.scheme(), "http" | "https") => {
+            Some(format!("{}:", u.scheme()))
+        }
+        _ => None,
+    }
 }
 
 /// `next` only when it is a path on this server (no scheme, no host, no `//`).
@@ -1559,21 +1601,51 @@ async fn limited(
         }
         return res;
     }
+    // A request dropped before it answers (the client hung up, perhaps while a slow secret
+    // check ran on its behalf) counts as a failure: hanging up must not be a way around
+    // the count.
+    let mut pending = Unanswered {
+        limits,
+        req,
+        addr,
+        now,
+        answered: false,
+    };
     let res = run.await;
+    pending.answered = true;
     let failed = res.status == StatusCode::UNAUTHORIZED
         || (res.status == StatusCode::BAD_REQUEST
             && res
                 .json_body()
                 .is_some_and(|b| b["error"] == "invalid_client"));
-    let client_id = if failed {
-        presented_client_id(req).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    if failed && limits.failed(&client_id, addr, now) {
-        tracing::warn!(client_id = %client_id.escape_debug(), %addr, "client authentication refused from now on for a while: too many failures");
+    if failed {
+        count_client_auth_failure(limits, req, addr, now);
     }
     res
+}
+
+/// A client-authenticating request under way; counted as failed if dropped unanswered.
+struct Unanswered<'a> {
+    limits: &'a ClientAuthLimits,
+    req: &'a OAuth2Request,
+    addr: &'a str,
+    now: i64,
+    answered: bool,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            count_client_auth_failure(self.limits, self.req, self.addr, self.now);
+        }
+    }
+}
+
+fn count_client_auth_failure(limits: &ClientAuthLimits, req: &OAuth2Request, addr: &str, now: i64) {
+    let client_id = presented_client_id(req).unwrap_or_default();
+    if limits.failed(&client_id, addr, now) {
+        tracing::warn!(client_id = %client_id.escape_debug(), %addr, "client authentication refused from now on for a while: too many failures");
+    }
 }
 
 /// The verification page's entry form, with an error when a code was not accepted.
@@ -1838,7 +1910,35 @@ async fn log_requests(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{local_path, redirect_origins};
+
+    #[test]
+    fn form_action_sources_of_redirect_uris() {
+        assert_eq!(
+            redirect_origins(&[
+                "https://app.example/cb",
+                "https://app.example/other",
+                "http://127.0.0.1:53123/cb",
+                "http://[::1]:8080/cb",
+                "com.example.app:/cb",
+            ]),
+            [
+                "com.example.app:",
+                "http://127.0.0.1:53123",
+                "http://[::1]:8080",
+                "https://app.example",
+            ]
+        );
+        // Hosts a CSP source cannot carry are left out, never written into the header.
+        for odd in [
+            "https://*/cb",
+            "https://x;sandbox/cb",
+            "https://a,b/cb",
+            "not a uri",
+        ] {
+            assert!(redirect_origins(&[odd]).is_empty(), "{odd}");
+        }
+    }
 
     #[test]
     fn next_stays_on_this_server() {
