@@ -260,7 +260,27 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         enable_registration(&mut server, config, &store).await?;
     }
     let server: Server = Arc::new(server);
-    let protector = Arc::new(ResourceProtector::from_server(&server));
+    // `/api/me` is a protected resource of its own (RFC 9728): its 401s point at its
+    // metadata document, which names this server as the one issuing its tokens.
+    let me_resource = format!("{}/api/me", config.issuer.trim_end_matches('/'));
+    let me_metadata_url =
+        authgate::protected_resource::well_known_url(&me_resource).ok_or_else(|| {
+            format!(
+                "issuer: '{}' gives no protected resource metadata URL",
+                config.issuer
+            )
+        })?;
+    let protector = ResourceProtector::from_server(&server).resource_metadata(&me_metadata_url);
+    let me_metadata = authgate::protected_resource::ProtectedResourceMetadata::new(&me_resource)
+        .authorization_server(&config.issuer)
+        .scopes(["profile"])
+        .name("authgate: the signed-in user's profile (/api/me)")
+        .bearer_methods(protector.bearer_methods());
+    let me_metadata = Arc::new(me_metadata.to_json());
+    let me_metadata_path = url::Url::parse(&me_metadata_url)
+        .map(|u| u.path().to_owned())
+        .map_err(|e| format!("issuer: {e}"))?;
+    let protector = Arc::new(protector);
 
     // The session-signing key lives outside the database (a file or the environment), so
     // a dump of the database alone cannot forge a session.
@@ -310,6 +330,14 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route(
             "/.well-known/oauth-authorization-server",
             get(authgate_axum::metadata).layer(cors(None)),
+        )
+        .route(
+            &me_metadata_path,
+            get(move || {
+                let doc = me_metadata.clone();
+                async move { Json((*doc).clone()) }
+            })
+            .layer(cors(None)),
         )
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/login", get(login_page).post(login_submit))

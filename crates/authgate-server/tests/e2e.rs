@@ -115,6 +115,7 @@ on_both_backends!(
     session_cookie_is_httponly_and_samesite_lax,
     pages_forbid_framing_rfc9700_4_16,
     healthz_answers_200,
+    api_me_publishes_protected_resource_metadata_rfc9728,
     unsupported_grant_type_of_a_client_is_not_served_nor_advertised,
     jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5,
 );
@@ -1042,6 +1043,60 @@ async fn pages_forbid_framing_rfc9700_4_16(base: &str) {
             "{name}"
         );
     }
+}
+
+/// RFC 9728: `/api/me`'s 401 names its metadata document (§5.1); the document sits at the
+/// well-known URL derived from the resource (§3.1), names that same resource (§3.3) and this
+/// server as its authorization server, whose own metadata names the same issuer (RFC 8414
+/// §3.3) — what an MCP client walks through.
+async fn api_me_publishes_protected_resource_metadata_rfc9728(base: &str) {
+    let url = format!("{base}/.well-known/oauth-protected-resource/api/me");
+    for token in [None, Some("not-a-token")] {
+        let mut req = common::http().get(format!("{base}/api/me"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let page = Page::read(req.send().await.unwrap()).await;
+        assert_eq!(page.status, 401, "{}", page.body);
+        let challenge = page.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Bearer "), "{challenge}");
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{url}\"")),
+            "{challenge}"
+        );
+        assert_eq!(
+            token.is_some(),
+            challenge.contains("error=\"invalid_token\""),
+            "{challenge}"
+        );
+    }
+    let res = common::http()
+        .get(&url)
+        .header("origin", "https://any.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "*",
+        "a public document, like the server's own metadata"
+    );
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(doc["resource"], format!("{base}/api/me"), "RFC 9728 3.3");
+    assert_eq!(doc["authorization_servers"], json!([base]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    assert_eq!(doc["scopes_supported"], json!(["profile"]));
+    let issuer = doc["authorization_servers"][0].as_str().unwrap();
+    let meta: serde_json::Value = common::http()
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], issuer, "RFC 8414 3.3");
 }
 
 async fn healthz_answers_200(base: &str) {

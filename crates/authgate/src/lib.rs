@@ -21,6 +21,7 @@ pub mod oidc;
 pub mod params;
 pub mod password;
 pub mod pkce;
+pub mod protected_resource;
 pub mod redirect_uri;
 pub mod request;
 pub mod resource;

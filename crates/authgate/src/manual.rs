@@ -578,6 +578,17 @@
 //! | RFC 9700 §4.15 | self-registered and metadata-document clients are marked unverified on the consent page; document clients show their publishing host | `authgate-server/tests/registration.rs`: `a_registered_client_runs_the_code_flow_client_credentials_and_refresh`; `authgate-server/tests/registration.rs`: `metadata_document_clients_sqlite` |
 //! | Client ID Metadata Documents (draft) | an https `client_id` is fetched (public addresses only, no redirects, size and time limits), its `client_id` must be the URL, it is a public client of the code flow within the scope ceiling, cached per `Cache-Control` between 60 s and a day, at most 120 fetches a minute; `client_id_metadata_document_supported` advertised | `client::metadata_document::tests::which_client_ids_name_a_document`; `client::metadata_document::tests::a_document_is_checked_and_becomes_a_public_client`; `authgate/tests/registration.rs`: `client_id_metadata_documents_resolve_url_client_ids_with_a_bounded_cache`; `authgate-server/tests/registration.rs`: `metadata_document_clients_sqlite`; `authgate-server/tests/registration.rs`: `metadata_document_clients_postgres`; `documents::tests::private_addresses_are_never_fetched` (in `authgate-server`) |
 //!
+//! Protected resource metadata (RFC 9728; the first part of issue 11's resource-server
+//! side: the document and the challenge; the JWT validator and the introspection client
+//! come later):
+//!
+//! | Section | Behaviour | Test |
+//! | --- | --- | --- |
+//! | RFC 9728 §3.1 | the document's URL is the resource's with `/.well-known/oauth-protected-resource` inserted after the host ([`protected_resource::well_known_url`](crate::protected_resource::well_known_url)); no URL for a resource with a fragment | `protected_resource::tests::the_well_known_url_inserts_the_path_after_the_host_rfc9728_3_1` |
+//! | RFC 9728 §2, §3.2 | the document holds `resource` and only the members that have values; extra members never override the defined ones | `protected_resource::tests::the_document_has_resource_and_only_the_members_that_have_values_rfc9728_3_2` |
+//! | RFC 9728 §5.1 | [`ResourceProtector::resource_metadata`](crate::ResourceProtector::resource_metadata) adds `resource_metadata="…"` to every Bearer challenge, with or without an error code | `protected_resource::tests::a_challenge_points_at_the_metadata_rfc9728_5_1` |
+//! | RFC 9728 §3.3, §5.1 | the reference server's `/api/me` answers 401 pointing at its document, whose `resource` is the URL it was derived from and whose authorization server's metadata names the same issuer; the document is open to any origin | `authgate-server/tests/e2e.rs`: `api_me_publishes_protected_resource_metadata_rfc9728` (both backends) |
+//!
 //! Configuration switches and less common request shapes, pinned in
 //! `authgate/tests/options.rs`:
 //!

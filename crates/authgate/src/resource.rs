@@ -210,6 +210,7 @@ pub struct ResourceProtector {
     lookup: Option<TokenLookup>,
     clock: Arc<dyn Clock>,
     realm: Option<String>,
+    resource_metadata: Option<String>,
     allow_form: bool,
     allow_query: bool,
 }
@@ -220,6 +221,7 @@ pub struct BearerError {
     error: Option<OAuth2Error>,
     realm: Option<String>,
     required: Option<String>,
+    resource_metadata: Option<String>,
 }
 
 impl ResourceProtector {
@@ -231,6 +233,7 @@ impl ResourceProtector {
             lookup: None,
             clock: Arc::new(SystemClock),
             realm: None,
+            resource_metadata: None,
             allow_form: false,
             allow_query: false,
         }
@@ -243,6 +246,7 @@ impl ResourceProtector {
             lookup: Some(TokenLookup::new(ctx.tokens.clone(), ctx.generator.clone())),
             clock: ctx.clock.clone(),
             realm: Some(ctx.config.realm.clone()),
+            resource_metadata: None,
             allow_form: false,
             allow_query: false,
         }
@@ -260,6 +264,29 @@ impl ResourceProtector {
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
         self
+    }
+
+    /// Points every challenge at the resource's metadata document (RFC 9728 §5.1): its
+    /// `WWW-Authenticate: Bearer` carries `resource_metadata="url"`, so a client that met
+    /// the `401` can find the authorization servers. Build the URL with
+    /// [`crate::protected_resource::well_known_url`].
+    #[must_use]
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// How this protector accepts tokens, as RFC 9728's `bearer_methods_supported` names
+    /// them: `header`, then `body` and `query` when allowed.
+    pub fn bearer_methods(&self) -> Vec<String> {
+        let mut m = vec!["header".to_owned()];
+        if self.allow_form {
+            m.push("body".to_owned());
+        }
+        if self.allow_query {
+            m.push("query".to_owned());
+        }
+        m
     }
 
     /// Replaces the clock.
@@ -398,6 +425,7 @@ impl ResourceProtector {
             error,
             realm: self.realm.clone(),
             required: (!required.is_empty()).then(|| required.scope()),
+            resource_metadata: self.resource_metadata.clone(),
         }
     }
 }
@@ -422,6 +450,7 @@ impl BearerError {
             error,
             realm,
             required: None,
+            resource_metadata: None,
         }
     }
 
@@ -455,6 +484,9 @@ impl BearerError {
                     parts.push(format!("scope={}", quote(s)));
                 }
             }
+        }
+        if let Some(url) = &self.resource_metadata {
+            parts.push(format!("resource_metadata={}", quote(url)));
         }
         if parts.is_empty() {
             "Bearer".to_owned()
