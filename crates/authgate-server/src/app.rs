@@ -143,9 +143,23 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     if created {
         tracing::warn!(path = %kek_path.display(), "created a new key encryption key for the signing keys; back it up, and give every server on this database the same file");
     }
+    // The session-signing key lives outside the database (a file or the environment), so
+    // a dump of the database alone cannot forge a session.
+    let session_key_path = config
+        .keys
+        .session_key_file
+        .clone()
+        .unwrap_or_else(|| "authgate.session-key".into());
+    let (key, created) = crate::keys::session_key(&session_key_path)?;
+    if created {
+        tracing::warn!(path = %session_key_path.display(), "created a new session key; give every server on this database the same file (or AUTHGATE_SESSION_KEY)");
+    }
     // One clock for the engine, the sessions, the login limits and the purger.
     let mut server = AuthorizationServer::new(store.stores(), engine_config)
         .with_clock(clock.clone())
+        // Refresh grace window seals: keyed by the session key too (outside the database),
+        // so that a dump plus an old refresh token opens nothing.
+        .with_refresh_grace_secret(crate::keys::derived(&key, b"authgate: refresh grace seals"))
         .with_signing_keys(kek, config.keys.policy())
         .with_form_post(AutoSubmitForm::new());
     if config.registration.client_id_metadata_documents {
@@ -282,17 +296,6 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .map_err(|e| format!("issuer: {e}"))?;
     let protector = Arc::new(protector);
 
-    // The session-signing key lives outside the database (a file or the environment), so
-    // a dump of the database alone cannot forge a session.
-    let session_key_path = config
-        .keys
-        .session_key_file
-        .clone()
-        .unwrap_or_else(|| "authgate.session-key".into());
-    let (key, created) = crate::keys::session_key(&session_key_path)?;
-    if created {
-        tracing::warn!(path = %session_key_path.display(), "created a new session key; give every server on this database the same file (or AUTHGATE_SESSION_KEY)");
-    }
     let state = AppState {
         server: server.clone(),
         inner: Arc::new(Inner {

@@ -58,6 +58,16 @@ pub(crate) const SESSION_KEY_ENV: &str = "AUTHGATE_SESSION_KEY";
 ///
 /// # Errors
 /// One line naming the variable or the file.
+/// A 32-byte key for one purpose, derived from `key` (HMAC-SHA256 over `label`), so that one
+/// key kept outside the database serves several uses without any two sharing a key.
+pub(crate) fn derived(key: &[u8], label: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
 pub(crate) fn session_key(path: &Path) -> Result<(Vec<u8>, bool), String> {
     if let Some(key) = from_env(SESSION_KEY_ENV)? {
         return Ok((key_bytes(&key), false));

@@ -54,9 +54,10 @@ pub struct ServerConfig {
     /// The trade-off: within the window, a thief holding the old token receives the live
     /// successors rather than tripping reuse detection. Keep it short (seconds, not
     /// minutes). The successors are kept sealed, on the rotated row, under a key only the
-    /// old token's value yields: a store dump alone reveals nothing, but a dump together
-    /// with that old token opens them, for as long as they are live (until they rotate,
-    /// are revoked or expire). The engine does not cap the window; the reference server
+    /// old token's value yields: a store dump alone reveals nothing. A dump together with
+    /// that old token would open them while they are live, unless the server also mixes in
+    /// a secret of its own ([`crate::AuthorizationServer::with_refresh_grace_secret`]; the
+    /// reference server does). The engine does not cap the window; the reference server
     /// refuses more than 300 seconds.
     pub refresh_token_grace_seconds: u64,
     /// Require PKCE from every client, not only public ones (RFC 9700 §2.1.1 recommends it).

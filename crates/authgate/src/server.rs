@@ -122,6 +122,27 @@ impl AuthorizationServer {
         Ok(self)
     }
 
+    /// Mixes a secret of the server's into the key that seals a rotated refresh token's
+    /// successors for the grace window ([`crate::ServerConfig::refresh_token_grace_seconds`]):
+    /// then a store dump together with an old rotated-out token still opens nothing without
+    /// this secret too. Every server on one store needs the same secret, and changing it
+    /// turns a replay of a token rotated before the change into reuse. Keep it outside the
+    /// store (the reference server derives it from its session key).
+    ///
+    /// ```
+    /// use authgate::{AuthorizationServer, MemoryStore, ServerConfig};
+    /// let server = AuthorizationServer::new(MemoryStore::new(), ServerConfig::new("https://a.example"))
+    ///     .with_refresh_grace_secret([7u8; 32]);
+    /// # let _ = server;
+    /// ```
+    #[must_use]
+    pub fn with_refresh_grace_secret(mut self, secret: [u8; 32]) -> Self {
+        self.ctx
+            .extensions
+            .insert(crate::grants::GraceSecret(secret));
+        self
+    }
+
     /// The key set follows the server's clock and generator, whichever order the builder
     /// calls come in.
     fn rebuild_keys(&mut self) {

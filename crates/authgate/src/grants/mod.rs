@@ -55,6 +55,7 @@ pub use implicit::ImplicitGrant;
 #[cfg(feature = "jose")]
 pub use openid::OpenIdGrant;
 pub use password::PasswordGrant;
+pub(crate) use refresh_token::GraceSecret;
 pub use refresh_token::RefreshTokenGrant;
 
 use crate::client::Client;

@@ -160,6 +160,7 @@ impl TokenGrant for RefreshTokenGrant {
                 issued.refresh_token.as_deref().and_then(|refresh| {
                     seal(
                         ctx.rng.as_ref(),
+                        ctx.extensions.get::<GraceSecret>(),
                         presented,
                         &record,
                         &issued.access_token,
@@ -272,11 +273,14 @@ impl RefreshTokenGrant {
         if grace == 0 || record.revoked {
             return Ok(None);
         }
-        let Some((access, refresh)) = record
-            .sealed_successors
-            .as_deref()
-            .and_then(|sealed| open(presented, record, sealed))
-        else {
+        let Some((access, refresh)) = record.sealed_successors.as_deref().and_then(|sealed| {
+            open(
+                ctx.extensions.get::<GraceSecret>(),
+                presented,
+                record,
+                sealed,
+            )
+        }) else {
             return Ok(None);
         };
         let now = ctx.now();
@@ -303,13 +307,27 @@ impl RefreshTokenGrant {
     }
 }
 
+/// The server's own secret for sealing successors (see
+/// [`crate::AuthorizationServer::with_refresh_grace_secret`]), kept in the context's
+/// extensions.
+#[derive(Clone, Copy)]
+pub(crate) struct GraceSecret(pub(crate) [u8; 32]);
+
 /// The key that seals a rotated token's successors: derived from the rotated token's whole
 /// value, which the store never holds (it keeps a SHA-256 of the verifier part only), so
-/// only someone presenting that token can open them.
-fn sealing_key(presented: &str) -> Option<ChaCha20Poly1305> {
+/// only someone presenting that token can open them — and, when the server has a secret
+/// of its own, from that secret too, so that not even the token and a store dump together
+/// open them.
+fn sealing_key(presented: &str, secret: Option<&GraceSecret>) -> Option<ChaCha20Poly1305> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(presented.as_bytes()).ok()?;
     mac.update(SEALING_LABEL);
-    ChaCha20Poly1305::new_from_slice(&mac.finalize().into_bytes()).ok()
+    let mut key = mac.finalize().into_bytes();
+    if let Some(GraceSecret(s)) = secret {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(s).ok()?;
+        mac.update(&key);
+        key = mac.finalize().into_bytes();
+    }
+    ChaCha20Poly1305::new_from_slice(&key).ok()
 }
 
 const SEALING_LABEL: &[u8] = b"authgate: refresh token successors, v1";
@@ -319,12 +337,13 @@ const NONCE_LEN: usize = 12;
 /// `[access, refresh]` as JSON, bound to the rotated token's selector.
 fn seal(
     rng: &dyn crate::rng::Rng,
+    secret: Option<&GraceSecret>,
     presented: &str,
     rotated: &TokenRecord,
     access: &str,
     refresh: &str,
 ) -> Option<Vec<u8>> {
-    let cipher = sealing_key(presented)?;
+    let cipher = sealing_key(presented, secret)?;
     let nonce: [u8; NONCE_LEN] = crate::rng::random_bytes(rng);
     let plain = serde_json::to_vec(&[access, refresh]).ok()?;
     let sealed = cipher
@@ -343,12 +362,17 @@ fn seal(
 }
 
 /// Opens what [`seal`] made; `None` for any other value or a tampered seal.
-fn open(presented: &str, rotated: &TokenRecord, sealed: &[u8]) -> Option<(String, String)> {
+fn open(
+    secret: Option<&GraceSecret>,
+    presented: &str,
+    rotated: &TokenRecord,
+    sealed: &[u8],
+) -> Option<(String, String)> {
     if sealed.len() < NONCE_LEN {
         return None;
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
-    let plain = sealing_key(presented)?
+    let plain = sealing_key(presented, secret)?
         .decrypt(
             Nonce::from_slice(nonce),
             Payload {
@@ -387,25 +411,43 @@ mod tests {
         let other = generate_token(&OsRng, 0).value;
         let (access, refresh) = ("access-value", "refresh-value");
         let record = rotated(&old);
-        let sealed = seal(&OsRng, &old, &record, access, refresh).unwrap();
+        let sealed = seal(&OsRng, None, &old, &record, access, refresh).unwrap();
         assert_eq!(
-            open(&old, &record, &sealed),
+            open(None, &old, &record, &sealed),
             Some((access.to_owned(), refresh.to_owned()))
         );
         // Nothing readable is stored.
         let text = String::from_utf8_lossy(&sealed);
         assert!(!text.contains(access) && !text.contains(refresh));
         // Another token, another selector, or any changed byte: nothing opens.
-        assert_eq!(open(&other, &record, &sealed), None);
-        assert_eq!(open(&old, &rotated(&other), &sealed), None);
+        assert_eq!(open(None, &other, &record, &sealed), None);
+        assert_eq!(open(None, &old, &rotated(&other), &sealed), None);
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 1;
-            assert_eq!(open(&old, &record, &bad), None, "byte {i} changed");
+            assert_eq!(open(None, &old, &record, &bad), None, "byte {i} changed");
         }
-        assert_eq!(open(&old, &record, &sealed[..NONCE_LEN]), None);
-        assert_eq!(open(&old, &record, &[]), None);
+        assert_eq!(open(None, &old, &record, &sealed[..NONCE_LEN]), None);
+        assert_eq!(open(None, &old, &record, &[]), None);
         // Two seals of the same pair differ (fresh nonces).
-        assert_ne!(seal(&OsRng, &old, &record, access, refresh), Some(sealed));
+        assert_ne!(
+            seal(&OsRng, None, &old, &record, access, refresh),
+            Some(sealed.clone())
+        );
+        // With the server's secret, the token alone (a dump plus an old token) opens
+        // nothing, and the secret alone neither.
+        let secret = GraceSecret([9; 32]);
+        let keyed = seal(&OsRng, Some(&secret), &old, &record, access, refresh).unwrap();
+        assert_eq!(
+            open(Some(&secret), &old, &record, &keyed),
+            Some((access.to_owned(), refresh.to_owned()))
+        );
+        assert_eq!(open(None, &old, &record, &keyed), None);
+        assert_eq!(
+            open(Some(&GraceSecret([8; 32])), &old, &record, &keyed),
+            None
+        );
+        assert_eq!(open(Some(&secret), &other, &record, &keyed), None);
+        assert_eq!(open(Some(&secret), &old, &record, &sealed), None);
     }
 }
