@@ -330,7 +330,9 @@ impl Drop for SmallDisk {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full_is_503_with_retry_after_no_corruption_and_recovers() {
     let dir = common::temp_dir("disk-full");
-    let Some(disk) = SmallDisk::mount(&dir, "4m") else {
+    // 160 MiB: room for the database and its WAL, which the store truncates once it passes
+    // 64 MiB; the filler takes the rest.
+    let Some(disk) = SmallDisk::mount(&dir, "160m") else {
         return;
     };
     let db = disk.0.join("authgate.db");
@@ -367,9 +369,27 @@ async fn sqlite_disk_full_is_503_with_retry_after_no_corruption_and_recovers() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // And it stays recovered under the same load: 3 s on, requests still get tokens (the WAL
+    // did not simply take the returned room and fill the disk again).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut later = 0;
+    for _ in 0..10 {
+        let res = common::http()
+            .post(format!("{base}/token"))
+            .basic_auth("svc", Some("svc-secret-0123456789"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        later += usize::from(res.status() == 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let seen = load.stop().await;
     let recovered = recovered.expect("no recovery once the disk had room again");
+    assert!(
+        later >= 8,
+        "only {later} of 10 token requests succeeded 3 s after the recovery"
+    );
     assert!(
         seen.other.is_empty(),
         "never anything but 200 or 503: {:?}",
