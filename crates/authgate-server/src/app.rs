@@ -1941,7 +1941,54 @@ async fn log_requests(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{local_path, redirect_origins};
+    use super::{local_path, redirect_origins, ClientAuthLimits, Unanswered};
+    use authgate::OAuth2Request;
+
+    fn token_request(body: &'static str) -> OAuth2Request {
+        let req = axum::http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bytes::Bytes::from_static(body.as_bytes()))
+            .unwrap();
+        OAuth2Request::from_http(req, 65536).unwrap()
+    }
+
+    /// A client that hangs up while its authentication is checked (the handler is dropped
+    /// unanswered) is counted as failing, so hanging up is no way around the limits; an
+    /// answered request is counted only by its answer.
+    #[test]
+    fn a_request_dropped_unanswered_counts_as_a_failed_client_authentication() {
+        let req = token_request("grant_type=client_credentials&client_id=svc&client_secret=x");
+        let limits = ClientAuthLimits::new(2, 50, 300);
+        for _ in 0..2 {
+            let pending = Unanswered {
+                limits: &limits,
+                req: &req,
+                addr: "192.0.2.7",
+                now: 1000,
+                answered: false,
+            };
+            drop(pending);
+        }
+        assert!(limits.blocked("svc", "192.0.2.7", 1000).is_some());
+        assert!(limits.blocked("svc", "192.0.2.8", 1000).is_none());
+
+        let answered = ClientAuthLimits::new(2, 50, 300);
+        for _ in 0..2 {
+            let mut pending = Unanswered {
+                limits: &answered,
+                req: &req,
+                addr: "192.0.2.7",
+                now: 1000,
+                answered: false,
+            };
+            pending.answered = true;
+            drop(pending);
+        }
+        assert!(
+            answered.quiet(),
+            "answered requests are not counted by the guard"
+        );
+    }
 
     #[test]
     fn form_action_sources_of_redirect_uris() {
