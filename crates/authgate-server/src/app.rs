@@ -1922,8 +1922,10 @@ async fn log_requests(req: Request, next: Next) -> Response {
     if res.status() == StatusCode::SERVICE_UNAVAILABLE
         && !res.headers().contains_key(header::RETRY_AFTER)
     {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(authgate::response::RETRY_AFTER_UNAVAILABLE),
+        );
     }
     tracing::info!(
         request_id = %id,

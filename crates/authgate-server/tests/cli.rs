@@ -148,19 +148,7 @@ async fn client_add_prints_a_secret_that_gets_a_token_and_only_its_hash_is_store
     }
     assert!(files > 0, "the client is in the database files at all");
     // ...and the stored record's hash is the secret's.
-    let store = authgate_sql::connect(
-        &format!("sqlite://{}", dir.join("authgate.db").display()),
-        &StoreOptions::default(),
-    )
-    .await
-    .unwrap();
-    let record = store
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.client_id == "reporter")
-        .unwrap();
+    let record = stored_client(&dir, "reporter").await;
     assert!(record
         .secret_hash
         .unwrap()
@@ -207,19 +195,7 @@ async fn a_config_file_secret_is_stored_as_argon2id_and_still_authenticates() {
         }
         drop(server);
     }
-    let store = authgate_sql::connect(
-        &format!("sqlite://{}", dir.join("authgate.db").display()),
-        &StoreOptions::default(),
-    )
-    .await
-    .unwrap();
-    let record = store
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.client_id == "svc")
-        .unwrap();
+    let record = stored_client(&dir, "svc").await;
     assert!(
         record.secret_hash.is_none(),
         "no fast hash of a chosen secret"
@@ -526,6 +502,23 @@ fn migrate_and_client_commands_work_on_postgresql_by_database_url() {
     );
     drop(schema);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The client `id` as the SQLite database in `dir` holds it.
+async fn stored_client(dir: &Path, id: &str) -> authgate::ClientRecord {
+    let store = authgate_sql::connect(
+        &format!("sqlite://{}", dir.join("authgate.db").display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    store
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.client_id == id)
+        .unwrap()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

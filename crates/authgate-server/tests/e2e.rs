@@ -193,6 +193,24 @@ async fn authorize_as_alice(base: &str, params: &[(&str, &str)], confirm: &str) 
     (consent, done)
 }
 
+/// The public client `spa`'s tokens for alice, through the code flow with PKCE.
+async fn spa_tokens(base: &str) -> serde_json::Value {
+    let (code, verifier) = spa_code(base).await;
+    issued(
+        &token(
+            base,
+            Auth::Public("spa"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", SPA_CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    )
+}
+
 /// A code for the public client `spa`, with its verifier.
 async fn spa_code(base: &str) -> (String, String) {
     let (verifier, challenge) = pkce();
@@ -452,20 +470,7 @@ async fn consent_denied_redirects_with_access_denied_rfc6749_4_1_2_1(base: &str)
 }
 
 async fn public_client_refresh_rotates_and_reuse_is_invalid_grant_rfc9700_4_14_2(base: &str) {
-    let (code, verifier) = spa_code(base).await;
-    let first = issued(
-        &token(
-            base,
-            Auth::Public("spa"),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", SPA_CB),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await,
-    );
+    let first = spa_tokens(base).await;
     let r1 = first["refresh_token"]
         .as_str()
         .expect("a refresh token for spa")
@@ -1173,20 +1178,7 @@ async fn refresh_grace_window_answers_a_replay_with_the_same_pair_rfc9700_4_14_2
     assert_ne!(config, CONFIG);
     let server = TestServer::sqlite("grace", &config).await;
     let base = server.base();
-    let (code, verifier) = spa_code(base).await;
-    let first = issued(
-        &token(
-            base,
-            Auth::Public("spa"),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", SPA_CB),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await,
-    );
+    let first = spa_tokens(base).await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     let form = [
         ("grant_type", "refresh_token"),

@@ -133,6 +133,31 @@ impl Load {
     }
 }
 
+/// One client-credentials request: its status.
+async fn token_status(base: &str) -> u16 {
+    common::http()
+        .post(format!("{base}/token"))
+        .basic_auth("svc", Some("svc-secret-0123456789"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Polls for a token every 100 ms, for up to 10 s: how long until the first 200 (to the
+/// nearest 0.1 s), or `None`.
+async fn seconds_until_a_token(base: &str) -> Option<f64> {
+    for attempt in 0..100u32 {
+        if token_status(base).await == 200 {
+            return Some(f64::from(attempt) / 10.0);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 /// How many of `tokens` introspection calls active, asked from a few connections at once.
 async fn active_count(base: &str, tokens: &[String]) -> usize {
     let mut tasks = tokio::task::JoinSet::new();
@@ -231,22 +256,7 @@ async fn postgres_outage_under_load_is_503_with_retry_after_and_recovers_without
     tokio::time::sleep(Duration::from_secs(5)).await;
     proxy.restore();
     // Recovery without a restart: 200s again within a few seconds.
-    // Polled every 100 ms: the attempt that first gets a 200 tells how long recovery took.
-    let mut recovered = None;
-    for attempt in 0..100u32 {
-        let res = common::http()
-            .post(format!("{base}/token"))
-            .basic_auth("svc", Some("svc-secret-0123456789"))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 200 {
-            recovered = Some(f64::from(attempt) / 10.0);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let recovered = seconds_until_a_token(&base).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let seen = load.stop().await;
     let recovered = recovered.expect("the server did not recover after the database came back");
@@ -353,35 +363,13 @@ async fn sqlite_disk_full_is_503_with_retry_after_no_corruption_and_recovers() {
         .unwrap();
     assert_eq!(health.status(), 200);
     std::fs::remove_file(&filler).unwrap();
-    // Polled every 100 ms: the attempt that first gets a 200 tells how long recovery took.
-    let mut recovered = None;
-    for attempt in 0..100u32 {
-        let res = common::http()
-            .post(format!("{base}/token"))
-            .basic_auth("svc", Some("svc-secret-0123456789"))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 200 {
-            recovered = Some(f64::from(attempt) / 10.0);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let recovered = seconds_until_a_token(&base).await;
     // And it stays recovered under the same load: 3 s on, requests still get tokens (the WAL
     // did not simply take the returned room and fill the disk again).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut later = 0;
     for _ in 0..10 {
-        let res = common::http()
-            .post(format!("{base}/token"))
-            .basic_auth("svc", Some("svc-secret-0123456789"))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        later += usize::from(res.status() == 200);
+        later += usize::from(token_status(&base).await == 200);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let seen = load.stop().await;

@@ -118,7 +118,7 @@ impl From<OAuth2Error> for OAuth2Response {
 
 /// `Retry-After` of a 503 (the store is unavailable), in seconds: long enough for a pool
 /// to reconnect, short enough that a retrying client does not give up (RFC 9110 §10.2.3).
-pub(crate) const RETRY_AFTER_UNAVAILABLE: &str = "5";
+pub const RETRY_AFTER_UNAVAILABLE: &str = "5";
 
 /// Authorization response parameters the protocol defines: never taken from extra
 /// members.

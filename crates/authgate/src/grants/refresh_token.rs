@@ -109,11 +109,7 @@ impl TokenGrant for RefreshTokenGrant {
                 }
             }
         };
-        let owner = record.subject.clone().map(|subject| {
-            let mut o = ResourceOwner::subject(subject);
-            o.username.clone_from(&record.username);
-            o
-        });
+        let owner = owner_of(&record);
         let rotate = match ctx.config.refresh_token_rotation {
             RefreshTokenRotation::Always => true,
             RefreshTokenRotation::PublicClients => client.is_public(),
@@ -135,18 +131,7 @@ impl TokenGrant for RefreshTokenGrant {
         // `nonce` — when the refreshed access token carries `openid`. Made before anything
         // is saved: a signing failure must not leave the old refresh token rotated out.
         #[cfg(feature = "jose")]
-        let id_token = match (crate::oidc::provider(ctx), &record.subject) {
-            (Some(openid), Some(subject)) if issue.scope.contains("openid") => {
-                let spec = crate::oidc::IdTokenSpec::new(
-                    client.as_ref(),
-                    subject,
-                    record.details(),
-                    &issue.scope,
-                );
-                Some(openid.id_token(ctx, spec).await?)
-            }
-            _ => None,
-        };
+        let id_token = fresh_id_token(ctx, client.as_ref(), &record, &issue.scope).await?;
         let mut issued = if rotate {
             let mut issued = ctx.build_tokens(&issue);
             // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
@@ -214,11 +199,7 @@ impl RefreshTokenGrant {
         let [access, refresh] = successors;
         let now = ctx.now();
         let mut issue = IssueContext::new(client.as_ref(), "refresh_token", access.1.scope.clone());
-        let owner = access.1.subject.clone().map(|subject| {
-            let mut o = ResourceOwner::subject(subject);
-            o.username.clone_from(&access.1.username);
-            o
-        });
+        let owner = owner_of(&access.1);
         if let Some(o) = &owner {
             issue = issue.owner(o);
         }
@@ -228,18 +209,7 @@ impl RefreshTokenGrant {
             .refresh_token(true);
         issue.expires_in = Some(u64::try_from(access.1.expires_at - now).unwrap_or(0));
         #[cfg(feature = "jose")]
-        let id_token = match (crate::oidc::provider(ctx), &access.1.subject) {
-            (Some(openid), Some(subject)) if issue.scope.contains("openid") => {
-                let spec = crate::oidc::IdTokenSpec::new(
-                    client.as_ref(),
-                    subject,
-                    access.1.details(),
-                    &issue.scope,
-                );
-                Some(openid.id_token(ctx, spec).await?)
-            }
-            _ => None,
-        };
+        let id_token = fresh_id_token(ctx, client.as_ref(), &access.1, &issue.scope).await?;
         let mut issued = crate::context::IssuedTokens {
             access_token: access.0,
             token_type: "Bearer".to_owned(),
@@ -312,6 +282,34 @@ impl RefreshTokenGrant {
 /// extensions.
 #[derive(Clone, Copy)]
 pub(crate) struct GraceSecret(pub(crate) [u8; 32]);
+
+/// The owner a token was issued for, if any (with their username, when known).
+fn owner_of(token: &TokenRecord) -> Option<ResourceOwner> {
+    token.subject.clone().map(|subject| {
+        let mut o = ResourceOwner::subject(subject);
+        o.username.clone_from(&token.username);
+        o
+    })
+}
+
+/// OpenID Connect Core §12.2: a fresh ID token — the token's `sub` and authentication facts,
+/// no `nonce` — when the refreshed access token carries `openid` and the server is a
+/// provider; `None` otherwise.
+#[cfg(feature = "jose")]
+async fn fresh_id_token(
+    ctx: &ServerContext,
+    client: &dyn Client,
+    token: &TokenRecord,
+    scope: &crate::scope::Scope,
+) -> Result<Option<String>, OAuth2Error> {
+    match (crate::oidc::provider(ctx), &token.subject) {
+        (Some(openid), Some(subject)) if scope.contains("openid") => {
+            let spec = crate::oidc::IdTokenSpec::new(client, subject, token.details(), scope);
+            Ok(Some(openid.id_token(ctx, spec).await?))
+        }
+        _ => Ok(None),
+    }
+}
 
 /// The key that seals a rotated token's successors: derived from the rotated token's whole
 /// value, which the store never holds (it keeps a SHA-256 of the verifier part only), so
