@@ -1212,6 +1212,8 @@ async fn introspection_of_an_active_token_lists_its_claims_rfc7662_2_2() {
             "exp": iat + 3600,
             "iat": iat,
             "iss": ISSUER,
+            // No resource named (RFC 8707): the server's default audience, the issuer.
+            "aud": ISSUER,
         })
     );
 }

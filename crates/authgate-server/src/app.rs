@@ -122,6 +122,11 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     for (grant, secs) in &config.tokens.expires_in {
         engine_config.expires_in.insert(grant.clone(), *secs);
     }
+    engine_config.resources = resource_registry(config)?;
+    engine_config.access_token_format = crate::config::parse_format(
+        &config.tokens.access_token_format,
+        "tokens.access_token_format",
+    )?;
     engine_config.scopes_supported = {
         let mut all: Vec<String> = config
             .clients
@@ -161,6 +166,9 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         // so that a dump plus an old refresh token opens nothing.
         .with_refresh_grace_secret(crate::keys::derived(&key, b"authgate: refresh grace seals"))
         .with_signing_keys(kek, config.keys.policy())
+        // JWT access tokens (RFC 9068): ES256 when the key set keeps it (the fastest of the
+        // common algorithms to sign and to check), else its first algorithm.
+        .with_access_token_algorithm(config.keys.access_token_algorithm())
         .with_form_post(AutoSubmitForm::new());
     if config.registration.client_id_metadata_documents {
         // Client ID Metadata Documents: https client ids, fetched from public addresses
@@ -276,7 +284,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     let server: Server = Arc::new(server);
     // `/api/me` is a protected resource of its own (RFC 9728): its 401s point at its
     // metadata document, which names this server as the one issuing its tokens.
-    let me_resource = format!("{}/api/me", config.issuer.trim_end_matches('/'));
+    let me_resource = me_resource(&config.issuer);
     let me_metadata_url =
         authgate::protected_resource::well_known_url(&me_resource).ok_or_else(|| {
             format!(
@@ -284,7 +292,10 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
                 config.issuer
             )
         })?;
-    let protector = ResourceProtector::from_server(&server).resource_metadata(&me_metadata_url);
+    // It takes tokens for no resource and tokens for its own identifier (RFC 8707).
+    let protector = ResourceProtector::from_server(&server)
+        .resource_metadata(&me_metadata_url)
+        .audience(authgate::ExpectedAudience::Resource(me_resource.clone()));
     let me_metadata = authgate::protected_resource::ProtectedResourceMetadata::new(&me_resource)
         .authorization_server(&config.issuer)
         .scopes(["profile"])
@@ -1939,6 +1950,29 @@ async fn log_requests(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// The identifier of `/api/me` as a protected resource.
+pub(crate) fn me_resource(issuer: &str) -> String {
+    format!("{}/api/me", issuer.trim_end_matches('/'))
+}
+
+/// The resources of `[[resources]]`, and `/api/me` unless listed there: a client may ask
+/// for a token aimed at it alone (an MCP client names the resource it calls), carrying at
+/// most `profile` and the OpenID Connect scopes.
+fn resource_registry(config: &Config) -> Result<authgate::ResourceRegistry, String> {
+    let mut registry = authgate::ResourceRegistry::new();
+    let me = me_resource(&config.issuer);
+    if !config.resources.iter().any(|r| r.identifier == me) {
+        let r = authgate::RegisteredResource::new(&me)
+            .map_err(|_| format!("issuer: '{me}' is not a resource identifier"))?
+            .scope(authgate::Scope::parse("profile").map_err(|e| e.to_string())?);
+        registry = registry.with(r);
+    }
+    for r in &config.resources {
+        registry = registry.with(r.registered()?);
+    }
+    Ok(registry)
 }
 
 #[cfg(test)]

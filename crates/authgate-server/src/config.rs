@@ -56,6 +56,69 @@ pub(crate) struct Config {
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
     pub(crate) registration: Registration,
+    /// The APIs tokens can be issued for (RFC 8707 resource indicators).
+    #[serde(default)]
+    pub(crate) resources: Vec<ResourceConfig>,
+}
+
+/// One `[[resources]]` entry: an API clients name with `resource`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceConfig {
+    /// An absolute URI without a fragment, as clients send it and tokens carry it in `aud`.
+    pub(crate) identifier: String,
+    /// The scopes it accepts (space-separated); absent: whatever the grant holds.
+    pub(crate) scope: Option<String>,
+    /// `"opaque"` (default) or `"jwt"`: the format of access tokens for it.
+    #[serde(default = "default_format")]
+    pub(crate) access_token_format: String,
+    /// The lifetime of its access tokens, in seconds; absent: `[tokens]`'s.
+    pub(crate) access_token_ttl: Option<u64>,
+}
+
+fn default_format() -> String {
+    "opaque".into()
+}
+
+impl ResourceConfig {
+    /// The engine's entry.
+    pub(crate) fn registered(&self) -> Result<authgate::RegisteredResource, String> {
+        let mut r = authgate::RegisteredResource::new(&self.identifier).map_err(|_| {
+            format!(
+                "resources: identifier '{}' must be an absolute URI without a fragment (RFC 8707 section 2)",
+                self.identifier
+            )
+        })?;
+        if let Some(scope) = &self.scope {
+            let scope = authgate::Scope::parse(scope).map_err(|_| {
+                format!(
+                    "resources ({}).scope: '{scope}' is not a valid scope",
+                    self.identifier
+                )
+            })?;
+            r = r.scope(scope);
+        }
+        r = r.access_token_format(parse_format(
+            &self.access_token_format,
+            &format!("resources ({}).access_token_format", self.identifier),
+        )?);
+        if let Some(ttl) = self.access_token_ttl {
+            if ttl == 0 {
+                return Err(format!(
+                    "resources ({}).access_token_ttl: must be at least 1 second",
+                    self.identifier
+                ));
+            }
+            r = r.access_token_lifetime(ttl);
+        }
+        Ok(r)
+    }
+}
+
+/// Reads `"opaque"` or `"jwt"`, naming `key` when it is neither.
+pub(crate) fn parse_format(value: &str, key: &str) -> Result<authgate::AccessTokenFormat, String> {
+    authgate::AccessTokenFormat::parse(value)
+        .ok_or_else(|| format!("{key}: '{value}' is neither \"opaque\" nor \"jwt\""))
 }
 
 /// Dynamic client registration (RFC 7591, RFC 7592).
@@ -178,6 +241,10 @@ pub(crate) struct Tokens {
     /// `authgate::ServerConfig::refresh_token_grace_seconds` for the trade-off.
     #[serde(default)]
     pub(crate) refresh_grace_seconds: u64,
+    /// The format of access tokens issued for no resource: `"opaque"` (default) or
+    /// `"jwt"`.
+    #[serde(default = "default_format")]
+    pub(crate) access_token_format: String,
 }
 
 impl Default for Tokens {
@@ -187,6 +254,7 @@ impl Default for Tokens {
             access_token_ttl: default_ttl(),
             expires_in: BTreeMap::new(),
             refresh_grace_seconds: 0,
+            access_token_format: default_format(),
         }
     }
 }
@@ -269,6 +337,20 @@ impl Keys {
         p.publish_ahead = self.publish_ahead;
         p.retain = self.retain;
         p
+    }
+
+    /// What JWT access tokens are signed with: ES256 when listed, else the first
+    /// algorithm listed.
+    pub(crate) fn access_token_algorithm(&self) -> authgate::jose::Algorithm {
+        let listed = self.policy().algorithms;
+        if listed.contains(&authgate::jose::Algorithm::ES256) {
+            authgate::jose::Algorithm::ES256
+        } else {
+            listed
+                .first()
+                .copied()
+                .unwrap_or(authgate::jose::Algorithm::ES256)
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -706,6 +788,7 @@ impl Config {
             .values()
             .copied()
             .chain([self.tokens.access_token_ttl])
+            .chain(self.resources.iter().filter_map(|r| r.access_token_ttl))
             .max()
             .unwrap_or(0);
         if self.keys.retain < longest {
@@ -719,6 +802,20 @@ impl Config {
                 "tokens.refresh_grace_seconds: {} is longer than {MAX_REFRESH_GRACE_SECONDS} seconds; within the window a stolen rotated-out refresh token still works, so keep it to seconds",
                 self.tokens.refresh_grace_seconds
             ));
+        }
+        parse_format(
+            &self.tokens.access_token_format,
+            "tokens.access_token_format",
+        )?;
+        let mut identifiers = std::collections::HashSet::new();
+        for r in &self.resources {
+            r.registered()?;
+            if !identifiers.insert(&r.identifier) {
+                return Err(format!(
+                    "resources: identifier '{}' is listed twice",
+                    r.identifier
+                ));
+            }
         }
         for grant in self.tokens.expires_in.keys() {
             if !GRANT_TYPES.contains(&grant.as_str()) {

@@ -94,6 +94,8 @@ enum TokenCommand {
     Revoke {
         #[command(flatten)]
         db: Db,
+        /// The id, as `list` shows it (it may begin with `-`: base64url).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -145,12 +147,16 @@ enum ClientCommand {
     Show {
         #[command(flatten)]
         db: Db,
+        /// The client identifier (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Removes a client.
     Remove {
         #[command(flatten)]
         db: Db,
+        /// The client identifier (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -378,6 +384,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         templates_dir: None,
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
+        resources: Vec::new(),
         tokens: Tokens {
             refresh_tokens: true,
             ..Tokens::default()

@@ -95,6 +95,55 @@ fn a_refresh_grace_window_of_minutes_is_refused() {
 }
 
 #[test]
+fn resources_that_break_rfc8707_are_refused() {
+    let entry = |fields: &str| format!("{BASE}\n[[resources]]\n{fields}\n");
+    refused(
+        "resource-fragment",
+        &entry("identifier = \"https://api.example/#x\""),
+        &["resources", "https://api.example/#x", "without a fragment"],
+    );
+    refused(
+        "resource-relative",
+        &entry("identifier = \"/api\""),
+        &["resources", "'/api'", "absolute URI"],
+    );
+    refused(
+        "resource-format",
+        &entry("identifier = \"https://api.example/\"\naccess_token_format = \"paseto\""),
+        &[
+            "resources (https://api.example/).access_token_format",
+            "paseto",
+        ],
+    );
+    refused(
+        "resource-scope",
+        &entry("identifier = \"https://api.example/\"\nscope = \"a\\\"b\""),
+        &[
+            "resources (https://api.example/).scope",
+            "not a valid scope",
+        ],
+    );
+    refused(
+        "resource-twice",
+        &format!(
+            "{}[[resources]]\nidentifier = \"https://api.example/\"\n",
+            entry("identifier = \"https://api.example/\"")
+        ),
+        &["resources", "listed twice"],
+    );
+    refused(
+        "resource-unknown-key",
+        &entry("identifier = \"https://api.example/\"\naudience = \"x\""),
+        &["audience"],
+    );
+    refused(
+        "token-format",
+        &format!("{BASE}\n[tokens]\naccess_token_format = \"JWT\"\n"),
+        &["tokens.access_token_format", "'JWT'"],
+    );
+}
+
+#[test]
 fn database_url_of_an_unsupported_scheme_is_refused() {
     let body = format!("{BASE}database_url = \"mysql://root:hunter2@127.0.0.1/authgate\"\n");
     let stderr = refused(

@@ -82,6 +82,12 @@ grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
 response_types = []
 scope = "profile"
 
+# An API of its own (RFC 8707): tokens aimed at it carry only `read`, as JWTs (RFC 9068).
+[[resources]]
+identifier = "https://api.example/"
+scope = "read"
+access_token_format = "jwt"
+
 [[users]]
 username = "alice"
 password = "wonderland"
@@ -116,6 +122,7 @@ on_both_backends!(
     pages_forbid_framing_rfc9700_4_16,
     healthz_answers_200,
     api_me_publishes_protected_resource_metadata_rfc9728,
+    tokens_aimed_at_a_resource_are_refused_by_api_me_rfc8707_2,
     unsupported_grant_type_of_a_client_is_not_served_nor_advertised,
     jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5,
 );
@@ -1102,6 +1109,89 @@ async fn api_me_publishes_protected_resource_metadata_rfc9728(base: &str) {
         .await
         .unwrap();
     assert_eq!(meta["issuer"], issuer, "RFC 8414 3.3");
+}
+
+async fn tokens_aimed_at_a_resource_are_refused_by_api_me_rfc8707_2(base: &str) {
+    let svc = Auth::Post("svc", "svc-secret");
+    let me = format!("{base}/api/me");
+    let api_me = |t: String| async move {
+        Page::read(
+            common::http()
+                .get(format!("{base}/api/me"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let aud_of = |t: String| async move {
+        post_as(
+            base,
+            "/introspect",
+            Auth::Basic("web", "web-secret"),
+            &[("token", &t)],
+        )
+        .await
+        .json()["aud"]
+            .clone()
+    };
+    let access = |p: &Page| issued(p)["access_token"].as_str().unwrap().to_owned();
+    let grant = [
+        ("grant_type", "client_credentials"),
+        ("scope", "read profile"),
+    ];
+
+    // Aimed at /api/me: only `profile` is left, and /api/me takes it.
+    let p = token(base, svc, &[grant[0], grant[1], ("resource", me.as_str())]).await;
+    assert_eq!(issued(&p)["scope"], "profile");
+    let t = access(&p);
+    assert_eq!(api_me(t.clone()).await.status, 200);
+    assert_eq!(aud_of(t).await, json!(me));
+
+    // Aimed at the other API: its `read`, and `profile`, which as an OpenID Connect scope
+    // is never cut. /api/me refuses it all the same (401 invalid_token): the audience is
+    // not its own. Introspection says whose it is.
+    let p = token(
+        base,
+        svc,
+        &[grant[0], grant[1], ("resource", "https://api.example/")],
+    )
+    .await;
+    assert_eq!(issued(&p)["scope"], "profile read");
+    let t = access(&p);
+    assert_eq!(t.split('.').count(), 3, "a JWT, as the resource asks: {t}");
+    let refused = api_me(t.clone()).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(refused
+        .header("www-authenticate")
+        .is_some_and(|c| c.contains("invalid_token")));
+    assert_eq!(aud_of(t.clone()).await, json!("https://api.example/"));
+    // Revoked, the JWT is inactive at introspection at once (RFC 9068 5).
+    let r = post_as(base, "/revoke", svc, &[("token", &t)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        post_as(
+            base,
+            "/introspect",
+            Auth::Basic("web", "web-secret"),
+            &[("token", &t)]
+        )
+        .await
+        .json(),
+        json!({"active": false})
+    );
+
+    // For no resource: the server's default audience, the issuer; /api/me takes it.
+    let t = access(&token(base, svc, &grant).await);
+    assert_eq!(api_me(t.clone()).await.status, 200);
+    assert_eq!(aud_of(t).await, json!(base));
+
+    // Unknown or malformed: 400 invalid_target.
+    for bad in ["https://unknown.example/", "https://api.example/#f", "api"] {
+        let p = token(base, svc, &[grant[0], grant[1], ("resource", bad)]).await;
+        assert_error(&p, 400, "invalid_target");
+    }
 }
 
 async fn healthz_answers_200(base: &str) {

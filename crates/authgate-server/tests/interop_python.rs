@@ -1,7 +1,8 @@
 //! Interoperability with a relying party that shares no code with this project: Python's
 //! Authlib client (`tests/python/authlib_rp.py`) discovers the reference server, signs a
 //! user in through the login and consent pages, redeems the code with PKCE, verifies the
-//! ID token and reads UserInfo.
+//! ID token and reads UserInfo; and as a resource server (`tests/python/at_jwt_resource.py`)
+//! it validates a JWT access token (RFC 9068) with the published keys alone.
 //!
 //! Needs `python3` with `authlib` and `requests` (`.ci/run` installs them from PyPI).
 //! Without them the test prints `SKIPPED` and passes, except under `CI`, where it fails.
@@ -26,6 +27,19 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
 grant_types = ["authorization_code"]
 scope = "openid email profile"
 
+[[clients]]
+client_id = "py-svc"
+client_secret = "py-svc-secret"
+grant_types = ["client_credentials"]
+scope = "read write"
+
+# An API whose tokens are JWTs (RFC 9068) that it checks by itself.
+[[resources]]
+identifier = "https://api.example/"
+scope = "read"
+access_token_format = "jwt"
+access_token_ttl = 300
+
 [[users]]
 username = "alice"
 password = "wonderland"
@@ -41,30 +55,27 @@ fn python_ready() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[tokio::test]
-async fn authlib_completes_the_code_flow_and_verifies_the_id_token() {
-    if !python_ready() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the Authlib interop test: pip install authlib requests"
-        );
-        eprintln!("SKIPPED: python3 with authlib and requests is not installed");
-        return;
+/// Whether to run: Python with Authlib is there; without it, a skip outside CI and a
+/// failure under it.
+fn python_or_skip() -> bool {
+    if python_ready() {
+        return true;
     }
-    let server = TestServer::sqlite("authlib", CONFIG).await;
-    let base = server.base().to_owned();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/authlib_rp.py");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the Authlib interop tests: pip install authlib requests"
+    );
+    eprintln!("SKIPPED: python3 with authlib and requests is not installed");
+    false
+}
+
+/// Runs a script of `tests/python` with `args`; its one JSON line of output.
+async fn run_script(name: &str, args: Vec<String>) -> serde_json::Value {
+    let script = format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
-            .args([
-                script,
-                &base,
-                "py",
-                "py-secret",
-                "http://127.0.0.1:9/cb",
-                "alice",
-                "wonderland",
-            ])
+            .arg(script)
+            .args(args)
             .output()
             .unwrap()
     })
@@ -72,11 +83,62 @@ async fn authlib_completes_the_code_flow_and_verifies_the_id_token() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the Authlib RP failed:\n{stdout}\n{stderr}"
+    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn authlib_validates_a_jwt_access_token_as_a_resource_rfc9068_4() {
+    if !python_or_skip() {
+        return;
+    }
+    let server = TestServer::sqlite("authlib-at-jwt", CONFIG).await;
+    let got = run_script(
+        "at_jwt_resource.py",
+        [
+            server.base(),
+            "py-svc",
+            "py-svc-secret",
+            "https://api.example/",
+            "read write",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "alg": "ES256",
+            "aud": "https://api.example/",
+            "sub": "py-svc",
+            "client_id": "py-svc",
+            "scope": "read",
+            "lifetime": 300
+        })
     );
-    let got: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+}
+
+#[tokio::test]
+async fn authlib_completes_the_code_flow_and_verifies_the_id_token() {
+    if !python_or_skip() {
+        return;
+    }
+    let server = TestServer::sqlite("authlib", CONFIG).await;
+    let got = run_script(
+        "authlib_rp.py",
+        [
+            server.base(),
+            "py",
+            "py-secret",
+            "http://127.0.0.1:9/cb",
+            "alice",
+            "wonderland",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
     assert_eq!(
         got,
         serde_json::json!({

@@ -164,5 +164,99 @@ fn id_tokens(c: &mut Criterion) {
     }
 }
 
-criterion_group!(engine, benches, id_tokens);
+/// JWT access tokens (RFC 9068): issuing a client_credentials token per algorithm beside
+/// an opaque one, and checking one as a resource would (signature and claims, with the
+/// published keys alone) beside the store lookup an opaque token needs — all in one run,
+/// so the ratios compare like with like.
+fn jwt_access_tokens(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("access_token");
+    let basic = base64::engine::general_purpose::STANDARD.encode("svc:secret");
+    let request = |resource: &str| {
+        let body = format!("grant_type=client_credentials&scope=read&resource={resource}");
+        let req = http::Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", format!("Basic {basic}"))
+            .body(Bytes::from(body))
+            .unwrap();
+        OAuth2Request::from_http(req, 65536).unwrap()
+    };
+    for (alg, name) in [
+        (None, "opaque"),
+        (Some(jose::Algorithm::ES256), "es256"),
+        (Some(jose::Algorithm::EdDSA), "eddsa"),
+        (Some(jose::Algorithm::RS256), "rs256"),
+    ] {
+        let store = MemoryStore::new();
+        store.add_client(
+            ClientRecord::confidential("svc", "secret")
+                .grant_types(["client_credentials"])
+                .scope("read"),
+        );
+        let mut config = ServerConfig::new("https://a.example");
+        config.resources = ResourceRegistry::new().with(
+            RegisteredResource::new("https://api.example/")
+                .unwrap()
+                .access_token_format(if alg.is_some() {
+                    AccessTokenFormat::Jwt
+                } else {
+                    AccessTokenFormat::Opaque
+                }),
+        );
+        let mut policy = jose::RotationPolicy::default();
+        policy.algorithms = vec![alg.unwrap_or(jose::Algorithm::ES256)];
+        let mut server = AuthorizationServer::new(store.stores(), config)
+            .with_signing_keys(jose::KeyEncryptionKey::generate(&OsRng), policy)
+            .with_access_token_algorithm(alg.unwrap_or(jose::Algorithm::ES256));
+        server.register_grant(ClientCredentialsGrant::new());
+        let keys = server.context().keys.clone().unwrap();
+        rt.block_on(keys.load()).unwrap();
+        let req = request("https%3A%2F%2Fapi.example%2F");
+        group.bench_function(format!("issue_{name}"), |b| {
+            b.iter(|| {
+                let res = rt.block_on(server.create_token_response(black_box(&req)));
+                assert_eq!(res.status, 200);
+            });
+        });
+        let res = rt.block_on(server.create_token_response(&req));
+        let token = res.json_body().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if alg.is_some() {
+            // What a resource does with the key set it fetched: the signature with the
+            // key's pinned algorithm, then typ, iss, aud and exp.
+            let verifier = rt.block_on(keys.verifier()).unwrap();
+            group.bench_function(format!("validate_local_{name}"), |b| {
+                b.iter(|| {
+                    let v = verifier.verify(black_box(&token)).unwrap();
+                    assert_eq!(v.typ.as_deref(), Some("at+jwt"));
+                    assert_eq!(v.claims["iss"], "https://a.example");
+                    assert_eq!(v.claims["aud"], "https://api.example/");
+                    assert!(v.claims["exp"].as_i64().unwrap() > 1_700_000_000);
+                });
+            });
+        } else {
+            let protector = ResourceProtector::from_server(&server)
+                .audience(ExpectedAudience::Resource("https://api.example/".into()));
+            let (head, ()) = http::Request::get("/api")
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap()
+                .into_parts();
+            let need = ScopeRequirement::all_of("read");
+            group.bench_function("validate_store_opaque", |b| {
+                b.iter(|| {
+                    rt.block_on(protector.validate(black_box(&head), &need))
+                        .unwrap()
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(engine, benches, id_tokens, jwt_access_tokens);
 criterion_main!(engine);

@@ -77,6 +77,15 @@ pub struct ServerConfig {
     pub endpoints: EndpointPaths,
     /// Scopes to advertise as `scopes_supported`; empty: not advertised.
     pub scopes_supported: Vec<String>,
+    /// The resources tokens can be issued for (RFC 8707 resource indicators); empty by
+    /// default, when every `resource` parameter is refused with `invalid_target`.
+    pub resources: crate::resource_indicators::ResourceRegistry,
+    /// The audience of tokens issued for no resource, as introspection and JWT access
+    /// tokens state it; `None`: the issuer.
+    pub default_audience: Option<String>,
+    /// The format of access tokens issued for no resource (opaque by default); a token
+    /// for resources takes theirs ([`crate::RegisteredResource::access_token_format`]).
+    pub access_token_format: crate::resource_indicators::AccessTokenFormat,
 }
 
 /// Where the endpoints are mounted, relative to the issuer.
@@ -138,6 +147,9 @@ impl ServerConfig {
             realm: "authgate".into(),
             endpoints: EndpointPaths::default(),
             scopes_supported: Vec::new(),
+            resources: crate::resource_indicators::ResourceRegistry::new(),
+            default_audience: None,
+            access_token_format: crate::resource_indicators::AccessTokenFormat::Opaque,
         }
     }
 
@@ -153,6 +165,12 @@ impl ServerConfig {
     pub fn expires_in(mut self, grant_type: impl Into<String>, secs: u64) -> Self {
         self.expires_in.insert(grant_type.into(), secs);
         self
+    }
+
+    /// The audience of tokens issued for no resource: [`Self::default_audience`], or
+    /// the issuer.
+    pub fn default_audience(&self) -> &str {
+        self.default_audience.as_deref().unwrap_or(&self.issuer)
     }
 
     /// The access token lifetime for a grant type.

@@ -35,8 +35,18 @@ pub struct IssueContext<'a> {
     pub grant_type: &'a str,
     /// The resource owner, if any.
     pub owner: Option<&'a ResourceOwner>,
-    /// The granted scope.
+    /// The access token's scope.
     pub scope: Scope,
+    /// The scope the refresh token keeps when the access token's is narrower: a refresh
+    /// keeps the scope it was granted (RFC 6749 §6), and a token for one resource carries
+    /// only that resource's part of the grant (RFC 8707 §2.2). `None`: the same as
+    /// [`Self::scope`].
+    pub grant_scope: Option<Scope>,
+    /// The access token's audience: the resources it is for (RFC 8707); empty, the
+    /// server's default audience. The resources of the grant, which a refresh token keeps
+    /// as the ceiling of later requests, are `details().audience`; set both with
+    /// [`Self::target`].
+    pub audience: Vec<String>,
     /// The OpenID Connect nonce of the authorization request, when the tokens come from
     /// one.
     pub nonce: Option<String>,
@@ -61,6 +71,8 @@ impl<'a> IssueContext<'a> {
             grant_type,
             owner: None,
             scope,
+            grant_scope: None,
+            audience: Vec::new(),
             nonce: None,
             details: None,
             family: None,
@@ -109,6 +121,43 @@ impl<'a> IssueContext<'a> {
     /// The details, to change (copied first when shared).
     pub fn details_mut(&mut self) -> &mut GrantDetails {
         Arc::make_mut(self.details.get_or_insert_with(Default::default))
+    }
+
+    /// Aims the access token at the `requested` resources (RFC 8707): each must be
+    /// registered and within the grant's resources (`details().audience`, which stays the
+    /// refresh token's ceiling); none requested, all of the grant's. The access token's
+    /// scope is cut to what they accept (the OpenID Connect scopes stay), the grant's
+    /// whole scope kept for the refresh token.
+    ///
+    /// # Errors
+    /// `invalid_target` for a resource that is malformed, unknown or outside the grant;
+    /// `invalid_scope` when none of the scope is accepted by the resources.
+    ///
+    /// ```
+    /// use authgate::{ClientRecord, IssueContext, RegisteredResource, ResourceRegistry};
+    /// let registry = ResourceRegistry::new()
+    ///     .with(RegisteredResource::new("https://api.example/").unwrap().scope("read".parse().unwrap()));
+    /// let client = ClientRecord::confidential("svc", "secret");
+    /// let issue = IssueContext::new(&client, "client_credentials", "read admin".parse().unwrap())
+    ///     .target(&registry, &["https://api.example/".to_owned()])
+    ///     .unwrap();
+    /// assert_eq!(issue.audience, ["https://api.example/"]);
+    /// assert_eq!(issue.scope.to_string(), "read");
+    /// ```
+    pub fn target(
+        mut self,
+        registry: &crate::resource_indicators::ResourceRegistry,
+        requested: &[String],
+    ) -> Result<Self, crate::error::OAuth2Error> {
+        let grant = self.details().audience.clone();
+        let audience = registry.resolve(requested, &grant)?;
+        let scope = registry.scope_for(&audience, &self.scope)?;
+        if scope != self.scope {
+            let whole = std::mem::replace(&mut self.scope, scope);
+            self.grant_scope.get_or_insert(whole);
+        }
+        self.audience = audience;
+        Ok(self)
     }
 
     /// Joins an existing grant family.

@@ -10,7 +10,7 @@ use http::StatusCode;
 /// The variants cover RFC 6749 §4.1.2.1 and §4.2.2.1 (authorization endpoint), §5.2 (token
 /// endpoint), RFC 6750 §3.1 (resource servers), RFC 7009 §2.2.1 (revocation), OpenID
 /// Connect Core §3.1.2.6 (authentication errors), RFC 8628 §3.5 (device polling) and RFC
-/// 7591 §3.2.2 (client registration).
+/// 7591 §3.2.2 (client registration) and RFC 8707 §2 (resource indicators).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -72,6 +72,9 @@ pub enum ErrorCode {
     InvalidSoftwareStatement,
     /// A registration's software statement is not approved here (RFC 7591 §3.2.2).
     UnapprovedSoftwareStatement,
+    /// The requested resource is invalid, unknown, or not one the grant covers (RFC 8707
+    /// §2).
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -105,6 +108,7 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidSoftwareStatement => "invalid_software_statement",
             Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 

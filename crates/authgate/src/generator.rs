@@ -78,6 +78,14 @@ pub trait TokenGenerator: Send + Sync + 'static {
     fn parse(&self, value: &str) -> Option<TokenKey>;
 }
 
+/// The storage key of a presented access token: what `generator` reads, or else a JWT
+/// access token's ([`crate::token::parse_jwt_key`]).
+pub fn access_token_key(generator: &dyn TokenGenerator, value: &str) -> Option<TokenKey> {
+    generator
+        .parse(value)
+        .or_else(|| crate::token::parse_jwt_key(value))
+}
+
 /// The default generator: the opaque selector + verifier format of [`crate::token`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpaqueTokenGenerator;

@@ -14,6 +14,8 @@ pub mod grants;
 pub mod identifier;
 #[cfg(feature = "jose")]
 pub mod jose;
+#[cfg(feature = "jose")]
+pub mod jwt_access_token;
 pub mod manual;
 pub mod metadata;
 #[cfg(feature = "jose")]
@@ -25,6 +27,7 @@ pub mod protected_resource;
 pub mod redirect_uri;
 pub mod request;
 pub mod resource;
+pub mod resource_indicators;
 pub mod response;
 pub mod rng;
 pub mod scope;
@@ -69,9 +72,10 @@ pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use redirect_uri::{is_valid_redirect_uri, redirect_uri_matches};
 pub use request::{OAuth2Request, DEFAULT_MAX_BODY_BYTES};
 pub use resource::{
-    BearerError, BearerValidator, DefaultBearerValidator, ResourceProtector, ScopeRequirement,
-    TokenLookup,
+    BearerError, BearerValidator, DefaultBearerValidator, ExpectedAudience, ResourceProtector,
+    ScopeRequirement, TokenLookup,
 };
+pub use resource_indicators::{AccessTokenFormat, RegisteredResource, ResourceRegistry};
 pub use response::{
     AuthorizationResponse, AutoSubmitForm, FormPostPage, OAuth2Response, TokenResponse,
 };

@@ -297,6 +297,9 @@ pub struct AuthorizationRequest {
     pub redirect_uri_sent: bool,
     /// The scope to be granted.
     pub scope: Scope,
+    /// The resources the grant is for (RFC 8707), each registered; empty when the request
+    /// named none.
+    pub resource: Vec<String>,
     /// `state`, echoed back.
     pub state: Option<String>,
     /// Where the response parameters go.
@@ -380,6 +383,7 @@ impl AuthorizationRequest {
             response_mode,
             code_challenge: None,
             id_token_hint_subject: None,
+            resource: Vec::new(),
         }
     }
 }

@@ -114,7 +114,7 @@ impl TokenLookup {
         &self,
         token: &str,
     ) -> Result<Option<TokenRecord>, StorageError> {
-        let Some(key) = self.generator.parse(token) else {
+        let Some(key) = crate::generator::access_token_key(self.generator.as_ref(), token) else {
             return Ok(None);
         };
         Ok(self
@@ -180,6 +180,32 @@ pub trait BearerValidator: Send + Sync + 'static {
     fn scope_insufficient(&self, token: &TokenRecord, required: &ScopeRequirement) -> bool {
         !required.is_met_by(&token.scope)
     }
+
+    /// Whether the token is for another resource than this one (RFC 8707; RFC 9068 §4).
+    /// The default: a token for resources must name `audience` among them; a token for
+    /// none (the server's default audience) is accepted everywhere the server protects.
+    fn audience_mismatch(&self, token: &TokenRecord, audience: &ExpectedAudience) -> bool {
+        let aud = &token.details().audience;
+        match audience {
+            ExpectedAudience::Any => false,
+            ExpectedAudience::Default => !aud.is_empty(),
+            ExpectedAudience::Resource(id) => !aud.is_empty() && !aud.iter().any(|a| a == id),
+        }
+    }
+}
+
+/// The tokens a [`ResourceProtector`] accepts, by audience.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedAudience {
+    /// Only tokens issued for no resource (the default): a token aimed at a resource is
+    /// refused.
+    Default,
+    /// Tokens issued for no resource, or for this resource among others.
+    Resource(String),
+    /// Every token, whatever its audience: for the authorization server's own endpoints
+    /// (UserInfo serves any token carrying `openid`).
+    Any,
 }
 
 /// The validator with every default.
@@ -211,6 +237,7 @@ pub struct ResourceProtector {
     clock: Arc<dyn Clock>,
     realm: Option<String>,
     resource_metadata: Option<String>,
+    audience: ExpectedAudience,
     allow_form: bool,
     allow_query: bool,
 }
@@ -234,6 +261,7 @@ impl ResourceProtector {
             clock: Arc::new(SystemClock),
             realm: None,
             resource_metadata: None,
+            audience: ExpectedAudience::Default,
             allow_form: false,
             allow_query: false,
         }
@@ -247,6 +275,7 @@ impl ResourceProtector {
             clock: ctx.clock.clone(),
             realm: Some(ctx.config.realm.clone()),
             resource_metadata: None,
+            audience: ExpectedAudience::Default,
             allow_form: false,
             allow_query: false,
         }
@@ -273,6 +302,16 @@ impl ResourceProtector {
     #[must_use]
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
         self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// Which audiences this protector accepts (RFC 8707): by default only tokens issued
+    /// for no resource; [`ExpectedAudience::Resource`] with the resource's identifier
+    /// accepts those aimed at it as well, and refuses those aimed only elsewhere
+    /// (`invalid_token`).
+    #[must_use]
+    pub fn audience(mut self, audience: ExpectedAudience) -> Self {
+        self.audience = audience;
         self
     }
 
@@ -404,6 +443,9 @@ impl ResourceProtector {
         }
         if self.validator.token_expired(&record, self.clock.now()) {
             return Err(invalid("the access token expired"));
+        }
+        if self.validator.audience_mismatch(&record, &self.audience) {
+            return Err(invalid("the access token is for another resource"));
         }
         if self.validator.scope_insufficient(&record, required) {
             return Err(err(OAuth2Error::with_description(

@@ -122,6 +122,21 @@ impl AuthorizationServer {
         Ok(self)
     }
 
+    /// Signs JWT access tokens (RFC 9068) with `alg` (ES256 by default: the fastest to
+    /// sign among the common ones); the key set must keep a key of it
+    /// ([`crate::jose::RotationPolicy`]), or issuing such a token fails with
+    /// `server_error`. Which tokens are JWTs is the config's choice
+    /// ([`crate::ServerConfig::access_token_format`],
+    /// [`crate::RegisteredResource::access_token_format`]).
+    #[cfg(feature = "jose")]
+    #[must_use]
+    pub fn with_access_token_algorithm(mut self, alg: crate::jose::Algorithm) -> Self {
+        self.ctx
+            .extensions
+            .insert(crate::jwt_access_token::AccessTokenAlgorithm(alg));
+        self
+    }
+
     /// Mixes a secret of the server's into the key that seals a rotated refresh token's
     /// successors for the grace window ([`crate::ServerConfig::refresh_token_grace_seconds`]):
     /// then a store dump together with an old rotated-out token still opens nothing without

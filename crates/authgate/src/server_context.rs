@@ -13,6 +13,7 @@ use crate::config::ServerConfig;
 use crate::context::{IssueContext, IssuedTokens};
 use crate::error::OAuth2Error;
 use crate::generator::{ExpiresIn, NewToken, TokenGenerator};
+use crate::resource_indicators::AccessTokenFormat;
 use crate::response::{quote, OAuth2Response};
 use crate::rng::Rng;
 use crate::scope::Scope;
@@ -86,12 +87,24 @@ impl ServerContext {
     }
 
     /// Creates tokens without saving them (for rotation, which saves atomically with the
-    /// retirement of the old refresh token).
-    pub fn build_tokens(&self, issue: &IssueContext<'_>) -> IssuedTokens {
+    /// retirement of the old refresh token). The access token takes the format its
+    /// audience asks for (a signed JWT, RFC 9068, or opaque; see
+    /// [`crate::jwt_access_token`]).
+    ///
+    /// # Errors
+    /// A JWT access token could not be signed (no signing keys, a store failure), or is
+    /// asked for without the `jose` feature.
+    pub async fn build_tokens(
+        &self,
+        issue: &IssueContext<'_>,
+    ) -> Result<IssuedTokens, OAuth2Error> {
         let now_ms = self.clock.now_millis();
         let now = now_ms.div_euclid(1000);
+        // A hook's lifetime first, then the shortest of the audience's resources, then
+        // the policy.
         let expires_in = issue
             .expires_in
+            .or_else(|| self.config.resources.lifetime_for(&issue.audience))
             .unwrap_or_else(|| self.expires_in.expires_in(issue));
         let expiry = |ttl: u64| now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
         let new_token = |kind, expires_at| {
@@ -106,10 +119,51 @@ impl ServerContext {
                 .context(issue),
             )
         };
-        let access = new_token(TokenKind::Access, expiry(expires_in));
+        #[cfg_attr(not(feature = "jose"), allow(unused_mut))] // only a JWT changes it
+        let mut access = new_token(TokenKind::Access, expiry(expires_in));
+        let format = self
+            .config
+            .resources
+            .format_for(&issue.audience, self.config.access_token_format);
+        if format == AccessTokenFormat::Jwt {
+            // The JWT is filed under its `jti` (the selector), its whole value hashed.
+            #[cfg(feature = "jose")]
+            {
+                let claims = crate::jwt_access_token::claims(
+                    &self.config,
+                    issue,
+                    &access.key.selector,
+                    now,
+                    expiry(expires_in),
+                );
+                access.value = crate::jwt_access_token::sign(
+                    self.keys.as_deref(),
+                    self.extensions
+                        .get::<crate::jwt_access_token::AccessTokenAlgorithm>()
+                        .copied(),
+                    &claims,
+                )
+                .await?;
+                access.key.verifier_hash = crate::token::SecretHash::of(access.value.as_bytes());
+            }
+            #[cfg(not(feature = "jose"))]
+            return Err(OAuth2Error::with_description(
+                crate::error::ErrorCode::ServerError,
+                "JWT access tokens need authgate's `jose` feature",
+            ));
+        }
         let family = issue.family.unwrap_or(access.key.selector);
+        // The refresh token keeps the grant's details (its resources the ceiling of later
+        // requests) and scope; the access token carries its own audience and scope.
         let details = issue.details.clone().filter(|d| !d.is_empty());
-        let record = |kind, key, expires_at| {
+        let access_details = if issue.audience == issue.details().audience {
+            details.clone()
+        } else {
+            let mut d = issue.details().clone();
+            d.audience.clone_from(&issue.audience);
+            (!d.is_empty()).then(|| std::sync::Arc::new(d))
+        };
+        let record = |kind, key, expires_at, details: &Option<std::sync::Arc<_>>| {
             let mut r = TokenRecord::new(
                 key,
                 kind,
@@ -120,20 +174,29 @@ impl ServerContext {
             );
             r.subject = issue.owner.map(|o| o.subject.clone());
             r.username = issue.owner.and_then(|o| o.username.clone());
-            r.scope = issue.scope.clone();
+            r.scope = if kind == TokenKind::Refresh {
+                issue.grant_scope.as_ref().unwrap_or(&issue.scope).clone()
+            } else {
+                issue.scope.clone()
+            };
             r.family = family;
-            r.details.clone_from(&details);
+            r.details.clone_from(details);
             r
         };
         let mut records = Vec::with_capacity(2);
-        records.push(record(TokenKind::Access, access.key, expiry(expires_in)));
+        records.push(record(
+            TokenKind::Access,
+            access.key,
+            expiry(expires_in),
+            &access_details,
+        ));
         let refresh_token = issue.refresh_token.then(|| {
             let expires_at = expiry(self.config.refresh_token_ttl);
             let r = new_token(TokenKind::Refresh, expires_at);
-            records.push(record(TokenKind::Refresh, r.key, expires_at));
+            records.push(record(TokenKind::Refresh, r.key, expires_at, &details));
             r.value
         });
-        IssuedTokens {
+        Ok(IssuedTokens {
             access_token: access.value,
             token_type: "Bearer".to_owned(),
             expires_in,
@@ -142,7 +205,7 @@ impl ServerContext {
             id_token: None,
             extra: Map::new(),
             records,
-        }
+        })
     }
 
     /// Creates the tokens and saves them.
@@ -153,7 +216,7 @@ impl ServerContext {
         &self,
         issue: &IssueContext<'_>,
     ) -> Result<IssuedTokens, OAuth2Error> {
-        let issued = self.build_tokens(issue);
+        let issued = self.build_tokens(issue).await?;
         self.tokens.save_tokens(&issued.records).await?;
         Ok(issued)
     }

@@ -120,6 +120,34 @@ pub fn generate_token(rng: &dyn Rng, now_millis: i64) -> GeneratedToken {
     }
 }
 
+/// The storage key of a JWT access token (RFC 9068) the server issued: the selector is its
+/// `jti`, and the hash is SHA-256 of the whole token, as stored when it was issued. The
+/// signature is not checked here: the store is the authority, and only the exact string
+/// issued hashes to the stored value, so a forged JWT with a real `jti` matches nothing.
+/// `None` when the value is not a compact JWS whose claims carry such a `jti`.
+pub fn parse_jwt_key(value: &str) -> Option<TokenKey> {
+    // Large enough for any token this server signs; bounds the work on hostile input.
+    if value.len() > 16 * 1024 {
+        return None;
+    }
+    let mut parts = value.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let claims = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    #[derive(serde::Deserialize)]
+    struct Jti<'a> {
+        #[serde(borrow)]
+        jti: Option<std::borrow::Cow<'a, str>>,
+    }
+    let jti: Jti<'_> = serde_json::from_slice(&claims).ok()?;
+    Some(TokenKey {
+        selector: Selector::from_base64(jti.jti.as_deref()?)?,
+        verifier_hash: SecretHash::of(value.as_bytes()),
+    })
+}
+
 /// Parses a presented token into its storage key; `None` when it is not of this format.
 pub fn parse_token(value: &str) -> Option<TokenKey> {
     if value.len() != 64 {

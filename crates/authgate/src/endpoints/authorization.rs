@@ -154,6 +154,10 @@ impl AuthorizationEndpoint {
                 ));
             }
             let scope = ctx.resolve_scope(client.as_ref(), params.scope.as_deref())?;
+            // RFC 8707 §2: each resource registered, else `invalid_target` (redirected);
+            // the scope is cut to what they accept when tokens are issued.
+            let resource = ctx.config.resources.resolve(&params.resource, &[])?;
+            ctx.config.resources.scope_for(&resource, &scope)?;
             let mut request = AuthorizationRequest::new(
                 client.clone(),
                 params,
@@ -162,6 +166,7 @@ impl AuthorizationEndpoint {
                 mode,
                 scope,
             );
+            request.resource = resource;
             #[cfg(feature = "jose")]
             if crate::oidc::provider(ctx).is_some() && request.is_openid() {
                 openid_checks(ctx, &mut request).await?;

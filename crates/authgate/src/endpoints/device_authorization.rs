@@ -185,6 +185,14 @@ impl DeviceAuthorizationEndpoint {
             ));
         }
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
+        if !crate::resource_indicators::requested_resources(req.form_pairs()).is_empty() {
+            // The approval does not carry resources to the token, so the device names them
+            // when it polls, where RFC 8707 §2.2 lets every token request name them.
+            return Err(OAuth2Error::with_description(
+                crate::error::ErrorCode::InvalidTarget,
+                "name the resource in the device_code token request, not here",
+            ));
+        }
         let now_ms = ctx.clock.now_millis();
         let now = now_ms.div_euclid(1000);
         let expires_at = now.saturating_add(i64::try_from(self.expires_in).unwrap_or(600));

@@ -51,7 +51,8 @@ impl IntrospectionPolicy for ConfidentialClients {
 /// [`crate::EndpointPaths::introspection`].
 ///
 /// An active token answers `active: true` with `scope`, `client_id`, `username`, `sub`,
-/// `token_type`, `exp`, `iat` and `iss`; an unknown, expired or revoked one answers only
+/// `aud` (its resources, RFC 8707, or the server's default audience), `token_type`, `exp`,
+/// `iat` and `iss`; an unknown, expired or revoked one answers only
 /// `{"active": false}` (RFC 7662 §2.2).
 #[derive(Clone)]
 pub struct IntrospectionEndpoint {
@@ -103,12 +104,23 @@ impl IntrospectionEndpoint {
             if !t.scope.is_empty() {
                 obj.insert("scope".into(), t.scope.to_string().into());
             }
-            if let Some(sub) = t.subject {
-                obj.insert("sub".into(), sub.into());
+            if let Some(sub) = &t.subject {
+                obj.insert("sub".into(), sub.as_str().into());
             }
-            if let Some(u) = t.username {
-                obj.insert("username".into(), u.into());
+            if let Some(u) = &t.username {
+                obj.insert("username".into(), u.as_str().into());
             }
+            // RFC 7662 §2.2 `aud`: the resources the token is for (RFC 8707), or the
+            // server's default audience.
+            let aud = &t.details().audience;
+            obj.insert(
+                "aud".into(),
+                match aud.as_slice() {
+                    [] => ctx.config.default_audience().into(),
+                    [one] => one.as_str().into(),
+                    many => many.into(),
+                },
+            );
         }
         Ok(body)
     }

@@ -182,7 +182,7 @@ async fn find_presented_token(
     // The hint only needs to be well-formed (not repeated): one lookup by selector finds
     // any kind, and an unknown hint value is ignored, as RFC 7009 §2.1 lets the server do.
     req.form_value("token_type_hint")?;
-    let Some(key) = ctx.generator.parse(token) else {
+    let Some(key) = crate::generator::access_token_key(ctx.generator.as_ref(), token) else {
         return Ok(None);
     };
     Ok(ctx

@@ -9,7 +9,7 @@ use crate::config::ServerConfig;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::metadata::Metadata;
 use crate::request::OAuth2Request;
-use crate::resource::{ResourceProtector, ScopeRequirement};
+use crate::resource::{ExpectedAudience, ResourceProtector, ScopeRequirement};
 use crate::response::OAuth2Response;
 use crate::server_context::ServerContext;
 
@@ -75,8 +75,12 @@ impl Endpoint for UserInfoEndpoint {
         let Some(openid) = crate::oidc::provider(ctx) else {
             return super::not_enabled("userinfo");
         };
-        let protector =
-            ResourceProtector::from_context(ctx).allow_form_token(req.method() == Method::POST);
+        let protector = ResourceProtector::from_context(ctx)
+            .allow_form_token(req.method() == Method::POST)
+            // The provider's own endpoint: a token carrying `openid` serves here
+            // whatever resources it is also for (RFC 8707 leaves the OpenID Connect
+            // scopes to the provider).
+            .audience(ExpectedAudience::Any);
         let token = match protector
             .validate_request(req, &ScopeRequirement::all_of("openid"))
             .await

@@ -13,6 +13,7 @@ use crate::metadata::Metadata;
 use crate::params::{AuthorizationRequest, ResponseMode, ResponseType};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
 use crate::response::{AuthorizationResponse, TokenResponse};
 use crate::server_context::ServerContext;
 use crate::storage::{AuthorizationCodeRecord, GrantDetails, ResourceOwner, TokenKind};
@@ -172,7 +173,11 @@ impl TokenGrant for AuthorizationCodeGrant {
             .with_details(record.details.clone())
             .nonce(record.nonce.clone())
             .family(record.selector)
-            .refresh_token(ctx.issues_refresh_token(client.as_ref()));
+            .refresh_token(ctx.issues_refresh_token(client.as_ref()))
+            .target(
+                &ctx.config.resources,
+                &requested_resources(req.form_pairs()),
+            )?;
         #[allow(unused_mut)] // without `jose` there is no ID token to add
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
         #[cfg(feature = "jose")]
@@ -265,6 +270,7 @@ pub(crate) async fn issue_code(
     // the tokens issued from it.
     record.details = GrantDetails {
         claims_request: request.params.claims.clone(),
+        audience: request.resource.clone(),
         ..GrantDetails::of_owner(owner)
     };
     ctx.codes.save_code(record).await?;

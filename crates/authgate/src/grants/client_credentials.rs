@@ -9,6 +9,7 @@ use crate::client::Client;
 use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
 
@@ -44,7 +45,10 @@ impl TokenGrant for ClientCredentialsGrant {
             ));
         }
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
-        let issue = IssueContext::new(client.as_ref(), "client_credentials", scope);
+        let issue = IssueContext::new(client.as_ref(), "client_credentials", scope).target(
+            &ctx.config.resources,
+            &requested_resources(req.form_pairs()),
+        )?;
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
         // RFC 6749 §4.4.3: whatever a hook did, no refresh token here.
         issued.refresh_token = None;

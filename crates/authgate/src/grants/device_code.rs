@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::context::IssueContext;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
 use crate::storage::{DeviceCodeStatus, DeviceCodeStore, DevicePoll};
@@ -152,7 +153,11 @@ impl TokenGrant for DeviceCodeGrant {
         .owner(&owner)
         .with_details(record.details.clone())
         .family(record.selector)
-        .refresh_token(ctx.issues_refresh_token(client.as_ref()));
+        .refresh_token(ctx.issues_refresh_token(client.as_ref()))
+        .target(
+            &ctx.config.resources,
+            &requested_resources(req.form_pairs()),
+        )?;
         #[allow(unused_mut)] // without `jose` there is no ID token to add
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
         #[cfg(feature = "jose")]

@@ -49,7 +49,8 @@ impl AuthorizationGrant for ImplicitGrant {
     ) -> Result<AuthorizationResponse, OAuth2Error> {
         let issue = IssueContext::new(request.client.as_ref(), "implicit", request.scope.clone())
             .owner(owner)
-            .nonce(request.nonce.clone());
+            .nonce(request.nonce.clone())
+            .target(&ctx.config.resources, &request.resource)?;
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &request.scope).await?;
         // A hook may not smuggle a refresh token into a URL fragment.
         issued.refresh_token = None;

@@ -174,7 +174,8 @@ impl AuthorizationGrant for OpenIdGrant {
                 IssueContext::new(request.client.as_ref(), "implicit", request.scope.clone())
                     .owner(owner)
                     .with_details(details.clone())
-                    .nonce(request.nonce.clone());
+                    .nonce(request.nonce.clone())
+                    .target(&ctx.config.resources, &request.resource)?;
             let mut issued =
                 issue_with_hooks(self.hooks.as_ref(), ctx, issue, &request.scope).await?;
             // Never a refresh token from the authorization endpoint (RFC 6749 §4.2.2).

@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
 use crate::storage::UserStore;
@@ -77,7 +78,11 @@ impl TokenGrant for PasswordGrant {
             .ok_or_else(|| OAuth2Error::invalid_grant("invalid resource owner credentials"))?;
         let issue = IssueContext::new(client.as_ref(), "password", scope)
             .owner(&owner)
-            .refresh_token(ctx.issues_refresh_token(client.as_ref()));
+            .refresh_token(ctx.issues_refresh_token(client.as_ref()))
+            .target(
+                &ctx.config.resources,
+                &requested_resources(req.form_pairs()),
+            )?;
         let issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
         Ok(issued.into_response())
     }

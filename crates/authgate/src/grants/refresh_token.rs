@@ -15,6 +15,7 @@ use crate::config::RefreshTokenRotation;
 use crate::context::IssueContext;
 use crate::error::OAuth2Error;
 use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
 use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
@@ -122,7 +123,15 @@ impl TokenGrant for RefreshTokenGrant {
         let mut issue = issue
             .with_shared_details(record.details.clone())
             .family(record.family)
-            .refresh_token(rotate);
+            .refresh_token(rotate)
+            .target(
+                &ctx.config.resources,
+                &requested_resources(req.form_pairs()),
+            )?;
+        // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
+        // narrower scope this access token was asked with (RFC 8707 §2.2: and whatever
+        // resource).
+        issue.grant_scope = Some(record.scope.clone());
         super::prepare(self.hooks.as_ref(), ctx, &mut issue, &record.scope)?;
         // A rotation replaces the refresh token; without one, the old token stays and no
         // second one is issued beside it. Hooks do not change that.
@@ -133,14 +142,7 @@ impl TokenGrant for RefreshTokenGrant {
         #[cfg(feature = "jose")]
         let id_token = fresh_id_token(ctx, client.as_ref(), &record, &issue.scope).await?;
         let mut issued = if rotate {
-            let mut issued = ctx.build_tokens(&issue);
-            // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
-            // narrower scope this access token was asked with.
-            for r in &mut issued.records {
-                if r.kind == TokenKind::Refresh {
-                    r.scope = record.scope.clone();
-                }
-            }
+            let issued = ctx.build_tokens(&issue).await?;
             let sealed = if ctx.config.refresh_token_grace_seconds > 0 {
                 issued.refresh_token.as_deref().and_then(|refresh| {
                     seal(
@@ -256,7 +258,8 @@ impl RefreshTokenGrant {
         let now = ctx.now();
         let mut found = Vec::with_capacity(2);
         for (value, kind) in [(access, TokenKind::Access), (refresh, TokenKind::Refresh)] {
-            let Some(key) = ctx.generator.parse(&value) else {
+            let Some(key) = crate::generator::access_token_key(ctx.generator.as_ref(), &value)
+            else {
                 return Ok(None);
             };
             let Some(t) = ctx.tokens.find_token(&key.selector).await? else {
