@@ -884,6 +884,15 @@ impl Config {
             u.claims
                 .check()
                 .map_err(|e| format!("users[{i}] ({}).{e}", u.username))?;
+            // A client's own tokens name it as their `sub` (RFC 9068 §2.2), so a client id
+            // equal to a user's subject would let its tokens pass for that user's (§5).
+            let subject = u.subject.as_deref().unwrap_or(&u.username);
+            if self.clients.iter().any(|c| c.client_id == subject) {
+                return Err(format!(
+                    "users[{i}] ({}): its subject '{subject}' is also a client_id; a client's tokens would pass for this user's (RFC 9068 section 5)",
+                    u.username
+                ));
+            }
         }
         Ok(())
     }

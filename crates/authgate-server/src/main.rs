@@ -27,7 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ClientConfig, Config, Keys, Registration, StandardClaims, Tokens, UserConfig};
+use crate::config::{
+    ClientConfig, Config, Keys, Registration, ResourceConfig, StandardClaims, Tokens, UserConfig,
+};
 
 /// The demo mode's data folder, beside the working directory.
 const DEMO_DIR: &str = "authgate-data";
@@ -371,6 +373,7 @@ const DEMO_CLIENT: &str = "demo-client";
 const DEMO_SECRET: &str = "demo-secret";
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo-password";
+const DEMO_API: &str = "https://api.example.com/";
 
 fn demo_config(bind: &str) -> Result<Config, String> {
     bind.parse::<std::net::SocketAddr>()
@@ -384,7 +387,14 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         templates_dir: None,
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
-        resources: Vec::new(),
+        // An API of the demo's (RFC 8707) whose tokens are JWTs (RFC 9068), so both can be
+        // tried with curl.
+        resources: vec![ResourceConfig {
+            identifier: DEMO_API.into(),
+            scope: Some("profile".into()),
+            access_token_format: "jwt".into(),
+            access_token_ttl: None,
+        }],
         tokens: Tokens {
             refresh_tokens: true,
             ..Tokens::default()

@@ -137,6 +137,13 @@ fn resources_that_break_rfc8707_are_refused() {
         &["audience"],
     );
     refused(
+        "client-named-like-a-user",
+        &format!(
+            "{BASE}\n[[clients]]\nclient_id = \"alice\"\nclient_secret = \"s\"\ngrant_types = [\"client_credentials\"]\n[[users]]\nusername = \"alice\"\npassword = \"p\"\n"
+        ),
+        &["users[0] (alice)", "'alice' is also a client_id"],
+    );
+    refused(
         "token-format",
         &format!("{BASE}\n[tokens]\naccess_token_format = \"JWT\"\n"),
         &["tokens.access_token_format", "'JWT'"],

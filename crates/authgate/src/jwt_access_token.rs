@@ -22,8 +22,9 @@
 //!   revocation only when the token expires (RFC 9068 §5 leaves that choice to the
 //!   resource): keep such tokens short-lived, or introspect where revocation must count
 //!   at once.
-//! - **`sub` is the server's own subject**, not a client's pairwise one: resources share
-//!   it (RFC 9068 §6 privacy: give a resource only the scopes it needs).
+//! - **`sub` is the user as the client knows them**: pairwise for a client with pairwise
+//!   subjects (OpenID Connect Core §8.1), so the access token, which the client can read,
+//!   does not reveal the subject its ID tokens hide (RFC 9068 §6).
 
 use serde_json::{Map, Value};
 
@@ -41,11 +42,52 @@ pub const TYP: &str = "at+jwt";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessTokenAlgorithm(pub Algorithm);
 
+/// The largest JWT access token issued: what [`crate::token::parse_jwt_key`] reads back.
+/// Issuing a larger one fails rather than handing out a token the server cannot revoke.
+pub const MAX_LEN: usize = 16 * 1024;
+
+/// The claims this module sets; a grant's extension claims never supply them.
+const RESERVED: [&str; 14] = [
+    "iss",
+    "exp",
+    "aud",
+    "sub",
+    "client_id",
+    "iat",
+    "jti",
+    "scope",
+    "auth_time",
+    "acr",
+    "amr",
+    "cnf",
+    "nbf",
+    "act",
+];
+
+/// How a user's subject appears to a client: what OpenID Connect makes pairwise for a
+/// pairwise client (kept in the context's extensions by
+/// [`crate::AuthorizationServer::enable_openid`]). Without it the local subject is used.
+#[derive(Clone)]
+pub struct SubjectMapping(pub std::sync::Arc<MapSubject>);
+
+/// The function of a [`SubjectMapping`]: the client, the local subject; the subject the
+/// client knows.
+pub type MapSubject =
+    dyn Fn(&dyn crate::client::Client, &str) -> Result<String, OAuth2Error> + Send + Sync;
+
+impl std::fmt::Debug for SubjectMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectMapping(..)")
+    }
+}
+
 /// What a JWT access token says: every claim of RFC 9068 §2.2 for the token about to be
-/// issued.
+/// issued. `sub` is the user as the client knows them (pairwise for a pairwise client), or
+/// the client when there is no user.
 pub(crate) fn claims(
     config: &ServerConfig,
     issue: &IssueContext<'_>,
+    subject: Option<&str>,
     jti: &Selector,
     iat: i64,
     exp: i64,
@@ -53,9 +95,10 @@ pub(crate) fn claims(
     let client_id = issue.client.client_id();
     let details = issue.details();
     let mut c = Map::new();
-    // Extension claims first, so the registered ones below always win.
     for (k, v) in &details.claims {
-        c.insert(k.clone(), v.clone());
+        if !RESERVED.contains(&k.as_str()) {
+            c.insert(k.clone(), v.clone());
+        }
     }
     c.insert("iss".into(), config.issuer.clone().into());
     c.insert("exp".into(), exp.into());
@@ -67,10 +110,7 @@ pub(crate) fn claims(
             many => many.into(),
         },
     );
-    c.insert(
-        "sub".into(),
-        issue.owner.map_or(client_id, |o| o.subject.as_str()).into(),
-    );
+    c.insert("sub".into(), subject.unwrap_or(client_id).into());
     c.insert("client_id".into(), client_id.into());
     c.insert("iat".into(), iat.into());
     c.insert("jti".into(), jti.to_base64().into());
@@ -107,10 +147,18 @@ pub(crate) async fn sign(
         ));
     };
     let alg = alg.map_or(Algorithm::ES256, |a| a.0);
-    keys.sign(alg, Some(TYP), claims)
+    let jwt = keys
+        .sign(alg, Some(TYP), claims)
         .await
         .map_err(|e| match e {
             JoseError::Storage(s) => s.into(),
             other => OAuth2Error::with_description(ErrorCode::ServerError, other.to_string()),
-        })
+        })?;
+    if jwt.len() > MAX_LEN {
+        return Err(OAuth2Error::with_description(
+            ErrorCode::ServerError,
+            "the JWT access token would be larger than 16 KiB (too many audiences or claims)",
+        ));
+    }
+    Ok(jwt)
 }

@@ -181,15 +181,16 @@ pub trait BearerValidator: Send + Sync + 'static {
         !required.is_met_by(&token.scope)
     }
 
-    /// Whether the token is for another resource than this one (RFC 8707; RFC 9068 §4).
-    /// The default: a token for resources must name `audience` among them; a token for
-    /// none (the server's default audience) is accepted everywhere the server protects.
+    /// Whether the token is for another resource than this one (RFC 8707; RFC 9068 §4),
+    /// as [`ExpectedAudience`] describes.
     fn audience_mismatch(&self, token: &TokenRecord, audience: &ExpectedAudience) -> bool {
         let aud = &token.details().audience;
+        let names = |id: &str| aud.iter().any(|a| a == id);
         match audience {
             ExpectedAudience::Any => false,
             ExpectedAudience::Default => !aud.is_empty(),
-            ExpectedAudience::Resource(id) => !aud.is_empty() && !aud.iter().any(|a| a == id),
+            ExpectedAudience::Resource(id) => !names(id),
+            ExpectedAudience::ResourceOrDefault(id) => !aud.is_empty() && !names(id),
         }
     }
 }
@@ -201,8 +202,13 @@ pub enum ExpectedAudience {
     /// Only tokens issued for no resource (the default): a token aimed at a resource is
     /// refused.
     Default,
-    /// Tokens issued for no resource, or for this resource among others.
+    /// Only tokens aimed at this resource (among others, maybe): its identifier must be in
+    /// the token's audience (RFC 9068 §4). Tokens for no resource are refused.
     Resource(String),
+    /// Tokens aimed at this resource, and tokens issued for no resource: for an API of the
+    /// authorization server itself, which the default audience names (the reference
+    /// server's `/api/me`).
+    ResourceOrDefault(String),
     /// Every token, whatever its audience: for the authorization server's own endpoints
     /// (UserInfo serves any token carrying `openid`).
     Any,
@@ -306,9 +312,8 @@ impl ResourceProtector {
     }
 
     /// Which audiences this protector accepts (RFC 8707): by default only tokens issued
-    /// for no resource; [`ExpectedAudience::Resource`] with the resource's identifier
-    /// accepts those aimed at it as well, and refuses those aimed only elsewhere
-    /// (`invalid_token`).
+    /// for no resource; [`ExpectedAudience::Resource`] with the resource's identifier only
+    /// those aimed at it. Others are refused with `invalid_token`.
     #[must_use]
     pub fn audience(mut self, audience: ExpectedAudience) -> Self {
         self.audience = audience;

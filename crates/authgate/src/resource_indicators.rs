@@ -194,6 +194,13 @@ impl ResourceRegistry {
         ceiling: &[String],
     ) -> Result<Vec<String>, OAuth2Error> {
         if requested.is_empty() {
+            // The grant's resources, each still registered (one removed from the registry
+            // since gets no more tokens).
+            if ceiling.iter().any(|r| !self.by_id.contains_key(r)) {
+                return Err(invalid_target(
+                    "a resource of this grant is no longer known to this server",
+                ));
+            }
             return Ok(ceiling.to_vec());
         }
         let mut audience = Vec::with_capacity(requested.len());
@@ -232,10 +239,12 @@ impl ResourceRegistry {
         }
         let mut accepted = Scope::empty();
         for id in audience {
-            match self.by_id.get(id).and_then(|r| r.scope.as_ref()) {
-                Some(s) => accepted = accepted.union(s),
-                // Unknown here (a hook set it) or unrestricted: nothing to cut.
-                None => return Ok(scope.clone()),
+            match self.by_id.get(id).map(|r| r.scope.as_ref()) {
+                Some(Some(s)) => accepted = accepted.union(s),
+                // Unrestricted: nothing to cut.
+                Some(None) => return Ok(scope.clone()),
+                // Not registered: it accepts nothing (only the OpenID Connect scopes stay).
+                None => {}
             }
         }
         let narrowed: Vec<&str> = scope
@@ -387,6 +396,20 @@ mod tests {
                 .unwrap(),
             ids(&["urn:example:any"])
         );
+        // A grant's resource removed from the registry since: no more tokens for it, and
+        // an unregistered resource accepts no scope.
+        let gone = ids(&["https://a.example/", "https://gone.example/"]);
+        assert_eq!(
+            r.resolve(&[], &gone).unwrap_err().code(),
+            ErrorCode::InvalidTarget
+        );
+        let s = r
+            .scope_for(
+                &ids(&["https://gone.example/"]),
+                &"a1 openid".parse().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(s.to_string(), "openid");
     }
 
     #[test]

@@ -129,9 +129,19 @@ impl ServerContext {
             // The JWT is filed under its `jti` (the selector), its whole value hashed.
             #[cfg(feature = "jose")]
             {
+                let subject = match (
+                    issue.owner,
+                    self.extensions
+                        .get::<crate::jwt_access_token::SubjectMapping>(),
+                ) {
+                    (Some(o), Some(map)) => Some((map.0)(issue.client, &o.subject)?),
+                    (Some(o), None) => Some(o.subject.clone()),
+                    (None, _) => None,
+                };
                 let claims = crate::jwt_access_token::claims(
                     &self.config,
                     issue,
+                    subject.as_deref(),
                     &access.key.selector,
                     now,
                     expiry(expires_in),

@@ -287,3 +287,77 @@ async fn without_signing_keys_a_jwt_token_is_a_server_error_not_a_panic() {
     assert_eq!(res.status, 500);
     assert_eq!(res.json_body().unwrap()["error"], "server_error");
 }
+
+struct NoClaims;
+
+#[async_trait]
+impl oidc::ClaimsSource for NoClaims {
+    async fn claims(
+        &self,
+        _subject: &str,
+        _names: &[&str],
+    ) -> Result<serde_json::Map<String, Value>, StorageError> {
+        Ok(serde_json::Map::new())
+    }
+}
+
+#[tokio::test]
+async fn a_pairwise_client_s_jwt_names_the_user_as_its_id_token_does_oidc_core_8_1() {
+    let store = MemoryStore::new();
+    store.add_client(
+        ClientRecord::confidential("rp", "secret")
+            .redirect_uris(["https://rp.example/cb"])
+            .grant_types(["authorization_code"])
+            .response_types(["code"])
+            .scope("openid read")
+            .with_metadata("subject_type", "pairwise"),
+    );
+    let mut config = ServerConfig::new(ISSUER);
+    config.access_token_format = AccessTokenFormat::Jwt;
+    let mut s = AuthorizationServer::new(store.stores(), config).with_signing_keys(
+        KeyEncryptionKey::generate(&OsRng),
+        RotationPolicy::default(),
+    );
+    s.enable_openid(oidc::OpenIdProvider::new(NoClaims).pairwise_secret(vec![7; 32]))
+        .unwrap();
+    s.register_grant(AuthorizationCodeGrant::new());
+    let uri = format!(
+        "/authorize?response_type=code&client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb\
+         &scope=openid+read&code_challenge={CHALLENGE}&code_challenge_method=S256&nonce=n"
+    );
+    let req = OAuth2Request::from_http(http::Request::get(uri).body(Bytes::new()).unwrap(), 65536)
+        .unwrap();
+    let res = s
+        .create_authorization_response(&req, Some(&ResourceOwner::new("user-1", "alice")))
+        .await
+        .unwrap();
+    let loc = url::Url::parse(res.location().unwrap()).unwrap();
+    let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    let auth = base64::engine::general_purpose::STANDARD.encode("rp:secret");
+    let body = format!(
+        "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}\
+         &redirect_uri=https%3A%2F%2Frp.example%2Fcb"
+    );
+    let req = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", format!("Basic {auth}"))
+        .body(Bytes::from(body))
+        .unwrap();
+    let t = s
+        .create_token_response(&OAuth2Request::from_http(req, 65536).unwrap())
+        .await
+        .json_body()
+        .unwrap();
+    let (_, at) = verify_independently(&s, t["access_token"].as_str().unwrap(), ISSUER).await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id: Value = serde_json::from_slice(
+        &b64.decode(t["id_token"].as_str().unwrap().split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(at["sub"], "user-1", "the local subject stays hidden");
+    assert_eq!(
+        at["sub"], id["sub"],
+        "the same pairwise subject as the ID token"
+    );
+}

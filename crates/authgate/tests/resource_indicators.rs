@@ -331,14 +331,21 @@ async fn a_token_for_one_resource_is_refused_by_every_other_rfc8707_1() {
     let none = ScopeRequirement::none();
     let at = |aud: ExpectedAudience| ResourceProtector::from_server(&s).audience(aud);
 
-    // A's own protector takes it, and a token for no resource.
+    // A's own protector takes it, and refuses a token for no resource (RFC 9068 4: its
+    // identifier must be in the audience), which would otherwise work everywhere.
     let a = at(ExpectedAudience::Resource(A.into()));
     assert!(a.validate(&bearer(&for_a), &none).await.is_ok());
-    assert!(a.validate(&bearer(&for_none), &none).await.is_ok());
+    let e = a.validate(&bearer(&for_none), &none).await.unwrap_err();
+    assert_eq!(e.status(), 401);
+    // An API of the server itself may take both.
+    let own = at(ExpectedAudience::ResourceOrDefault(A.into()));
+    assert!(own.validate(&bearer(&for_a), &none).await.is_ok());
+    assert!(own.validate(&bearer(&for_none), &none).await.is_ok());
     // B's, and the default protector (the server's own APIs), refuse it with 401.
-    for p in [
-        at(ExpectedAudience::Resource(B.into())),
-        ResourceProtector::from_server(&s),
+    for (p, takes_none) in [
+        (at(ExpectedAudience::Resource(B.into())), false),
+        (at(ExpectedAudience::ResourceOrDefault(B.into())), true),
+        (ResourceProtector::from_server(&s), true),
     ] {
         let e = p.validate(&bearer(&for_a), &none).await.unwrap_err();
         assert_eq!(e.status(), 401);
@@ -347,7 +354,10 @@ async fn a_token_for_one_resource_is_refused_by_every_other_rfc8707_1() {
             "{}",
             e.www_authenticate()
         );
-        assert!(p.validate(&bearer(&for_none), &none).await.is_ok());
+        assert_eq!(
+            p.validate(&bearer(&for_none), &none).await.is_ok(),
+            takes_none
+        );
     }
 }
 
@@ -362,4 +372,99 @@ async fn device_authorization_requests_name_resources_when_polling() {
         .await;
     assert_eq!(res.status, 400);
     assert_eq!(res.json_body().unwrap()["error"], "invalid_target");
+}
+
+#[tokio::test]
+async fn a_wrong_resource_leaves_the_code_usable_rfc8707_2_2() {
+    let s = server();
+    let q = authorize(&s, &format!("&scope=a1&resource={}", enc(A))).await;
+    let code = param(&q, "code").unwrap();
+    let redeem = |extra: String| {
+        format!(
+            "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}\
+             &redirect_uri=https%3A%2F%2Fapp.example%2Fcb{extra}"
+        )
+    };
+    let (status, e) = token(&s, &redeem(format!("&resource={}", enc(B)))).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_target")));
+    // Not spent: the corrected request gets the tokens (no replay, no revocation).
+    let (status, t) = token(&s, &redeem(String::new())).await;
+    assert_eq!(status, 200, "{t}");
+}
+
+/// Hooks that try to widen what a token is for.
+struct Widen(&'static str);
+
+#[async_trait]
+impl GrantHooks for Widen {
+    fn prepare(
+        &self,
+        _ctx: &ServerContext,
+        issue: &mut IssueContext<'_>,
+    ) -> Result<(), OAuth2Error> {
+        match self.0 {
+            "drop audience" => issue.audience.clear(),
+            "other audience" => issue.audience = vec![B.to_owned()],
+            "unregistered" => issue.audience = vec!["https://x.example/".to_owned()],
+            "scope beyond resource" => issue.scope = "a1 b1".parse().unwrap(),
+            "grant scope" => issue.grant_scope = Some("a1 b1 other openid a2 x".parse().unwrap()),
+            "ceiling" => issue.details_mut().audience = vec![A.to_owned(), B.to_owned()],
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hooks_may_not_widen_the_audience_or_its_scope_rfc8707_2() {
+    for how in [
+        "drop audience",
+        "other audience",
+        "unregistered",
+        "scope beyond resource",
+        "grant scope",
+    ] {
+        let store = MemoryStore::new();
+        store.add_client(
+            ClientRecord::confidential("web", "secret")
+                .grant_types(["client_credentials"])
+                .scope("a1 b1 other"),
+        );
+        let mut s = AuthorizationServer::new(store, config());
+        s.register_grant(ClientCredentialsGrant::new().with_hooks(Widen(how)))
+            .register_introspection_endpoint(IntrospectionEndpoint::new());
+        let (status, e) = token(
+            &s,
+            &format!(
+                "grant_type=client_credentials&scope=a1+b1&resource={}",
+                enc(A)
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (500, Some("server_error")),
+            "{how}: {e}"
+        );
+    }
+    // The grant's resources are pinned: a hook's change is undone, not an error.
+    let store = MemoryStore::new();
+    store.add_client(
+        ClientRecord::confidential("web", "secret")
+            .grant_types(["client_credentials"])
+            .scope("a1"),
+    );
+    let mut s = AuthorizationServer::new(store, config());
+    s.register_grant(ClientCredentialsGrant::new().with_hooks(Widen("ceiling")))
+        .register_introspection_endpoint(IntrospectionEndpoint::new());
+    let (status, t) = token(
+        &s,
+        &format!("grant_type=client_credentials&scope=a1&resource={}", enc(A)),
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        introspect(&s, t["access_token"].as_str().unwrap()).await["aud"],
+        A
+    );
 }

@@ -147,6 +147,14 @@ impl TokenGrant for AuthorizationCodeGrant {
             }
             (None, None) => {}
         }
+        // The resources and their scopes are checked before the code is spent, so a wrong
+        // `resource` leaves the code usable (RFC 8707 §2.2: `invalid_target`).
+        let requested = requested_resources(req.form_pairs());
+        let audience = ctx
+            .config
+            .resources
+            .resolve(&requested, &record.details.audience)?;
+        ctx.config.resources.scope_for(&audience, &record.scope)?;
         if !ctx.codes.consume_code(&record.selector).await? {
             // Another request redeemed it first: treat as a replay.
             return Err(replayed(ctx, &record).await);
@@ -174,10 +182,7 @@ impl TokenGrant for AuthorizationCodeGrant {
             .nonce(record.nonce.clone())
             .family(record.selector)
             .refresh_token(ctx.issues_refresh_token(client.as_ref()))
-            .target(
-                &ctx.config.resources,
-                &requested_resources(req.form_pairs()),
-            )?;
+            .target(&ctx.config.resources, &requested)?;
         #[allow(unused_mut)] // without `jose` there is no ID token to add
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
         #[cfg(feature = "jose")]

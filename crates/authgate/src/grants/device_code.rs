@@ -122,6 +122,13 @@ impl TokenGrant for DeviceCodeGrant {
             _ => {}
         }
         let owner = record.owner().ok_or_else(invalid)?;
+        // Resources checked before the code is spent, so a wrong one leaves it usable.
+        let requested = requested_resources(req.form_pairs());
+        let audience = ctx
+            .config
+            .resources
+            .resolve(&requested, &record.details.audience)?;
+        ctx.config.resources.scope_for(&audience, &record.scope)?;
         // Exactly one poll of an approved code gets tokens.
         if !store.redeem_device_code(&record.selector).await? {
             return Err(OAuth2Error::invalid_grant(
@@ -154,10 +161,7 @@ impl TokenGrant for DeviceCodeGrant {
         .with_details(record.details.clone())
         .family(record.selector)
         .refresh_token(ctx.issues_refresh_token(client.as_ref()))
-        .target(
-            &ctx.config.resources,
-            &requested_resources(req.form_pairs()),
-        )?;
+        .target(&ctx.config.resources, &requested)?;
         #[allow(unused_mut)] // without `jose` there is no ID token to add
         let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &record.scope).await?;
         #[cfg(feature = "jose")]

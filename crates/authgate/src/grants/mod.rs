@@ -203,8 +203,10 @@ impl GrantHooks for DefaultHooks {}
 
 /// Runs [`GrantHooks::prepare`], holding it to what a hook may change: the tokens stay in
 /// their grant family (so revoking it, on a code replay or refresh reuse, reaches them)
-/// and the scope stays within `ceiling`, what the grant could issue at most (the client's
-/// scope, or what the owner approved).
+/// and their grant's resources (the ceiling of later requests); the scopes stay within
+/// `ceiling`, what the grant could issue at most (the client's scope, or what the owner
+/// approved), and the access token's within what its resources accept; its audience may
+/// only narrow, to registered resources of the grant (RFC 8707).
 fn prepare(
     hooks: &dyn GrantHooks,
     ctx: &ServerContext,
@@ -212,13 +214,48 @@ fn prepare(
     ceiling: &Scope,
 ) -> Result<(), OAuth2Error> {
     let family = issue.family;
+    let grant_resources = issue.details().audience.clone();
+    let audience = issue.audience.clone();
     hooks.prepare(ctx, issue)?;
     issue.family = family;
-    if !issue.scope.is_subset_of(ceiling) {
-        return Err(OAuth2Error::with_description(
+    if issue.details().audience != grant_resources {
+        issue.details_mut().audience = grant_resources.clone();
+    }
+    let widened = |what: &'static str| {
+        Err(OAuth2Error::with_description(
             crate::error::ErrorCode::ServerError,
-            "a grant hook widened the scope beyond what the grant allows",
-        ));
+            what,
+        ))
+    };
+    if issue.audience != audience {
+        let narrowed = if audience.is_empty() {
+            !issue.audience.is_empty()
+        } else {
+            !issue.audience.is_empty() && issue.audience.iter().all(|a| audience.contains(a))
+        };
+        let registered = ctx
+            .config
+            .resources
+            .resolve(&issue.audience, &grant_resources)
+            .is_ok();
+        if !narrowed || !registered {
+            return widened("a grant hook widened the audience beyond what the grant allows");
+        }
+    }
+    let for_audience = ctx
+        .config
+        .resources
+        .scope_for(&issue.audience, &issue.scope)
+        .ok();
+    if !issue.scope.is_subset_of(ceiling) || for_audience.as_ref() != Some(&issue.scope) {
+        return widened("a grant hook widened the scope beyond what the grant allows");
+    }
+    if issue
+        .grant_scope
+        .as_ref()
+        .is_some_and(|s| !s.is_subset_of(ceiling))
+    {
+        return widened("a grant hook widened the refresh token's scope beyond the grant");
     }
     Ok(())
 }

@@ -89,7 +89,15 @@ impl TokenGrant for RefreshTokenGrant {
                     ));
                 }
             }
-            return self.replay(ctx, presented, &record, &client).await;
+            return self
+                .replay(
+                    ctx,
+                    presented,
+                    &record,
+                    &client,
+                    &requested_resources(req.form_pairs()),
+                )
+                .await;
         }
         if record.revoked || ctx.now() >= record.expires_at {
             return Err(invalid());
@@ -128,14 +136,13 @@ impl TokenGrant for RefreshTokenGrant {
                 &ctx.config.resources,
                 &requested_resources(req.form_pairs()),
             )?;
-        // RFC 6749 §6: a new refresh token has exactly the old one's scope, whatever
-        // narrower scope this access token was asked with (RFC 8707 §2.2: and whatever
-        // resource).
-        issue.grant_scope = Some(record.scope.clone());
         super::prepare(self.hooks.as_ref(), ctx, &mut issue, &record.scope)?;
         // A rotation replaces the refresh token; without one, the old token stays and no
-        // second one is issued beside it. Hooks do not change that.
+        // second one is issued beside it. Hooks do not change that, nor the new refresh
+        // token's scope, which is exactly the old one's (RFC 6749 §6), whatever narrower
+        // scope or resource this access token was asked for (RFC 8707 §2.2).
         issue.refresh_token = rotate;
+        issue.grant_scope = Some(record.scope.clone());
         // OpenID Connect Core §12.2: a fresh ID token — same `sub` and `auth_time`, no
         // `nonce` — when the refreshed access token carries `openid`. Made before anything
         // is saved: a signing failure must not leave the old refresh token rotated out.
@@ -170,7 +177,15 @@ impl TokenGrant for RefreshTokenGrant {
                     .await?
                     .filter(|t| t.rotated)
                     .ok_or_else(invalid)?;
-                return self.replay(ctx, presented, &now_rotated, &client).await;
+                return self
+                    .replay(
+                        ctx,
+                        presented,
+                        &now_rotated,
+                        &client,
+                        &requested_resources(req.form_pairs()),
+                    )
+                    .await;
             }
             issued
         } else {
@@ -194,11 +209,25 @@ impl RefreshTokenGrant {
         presented: &str,
         record: &TokenRecord,
         client: &Arc<dyn Client>,
+        requested: &[String],
     ) -> Result<TokenResponse, OAuth2Error> {
         let Some(successors) = self.successors_in_grace(ctx, presented, record).await? else {
             return Err(reused(ctx, record).await);
         };
         let [access, refresh] = successors;
+        // The pair comes back as it was issued: resources named now must be the ones its
+        // access token is for (RFC 8707 §2.2), never others.
+        if !requested.is_empty() {
+            let mut named = requested.to_vec();
+            named.sort_unstable();
+            named.dedup();
+            if named != access.1.details().audience {
+                return Err(OAuth2Error::with_description(
+                    crate::error::ErrorCode::InvalidTarget,
+                    "a replay within the grace window gets the tokens as issued: name the same resources",
+                ));
+            }
+        }
         let now = ctx.now();
         let mut issue = IssueContext::new(client.as_ref(), "refresh_token", access.1.scope.clone());
         let owner = owner_of(&access.1);
