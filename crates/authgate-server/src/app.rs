@@ -209,6 +209,19 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     server
         .register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
         .map_err(|e| e.to_string())?;
+    // private_key_jwt (RFC 7523): clients' jwks_uri fetched like metadata documents
+    // (https, public addresses, no redirects, 5 s, 64 KiB); assertions single-use through
+    // the database's replay cache.
+    {
+        let allow_private =
+            std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+        server
+            .enable_private_key_jwt(
+                authgate::client_assertion::ClientAssertions::new()
+                    .jwks_fetcher(crate::documents::Documents::new(allow_private)?),
+            )
+            .map_err(|e| e.to_string())?;
+    }
     server
         .register_endpoint(JwksEndpoint::new())
         .map_err(|e| e.to_string())?;
@@ -699,6 +712,12 @@ fn client_record(c: &ClientConfig, chosen_secret_hash: Option<String>) -> Client
     }
     if let Some(may) = c.may_introspect {
         r = r.with_metadata(MAY_INTROSPECT, may);
+    }
+    if let Some(jwks) = &c.jwks {
+        r = r.with_metadata("jwks", jwks.clone());
+    }
+    if let Some(uri) = &c.jwks_uri {
+        r = r.with_metadata("jwks_uri", uri.clone());
     }
     r.with_metadata(FROM_CONFIG, true)
 }

@@ -423,9 +423,56 @@ pub(crate) struct ClientConfig {
     /// Whether the client may call the introspection endpoint (RFC 7662 §4). Absent: any
     /// confidential client may; `false` refuses it; `true` on a public client is an error.
     pub(crate) may_introspect: Option<bool>,
+    /// The client's public keys (a JWK Set), for `private_key_jwt`.
+    pub(crate) jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys (https), for `private_key_jwt`.
+    pub(crate) jwks_uri: Option<String>,
 }
 
 impl ClientConfig {
+    /// A `private_key_jwt` client: no secret, and exactly one of `jwks` (with a usable
+    /// public key and no private member) and `jwks_uri` (https).
+    fn check_keys(&self, at: &str) -> Result<(), String> {
+        if self.client_secret.is_some() {
+            return Err(format!(
+                "{at}: a private_key_jwt client has keys, not a client_secret"
+            ));
+        }
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(jwks), None) => {
+                if authgate::client_assertion::usable_keys(jwks) == 0 {
+                    return Err(format!(
+                        "{at}.jwks: no usable public signing key (RSA of 2048 bits or more, EC P-256 or P-384, Ed25519), or a key with private members (\"d\"), which must never be here"
+                    ));
+                }
+                Ok(())
+            }
+            (None, Some(uri)) => {
+                // https; plain http only to a loopback host, and only where tests allow
+                // private outbound addresses.
+                let tests =
+                    std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+                let ok = url::Url::parse(uri).is_ok_and(|u| match (u.scheme(), u.host()) {
+                    ("https", Some(_)) => true,
+                    ("http", Some(url::Host::Ipv4(a))) => tests && a.is_loopback(),
+                    ("http", Some(url::Host::Domain("localhost"))) => tests,
+                    _ => false,
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("{at}.jwks_uri: '{uri}' is not an https URL"))
+                }
+            }
+            (Some(_), Some(_)) => Err(format!(
+                "{at}: jwks and jwks_uri are exclusive (RFC 7591 section 2)"
+            )),
+            (None, None) => Err(format!(
+                "{at}: token_endpoint_auth_method = \"private_key_jwt\" needs jwks or jwks_uri"
+            )),
+        }
+    }
+
     /// The OpenID Connect metadata: algorithms the keys can sign with, a subject type the
     /// server knows (and, for pairwise, one sector), URIs that are absolute without a
     /// fragment, and response types the client's grant types allow.
@@ -831,7 +878,10 @@ impl Config {
             if c.client_id.is_empty() {
                 return Err(format!("clients[{i}].client_id: must not be empty"));
             }
-            if c.may_introspect == Some(true) && c.client_secret.is_none() {
+            if c.may_introspect == Some(true)
+                && c.client_secret.is_none()
+                && c.token_endpoint_auth_method.as_deref() != Some("private_key_jwt")
+            {
                 return Err(format!(
                     "clients[{i}] ({}).may_introspect: a public client cannot introspect (it cannot authenticate)",
                     c.client_id
@@ -855,17 +905,25 @@ impl Config {
             }
             if let Some(m) = &c.token_endpoint_auth_method {
                 let parsed = authgate::ClientAuthMethod::parse(m).ok_or_else(|| {
-                    format!("{at}.token_endpoint_auth_method: '{m}' is not one of client_secret_basic, client_secret_post, none")
+                    format!("{at}.token_endpoint_auth_method: '{m}' is not one of client_secret_basic, client_secret_post, private_key_jwt, none")
                 })?;
                 let public = parsed == authgate::ClientAuthMethod::None;
-                if public && c.client_secret.is_some() {
+                if parsed == authgate::ClientAuthMethod::PrivateKeyJwt {
+                    c.check_keys(&at)?;
+                } else if public && c.client_secret.is_some() {
                     return Err(format!("{at}: a client with token_endpoint_auth_method = \"none\" has no client_secret"));
-                }
-                if !public && c.client_secret.is_none() {
+                } else if !public && c.client_secret.is_none() {
                     return Err(format!(
                         "{at}: token_endpoint_auth_method = \"{m}\" needs a client_secret"
                     ));
                 }
+            }
+            let private_key_jwt =
+                c.token_endpoint_auth_method.as_deref() == Some("private_key_jwt");
+            if !private_key_jwt && (c.jwks.is_some() || c.jwks_uri.is_some()) {
+                return Err(format!(
+                    "{at}: jwks and jwks_uri are for token_endpoint_auth_method = \"private_key_jwt\""
+                ));
             }
             c.check_openid(&at, &self.keys.algorithms)?;
             authgate::Scope::parse(&c.scope).map_err(|_| {

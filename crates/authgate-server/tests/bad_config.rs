@@ -233,13 +233,13 @@ fn auth_method_none_with_a_client_secret_is_refused() {
 
 #[test]
 fn unknown_auth_method_or_missing_secret_is_refused() {
-    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n");
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
     refused(
         "unknown-method",
         &body,
         &[
             "clients[0] (c).token_endpoint_auth_method",
-            "'private_key_jwt'",
+            "'client_secret_jwt'",
         ],
     );
     let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\ntoken_endpoint_auth_method = \"client_secret_post\"\n");
@@ -247,6 +247,55 @@ fn unknown_auth_method_or_missing_secret_is_refused() {
         "missing-secret",
         &body,
         &["clients[0] (c)", "needs a client_secret"],
+    );
+}
+
+#[test]
+fn private_key_jwt_clients_need_public_keys_and_no_secret() {
+    const KEY: &str = r#"{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c" }"#;
+    let client = |fields: &str| {
+        format!("{BASE}\n[[clients]]\nclient_id = \"k\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n{fields}\n")
+    };
+    refused(
+        "pkj-no-keys",
+        &client(""),
+        &["clients[0] (k)", "needs jwks or jwks_uri"],
+    );
+    refused(
+        "pkj-secret",
+        &client(&format!(
+            "client_secret = \"s\"\njwks = {{ keys = [{KEY}] }}"
+        )),
+        &["clients[0] (k)", "not a client_secret"],
+    );
+    refused(
+        "pkj-both",
+        &client(&format!(
+            "jwks = {{ keys = [{KEY}] }}\njwks_uri = \"https://k.example/jwks\""
+        )),
+        &["clients[0] (k)", "exclusive"],
+    );
+    // A private key pasted by mistake: refused, and never stored.
+    let private = KEY.replace(" }", r#", d = "secret-part" }"#);
+    refused(
+        "pkj-private",
+        &client(&format!("jwks = {{ keys = [{private}] }}")),
+        &["clients[0] (k).jwks", "private members"],
+    );
+    refused(
+        "pkj-hmac",
+        &client(r#"jwks = { keys = [{ kty = "oct", k = "c2VjcmV0" }] }"#),
+        &["clients[0] (k).jwks", "no usable public signing key"],
+    );
+    refused(
+        "pkj-http",
+        &client("jwks_uri = \"http://k.example/jwks\""),
+        &["clients[0] (k).jwks_uri", "not an https URL"],
+    );
+    refused(
+        "jwks-on-basic",
+        &format!("{BASE}\n[[clients]]\nclient_id = \"b\"\nclient_secret = \"a-long-enough-secret\"\njwks = {{ keys = [{KEY}] }}\n"),
+        &["clients[0] (b)", "for token_endpoint_auth_method = \"private_key_jwt\""],
     );
 }
 

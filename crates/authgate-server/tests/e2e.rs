@@ -82,6 +82,14 @@ grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
 response_types = []
 scope = "profile"
 
+# A service authenticating with a key (private_key_jwt, RFC 7523): its public key only.
+[[clients]]
+client_id = "keyed"
+token_endpoint_auth_method = "private_key_jwt"
+grant_types = ["client_credentials"]
+scope = "read"
+jwks = { keys = [{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c", kid = "test-client-key", use = "sig", alg = "ES256" }] }
+
 # An API of its own (RFC 8707): tokens aimed at it carry only `read`, as JWTs (RFC 9068).
 [[resources]]
 identifier = "https://api.example/"
@@ -123,6 +131,7 @@ on_both_backends!(
     healthz_answers_200,
     api_me_publishes_protected_resource_metadata_rfc9728,
     tokens_aimed_at_a_resource_are_refused_by_api_me_rfc8707_2,
+    private_key_jwt_assertions_authenticate_once_each_rfc7523_3,
     unsupported_grant_type_of_a_client_is_not_served_nor_advertised,
     jwks_publishes_public_signing_keys_named_by_both_metadata_documents_rfc7517_5,
 );
@@ -310,7 +319,17 @@ async fn metadata_documents_agree_and_list_exactly_what_is_supported_rfc8414_3_2
     );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+            "private_key_jwt"
+        ])
+    );
+    assert_eq!(
+        m["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "ES384", "EdDSA"]),
+        "asymmetric only: never none or HMAC (RFC 8725 3.1)"
     );
     assert_eq!(
         m["scopes_supported"],
@@ -1441,4 +1460,98 @@ async fn failed_client_authentication_is_limited_with_429() {
 /// Percent-encodes a query value.
 fn urlencoding(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// A client assertion for `keyed`, signed with its private key (tests/keys), for `aud`.
+fn assertion(aud: &str, jti: &str, lifetime: i64) -> String {
+    // The server runs on the system clock: so does its client.
+    let now = authgate::Clock::now(&authgate::SystemClock);
+    let pem = include_bytes!("keys/client-es256.pem");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("test-client-key".into());
+    jsonwebtoken::encode(
+        &header,
+        &json!({"iss": "keyed", "sub": "keyed", "aud": aud, "jti": jti, "iat": now, "exp": now + lifetime}),
+        &jsonwebtoken::EncodingKey::from_ec_pem(pem).unwrap(),
+    )
+    .unwrap()
+}
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+async fn private_key_jwt_assertions_authenticate_once_each_rfc7523_3(base: &str) {
+    let meta = common::http()
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(meta["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("private_key_jwt")));
+    let token_url = format!("{base}/token");
+    let with = |a: &str| {
+        [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+            ("client_assertion", a.to_owned()),
+        ]
+    };
+    let post = |form: [(&'static str, String); 3]| {
+        let url = token_url.clone();
+        async move { Page::read(common::http().post(url).form(&form).send().await.unwrap()).await }
+    };
+    let a = assertion(&token_url, "e2e-1", 60);
+    let t = issued(&post(with(&a)).await);
+    assert_eq!(t["scope"], "read");
+    // The same assertion again: its jti is spent (RFC 7523 3).
+    assert_error(&post(with(&a)).await, 400, "invalid_client");
+    // Living longer than five minutes, or for another audience: refused.
+    assert_error(
+        &post(with(&assertion(&token_url, "e2e-2", 3600))).await,
+        400,
+        "invalid_client",
+    );
+    assert_error(
+        &post(with(&assertion(
+            "https://elsewhere.example/token",
+            "e2e-3",
+            60,
+        )))
+        .await,
+        400,
+        "invalid_client",
+    );
+    // The keyed client has no secret to fall back to.
+    let p = token(
+        base,
+        Auth::Basic("keyed", "guess"),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_error(&p, 401, "invalid_client");
+    // 100 concurrent presentations of one assertion: exactly one gets a token, whichever
+    // the database. The others are refused: 400 invalid_client, or 429 once the failures
+    // reach the server's client authentication limit.
+    let a = assertion(&token_url, "e2e-race", 60);
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let f = post(with(&a));
+        tasks.push(tokio::spawn(f));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let p = t.await.unwrap();
+        assert!(
+            [200, 400, 429].contains(&p.status),
+            "{} {}",
+            p.status,
+            p.body
+        );
+        ok += usize::from(p.status == 200);
+    }
+    assert_eq!(ok, 1, "exactly one of 100");
 }

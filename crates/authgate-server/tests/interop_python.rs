@@ -33,6 +33,14 @@ client_secret = "py-svc-secret"
 grant_types = ["client_credentials"]
 scope = "read write"
 
+# A service holding a key, not a secret (private_key_jwt).
+[[clients]]
+client_id = "py-keyed"
+token_endpoint_auth_method = "private_key_jwt"
+grant_types = ["client_credentials"]
+scope = "read"
+jwks = { keys = [{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c", kid = "test-client-key", use = "sig", alg = "ES256" }] }
+
 # An API whose tokens are JWTs (RFC 9068) that it checks by itself.
 [[resources]]
 identifier = "https://api.example/"
@@ -115,6 +123,31 @@ async fn authlib_validates_a_jwt_access_token_as_a_resource_rfc9068_4() {
             "client_id": "py-svc",
             "scope": "read",
             "lifetime": 300
+        })
+    );
+}
+
+#[tokio::test]
+async fn authlib_authenticates_with_private_key_jwt_once_per_assertion_rfc7523_2_2() {
+    if !python_or_skip() {
+        return;
+    }
+    let server = TestServer::sqlite("authlib-pkj", CONFIG).await;
+    let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/client-es256.pem");
+    let got = run_script(
+        "private_key_jwt_client.py",
+        [server.base(), "py-keyed", pem, "test-client-key"]
+            .map(str::to_owned)
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "token_type": "Bearer",
+            "scope": "read",
+            "replay_status": 400,
+            "replay_error": "invalid_client"
         })
     );
 }

@@ -57,7 +57,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use authgate::{
     AuthorizationCodeStore, ClientRecord, ClientRegistry, ClientStore, Clock, ConsentStore,
-    DeviceCodeStore, KeyStore, SessionStore, StorageError, Stores, TokenStore, UserStore,
+    DeviceCodeStore, KeyStore, ReplayCache, SessionStore, StorageError, Stores, TokenStore,
+    UserStore,
 };
 
 pub use memory::MemoryBackend;
@@ -238,6 +239,7 @@ pub trait Backend:
     + SessionStore
     + DeviceCodeStore
     + ClientRegistry
+    + ReplayCache
     + Admin
     + std::fmt::Debug
     + 'static
@@ -284,6 +286,7 @@ impl AnyStore {
             .with_consents(self.0.clone())
             .with_sessions(self.0.clone())
             .with_device_codes(self.0.clone())
+            .with_replay_cache(self.0.clone())
             .with_client_registry(self.0.clone())
     }
 

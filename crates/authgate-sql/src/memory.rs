@@ -254,6 +254,13 @@ impl Admin for MemoryBackend {
 }
 
 #[async_trait]
+impl authgate::ReplayCache for MemoryBackend {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StorageError> {
+        self.store.first_use(key, expires_at, now).await
+    }
+}
+
+#[async_trait]
 impl ConsentStore for MemoryBackend {
     async fn find_consent(
         &self,

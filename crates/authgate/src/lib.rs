@@ -4,6 +4,8 @@
 #[doc = include_str!("docs/architecture.md")]
 pub mod architecture {}
 pub mod client;
+#[cfg(feature = "jose")]
+pub mod client_assertion;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -86,6 +88,6 @@ pub use server_context::{ServerContext, SupportedTypes};
 pub use storage::{
     AuthorizationCodeRecord, AuthorizationCodeStore, ClientRegistry, ClientStore, ConsentRecord,
     ConsentStore, DeviceCodeRecord, DeviceCodeStatus, DeviceCodeStore, DevicePoll, GrantDetails,
-    KeyStore, MemoryStore, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord, Stores,
-    TokenKind, TokenRecord, TokenStore, UserStore,
+    KeyStore, MemoryStore, ReplayCache, ResourceOwner, SessionRecord, SessionStore,
+    SigningKeyRecord, Stores, TokenKind, TokenRecord, TokenStore, UserStore,
 };

@@ -66,6 +66,7 @@ impl AuthorizationServer {
                 sessions: stores.sessions,
                 device_codes: stores.device_codes,
                 client_registry: stores.client_registry,
+                replay: stores.replay,
                 supported: crate::server_context::SupportedTypes::default(),
                 #[cfg(feature = "jose")]
                 keys: None,
@@ -127,6 +128,35 @@ impl AuthorizationServer {
                 move |client, local| mapping.subject_for(client, local),
             )));
         self.ctx.extensions.insert(provider);
+        Ok(self)
+    }
+
+    /// Accepts `private_key_jwt` client authentication (RFC 7523; see
+    /// [`crate::client_assertion`]) at the token, introspection, revocation and device
+    /// authorization endpoints, and advertises it in the metadata.
+    ///
+    /// # Errors
+    /// [`SetupError::Missing`] when the stores keep no replay cache
+    /// ([`crate::Stores::with_replay_cache`]): without one an assertion could be replayed.
+    ///
+    /// ```
+    /// use authgate::{AuthorizationServer, MemoryStore, ServerConfig};
+    /// use authgate::client_assertion::ClientAssertions;
+    /// let mut server = AuthorizationServer::new(MemoryStore::new().stores(), ServerConfig::new("https://a.example"));
+    /// server.enable_private_key_jwt(ClientAssertions::new()).unwrap();
+    /// ```
+    #[cfg(feature = "jose")]
+    pub fn enable_private_key_jwt(
+        &mut self,
+        assertions: crate::client_assertion::ClientAssertions,
+    ) -> Result<&mut Self, SetupError> {
+        if self.ctx.replay.is_none() {
+            return Err(SetupError::Missing {
+                needed_by: "private_key_jwt client authentication",
+                what: "a replay cache (Stores::with_replay_cache)",
+            });
+        }
+        self.ctx.extensions.insert(Arc::new(assertions));
         Ok(self)
     }
 

@@ -19,7 +19,7 @@ use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::storage::{
     AuthorizationCodeStore, ClientRegistry, ClientStore, ConsentStore, DeviceCodeStore, KeyStore,
-    SessionStore, TokenKind, TokenRecord, TokenStore,
+    ReplayCache, SessionStore, TokenKind, TokenRecord, TokenStore,
 };
 
 /// The server's shared parts, handed to every grant and endpoint.
@@ -50,6 +50,8 @@ pub struct ServerContext {
     pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
     /// Client creation and removal, when the stores allow it (dynamic registration).
     pub client_registry: Option<Arc<dyn ClientRegistry>>,
+    /// One-time values, when the stores keep them (JWT client authentication).
+    pub replay: Option<Arc<dyn ReplayCache>>,
     /// The grant and response types the server serves, kept up to date as grants are
     /// registered (what dynamic registration lets clients ask for).
     pub supported: SupportedTypes,

@@ -221,11 +221,21 @@ impl Admin for PgStore {
         .execute(&self.pool)
         .await
         .map_err(classify)?;
+        let replay = sqlx::query(
+            "DELETE FROM authgate_replay WHERE (tenant, key) IN
+             (SELECT tenant, key FROM authgate_replay WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
         let n = codes
             .rows_affected()
             .max(tokens.rows_affected())
             .max(sessions.rows_affected())
-            .max(devices.rows_affected());
+            .max(devices.rows_affected())
+            .max(replay.rows_affected());
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

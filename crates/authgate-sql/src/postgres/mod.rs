@@ -13,6 +13,7 @@ mod consents;
 mod device_codes;
 mod keys;
 mod registry;
+mod replay;
 mod sessions;
 mod tokens;
 mod users;
@@ -61,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_refresh_grace.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_replay_cache.sql"),
     ),
 ];
 

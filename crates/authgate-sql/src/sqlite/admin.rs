@@ -209,7 +209,13 @@ impl Admin for SqliteStore {
                      (SELECT rowid FROM authgate_device_codes WHERE expires_at <= ?1 LIMIT ?2)",
                 )?
                 .execute(params![now, limit])?;
-            Ok(codes.max(tokens).max(sessions).max(devices))
+            let replay = conn
+                .prepare_cached(
+                    "DELETE FROM authgate_replay WHERE rowid IN
+                     (SELECT rowid FROM authgate_replay WHERE expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, limit])?;
+            Ok(codes.max(tokens).max(sessions).max(devices).max(replay))
         })
         .await
     }

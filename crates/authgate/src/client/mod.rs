@@ -33,6 +33,9 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// No authentication: a public client names itself with `client_id`.
     None,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2; OpenID Connect Core
+    /// §9): see [`crate::client_assertion`].
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -42,6 +45,7 @@ impl ClientAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -51,6 +55,7 @@ impl ClientAuthMethod {
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
             "none" => Some(Self::None),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }

@@ -144,6 +144,11 @@ impl Endpoint for IntrospectionEndpoint {
             &mut metadata.introspection_endpoint_auth_methods_supported,
             ["client_secret_basic", "client_secret_post"],
         );
+        super::advertise_assertions(
+            ctx,
+            &mut metadata.introspection_endpoint_auth_methods_supported,
+            &mut metadata.introspection_endpoint_auth_signing_alg_values_supported,
+        );
     }
 
     async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {

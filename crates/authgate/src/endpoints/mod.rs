@@ -158,7 +158,47 @@ pub(crate) async fn authenticated_client(
     req: &OAuth2Request,
 ) -> Result<std::sync::Arc<dyn Client>, OAuth2Error> {
     check_post_form(req)?;
+    client_of(ctx, req).await
+}
+
+/// The client a request authenticates as: by a client assertion when it presents one
+/// (`private_key_jwt`, when enabled), else by [`authenticate_client`].
+pub(crate) async fn client_of(
+    ctx: &ServerContext,
+    req: &OAuth2Request,
+) -> Result<std::sync::Arc<dyn Client>, OAuth2Error> {
+    #[cfg(feature = "jose")]
+    if crate::client_assertion::presents_assertion(req) {
+        return match ctx
+            .extensions
+            .get::<std::sync::Arc<crate::client_assertion::ClientAssertions>>()
+        {
+            Some(assertions) => assertions.authenticate(ctx, req).await,
+            None => Err(OAuth2Error::invalid_client(
+                "this server does not accept client assertions",
+            )),
+        };
+    }
     authenticate_client(ctx.clients.as_ref(), req).await
+}
+
+/// Adds `private_key_jwt` and its algorithms to an endpoint's metadata when the server
+/// accepts client assertions.
+pub(crate) fn advertise_assertions(
+    ctx: &ServerContext,
+    methods: &mut Option<Vec<String>>,
+    algs: &mut Option<Vec<String>>,
+) {
+    #[cfg(feature = "jose")]
+    if ctx
+        .extensions
+        .get::<std::sync::Arc<crate::client_assertion::ClientAssertions>>()
+        .is_some()
+    {
+        crate::client_assertion::ClientAssertions::advertise(methods, algs);
+    }
+    #[cfg(not(feature = "jose"))]
+    let _ = (ctx, methods, algs);
 }
 
 /// The 404 JSON answer for an endpoint that is not registered.

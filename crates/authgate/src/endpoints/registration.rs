@@ -443,6 +443,13 @@ pub fn parse_metadata(
             ))
         })?,
     };
+    if method == ClientAuthMethod::PrivateKeyJwt {
+        // Self-registered keys would need their own checks (jwks, jwks_uri fetched from
+        // the registrant's choice of host); not offered yet.
+        return Err(invalid_client_metadata(
+            "token_endpoint_auth_method 'private_key_jwt' is not offered to self-registered clients: use client_secret_basic, client_secret_post or none",
+        ));
+    }
     let public = method == ClientAuthMethod::None;
     let grant_types =
         string_list(body, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);

@@ -73,6 +73,11 @@ impl Endpoint for RevocationEndpoint {
             &mut metadata.revocation_endpoint_auth_methods_supported,
             SUPPORTED_METHODS.iter().map(|m| m.as_str()),
         );
+        super::advertise_assertions(
+            ctx,
+            &mut metadata.revocation_endpoint_auth_methods_supported,
+            &mut metadata.revocation_endpoint_auth_signing_alg_values_supported,
+        );
     }
 
     async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::check_post_form;
-use crate::client::authenticate_client;
 use crate::client::authentication::SUPPORTED_METHODS;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::grants::TokenGrant;
@@ -57,7 +56,7 @@ impl TokenEndpoint {
                 "this server does not support the grant_type",
             )
         })?;
-        let client = authenticate_client(ctx.clients.as_ref(), req).await?;
+        let client = super::client_of(ctx, req).await?;
         if !client.allows_grant_type(grant_type) {
             return Err(OAuth2Error::unauthorized_client(
                 "the client may not use this grant_type",
@@ -74,6 +73,11 @@ impl TokenEndpoint {
         Metadata::add(
             &mut metadata.token_endpoint_auth_methods_supported,
             SUPPORTED_METHODS.iter().map(|m| m.as_str()),
+        );
+        super::advertise_assertions(
+            ctx,
+            &mut metadata.token_endpoint_auth_methods_supported,
+            &mut metadata.token_endpoint_auth_signing_alg_values_supported,
         );
         for g in self.grants.values() {
             g.contribute(ctx, metadata);

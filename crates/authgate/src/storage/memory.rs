@@ -108,6 +108,8 @@ struct Inner {
     consents: Mutex<HashMap<(String, String), ConsentRecord>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
     device_codes: Mutex<HashMap<Selector, DeviceCodeRecord>>,
+    /// Used one-time values and when each may be forgotten.
+    replay: Mutex<HashMap<String, i64>>,
     /// Clients created through the [`ClientRegistry`], as data (the `clients` map has them
     /// too, for lookups).
     registered: Mutex<HashMap<String, ClientRecord>>,
@@ -128,6 +130,7 @@ impl MemoryStore {
             .with_consents(me.clone())
             .with_sessions(me.clone())
             .with_device_codes(me.clone())
+            .with_replay_cache(me.clone())
             .with_client_registry(me)
     }
 
@@ -187,6 +190,11 @@ impl MemoryStore {
     /// answers how many.
     pub fn purge_expired(&self, now: i64) -> usize {
         let mut n = 0;
+        lock(&self.inner.replay).retain(|_, expires_at| {
+            let keep = *expires_at > now;
+            n += usize::from(!keep);
+            keep
+        });
         lock(&self.inner.device_codes).retain(|_, d| {
             let keep = d.expires_at > now;
             n += usize::from(!keep);
@@ -693,5 +701,23 @@ impl ClientRegistry for MemoryStore {
         lock(&self.inner.consents).retain(|(_, c), _| c != client_id);
         self.revoke_where(|m| m.client_id == client_id);
         Ok(existed)
+    }
+}
+
+#[async_trait]
+impl super::ReplayCache for MemoryStore {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StorageError> {
+        let mut used = lock(&self.inner.replay);
+        match used.get_mut(key) {
+            Some(until) if *until > now => Ok(false),
+            Some(until) => {
+                *until = expires_at;
+                Ok(true)
+            }
+            None => {
+                used.insert(key.to_owned(), expires_at);
+                Ok(true)
+            }
+        }
     }
 }

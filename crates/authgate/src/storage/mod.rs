@@ -11,6 +11,7 @@ mod device_codes;
 mod keys;
 mod memory;
 mod registry;
+mod replay;
 mod sessions;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ pub use device_codes::{
 pub use keys::{KeyStore, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use registry::ClientRegistry;
+pub use replay::{replay_key, ReplayCache};
 pub use sessions::{SessionRecord, SessionStore};
 
 use std::sync::Arc;
@@ -416,6 +418,8 @@ pub struct Stores {
     pub device_codes: Option<Arc<dyn DeviceCodeStore>>,
     /// Client creation and removal, for dynamic registration (RFC 7591, RFC 7592).
     pub client_registry: Option<Arc<dyn ClientRegistry>>,
+    /// One-time values (client assertions' `jti`), for JWT client authentication.
+    pub replay: Option<Arc<dyn ReplayCache>>,
 }
 
 impl Stores {
@@ -434,6 +438,7 @@ impl Stores {
             sessions: None,
             device_codes: None,
             client_registry: None,
+            replay: None,
         }
     }
 
@@ -441,6 +446,13 @@ impl Stores {
     #[must_use]
     pub fn with_client_registry(mut self, registry: Arc<dyn ClientRegistry>) -> Self {
         self.client_registry = Some(registry);
+        self
+    }
+
+    /// Adds the replay cache (single-use client assertions, RFC 7523 §3).
+    #[must_use]
+    pub fn with_replay_cache(mut self, replay: Arc<dyn ReplayCache>) -> Self {
+        self.replay = Some(replay);
         self
     }
 

@@ -174,6 +174,8 @@ macro_rules! storage_conformance_tests {
             hundred_concurrent_polls_of_an_approved_device_code_issue_one_token,
             client_registry_creates_once_updates_and_deletes_what_the_client_held,
             names_with_nul_or_control_characters_are_not_found_and_saves_fail_cleanly,
+            replay_cache_lets_a_value_through_once_until_it_expires,
+            hundred_concurrent_first_uses_of_one_value_let_exactly_one_through,
         );
     };
     (@each $name:ident, $make:expr, $($check:ident),* $(,)?) => {
@@ -1647,5 +1649,70 @@ pub async fn names_with_nul_or_control_characters_are_not_found_and_saves_fail_c
                 .unwrap()
                 .is_some());
         }
+    }
+}
+
+/// Conformance check `replay_cache_lets_a_value_through_once_until_it_expires`: a value is
+/// accepted once, refused while live (also at its last second), accepted again once
+/// expired, and other values (or the same value of another issuer) are independent; the
+/// purge forgets expired values only.
+pub async fn replay_cache_lets_a_value_through_once_until_it_expires(s: &StoreUnderTest) {
+    let Some(r) = s.stores.replay.clone() else {
+        return;
+    };
+    let k = crate::storage::replay_key("client_assertion", "c1", "jti-1");
+    let other = crate::storage::replay_key("client_assertion", "c2", "jti-1");
+    assert!(r.first_use(&k, NOW + 60, NOW).await.unwrap());
+    assert!(!r.first_use(&k, NOW + 60, NOW).await.unwrap(), "replayed");
+    assert!(
+        !r.first_use(&k, NOW + 120, NOW + 59).await.unwrap(),
+        "still live"
+    );
+    assert!(
+        r.first_use(&other, NOW + 60, NOW).await.unwrap(),
+        "another issuer's"
+    );
+    // Expired at NOW + 60: usable again, and live again until its new expiry.
+    assert!(r.first_use(&k, NOW + 200, NOW + 60).await.unwrap());
+    assert!(!r.first_use(&k, NOW + 200, NOW + 100).await.unwrap());
+    // A purge at NOW + 150 forgets `other` (expired) but not `k` (live until NOW + 200).
+    if let Some(n) = s.fixture.purge_expired(NOW + 150).await {
+        assert!(n >= 1, "the expired value is purged");
+    }
+    assert!(!r.first_use(&k, NOW + 300, NOW + 150).await.unwrap());
+    assert!(r.first_use(&other, NOW + 300, NOW + 150).await.unwrap());
+}
+
+/// Conformance check `hundred_concurrent_first_uses_of_one_value_let_exactly_one_through`
+/// (RFC 7523 §3: a `jti` is used once): 100 concurrent presentations of one value, exactly
+/// one accepted; then 100 of an expired value, again exactly one.
+pub async fn hundred_concurrent_first_uses_of_one_value_let_exactly_one_through(
+    s: &StoreUnderTest,
+) {
+    let Some(r) = s.stores.replay.clone() else {
+        return;
+    };
+    for (key, now) in [
+        (
+            crate::storage::replay_key("client_assertion", "c1", "race"),
+            NOW,
+        ),
+        (
+            crate::storage::replay_key("client_assertion", "c1", "race"),
+            NOW + 61,
+        ),
+    ] {
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let (r, key) = (r.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                r.first_use(&key, now + 60, now).await.unwrap()
+            }));
+        }
+        let mut through = 0;
+        for t in tasks {
+            through += usize::from(t.await.unwrap());
+        }
+        assert_eq!(through, 1, "exactly one of 100 at {now}");
     }
 }

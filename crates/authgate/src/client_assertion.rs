@@ -1,0 +1,528 @@
+//! JWT client authentication: `private_key_jwt` (RFC 7523 §2.2 and §3; OpenID Connect
+//! Core §9). The client signs a short-lived JWT with its private key and sends it as
+//! `client_assertion`; the server checks it with the client's registered public keys. No
+//! shared secret exists to leak, which is why RFC 9700 §2.5 prefers it.
+//!
+//! Enable it with [`crate::AuthorizationServer::enable_private_key_jwt`] (the stores
+//! need a [`ReplayCache`](crate::ReplayCache)); register clients with
+//! [`ClientAuthMethod::PrivateKeyJwt`] and their public keys in the client metadata: a JWK
+//! Set under `jwks`, or its URL under `jwks_uri` (fetched with the
+//! [`DocumentFetcher`] given, cached, and fetched again for an unknown `kid` at most once
+//! a minute).
+//!
+//! What an assertion must be, or the request is refused with `invalid_client` (401):
+//! - `client_assertion_type` is `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+//!   and the request uses no other mechanism (no Basic header, no `client_secret`:
+//!   `invalid_request`);
+//! - signed with an asymmetric algorithm (RS256, PS256, ES256, ES384, EdDSA) by a key of
+//!   the client's whose type fits that algorithm and whose own `alg`, if any, is that one:
+//!   never `none`, never HMAC (so a public key can never serve as an HMAC secret, RFC 8725
+//!   §3.1); RSA keys of at least 2048 bits;
+//! - `iss` and `sub` both the client's id (and `client_id`, if sent, the same);
+//! - `aud` naming this server: its issuer, or the URL of the endpoint that authenticates
+//!   clients (token, introspection, revocation, device authorization);
+//! - `exp` present, not passed, and at most [`AssertionRules::max_lifetime`] ahead
+//!   (`exp - iat` too, when `iat` is sent); `iat` and `nbf`, if sent, not in the future;
+//!   each with [`AssertionRules::leeway`] for clock skew;
+//! - `jti` present and never seen before from this client while the assertion lives
+//!   (checked last, so a refused assertion does not spend its `jti`; atomic in every
+//!   store, so of concurrent presentations exactly one passes);
+//! - the client registered for `private_key_jwt`: it cannot fall back to a secret, and a
+//!   client registered for a secret cannot present an assertion.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::metadata_document::DocumentFetcher;
+use crate::client::{Client, ClientAuthMethod};
+use crate::error::{ErrorCode, OAuth2Error};
+use crate::identifier::has_control_characters;
+use crate::jose::{backend, Algorithm, PublicJwk};
+use crate::request::{authorization_header, OAuth2Request};
+use crate::server_context::ServerContext;
+use crate::storage::replay_key;
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The algorithms an assertion may be signed with, as metadata lists them.
+pub const SIGNING_ALGORITHMS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
+
+/// The largest assertion read.
+const MAX_ASSERTION: usize = 16 * 1024;
+/// The longest `jti` kept.
+const MAX_JTI: usize = 256;
+
+/// Bounds on assertions.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssertionRules {
+    /// The longest an assertion may live, in seconds (default 300).
+    pub max_lifetime: u64,
+    /// Clock skew allowed on `exp`, `iat` and `nbf`, in seconds (default 30).
+    pub leeway: u64,
+    /// The shortest time between two fetches of one `jwks_uri` for an unknown `kid`, in
+    /// seconds (default 60).
+    pub refetch_after: u64,
+}
+
+impl Default for AssertionRules {
+    fn default() -> Self {
+        Self {
+            max_lifetime: 300,
+            leeway: 30,
+            refetch_after: 60,
+        }
+    }
+}
+
+/// `private_key_jwt` client authentication; see the module docs.
+pub struct ClientAssertions {
+    rules: AssertionRules,
+    fetcher: Option<Arc<dyn DocumentFetcher>>,
+    cache: Mutex<HashMap<String, CachedKeys>>,
+}
+
+/// A `jwks_uri`'s keys as last fetched.
+#[derive(Clone)]
+struct CachedKeys {
+    keys: Arc<Value>,
+    fetched_at: i64,
+    expires_at: i64,
+}
+
+/// The most `jwks_uri` documents cached.
+const MAX_CACHED: usize = 10_000;
+
+impl ClientAssertions {
+    /// Default rules; clients with `jwks_uri` cannot authenticate until a fetcher is
+    /// set.
+    pub fn new() -> Self {
+        Self {
+            rules: AssertionRules::default(),
+            fetcher: None,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the rules.
+    #[must_use]
+    pub fn rules(mut self, rules: AssertionRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Fetches `jwks_uri` documents with `fetcher` (which must refuse private addresses
+    /// and non-https URLs outside tests, and bound time and size).
+    #[must_use]
+    pub fn jwks_fetcher(mut self, fetcher: impl DocumentFetcher) -> Self {
+        self.fetcher = Some(Arc::new(fetcher));
+        self
+    }
+
+    /// Authenticates the client of a request carrying `client_assertion`.
+    ///
+    /// # Errors
+    /// `invalid_request` for a request mixing mechanisms or missing a parameter;
+    /// `invalid_client` for any assertion that is not acceptable; a storage error when the
+    /// client store or the replay cache fails.
+    pub async fn authenticate(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+    ) -> Result<Arc<dyn Client>, OAuth2Error> {
+        if authorization_header(req.headers())?.is_some()
+            || req.form_value("client_secret")?.is_some()
+        {
+            return Err(OAuth2Error::invalid_request(
+                "the client used more than one authentication mechanism",
+            ));
+        }
+        match req.form_value("client_assertion_type")? {
+            Some(ASSERTION_TYPE) => {}
+            Some(_) => {
+                return Err(fail(
+                    "unsupported client_assertion_type (RFC 7523 section 2.2)",
+                ))
+            }
+            None => {
+                return Err(OAuth2Error::invalid_request(
+                    "client_assertion_type is required with client_assertion",
+                ))
+            }
+        }
+        let assertion = req
+            .form_value("client_assertion")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'client_assertion'"))?;
+        if assertion.len() > MAX_ASSERTION {
+            return Err(fail("the client assertion is too large"));
+        }
+        let (kid, alg, _typ) =
+            backend::header(assertion).map_err(|_| fail("the client assertion is not a JWS"))?;
+        let alg = Algorithm::parse(&alg).ok_or_else(|| {
+            fail("the client assertion's alg is not an asymmetric algorithm this server accepts")
+        })?;
+        // Who it claims to be, read before the signature is checked only to find the keys.
+        let claimed = unverified_claims(assertion)?;
+        let client_id = claimed["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty() && !has_control_characters(s))
+            .ok_or_else(|| fail("the client assertion has no sub"))?;
+        if claimed["iss"].as_str() != Some(client_id) {
+            return Err(fail(
+                "the client assertion's iss and sub must both be the client_id (RFC 7523 section 3)",
+            ));
+        }
+        if req
+            .form_value("client_id")?
+            .is_some_and(|id| id != client_id)
+        {
+            return Err(fail("client_id differs from the client assertion's sub"));
+        }
+        let client = ctx
+            .clients
+            .find_client(client_id)
+            .await?
+            .ok_or_else(|| fail("client authentication failed"))?;
+        if client.token_endpoint_auth_method() != ClientAuthMethod::PrivateKeyJwt {
+            return Err(fail(
+                "client authentication failed: not the client's registered authentication method",
+            ));
+        }
+        let jwk = self
+            .key_for(ctx, client.as_ref(), kid.as_deref(), alg)
+            .await?;
+        let claims = backend::verify(assertion, &jwk, alg)
+            .map_err(|_| fail("the client assertion's signature does not verify"))?;
+        self.check_claims(ctx, client_id, &claims)?;
+        let (jti, exp) = (jti_of(&claims)?, exp_of(&claims)?);
+        let replay = ctx.replay.as_ref().ok_or_else(|| {
+            OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache")
+        })?;
+        let leeway = secs(self.rules.leeway);
+        if !replay
+            .first_use(
+                &replay_key("client_assertion", client_id, jti),
+                exp.saturating_add(leeway),
+                ctx.now(),
+            )
+            .await?
+        {
+            return Err(fail(
+                "the client assertion was already used (RFC 7523 section 3: jti)",
+            ));
+        }
+        Ok(client)
+    }
+
+    /// Adds the method and its algorithms to the metadata of an endpoint.
+    pub(crate) fn advertise(methods: &mut Option<Vec<String>>, algs: &mut Option<Vec<String>>) {
+        crate::metadata::Metadata::add(methods, ["private_key_jwt"]);
+        crate::metadata::Metadata::add(algs, SIGNING_ALGORITHMS);
+    }
+
+    fn check_claims(
+        &self,
+        ctx: &ServerContext,
+        client_id: &str,
+        claims: &Value,
+    ) -> Result<(), OAuth2Error> {
+        if claims["iss"].as_str() != Some(client_id) || claims["sub"].as_str() != Some(client_id) {
+            return Err(fail(
+                "the client assertion's iss and sub must both be the client_id (RFC 7523 section 3)",
+            ));
+        }
+        let c = &ctx.config;
+        let ours = [
+            c.issuer.clone(),
+            c.endpoint_url(&c.endpoints.token),
+            c.endpoint_url(&c.endpoints.introspection),
+            c.endpoint_url(&c.endpoints.revocation),
+            c.endpoint_url(&c.endpoints.device_authorization),
+        ];
+        let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
+        let aud_ok = match &claims["aud"] {
+            Value::Array(all) => all.iter().any(names_us),
+            one => names_us(one),
+        };
+        if !aud_ok {
+            return Err(fail(
+                "the client assertion's aud does not name this server (RFC 7523 section 3)",
+            ));
+        }
+        let now = ctx.now();
+        let (leeway, max) = (secs(self.rules.leeway), secs(self.rules.max_lifetime));
+        let exp = exp_of(claims)?;
+        if now >= exp.saturating_add(leeway) {
+            return Err(fail("the client assertion expired"));
+        }
+        if exp.saturating_sub(now) > max.saturating_add(leeway) {
+            return Err(fail(
+                "the client assertion lives longer than this server accepts",
+            ));
+        }
+        let time = |name: &str| -> Result<Option<i64>, OAuth2Error> {
+            match &claims[name] {
+                Value::Null => Ok(None),
+                v => v
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| fail("the client assertion has a malformed time claim")),
+            }
+        };
+        if let Some(iat) = time("iat")? {
+            if iat > now.saturating_add(leeway) {
+                return Err(fail("the client assertion was issued in the future"));
+            }
+            if exp.saturating_sub(iat) > max {
+                return Err(fail(
+                    "the client assertion lives longer than this server accepts",
+                ));
+            }
+        }
+        if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(fail("the client assertion is not valid yet"));
+        }
+        jti_of(claims)?;
+        Ok(())
+    }
+
+    /// The client's key that may verify an assertion with `kid` and `alg`.
+    async fn key_for(
+        &self,
+        ctx: &ServerContext,
+        client: &dyn Client,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<PublicJwk, OAuth2Error> {
+        let metadata = client.metadata();
+        if let Some(jwks) = metadata.and_then(|m| m.get("jwks")) {
+            return pick(jwks, kid, alg).ok_or_else(no_key);
+        }
+        let Some(url) = client.metadata_str("jwks_uri") else {
+            return Err(fail("the client has no registered keys"));
+        };
+        let now = ctx.now();
+        let cached = lock(&self.cache).get(url).cloned();
+        let keys = match cached {
+            Some(c) if c.expires_at > now => {
+                if let Some(k) = pick(&c.keys, kid, alg) {
+                    return Ok(k);
+                }
+                // An unknown kid: the client may have rotated; fetch again, but not more
+                // than once per `refetch_after`.
+                if now < c.fetched_at.saturating_add(secs(self.rules.refetch_after)) {
+                    return Err(no_key());
+                }
+                self.fetch(url, now).await?
+            }
+            _ => self.fetch(url, now).await?,
+        };
+        pick(&keys, kid, alg).ok_or_else(no_key)
+    }
+
+    async fn fetch(&self, url: &str, now: i64) -> Result<Arc<Value>, OAuth2Error> {
+        let Some(fetcher) = &self.fetcher else {
+            return Err(fail("the client's jwks_uri cannot be fetched here"));
+        };
+        // Whatever happens, this was a fetch: an unreachable or bad document is not asked
+        // for again before `refetch_after`.
+        let (keys, ttl) = match fetcher.fetch(url).await {
+            Ok(doc) => match serde_json::from_slice::<Value>(&doc.body) {
+                Ok(v) if v["keys"].is_array() => {
+                    (Arc::new(v), doc.max_age.unwrap_or(300).clamp(60, 3600))
+                }
+                _ => {
+                    fetcher.refused(url, "the jwks_uri document is not a JWK Set");
+                    (Arc::new(Value::Null), self.rules.refetch_after)
+                }
+            },
+            Err(why) => {
+                fetcher.refused(url, &why);
+                (Arc::new(Value::Null), self.rules.refetch_after)
+            }
+        };
+        let mut cache = lock(&self.cache);
+        if cache.len() >= MAX_CACHED {
+            cache.retain(|_, c| c.expires_at > now);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            url.to_owned(),
+            CachedKeys {
+                keys: keys.clone(),
+                fetched_at: now,
+                expires_at: now.saturating_add(secs(ttl)),
+            },
+        );
+        Ok(keys)
+    }
+}
+
+impl Default for ClientAssertions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for ClientAssertions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAssertions")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a request presents a client assertion (so it goes to [`ClientAssertions`]).
+pub(crate) fn presents_assertion(req: &OAuth2Request) -> bool {
+    req.form_pairs()
+        .iter()
+        .any(|(k, _)| k == "client_assertion" || k == "client_assertion_type")
+}
+
+/// How many keys of a JWK Set an assertion could be verified with (public, for
+/// signatures, of a supported type): a client registering `jwks` needs at least one. A key
+/// with private members makes the whole set unusable (answers 0): it was pasted by mistake
+/// and must not be stored.
+pub fn usable_keys(jwks: &Value) -> usize {
+    let Some(keys) = jwks["keys"].as_array() else {
+        return 0;
+    };
+    if keys.iter().any(|k| k.get("d").is_some()) {
+        return 0;
+    }
+    keys.iter()
+        .filter_map(|k| AnyJwk::deserialize(k).ok())
+        .filter(|k| {
+            SIGNING_ALGORITHMS
+                .iter()
+                .filter_map(|a| Algorithm::parse(a))
+                .any(|a| k.usable_for(a))
+        })
+        .count()
+}
+
+/// A JWK as clients publish it: `kid`, `use` and `alg` optional.
+#[derive(Deserialize)]
+struct AnyJwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    d: Option<Value>,
+}
+
+impl AnyJwk {
+    /// Whether the key may verify `alg`: for signatures, public, of the type `alg` needs,
+    /// and of that `alg` when it names one.
+    fn usable_for(&self, alg: Algorithm) -> bool {
+        if self.d.is_some() || self.use_.as_deref().is_some_and(|u| u != "sig") {
+            return false;
+        }
+        if self.alg.as_deref().is_some_and(|a| a != alg.as_str()) {
+            return false;
+        }
+        let crv = self.crv.as_deref();
+        match alg {
+            // 2048 bits: a 256-byte modulus is 342 base64url characters.
+            Algorithm::RS256 | Algorithm::PS256 => {
+                self.kty == "RSA" && self.n.as_ref().is_some_and(|n| n.len() >= 342)
+            }
+            Algorithm::ES256 => self.kty == "EC" && crv == Some("P-256"),
+            Algorithm::ES384 => self.kty == "EC" && crv == Some("P-384"),
+            Algorithm::EdDSA => self.kty == "OKP" && crv == Some("Ed25519"),
+        }
+    }
+
+    fn into_public(self, alg: Algorithm) -> PublicJwk {
+        PublicJwk {
+            kty: self.kty,
+            kid: self.kid.unwrap_or_default(),
+            use_: "sig".into(),
+            alg: alg.as_str().into(),
+            n: self.n,
+            e: self.e,
+            crv: self.crv,
+            x: self.x,
+            y: self.y,
+        }
+    }
+}
+
+/// The key of `jwks` for an assertion's `kid` and `alg`: the key with that `kid`, or
+/// without one, the only key fit for `alg`.
+fn pick(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Option<PublicJwk> {
+    if usable_keys(jwks) == 0 {
+        return None;
+    }
+    let fit: Vec<AnyJwk> = jwks["keys"]
+        .as_array()?
+        .iter()
+        .filter_map(|k| AnyJwk::deserialize(k).ok())
+        .filter(|k| k.usable_for(alg))
+        .collect();
+    let mut found = fit.into_iter().filter(|k| match kid {
+        Some(kid) => k.kid.as_deref() == Some(kid),
+        None => true,
+    });
+    let key = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(key.into_public(alg))
+}
+
+fn unverified_claims(assertion: &str) -> Result<Value, OAuth2Error> {
+    let payload = assertion
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| fail("the client assertion is not a JWS"))?;
+    URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter(Value::is_object)
+        .ok_or_else(|| fail("the client assertion's claims are not a JSON object"))
+}
+
+fn jti_of(claims: &Value) -> Result<&str, OAuth2Error> {
+    claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
+        .ok_or_else(|| fail("the client assertion has no jti (RFC 7523 section 3)"))
+}
+
+fn exp_of(claims: &Value) -> Result<i64, OAuth2Error> {
+    claims["exp"]
+        .as_i64()
+        .ok_or_else(|| fail("the client assertion has no exp (RFC 7523 section 3)"))
+}
+
+fn fail(description: &'static str) -> OAuth2Error {
+    OAuth2Error::invalid_client(description)
+}
+
+fn no_key() -> OAuth2Error {
+    fail("no key of the client verifies this assertion's kid and alg")
+}
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
