@@ -10,7 +10,8 @@
 //! [`DocumentFetcher`] given, cached, and fetched again for an unknown `kid` at most once
 //! a minute).
 //!
-//! What an assertion must be, or the request is refused with `invalid_client` (401):
+//! What an assertion must be, or the request is refused with `invalid_client` (400 at the
+//! token endpoint, as RFC 6749 §5.2 allows when no Authorization header was used):
 //! - `client_assertion_type` is `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
 //!   and the request uses no other mechanism (no Basic header, no `client_secret`:
 //!   `invalid_request`);
@@ -30,18 +31,17 @@
 //! - the client registered for `private_key_jwt`: it cannot fall back to a secret, and a
 //!   client registered for a secret cannot present an assertion.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::metadata_document::DocumentFetcher;
 use crate::client::{Client, ClientAuthMethod};
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::identifier::has_control_characters;
+use crate::jose::remote::{pick, JwksCache};
 use crate::jose::{backend, Algorithm, PublicJwk};
 use crate::request::{authorization_header, OAuth2Request};
 use crate::server_context::ServerContext;
@@ -57,6 +57,8 @@ pub const SIGNING_ALGORITHMS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "
 const MAX_ASSERTION: usize = 16 * 1024;
 /// The longest `jti` kept.
 const MAX_JTI: usize = 256;
+/// Seconds a used `jti` is kept beyond its assertion's expiry and leeway.
+const REPLAY_MARGIN: i64 = 60;
 
 /// Bounds on assertions.
 #[non_exhaustive]
@@ -84,20 +86,8 @@ impl Default for AssertionRules {
 /// `private_key_jwt` client authentication; see the module docs.
 pub struct ClientAssertions {
     rules: AssertionRules,
-    fetcher: Option<Arc<dyn DocumentFetcher>>,
-    cache: Mutex<HashMap<String, CachedKeys>>,
+    remote: Option<JwksCache>,
 }
-
-/// A `jwks_uri`'s keys as last fetched.
-#[derive(Clone)]
-struct CachedKeys {
-    keys: Arc<Value>,
-    fetched_at: i64,
-    expires_at: i64,
-}
-
-/// The most `jwks_uri` documents cached.
-const MAX_CACHED: usize = 10_000;
 
 impl ClientAssertions {
     /// Default rules; clients with `jwks_uri` cannot authenticate until a fetcher is
@@ -105,12 +95,11 @@ impl ClientAssertions {
     pub fn new() -> Self {
         Self {
             rules: AssertionRules::default(),
-            fetcher: None,
-            cache: Mutex::new(HashMap::new()),
+            remote: None,
         }
     }
 
-    /// Replaces the rules.
+    /// Replaces the rules (set them before [`Self::jwks_fetcher`]).
     #[must_use]
     pub fn rules(mut self, rules: AssertionRules) -> Self {
         self.rules = rules;
@@ -121,7 +110,7 @@ impl ClientAssertions {
     /// and non-https URLs outside tests, and bound time and size).
     #[must_use]
     pub fn jwks_fetcher(mut self, fetcher: impl DocumentFetcher) -> Self {
-        self.fetcher = Some(Arc::new(fetcher));
+        self.remote = Some(JwksCache::new(Arc::new(fetcher), self.rules.refetch_after));
         self
     }
 
@@ -194,22 +183,29 @@ impl ClientAssertions {
                 "client authentication failed: not the client's registered authentication method",
             ));
         }
+        // One reading of the clock for every check and for the replay cache, so the two
+        // cannot fall on either side of a second.
+        let now = ctx.now();
         let jwk = self
-            .key_for(ctx, client.as_ref(), kid.as_deref(), alg)
+            .key_for(client.as_ref(), kid.as_deref(), alg, now)
             .await?;
         let claims = backend::verify(assertion, &jwk, alg)
             .map_err(|_| fail("the client assertion's signature does not verify"))?;
-        self.check_claims(ctx, client_id, &claims)?;
+        self.check_claims(ctx, client_id, &claims, now)?;
         let (jti, exp) = (jti_of(&claims)?, exp_of(&claims)?);
         let replay = ctx.replay.as_ref().ok_or_else(|| {
             OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache")
         })?;
-        let leeway = secs(self.rules.leeway);
+        // Kept past the last moment any server would take the assertion: its expiry, the
+        // leeway, and a margin for clocks of several servers (or their purger) disagreeing.
+        let keep_until = exp
+            .saturating_add(secs(self.rules.leeway))
+            .saturating_add(REPLAY_MARGIN);
         if !replay
             .first_use(
                 &replay_key("client_assertion", client_id, jti),
-                exp.saturating_add(leeway),
-                ctx.now(),
+                keep_until,
+                now,
             )
             .await?
         {
@@ -231,6 +227,7 @@ impl ClientAssertions {
         ctx: &ServerContext,
         client_id: &str,
         claims: &Value,
+        now: i64,
     ) -> Result<(), OAuth2Error> {
         if claims["iss"].as_str() != Some(client_id) || claims["sub"].as_str() != Some(client_id) {
             return Err(fail(
@@ -255,7 +252,6 @@ impl ClientAssertions {
                 "the client assertion's aud does not name this server (RFC 7523 section 3)",
             ));
         }
-        let now = ctx.now();
         let (leeway, max) = (secs(self.rules.leeway), secs(self.rules.max_lifetime));
         let exp = exp_of(claims)?;
         if now >= exp.saturating_add(leeway) {
@@ -295,74 +291,21 @@ impl ClientAssertions {
     /// The client's key that may verify an assertion with `kid` and `alg`.
     async fn key_for(
         &self,
-        ctx: &ServerContext,
         client: &dyn Client,
         kid: Option<&str>,
         alg: Algorithm,
+        now: i64,
     ) -> Result<PublicJwk, OAuth2Error> {
-        let metadata = client.metadata();
-        if let Some(jwks) = metadata.and_then(|m| m.get("jwks")) {
+        if let Some(jwks) = client.metadata().and_then(|m| m.get("jwks")) {
             return pick(jwks, kid, alg).ok_or_else(no_key);
         }
         let Some(url) = client.metadata_str("jwks_uri") else {
             return Err(fail("the client has no registered keys"));
         };
-        let now = ctx.now();
-        let cached = lock(&self.cache).get(url).cloned();
-        let keys = match cached {
-            Some(c) if c.expires_at > now => {
-                if let Some(k) = pick(&c.keys, kid, alg) {
-                    return Ok(k);
-                }
-                // An unknown kid: the client may have rotated; fetch again, but not more
-                // than once per `refetch_after`.
-                if now < c.fetched_at.saturating_add(secs(self.rules.refetch_after)) {
-                    return Err(no_key());
-                }
-                self.fetch(url, now).await?
-            }
-            _ => self.fetch(url, now).await?,
-        };
-        pick(&keys, kid, alg).ok_or_else(no_key)
-    }
-
-    async fn fetch(&self, url: &str, now: i64) -> Result<Arc<Value>, OAuth2Error> {
-        let Some(fetcher) = &self.fetcher else {
+        let Some(remote) = &self.remote else {
             return Err(fail("the client's jwks_uri cannot be fetched here"));
         };
-        // Whatever happens, this was a fetch: an unreachable or bad document is not asked
-        // for again before `refetch_after`.
-        let (keys, ttl) = match fetcher.fetch(url).await {
-            Ok(doc) => match serde_json::from_slice::<Value>(&doc.body) {
-                Ok(v) if v["keys"].is_array() => {
-                    (Arc::new(v), doc.max_age.unwrap_or(300).clamp(60, 3600))
-                }
-                _ => {
-                    fetcher.refused(url, "the jwks_uri document is not a JWK Set");
-                    (Arc::new(Value::Null), self.rules.refetch_after)
-                }
-            },
-            Err(why) => {
-                fetcher.refused(url, &why);
-                (Arc::new(Value::Null), self.rules.refetch_after)
-            }
-        };
-        let mut cache = lock(&self.cache);
-        if cache.len() >= MAX_CACHED {
-            cache.retain(|_, c| c.expires_at > now);
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-        }
-        cache.insert(
-            url.to_owned(),
-            CachedKeys {
-                keys: keys.clone(),
-                fetched_at: now,
-                expires_at: now.saturating_add(secs(ttl)),
-            },
-        );
-        Ok(keys)
+        remote.key(url, kid, alg, now).await.ok_or_else(no_key)
     }
 }
 
@@ -387,102 +330,11 @@ pub(crate) fn presents_assertion(req: &OAuth2Request) -> bool {
         .any(|(k, _)| k == "client_assertion" || k == "client_assertion_type")
 }
 
-/// How many keys of a JWK Set an assertion could be verified with (public, for
-/// signatures, of a supported type): a client registering `jwks` needs at least one. A key
-/// with private members makes the whole set unusable (answers 0): it was pasted by mistake
-/// and must not be stored.
+/// How many keys of a JWK Set an assertion could be verified with (see
+/// [`crate::jose::remote::usable_keys`]): a client registering `jwks` needs at least one,
+/// and none with private members.
 pub fn usable_keys(jwks: &Value) -> usize {
-    let Some(keys) = jwks["keys"].as_array() else {
-        return 0;
-    };
-    if keys.iter().any(|k| k.get("d").is_some()) {
-        return 0;
-    }
-    keys.iter()
-        .filter_map(|k| AnyJwk::deserialize(k).ok())
-        .filter(|k| {
-            SIGNING_ALGORITHMS
-                .iter()
-                .filter_map(|a| Algorithm::parse(a))
-                .any(|a| k.usable_for(a))
-        })
-        .count()
-}
-
-/// A JWK as clients publish it: `kid`, `use` and `alg` optional.
-#[derive(Deserialize)]
-struct AnyJwk {
-    kty: String,
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    alg: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    crv: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-    d: Option<Value>,
-}
-
-impl AnyJwk {
-    /// Whether the key may verify `alg`: for signatures, public, of the type `alg` needs,
-    /// and of that `alg` when it names one.
-    fn usable_for(&self, alg: Algorithm) -> bool {
-        if self.d.is_some() || self.use_.as_deref().is_some_and(|u| u != "sig") {
-            return false;
-        }
-        if self.alg.as_deref().is_some_and(|a| a != alg.as_str()) {
-            return false;
-        }
-        let crv = self.crv.as_deref();
-        match alg {
-            // 2048 bits: a 256-byte modulus is 342 base64url characters.
-            Algorithm::RS256 | Algorithm::PS256 => {
-                self.kty == "RSA" && self.n.as_ref().is_some_and(|n| n.len() >= 342)
-            }
-            Algorithm::ES256 => self.kty == "EC" && crv == Some("P-256"),
-            Algorithm::ES384 => self.kty == "EC" && crv == Some("P-384"),
-            Algorithm::EdDSA => self.kty == "OKP" && crv == Some("Ed25519"),
-        }
-    }
-
-    fn into_public(self, alg: Algorithm) -> PublicJwk {
-        PublicJwk {
-            kty: self.kty,
-            kid: self.kid.unwrap_or_default(),
-            use_: "sig".into(),
-            alg: alg.as_str().into(),
-            n: self.n,
-            e: self.e,
-            crv: self.crv,
-            x: self.x,
-            y: self.y,
-        }
-    }
-}
-
-/// The key of `jwks` for an assertion's `kid` and `alg`: the key with that `kid`, or
-/// without one, the only key fit for `alg`.
-fn pick(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Option<PublicJwk> {
-    if usable_keys(jwks) == 0 {
-        return None;
-    }
-    let fit: Vec<AnyJwk> = jwks["keys"]
-        .as_array()?
-        .iter()
-        .filter_map(|k| AnyJwk::deserialize(k).ok())
-        .filter(|k| k.usable_for(alg))
-        .collect();
-    let mut found = fit.into_iter().filter(|k| match kid {
-        Some(kid) => k.kid.as_deref() == Some(kid),
-        None => true,
-    });
-    let key = found.next()?;
-    if found.next().is_some() {
-        return None;
-    }
-    Some(key.into_public(alg))
+    crate::jose::remote::usable_keys(jwks)
 }
 
 fn unverified_claims(assertion: &str) -> Result<Value, OAuth2Error> {
@@ -521,8 +373,4 @@ fn no_key() -> OAuth2Error {
 
 fn secs(s: u64) -> i64 {
     i64::try_from(s).unwrap_or(i64::MAX)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -431,3 +431,162 @@ async fn private_key_jwt_needs_a_replay_cache() {
         .unwrap();
     assert!(e.to_string().contains("replay"), "{e}");
 }
+
+/// The test client's registered public key (its private half is `keys/client-es256.pem`),
+/// and a second P-256 key of its own.
+const TEST_KEY: &str = r#"{"kty":"EC","crv":"P-256","x":"nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8","y":"1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c","kid":"test-client-key"}"#;
+const SECOND_KEY: &str = r#"{"kty":"EC","crv":"P-256","x":"2LwGZrjTByw5vcrcE-Er3xxKNDhk_WitMWREiCotmpE","y":"ZHp6tgVekqXDR1EqDvGjauEzqOCYpyS6S35v_d4yft0","kid":"second"}"#;
+
+/// Signs `claims` with a PEM key of `tests/keys`, as `alg`, naming `kid`.
+fn sign_pem(pem: &[u8], alg: jsonwebtoken::Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(alg);
+    h.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ec_pem(pem).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_key_is_the_registered_one_for_its_kid_and_fits_the_alg_rfc8725_3_1() {
+    let store = MemoryStore::new();
+    let keys = |set: &[&str]| json!({ "keys": set.iter().map(|k| serde_json::from_str::<Value>(k).unwrap()).collect::<Vec<_>>() });
+    for (id, set) in [
+        ("one", keys(&[TEST_KEY])),
+        ("two", keys(&[TEST_KEY, SECOND_KEY])),
+    ] {
+        store.add_client(
+            ClientRecord::public(id)
+                .auth_method(ClientAuthMethod::PrivateKeyJwt)
+                .grant_types(["client_credentials"])
+                .with_metadata("jwks", set),
+        );
+    }
+    let mut s = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_clock(FrozenClock::at(T0));
+    s.register_grant(ClientCredentialsGrant::new())
+        .enable_private_key_jwt(ClientAssertions::new())
+        .unwrap();
+    let own = include_bytes!("keys/client-es256.pem");
+    let other = include_bytes!("keys/other-es256.pem");
+    let p384 = include_bytes!("keys/other-es384.pem");
+    let es256 = jsonwebtoken::Algorithm::ES256;
+
+    // The registered key, by kid: accepted; and with no kid when it is the only key.
+    let ok = sign_pem(own, es256, Some("test-client-key"), &claims("one", "k-1"));
+    assert_eq!(token(&s, &with_assertion(&ok)).await.0, 200);
+    let ok = sign_pem(own, es256, None, &claims("one", "k-2"));
+    assert_eq!(token(&s, &with_assertion(&ok)).await.0, 200);
+
+    let refused = [
+        // Another key naming the registered kid: the signature is what fails.
+        (
+            "another key under the registered kid",
+            sign_pem(other, es256, Some("test-client-key"), &claims("one", "k-3")),
+        ),
+        // An ES384 signature naming a P-256 key: the key's type fixes the algorithm.
+        (
+            "ES384 against a P-256 key",
+            sign_pem(
+                p384,
+                jsonwebtoken::Algorithm::ES384,
+                Some("test-client-key"),
+                &claims("one", "k-4"),
+            ),
+        ),
+        // No kid while two keys fit: which one is not guessed.
+        (
+            "no kid, two keys fit",
+            sign_pem(own, es256, None, &claims("two", "k-5")),
+        ),
+    ];
+    for (what, a) in &refused {
+        let (status, e) = token(&s, &with_assertion(a)).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (400, Some("invalid_client")),
+            "{what}: {e}"
+        );
+    }
+    // With its kid, the two-key client's own key works.
+    let ok = sign_pem(own, es256, Some("test-client-key"), &claims("two", "k-6"));
+    assert_eq!(token(&s, &with_assertion(&ok)).await.0, 200);
+}
+
+/// A key set host that fails after its first answer, counting fetches.
+#[derive(Clone)]
+struct Flaky {
+    jwks: Value,
+    fetches: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl DocumentFetcher for Flaky {
+    async fn fetch(&self, _url: &str) -> Result<FetchedDocument, String> {
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if n == 0 {
+            Ok(FetchedDocument::new(
+                serde_json::to_vec(&self.jwks).unwrap(),
+                Some(60),
+            ))
+        } else {
+            Err("503".into())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_uri_fetches_are_one_at_a_time_and_a_failed_one_keeps_the_keys() {
+    let key = client_key(jose::Algorithm::ES256).await;
+    let flaky = Flaky {
+        jwks: public_jwks(&key).await,
+        fetches: Arc::new(AtomicUsize::new(0)),
+    };
+    let store = MemoryStore::new();
+    store.add_client(
+        ClientRecord::public("pkj")
+            .auth_method(ClientAuthMethod::PrivateKeyJwt)
+            .grant_types(["client_credentials"])
+            .with_metadata("jwks_uri", "https://client.example/jwks"),
+    );
+    let clock = FrozenClock::at(T0);
+    let mut s = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_clock(clock.clone());
+    s.register_grant(ClientCredentialsGrant::new())
+        .enable_private_key_jwt(ClientAssertions::new().jwks_fetcher(flaky.clone()))
+        .unwrap();
+    let s = Arc::new(s);
+    // 20 concurrent first requests, 10 of them naming an unknown kid: one fetch.
+    let stranger = client_key(jose::Algorithm::ES256).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let signer = if i % 2 == 0 { &key } else { &stranger };
+        let a = sign(signer, &claims("pkj", &format!("c-{i}"))).await;
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            token(&s, &with_assertion(&a)).await.0
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap() == 200);
+    }
+    assert_eq!(ok, 10, "every assertion of the registered key");
+    assert_eq!(
+        flaky.fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch for all of them"
+    );
+    // Two minutes on the set has expired; the refetch fails, and the keys fetched before
+    // are kept rather than dropped: the client still authenticates.
+    clock.advance(120);
+    let mut c = claims("pkj", "after");
+    c["iat"] = json!(T0 + 120);
+    c["exp"] = json!(T0 + 170);
+    let a = sign(&key, &c).await;
+    assert_eq!(token(&s, &with_assertion(&a)).await.0, 200);
+    assert_eq!(flaky.fetches.load(Ordering::SeqCst), 2);
+}

@@ -361,3 +361,192 @@ async fn a_pairwise_client_s_jwt_names_the_user_as_its_id_token_does_oidc_core_8
         "the same pairwise subject as the ID token"
     );
 }
+
+/// Serves the server's current key set, as its `/jwks` would, counting fetches.
+#[derive(Clone)]
+struct ServerKeys {
+    keys: std::sync::Arc<jose::KeySet>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl authgate::client::metadata_document::DocumentFetcher for ServerKeys {
+    async fn fetch(
+        &self,
+        _url: &str,
+    ) -> Result<authgate::client::metadata_document::FetchedDocument, String> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let jwks = self.keys.jwks().await.map_err(|e| e.to_string())?;
+        Ok(authgate::client::metadata_document::FetchedDocument::new(
+            serde_json::to_vec(&jwks).unwrap(),
+            Some(3600),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_resource_validates_jwt_access_tokens_locally_rfc9068_4() {
+    use authgate::resource::jwt::JwtValidator;
+    let s = server();
+    let keys = s.context().keys.clone().unwrap();
+    let now = Clock::now(&SystemClock);
+    // The resource's clock runs a little ahead of the server's (no leeway below).
+    let clock = FrozenClock::at(now + 5);
+    let jwks = serde_json::to_value(keys.jwks().await.unwrap()).unwrap();
+    let fixed = || {
+        JwtValidator::with_keys(ISSUER, API, jwks.clone())
+            .leeway(0)
+            .with_clock(std::sync::Arc::new(clock.clone()))
+    };
+    let t = token(
+        &s,
+        &format!(
+            "grant_type=client_credentials&scope=read&resource={}",
+            enc(API)
+        ),
+    )
+    .await;
+    let jwt = t["access_token"].as_str().unwrap().to_owned();
+
+    // Valid: what the token says comes through, for a protector of this resource.
+    let record = fixed().validate(&jwt).await.unwrap();
+    assert_eq!(record.client_id, "web");
+    assert_eq!(record.scope.to_string(), "read");
+    assert_eq!(record.details().audience, [API]);
+    let protector = fixed().protector();
+    assert!(protector
+        .validate(&bearer(&jwt), &ScopeRequirement::all_of("read"))
+        .await
+        .is_ok());
+    let e = protector
+        .validate(&bearer(&jwt), &ScopeRequirement::all_of("write"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 403, "insufficient_scope");
+
+    // Refused, each a 401 invalid_token: another resource, another issuer, expired.
+    for (what, v) in [
+        (
+            "another resource",
+            JwtValidator::with_keys(ISSUER, OPAQUE_API, jwks.clone()),
+        ),
+        (
+            "another issuer",
+            JwtValidator::with_keys("https://other.example", API, jwks.clone()),
+        ),
+    ] {
+        assert!(v.validate(&jwt).await.is_err(), "{what}");
+        let e = v
+            .protector()
+            .validate(&bearer(&jwt), &ScopeRequirement::none())
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 401, "{what}");
+        assert!(e.www_authenticate().contains("invalid_token"), "{what}");
+    }
+    clock.advance(3600);
+    assert_eq!(
+        fixed().validate(&jwt).await.unwrap_err(),
+        "the access token expired"
+    );
+    let e = fixed()
+        .protector()
+        .validate(&bearer(&jwt), &ScopeRequirement::none())
+        .await
+        .unwrap_err();
+    assert!(
+        e.www_authenticate().contains("expired"),
+        "{}",
+        e.www_authenticate()
+    );
+    clock.advance(-3600);
+
+    // Not access tokens: an ID-token-like JWT from the same keys (typ JWT), alg none,
+    // HS256 keyed with the public key.
+    let claims =
+        json!({"iss": ISSUER, "aud": API, "sub": "u", "exp": now + 60, "client_id": "web"});
+    let id_like = keys
+        .sign(jose::Algorithm::ES256, Some("JWT"), &claims)
+        .await
+        .unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let none = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"at+jwt"}"#),
+        b64.encode(claims.to_string())
+    );
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.typ = Some("at+jwt".into());
+    let hs = jsonwebtoken::encode(
+        &h,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(jwks["keys"][0].to_string().as_bytes()).unwrap(),
+    )
+    .unwrap();
+    for (what, t) in [("typ JWT", id_like), ("alg none", none), ("HS256", hs)] {
+        assert!(fixed().validate(&t).await.is_err(), "{what}");
+    }
+    // Pinned algorithms: a validator for EdDSA only refuses this ES256 token.
+    assert!(fixed()
+        .algorithms([jose::Algorithm::EdDSA])
+        .validate(&jwt)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_key_rotation_is_followed_through_the_jwks_uri_once_a_minute_rfc9068_4() {
+    use authgate::resource::jwt::JwtValidator;
+    let s = server();
+    let keys = s.context().keys.clone().unwrap();
+    let clock = FrozenClock::at(Clock::now(&SystemClock));
+    let fetcher = ServerKeys {
+        keys: keys.clone(),
+        fetches: Default::default(),
+    };
+    let v = JwtValidator::with_jwks_uri(ISSUER, API, "https://auth.example/jwks", fetcher.clone())
+        .with_clock(std::sync::Arc::new(clock.clone()));
+    let fetches = || fetcher.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let issue = || async {
+        token(
+            &s,
+            &format!(
+                "grant_type=client_credentials&scope=read&resource={}",
+                enc(API)
+            ),
+        )
+        .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let before = issue().await;
+    assert!(v.validate(&before).await.is_ok());
+    assert!(v.validate(&issue().await).await.is_ok());
+    assert_eq!(fetches(), 1, "cached");
+
+    // A compromised key: the server switches at once; a token of the new key names a kid
+    // the validator has not seen.
+    keys.rotate(Some(jose::Algorithm::ES256), true)
+        .await
+        .unwrap();
+    let after = issue().await;
+    assert_ne!(
+        jsonwebtoken::decode_header(&after).unwrap().kid,
+        jsonwebtoken::decode_header(&before).unwrap().kid
+    );
+    assert!(
+        v.validate(&after).await.is_err(),
+        "no refetch within the minute"
+    );
+    assert_eq!(fetches(), 1);
+    clock.advance(61);
+    assert!(
+        v.validate(&after).await.is_ok(),
+        "refetched for the unknown kid"
+    );
+    assert_eq!(fetches(), 2);
+    // The retired key stays published, so tokens it signed still validate.
+    assert!(v.validate(&before).await.is_ok());
+}

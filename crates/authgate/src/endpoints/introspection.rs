@@ -157,7 +157,12 @@ impl Endpoint for IntrospectionEndpoint {
             // RFC 7662 §2.1 (RFC 6749 §5.2): a caller that did not authenticate at all is
             // told how to, with 401 and a challenge.
             Err(e)
-                if e.code() == ErrorCode::InvalidClient && presented_client_id(req).is_none() =>
+                if e.code() == ErrorCode::InvalidClient
+                    && presented_client_id(req).is_none()
+                    && !req
+                        .form_pairs()
+                        .iter()
+                        .any(|(k, _)| k == "client_assertion") =>
             {
                 Err(e.with_basic_challenge())
             }

@@ -22,6 +22,7 @@
 
 pub(crate) mod backend;
 mod keyset;
+pub mod remote;
 mod verify;
 
 use std::fmt;

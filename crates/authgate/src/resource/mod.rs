@@ -1,5 +1,8 @@
 //! `ResourceProtector`: Bearer token protection for resource servers (RFC 6750).
 
+#[cfg(feature = "jose")]
+pub mod jwt;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -1,0 +1,176 @@
+//! The resource-server side over HTTP: the example API service
+//! (`authgate-axum/examples/api_jwt.rs`, its own axum app on its own port) checks JWT
+//! access tokens (RFC 9068 §4) from the reference server with the server's `/jwks` alone:
+//! a token for it passes; one for another resource, from another issuer, or expired gets
+//! 401 `invalid_token`; a missing one a bare challenge naming its metadata (RFC 9728); and
+//! after a key rotation, a token of the new key validates through a refetch of the key set.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+#[allow(dead_code, unreachable_pub)] // the example's main() and helpers not used here
+#[path = "../../authgate-axum/examples/api_jwt.rs"]
+mod api_jwt;
+
+use std::sync::Arc;
+
+use authgate::resource::jwt::JwtValidator;
+use authgate::{Clock, FrozenClock, SystemClock};
+use common::oauth::{issued, token, Auth};
+use common::server::TestServer;
+use common::Page;
+
+const API: &str = "https://api.example/";
+
+const CONFIG: &str = r#"
+issuer = "http://127.0.0.1:{PORT}"
+bind = "127.0.0.1:{PORT}"
+{DATABASE}
+
+[[clients]]
+client_id = "svc"
+client_secret = "svc-secret-long-enough"
+grant_types = ["client_credentials"]
+scope = "profile read"
+
+[[resources]]
+identifier = "https://api.example/"
+scope = "profile"
+access_token_format = "jwt"
+access_token_ttl = 300
+
+[[resources]]
+identifier = "https://other.example/"
+scope = "profile"
+access_token_format = "jwt"
+"#;
+
+/// A JWT access token of `server` for `resource`.
+async fn jwt_for(base: &str, resource: &str) -> String {
+    let p = token(
+        base,
+        Auth::Basic("svc", "svc-secret-long-enough"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "profile"),
+            ("resource", resource),
+        ],
+    )
+    .await;
+    issued(&p)["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The example API on a port of its own, on `clock`; answers its base URL.
+async fn start_api(issuer: &str, clock: &FrozenClock) -> String {
+    let validator = JwtValidator::with_jwks_uri(
+        issuer,
+        API,
+        format!("{issuer}/jwks"),
+        api_jwt::HttpFetcher::new().unwrap(),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    let app = api_jwt::app_with(validator, issuer, API);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn hello(api: &str, token: Option<&str>) -> Page {
+    let mut req = common::http().get(format!("{api}/hello"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    Page::read(req.send().await.unwrap()).await
+}
+
+fn refused_as_invalid_token(p: &Page, what: &str) {
+    assert_eq!(p.status, 401, "{what}: {}", p.body);
+    let c = p.header("www-authenticate").unwrap_or_default();
+    assert!(c.starts_with("Bearer "), "{what}: {c}");
+    assert!(c.contains("error=\"invalid_token\""), "{what}: {c}");
+}
+
+#[tokio::test]
+async fn an_api_service_validates_the_reference_server_s_jwts_by_itself_rfc9068_4() {
+    let mut server = TestServer::sqlite("resource-server", CONFIG).await;
+    let base = server.base().to_owned();
+    let clock = FrozenClock::at(SystemClock.now());
+    let api = start_api(&base, &clock).await;
+
+    // A token for this API passes, and says what it carries.
+    let t = jwt_for(&base, API).await;
+    let ok = hello(&api, Some(&t)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let body = ok.json();
+    assert_eq!(body["client_id"], "svc");
+    assert_eq!(body["aud"], serde_json::json!([API]));
+    assert_eq!(body["scope"], "profile");
+
+    // No token: a bare challenge pointing at the API's metadata, which names the server.
+    let none = hello(&api, None).await;
+    assert_eq!(none.status, 401);
+    let c = none
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!c.contains("error="), "{c}");
+    let url = c
+        .split("resource_metadata=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("https://api.example", &api);
+    let doc: serde_json::Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["resource"], API);
+    assert_eq!(doc["authorization_servers"], serde_json::json!([base]));
+
+    // Another resource's token, another issuer's token: 401 invalid_token.
+    let elsewhere = jwt_for(&base, "https://other.example/").await;
+    refused_as_invalid_token(&hello(&api, Some(&elsewhere)).await, "another resource");
+    let other = TestServer::sqlite("resource-server-other", CONFIG).await;
+    let foreign = jwt_for(other.base(), API).await;
+    refused_as_invalid_token(&hello(&api, Some(&foreign)).await, "another issuer");
+
+    // A key rotation (a compromised key: switched at once), then a restart so the server
+    // signs with the new key. The API has not seen its kid: it fetches the set again (no
+    // sooner than a minute after the last fetch), and the new token passes.
+    let config = server.dir().join("config.toml");
+    let (code, _, err) = common::run(
+        server.dir(),
+        &[
+            "keys",
+            "rotate",
+            "--alg",
+            "ES256",
+            "--now",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    server.restart().await;
+    let after = jwt_for(&base, API).await;
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid;
+    assert_ne!(kid(&after), kid(&t), "signed by the new key");
+    refused_as_invalid_token(
+        &hello(&api, Some(&after)).await,
+        "within a minute of the last fetch",
+    );
+    clock.advance(61);
+    let ok = hello(&api, Some(&after)).await;
+    assert_eq!(ok.status, 200, "after the refetch: {}", ok.body);
+    // The retired key stays published: the earlier token still passes while it lives.
+    assert_eq!(hello(&api, Some(&t)).await.status, 200);
+
+    // Expired (the API's clock moves past exp and the 30 s leeway): 401 invalid_token.
+    clock.advance(300 - 61 + 31);
+    refused_as_invalid_token(&hello(&api, Some(&t)).await, "expired");
+}
