@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")"
 secs="${FUZZ_SECONDS:-30}"
-targets="${*:-oauth2_request token_parse scope redirect_uri pkce client_auth bearer user_code client_metadata registration metadata_document authorization_params jws_verify}"
+targets="${*:-oauth2_request token_parse scope redirect_uri pkce client_auth bearer user_code client_metadata registration metadata_document authorization_params jws_verify jwks_pick}"
 failed=""
 for t in $targets; do
     mkdir -p "corpus/$t"
