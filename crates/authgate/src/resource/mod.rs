@@ -1,5 +1,6 @@
 //! `ResourceProtector`: Bearer token protection for resource servers (RFC 6750).
 
+pub mod introspection;
 #[cfg(feature = "jose")]
 pub mod jwt;
 
