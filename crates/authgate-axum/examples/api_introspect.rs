@@ -13,6 +13,9 @@
 //! curl -s http://127.0.0.1:8082/hello -H "Authorization: Bearer $T"
 //! ```
 //!
+//! For the try-out the API introspects as `demo-client`; a real API has a client of its
+//! own (confidential, allowed to introspect), not the one requesting tokens.
+//!
 //! The HTTP client below speaks plain HTTP for a local try-out; a real service reaches the
 //! server over https with a TLS-capable client and the same bounds.
 

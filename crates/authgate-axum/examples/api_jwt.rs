@@ -37,8 +37,7 @@ use axum::{Json, Router};
 
 /// The API: `GET /hello` needs a token from `issuer` for `resource` with scope `profile`;
 /// the resource's metadata (RFC 9728) is published where its 401s say.
-pub fn app(issuer: &str, resource: &str, fetcher: impl DocumentFetcher) -> Router {
-    let jwks_uri = format!("{}/jwks", issuer.trim_end_matches('/'));
+pub fn app(issuer: &str, jwks_uri: &str, resource: &str, fetcher: impl DocumentFetcher) -> Router {
     app_with(
         JwtValidator::with_jwks_uri(issuer, resource, jwks_uri, fetcher),
         issuer,
@@ -134,5 +133,14 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("api_jwt listening on http://{addr}: tokens from {issuer} for {resource}");
     let fetcher = HttpFetcher::new().map_err(std::io::Error::other)?;
-    axum::serve(listener, app(&issuer, &resource, fetcher)).await
+    // Where the keys are: the server's metadata says (RFC 8414 jwks_uri).
+    let metadata = fetcher
+        .fetch(&format!("{issuer}/.well-known/oauth-authorization-server"))
+        .await
+        .map_err(std::io::Error::other)?;
+    let jwks_uri = serde_json::from_slice::<serde_json::Value>(&metadata.body)
+        .ok()
+        .and_then(|m| m["jwks_uri"].as_str().map(str::to_owned))
+        .ok_or_else(|| std::io::Error::other("the issuer's metadata has no jwks_uri"))?;
+    axum::serve(listener, app(&issuer, &jwks_uri, &resource, fetcher)).await
 }

@@ -305,7 +305,12 @@ impl ClientAssertions {
         let Some(remote) = &self.remote else {
             return Err(fail("the client's jwks_uri cannot be fetched here"));
         };
-        remote.key(url, kid, alg, now).await.ok_or_else(no_key)
+        remote
+            .key(url, kid, alg, now)
+            .await
+            // The client's keys cannot be had: 503, not a verdict on its assertion.
+            .map_err(|u| OAuth2Error::from(crate::error::StorageError::Unavailable(u.0.into())))?
+            .ok_or_else(no_key)
     }
 }
 

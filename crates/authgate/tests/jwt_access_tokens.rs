@@ -550,3 +550,120 @@ async fn a_key_rotation_is_followed_through_the_jwks_uri_once_a_minute_rfc9068_4
     // The retired key stays published, so tokens it signed still validate.
     assert!(v.validate(&before).await.is_ok());
 }
+
+/// A key set host that answers `ok` times, then fails.
+#[derive(Clone)]
+struct Failing {
+    keys: std::sync::Arc<jose::KeySet>,
+    ok: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl authgate::client::metadata_document::DocumentFetcher for Failing {
+    async fn fetch(
+        &self,
+        _url: &str,
+    ) -> Result<authgate::client::metadata_document::FetchedDocument, String> {
+        let left = self.ok.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Err("connection refused".into());
+        }
+        self.ok.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        let jwks = self.keys.jwks().await.map_err(|e| e.to_string())?;
+        Ok(authgate::client::metadata_document::FetchedDocument::new(
+            serde_json::to_vec(&jwks).unwrap(),
+            Some(3600),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn unreachable_keys_are_a_503_and_stale_keys_serve_an_hour_at_most() {
+    use authgate::resource::jwt::JwtValidator;
+    let s = server();
+    let keys = s.context().keys.clone().unwrap();
+    let jwt = token(
+        &s,
+        &format!(
+            "grant_type=client_credentials&scope=read&resource={}",
+            enc(API)
+        ),
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clock = FrozenClock::at(Clock::now(&SystemClock) + 5);
+    let protector = |ok: usize| {
+        JwtValidator::with_jwks_uri(
+            ISSUER,
+            API,
+            "https://auth.example/jwks",
+            Failing {
+                keys: keys.clone(),
+                ok: std::sync::Arc::new(ok.into()),
+            },
+        )
+        // A long leeway keeps the token itself valid while the clock moves by hours.
+        .leeway(100_000)
+        .with_clock(std::sync::Arc::new(clock.clone()))
+        .protector()
+    };
+    let none = ScopeRequirement::none();
+    // Never reachable: 503 (a storage outage), not 401: the token may well be good.
+    let down = protector(0);
+    let e = down.validate(&bearer(&jwt), &none).await.unwrap_err();
+    assert_eq!(e.status(), 503);
+    // Reachable once: the keys serve their hour, then an hour stale while fetches fail,
+    // then no more.
+    let once = protector(1);
+    assert!(once.validate(&bearer(&jwt), &none).await.is_ok());
+    clock.advance(3600 + 1800);
+    assert!(
+        once.validate(&bearer(&jwt), &none).await.is_ok(),
+        "stale, within the hour"
+    );
+    clock.advance(1801);
+    let e = once.validate(&bearer(&jwt), &none).await.unwrap_err();
+    assert_eq!(e.status(), 503, "stale beyond the limit: dropped");
+}
+
+#[tokio::test]
+async fn audiences_times_and_confirmation_keys_are_checked_rfc9068_4() {
+    use authgate::resource::jwt::JwtValidator;
+    let s = server();
+    let keys = s.context().keys.clone().unwrap();
+    let now = Clock::now(&SystemClock);
+    let jwks = serde_json::to_value(keys.jwks().await.unwrap()).unwrap();
+    let v = JwtValidator::with_keys(ISSUER, API, jwks)
+        .leeway(0)
+        .with_clock(std::sync::Arc::new(FrozenClock::at(now)));
+    let at = |extra: Value| {
+        let keys = keys.clone();
+        async move {
+            let mut c = json!({"iss": ISSUER, "aud": API, "sub": "u", "client_id": "web",
+                "iat": now, "exp": now + 60, "jti": "AAAAAAAAAAAAAAAAAAAAAA"});
+            for (k, val) in extra.as_object().unwrap() {
+                c[k] = val.clone();
+            }
+            keys.sign(jose::Algorithm::ES256, Some("at+jwt"), &c)
+                .await
+                .unwrap()
+        }
+    };
+    // Several audiences, this resource among them: taken.
+    let many = at(json!({"aud": ["https://other.example/", API]})).await;
+    assert_eq!(v.validate(&many).await.unwrap().details().audience.len(), 2);
+    // Not valid yet, issued in the future, sender-constrained, no exp: refused.
+    for (what, extra) in [
+        ("nbf ahead", json!({"nbf": now + 30})),
+        ("iat ahead", json!({"iat": now + 30})),
+        (
+            "cnf",
+            json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+        ),
+        ("exp as a string", json!({"exp": "soon"})),
+    ] {
+        assert!(v.validate(&at(extra).await).await.is_err(), "{what}");
+    }
+}

@@ -20,9 +20,9 @@ pub struct JwksCache {
     fetcher: Arc<dyn DocumentFetcher>,
     refetch_after: i64,
     sets: Mutex<HashMap<String, Cached>>,
-    /// One fetch at a time: requests that find the cache wanting wait for it, then read
-    /// what it brought, instead of fetching too.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch per URL at a time: requests that find a set wanting wait for its fetch,
+    /// then read what it brought; a slow host delays only requests for its own keys.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Clone)]
@@ -32,6 +32,15 @@ struct Cached {
     expires_at: i64,
 }
 
+/// How long past its cache lifetime a set still serves while fetches of it fail: long
+/// enough to ride out an outage, short enough that a key rotated out (perhaps
+/// compromised) does not live on because its host cannot be reached.
+const MAX_STALE: i64 = 3600;
+
+/// Why no key could be had: the set could not be fetched, and none is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable(pub String);
+
 impl JwksCache {
     /// A cache fetching with `fetcher`, and fetching a URL again for an unknown key at most
     /// once per `refetch_after` seconds.
@@ -40,27 +49,38 @@ impl JwksCache {
             fetcher,
             refetch_after: secs(refetch_after),
             sets: Mutex::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
     /// The key of the set at `url` for a JWS with `kid` and `alg` (see [`pick`]): from the
     /// cache while it is fresh; fetched when it is not, or when the cached set has no such
     /// key and the last fetch is at least `refetch_after` old (a rotation on the other
-    /// side). Fetches are one at a time and at most one per URL per `refetch_after`,
-    /// however many requests ask; a failed fetch keeps the keys fetched before (stale
-    /// rather than none) and is not retried sooner either.
+    /// side). Fetches of one URL are one at a time and at most one per `refetch_after`,
+    /// however many requests ask. A failed fetch keeps the keys fetched before, stale, for
+    /// at most an hour past their lifetime.
+    ///
+    /// # Errors
+    /// [`Unreachable`] when the set cannot be fetched and no keys of it are held (the
+    /// caller answers 503, not "invalid": the token may be fine).
     pub async fn key(
         &self,
         url: &str,
         kid: Option<&str>,
         alg: Algorithm,
         now: i64,
-    ) -> Option<PublicJwk> {
+    ) -> Result<Option<PublicJwk>, Unreachable> {
         if let Some(decided) = self.cached(url, kid, alg, now) {
             return decided;
         }
-        let _one = self.fetching.lock().await;
+        let gate = {
+            let mut fetching = lock(&self.fetching);
+            if fetching.len() >= MAX_CACHED {
+                fetching.retain(|_, g| Arc::strong_count(g) > 1);
+            }
+            fetching.entry(url.to_owned()).or_default().clone()
+        };
+        let _one = gate.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(decided) = self.cached(url, kid, alg, now) {
             return decided;
@@ -68,9 +88,9 @@ impl JwksCache {
         let fetched = self.fetch(url).await;
         let mut sets = lock(&self.sets);
         if sets.len() >= MAX_CACHED && !sets.contains_key(url) {
-            sets.retain(|_, c| c.expires_at > now);
+            sets.retain(|_, c| c.expires_at.saturating_add(MAX_STALE) > now);
             if sets.len() >= MAX_CACHED {
-                sets.clear();
+                return Err(Unreachable("too many key sets cached".into()));
             }
         }
         let entry = sets.entry(url.to_owned()).or_insert_with(|| Cached {
@@ -79,52 +99,75 @@ impl JwksCache {
             expires_at: now,
         });
         entry.fetched_at = now;
-        if let Some((keys, ttl)) = fetched {
-            entry.keys = keys;
-            entry.expires_at = now.saturating_add(ttl);
+        match fetched {
+            Ok((keys, ttl)) => {
+                entry.keys = keys;
+                entry.expires_at = now.saturating_add(ttl);
+            }
+            Err(why) if usable(entry, now) == 0 => return Err(Unreachable(why)),
+            Err(_) => {}
         }
-        pick(&entry.keys, kid, alg)
+        Ok(pick(&held(entry, now), kid, alg))
     }
 
     /// What the cache decides without a fetch: a key of a fresh set; or, when the set was
-    /// fetched (or a fetch tried) less than `refetch_after` ago, whatever it holds, even
-    /// stale, even nothing. `None`: a fetch is due.
+    /// fetched (or a fetch tried) less than `refetch_after` ago, whatever it holds (stale
+    /// within the limit), or that it is unreachable. `None`: a fetch is due.
     fn cached(
         &self,
         url: &str,
         kid: Option<&str>,
         alg: Algorithm,
         now: i64,
-    ) -> Option<Option<PublicJwk>> {
+    ) -> Option<Result<Option<PublicJwk>, Unreachable>> {
         let sets = lock(&self.sets);
         let c = sets.get(url)?;
         if c.expires_at > now {
             if let Some(k) = pick(&c.keys, kid, alg) {
-                return Some(Some(k));
+                return Some(Ok(Some(k)));
             }
         }
-        (now < c.fetched_at.saturating_add(self.refetch_after)).then(|| pick(&c.keys, kid, alg))
+        if now >= c.fetched_at.saturating_add(self.refetch_after) {
+            return None;
+        }
+        if usable(c, now) == 0 && c.keys.is_null() {
+            return Some(Err(Unreachable(
+                "the key set could not be fetched; not asked again yet".into(),
+            )));
+        }
+        Some(Ok(pick(&held(c, now), kid, alg)))
     }
 
-    /// The set at `url` and how long to keep it, or `None` when it could not be had.
-    async fn fetch(&self, url: &str) -> Option<(Arc<Value>, i64)> {
-        match self.fetcher.fetch(url).await {
-            Ok(doc) => match serde_json::from_slice::<Value>(&doc.body) {
-                Ok(v) if v["keys"].is_array() => Some((
-                    Arc::new(v),
-                    secs(doc.max_age.unwrap_or(300).clamp(60, 3600)),
-                )),
-                _ => {
-                    self.fetcher.refused(url, "the document is not a JWK Set");
-                    None
-                }
-            },
-            Err(why) => {
-                self.fetcher.refused(url, &why);
-                None
+    /// The set at `url` and how long to keep it, or why it could not be had.
+    async fn fetch(&self, url: &str) -> Result<(Arc<Value>, i64), String> {
+        let doc = self.fetcher.fetch(url).await.inspect_err(|why| {
+            self.fetcher.refused(url, why);
+        })?;
+        match serde_json::from_slice::<Value>(&doc.body) {
+            Ok(v) if v["keys"].is_array() => Ok((
+                Arc::new(v),
+                secs(doc.max_age.unwrap_or(300).clamp(60, 3600)),
+            )),
+            _ => {
+                let why = "the document is not a JWK Set";
+                self.fetcher.refused(url, why);
+                Err(why.into())
             }
         }
     }
+}
+
+/// The keys a cached set may still serve: all of them within the stale limit, none after.
+fn held(c: &Cached, now: i64) -> Arc<Value> {
+    if now < c.expires_at.saturating_add(MAX_STALE) {
+        c.keys.clone()
+    } else {
+        Arc::new(Value::Null)
+    }
+}
+
+fn usable(c: &Cached, now: i64) -> usize {
+    usable_keys(&held(c, now))
 }
 
 impl std::fmt::Debug for JwksCache {

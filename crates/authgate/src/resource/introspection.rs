@@ -5,9 +5,11 @@
 //! - The API authenticates to the introspection endpoint as a client of the server (HTTP
 //!   Basic, RFC 7662 §2.1), through the application's [`IntrospectionTransport`] (its HTTP
 //!   client, which bounds time and size).
-//! - An active token becomes a [`TokenRecord`]: `client_id`, `sub`, `scope`, `exp`, `iat`
-//!   and `aud`, so scope and audience checks work as for the server's own tokens. A token
-//!   whose answer has no `exp` is not taken (its lifetime would be unknown).
+//! - An active access token becomes a [`TokenRecord`]: `client_id`, `sub`, `scope`, `exp`,
+//!   `iat` and `aud`, so scope and audience checks work as for the server's own tokens. Not
+//!   taken: an answer with no `exp` (its lifetime would be unknown), one whose
+//!   `token_type` is not `Bearer` (a refresh token presented as a Bearer token), and a
+//!   sender-constrained token (`cnf`), whose proof this client does not check.
 //! - Answers are cached by a hash of the token (the token itself is not kept): an active
 //!   one until its `exp` and at most [`IntrospectionValidator::cache_for`] (60 s by
 //!   default; 0 turns the cache off), so a revocation takes at most that long to reach the
@@ -208,6 +210,18 @@ impl fmt::Debug for IntrospectionValidator {
 /// An active answer as a record; `None` when it lacks what a decision needs (`exp`) or
 /// holds a malformed scope.
 fn record_of(token: &str, a: &Value) -> Option<TokenRecord> {
+    // The server answers for refresh tokens too (RFC 7662 §2.1 lets the caller send any
+    // token): only an access token is a credential here.
+    if let Some(t) = a["token_type"].as_str() {
+        if !t.eq_ignore_ascii_case("bearer") && !t.eq_ignore_ascii_case("access_token") {
+            return None;
+        }
+    }
+    // A sender-constrained token's proof is not checked here: refused rather than taken as
+    // a plain bearer token.
+    if a.get("cnf").is_some() {
+        return None;
+    }
     let exp = a["exp"].as_i64()?;
     let scope = match a["scope"].as_str() {
         Some(s) => Scope::parse(s).ok()?,
@@ -360,6 +374,9 @@ mod tests {
         for answer in [
             serde_json::json!({"active": true}),
             serde_json::json!({"active": true, "exp": 5_000, "scope": "a\"b"}),
+            // A refresh token presented as a Bearer token, a sender-constrained token.
+            serde_json::json!({"active": true, "exp": 5_000, "token_type": "refresh_token"}),
+            serde_json::json!({"active": true, "exp": 5_000, "cnf": {"jkt": "x"}}),
         ] {
             let (v, _, _) = validator(200, answer);
             assert!(v.introspect("tok").await.unwrap().is_none());

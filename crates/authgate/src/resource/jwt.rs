@@ -155,7 +155,10 @@ impl JwtValidator {
     /// # Errors
     /// A short reason, never echoing the token.
     pub async fn validate(&self, token: &str) -> Result<TokenRecord, &'static str> {
-        let record = self.check(token).await?;
+        let record = self.check(token).await.map_err(|r| match r {
+            Refusal::Invalid(why) => why,
+            Refusal::Unavailable(_) => "the issuer's keys cannot be fetched",
+        })?;
         if self.clock.now() >= record.expires_at.saturating_add(self.leeway) {
             return Err("the access token expired");
         }
@@ -163,16 +166,18 @@ impl JwtValidator {
     }
 
     /// Everything but `exp`, which [`BearerValidator::token_expired`] tells apart.
-    async fn check(&self, token: &str) -> Result<TokenRecord, &'static str> {
+    async fn check(&self, token: &str) -> Result<TokenRecord, Refusal> {
         if token.len() > crate::jwt_access_token::MAX_LEN {
-            return Err("the access token is too large");
+            return Err(Refusal::Invalid("the access token is too large"));
         }
         let (kid, alg, typ) = backend::header(token).map_err(|_| "not a JWS")?;
         let typ_ok = typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok {
-            return Err("not a JWT access token (typ at+jwt, RFC 9068 section 4)");
+            return Err(Refusal::Invalid(
+                "not a JWT access token (typ at+jwt, RFC 9068 section 4)",
+            ));
         }
         let alg = Algorithm::parse(&alg)
             .filter(|a| self.algorithms.contains(a))
@@ -180,13 +185,16 @@ impl JwtValidator {
         let now = self.clock.now();
         let key = match &self.keys {
             Keys::Fixed(jwks) => pick(jwks, kid.as_deref(), alg),
-            Keys::Remote { url, cache, .. } => cache.key(url, kid.as_deref(), alg, now).await,
+            Keys::Remote { url, cache, .. } => cache
+                .key(url, kid.as_deref(), alg, now)
+                .await
+                .map_err(|u| Refusal::Unavailable(u.0))?,
         }
         .ok_or("no key of the issuer verifies this token")?;
         let claims =
             backend::verify(token, &key, alg).map_err(|_| "the signature does not verify")?;
         if claims["iss"].as_str() != Some(self.issuer.as_str()) {
-            return Err("another issuer's token");
+            return Err(Refusal::Invalid("another issuer's token"));
         }
         let audience: Vec<String> = match &claims["aud"] {
             Value::String(a) => vec![a.clone()],
@@ -197,7 +205,14 @@ impl JwtValidator {
             _ => Vec::new(),
         };
         if !audience.contains(&self.audience) {
-            return Err("a token for another resource");
+            return Err(Refusal::Invalid("a token for another resource"));
+        }
+        // A sender-constrained token (RFC 9449, RFC 8705) needs its proof checked, which
+        // this validator does not do: refused rather than taken as a plain bearer token.
+        if claims.get("cnf").is_some() {
+            return Err(Refusal::Invalid(
+                "a sender-constrained token (cnf), whose proof this resource does not check",
+            ));
         }
         let exp = claims["exp"].as_i64().ok_or("no exp")?;
         let time = |name: &str| match &claims[name] {
@@ -207,7 +222,7 @@ impl JwtValidator {
         let iat = time("iat")?;
         for t in [iat, time("nbf")?].into_iter().flatten() {
             if t > now.saturating_add(self.leeway) {
-                return Err("a token not valid yet");
+                return Err(Refusal::Invalid("a token not valid yet"));
             }
         }
         let scope = match claims["scope"].as_str() {
@@ -247,7 +262,6 @@ impl JwtValidator {
                 .filter_map(|a| a.as_str().map(str::to_owned))
                 .collect();
         }
-        details.confirmation = claims.get("cnf").cloned();
         r.set_details(details);
         Ok(r)
     }
@@ -260,11 +274,30 @@ impl BearerValidator for JwtValidator {
         token: &str,
         _lookup: Option<&TokenLookup>,
     ) -> Result<Option<TokenRecord>, StorageError> {
-        Ok(self.check(token).await.ok())
+        match self.check(token).await {
+            Ok(record) => Ok(Some(record)),
+            Err(Refusal::Invalid(_)) => Ok(None),
+            // Keys that cannot be fetched are an outage (503), not a bad token.
+            Err(Refusal::Unavailable(why)) => Err(StorageError::Unavailable(why.into())),
+        }
     }
 
     fn token_expired(&self, token: &TokenRecord, now: i64) -> bool {
         now >= token.expires_at.saturating_add(self.leeway)
+    }
+}
+
+/// Why a token is not taken.
+enum Refusal {
+    /// The token is not acceptable.
+    Invalid(&'static str),
+    /// The issuer's keys cannot be had.
+    Unavailable(String),
+}
+
+impl From<&'static str> for Refusal {
+    fn from(why: &'static str) -> Self {
+        Self::Invalid(why)
     }
 }
 
