@@ -83,7 +83,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         }
     }
     for c in &config.clients {
-        warn_unsupported(c);
+        warn_unsupported(c, !config.trusted_issuers.is_empty());
         // A person chose this secret: the database keeps an argon2id hash of it, so a dump
         // does not give it away at SHA-256 speed (the engine remembers a verified secret in
         // memory, so requests do not pay for the slow hash each time).
@@ -209,6 +209,18 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
     server
         .register_endpoint(DeviceAuthorizationEndpoint::new("/device"))
         .map_err(|e| e.to_string())?;
+    // The JWT bearer grant (RFC 7523 §2.1), when issuers are trusted; their jwks_uri
+    // fetched like metadata documents.
+    if !config.trusted_issuers.is_empty() {
+        let allow_private =
+            std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+        let mut grant = authgate::JwtBearerGrant::new()
+            .jwks_fetcher(crate::documents::Documents::new(allow_private)?);
+        for t in &config.trusted_issuers {
+            grant = grant.trust(t.trusted());
+        }
+        server.register_grant(grant);
+    }
     // private_key_jwt (RFC 7523): clients' jwks_uri fetched like metadata documents
     // (https, public addresses, no redirects, 5 s, 64 KiB); assertions single-use through
     // the database's replay cache.
@@ -729,7 +741,7 @@ const MAY_INTROSPECT: &str = "may_introspect";
 /// generated one (`authgate client add`) has 43 characters.
 const SHORT_SECRET: usize = 16;
 
-fn warn_unsupported(c: &ClientConfig) {
+fn warn_unsupported(c: &ClientConfig, jwt_bearer: bool) {
     if c.client_secret
         .as_ref()
         .is_some_and(|s| s.chars().count() < SHORT_SECRET)
@@ -740,7 +752,11 @@ fn warn_unsupported(c: &ClientConfig) {
         .grant_types
         .iter()
         .map(String::as_str)
-        .filter(|g| !GRANT_TYPES.contains(g))
+        .filter(|g| {
+            let served =
+                GRANT_TYPES.contains(g) || (jwt_bearer && *g == authgate::JWT_BEARER_GRANT_TYPE);
+            !served
+        })
         .collect();
     let responses: Vec<&str> = c
         .response_types

@@ -59,6 +59,81 @@ pub(crate) struct Config {
     /// The APIs tokens can be issued for (RFC 8707 resource indicators).
     #[serde(default)]
     pub(crate) resources: Vec<ResourceConfig>,
+    /// Issuers whose signed assertions about users the JWT bearer grant takes (RFC 7523
+    /// §2.1); none: the grant is not served.
+    #[serde(default)]
+    pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+}
+
+/// One `[[trusted_issuers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrustedIssuerConfig {
+    /// Its `iss` value.
+    pub(crate) issuer: String,
+    /// Its public keys (a JWK Set).
+    pub(crate) jwks: Option<serde_json::Value>,
+    /// Where it publishes them (https).
+    pub(crate) jwks_uri: Option<String>,
+}
+
+impl TrustedIssuerConfig {
+    fn check(&self, i: usize) -> Result<(), String> {
+        let at = format!("trusted_issuers[{i}] ({})", self.issuer);
+        if self.issuer.is_empty() {
+            return Err(format!("trusted_issuers[{i}].issuer: must not be empty"));
+        }
+        check_key_source(&at, self.jwks.as_ref(), self.jwks_uri.as_deref())
+    }
+
+    /// The engine's entry.
+    pub(crate) fn trusted(&self) -> authgate::TrustedIssuer {
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(jwks), _) => authgate::TrustedIssuer::with_jwks(&self.issuer, jwks.clone()),
+            (None, uri) => authgate::TrustedIssuer::with_jwks_uri(
+                &self.issuer,
+                uri.clone().unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+/// Exactly one of `jwks` (with a usable public key and no private member) and `jwks_uri`
+/// (https; http to a loopback host only where tests allow private outbound addresses).
+fn check_key_source(
+    at: &str,
+    jwks: Option<&serde_json::Value>,
+    jwks_uri: Option<&str>,
+) -> Result<(), String> {
+    match (jwks, jwks_uri) {
+        (Some(jwks), None) => {
+            if authgate::client_assertion::usable_keys(jwks) == 0 {
+                return Err(format!(
+                    "{at}.jwks: no usable public signing key (RSA of 2048 bits or more, EC P-256 or P-384, Ed25519), or private or symmetric key material, which must never be here"
+                ));
+            }
+            Ok(())
+        }
+        (None, Some(uri)) => {
+            let tests =
+                std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+            let ok = url::Url::parse(uri).is_ok_and(|u| match (u.scheme(), u.host()) {
+                ("https", Some(_)) => true,
+                ("http", Some(url::Host::Ipv4(a))) => tests && a.is_loopback(),
+                ("http", Some(url::Host::Domain("localhost"))) => tests,
+                _ => false,
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{at}.jwks_uri: '{uri}' is not an https URL"))
+            }
+        }
+        (Some(_), Some(_)) => Err(format!(
+            "{at}: jwks and jwks_uri are exclusive (RFC 7591 section 2)"
+        )),
+        (None, None) => Err(format!("{at}: needs jwks or jwks_uri")),
+    }
 }
 
 /// One `[[resources]]` entry: an API clients name with `resource`.
@@ -438,39 +513,15 @@ impl ClientConfig {
                 "{at}: a private_key_jwt client has keys, not a client_secret"
             ));
         }
-        match (&self.jwks, &self.jwks_uri) {
-            (Some(jwks), None) => {
-                if authgate::client_assertion::usable_keys(jwks) == 0 {
-                    return Err(format!(
-                        "{at}.jwks: no usable public signing key (RSA of 2048 bits or more, EC P-256 or P-384, Ed25519), or a key with private members (\"d\"), which must never be here"
-                    ));
-                }
-                Ok(())
+        check_key_source(at, self.jwks.as_ref(), self.jwks_uri.as_deref()).map_err(|e| {
+            if e.ends_with("needs jwks or jwks_uri") {
+                format!(
+                    "{at}: token_endpoint_auth_method = \"private_key_jwt\" needs jwks or jwks_uri"
+                )
+            } else {
+                e
             }
-            (None, Some(uri)) => {
-                // https; plain http only to a loopback host, and only where tests allow
-                // private outbound addresses.
-                let tests =
-                    std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
-                let ok = url::Url::parse(uri).is_ok_and(|u| match (u.scheme(), u.host()) {
-                    ("https", Some(_)) => true,
-                    ("http", Some(url::Host::Ipv4(a))) => tests && a.is_loopback(),
-                    ("http", Some(url::Host::Domain("localhost"))) => tests,
-                    _ => false,
-                });
-                if ok {
-                    Ok(())
-                } else {
-                    Err(format!("{at}.jwks_uri: '{uri}' is not an https URL"))
-                }
-            }
-            (Some(_), Some(_)) => Err(format!(
-                "{at}: jwks and jwks_uri are exclusive (RFC 7591 section 2)"
-            )),
-            (None, None) => Err(format!(
-                "{at}: token_endpoint_auth_method = \"private_key_jwt\" needs jwks or jwks_uri"
-            )),
-        }
+        })
     }
 
     /// The OpenID Connect metadata: algorithms the keys can sign with, a subject type the
@@ -854,6 +905,13 @@ impl Config {
             &self.tokens.access_token_format,
             "tokens.access_token_format",
         )?;
+        let mut issuers = std::collections::HashSet::new();
+        for (i, t) in self.trusted_issuers.iter().enumerate() {
+            t.check(i)?;
+            if !issuers.insert(&t.issuer) {
+                return Err(format!("trusted_issuers: '{}' is listed twice", t.issuer));
+            }
+        }
         let mut identifiers = std::collections::HashSet::new();
         for r in &self.resources {
             r.registered()?;

@@ -389,6 +389,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         cors_origins: Vec::new(),
         // An API of the demo's (RFC 8707) whose tokens are JWTs (RFC 9068), so both can be
         // tried with curl.
+        trusted_issuers: Vec::new(),
         resources: vec![ResourceConfig {
             identifier: DEMO_API.into(),
             scope: Some("profile".into()),

@@ -280,7 +280,7 @@ fn private_key_jwt_clients_need_public_keys_and_no_secret() {
     refused(
         "pkj-private",
         &client(&format!("jwks = {{ keys = [{private}] }}")),
-        &["clients[0] (k).jwks", "private members"],
+        &["clients[0] (k).jwks", "private or symmetric"],
     );
     refused(
         "pkj-hmac",
@@ -296,6 +296,46 @@ fn private_key_jwt_clients_need_public_keys_and_no_secret() {
         "jwks-on-basic",
         &format!("{BASE}\n[[clients]]\nclient_id = \"b\"\nclient_secret = \"a-long-enough-secret\"\njwks = {{ keys = [{KEY}] }}\n"),
         &["clients[0] (b)", "for token_endpoint_auth_method = \"private_key_jwt\""],
+    );
+}
+
+#[test]
+fn trusted_issuers_need_public_keys() {
+    const KEY: &str = r#"{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c" }"#;
+    let entry = |fields: &str| {
+        format!("{BASE}\n[[trusted_issuers]]\nissuer = \"https://idp.example\"\n{fields}\n")
+    };
+    refused(
+        "issuer-no-keys",
+        &entry(""),
+        &[
+            "trusted_issuers[0] (https://idp.example)",
+            "needs jwks or jwks_uri",
+        ],
+    );
+    refused(
+        "issuer-private",
+        &entry(&format!(
+            "jwks = {{ keys = [{}] }}",
+            KEY.replace(" }", r#", d = "x" }"#)
+        )),
+        &[
+            "trusted_issuers[0] (https://idp.example).jwks",
+            "private or symmetric",
+        ],
+    );
+    refused(
+        "issuer-http",
+        &entry("jwks_uri = \"http://idp.example/jwks\""),
+        &[
+            "trusted_issuers[0] (https://idp.example).jwks_uri",
+            "not an https URL",
+        ],
+    );
+    refused(
+        "issuer-twice",
+        &format!("{}[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks = {{ keys = [{KEY}] }}\n", entry(&format!("jwks = {{ keys = [{KEY}] }}"))),
+        &["trusted_issuers", "listed twice"],
     );
 }
 

@@ -61,13 +61,13 @@ pub use endpoints::{
 };
 pub use error::{ErrorCode, OAuth2Error, StorageError};
 pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, TokenGenerator};
-#[cfg(feature = "jose")]
-pub use grants::OpenIdGrant;
 pub use grants::{
     AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks,
     DeviceCodeGrant, Grant, GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant,
     TokenGrant,
 };
+#[cfg(feature = "jose")]
+pub use grants::{JwtBearerGrant, OpenIdGrant, TrustedIssuer, JWT_BEARER_GRANT_TYPE};
 pub use metadata::Metadata;
 pub use params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};

@@ -39,6 +39,8 @@ mod client_credentials;
 mod device_code;
 mod implicit;
 #[cfg(feature = "jose")]
+mod jwt_bearer;
+#[cfg(feature = "jose")]
 mod openid;
 mod password;
 mod refresh_token;
@@ -52,6 +54,8 @@ pub use client_credentials::ClientCredentialsGrant;
 pub(crate) use device_code::device_store;
 pub use device_code::{DeviceCodeGrant, DEVICE_CODE_GRANT_TYPE};
 pub use implicit::ImplicitGrant;
+#[cfg(feature = "jose")]
+pub use jwt_bearer::{JwtBearerGrant, TrustedIssuer, JWT_BEARER_GRANT_TYPE};
 #[cfg(feature = "jose")]
 pub use openid::OpenIdGrant;
 pub use password::PasswordGrant;

@@ -1,0 +1,305 @@
+//! The JWT bearer authorization grant (RFC 7523 §2.1 and §3): a client trades a JWT that an
+//! issuer this server trusts signed about a user for an access token acting for that user
+//! (a partner's identity provider, a service acting for a user it already authenticated).
+//!
+//! What the assertion must be, or the answer is `invalid_grant` (RFC 7523 §3.1):
+//! - signed by an issuer registered with [`JwtBearerGrant::trust`], with one of its keys
+//!   whose type fits the algorithm (RS256, PS256, ES256, ES384, EdDSA; never `none`, never
+//!   HMAC);
+//! - `sub` present: the user the tokens act for, taken as this server's subject (trust an
+//!   issuer only if its subjects are yours; a [`GrantHooks::prepare`] may refuse or narrow);
+//! - `aud` naming this server: its issuer or its token endpoint URL;
+//! - `exp` present, not passed and at most [`AssertionRules::max_lifetime`] ahead (`exp -
+//!   iat` too); `iat`/`nbf` not in the future, within the leeway;
+//! - `jti` present and never seen from that issuer while the assertion lives (the stores'
+//!   [`ReplayCache`](crate::ReplayCache), checked last; SECURITY.md row 24).
+//!
+//! The client authenticates as at any grant; the scope is the client's (or what it asks
+//! within it), `resource` works as everywhere (RFC 8707). No refresh token is issued: the
+//! client presents a fresh assertion instead.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+use super::{issue_with_hooks, DefaultHooks, Grant, GrantHooks, TokenGrant};
+use crate::client::metadata_document::DocumentFetcher;
+use crate::client::Client;
+use crate::client_assertion::AssertionRules;
+use crate::context::IssueContext;
+use crate::error::{ErrorCode, OAuth2Error};
+use crate::identifier::has_control_characters;
+use crate::jose::remote::{pick, JwksCache};
+use crate::jose::{backend, Algorithm};
+use crate::request::OAuth2Request;
+use crate::resource_indicators::requested_resources;
+use crate::response::TokenResponse;
+use crate::server_context::ServerContext;
+use crate::storage::{replay_key, ResourceOwner};
+
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The largest assertion read.
+const MAX_ASSERTION: usize = 16 * 1024;
+/// Seconds a used `jti` is kept beyond its assertion's expiry and leeway.
+const REPLAY_MARGIN: i64 = 60;
+
+/// An issuer whose assertions the grant accepts, and where its keys are.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    issuer: String,
+    keys: IssuerKeys,
+}
+
+#[derive(Debug, Clone)]
+enum IssuerKeys {
+    Fixed(Value),
+    Remote(String),
+}
+
+impl TrustedIssuer {
+    /// `issuer` (its `iss` value) with a fixed JWK Set.
+    pub fn with_jwks(issuer: impl Into<String>, jwks: Value) -> Self {
+        Self {
+            issuer: issuer.into(),
+            keys: IssuerKeys::Fixed(jwks),
+        }
+    }
+
+    /// `issuer` with its key set at `jwks_uri` (fetched with the grant's
+    /// [`JwtBearerGrant::jwks_fetcher`]).
+    pub fn with_jwks_uri(issuer: impl Into<String>, jwks_uri: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            keys: IssuerKeys::Remote(jwks_uri.into()),
+        }
+    }
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`; see the module docs.
+pub struct JwtBearerGrant {
+    issuers: HashMap<String, TrustedIssuer>,
+    rules: AssertionRules,
+    remote: Option<JwksCache>,
+    hooks: Arc<dyn GrantHooks>,
+}
+
+impl JwtBearerGrant {
+    /// The grant trusting no issuer yet (every assertion is refused until one is added).
+    pub fn new() -> Self {
+        Self {
+            issuers: HashMap::new(),
+            rules: AssertionRules::default(),
+            remote: None,
+            hooks: Arc::new(DefaultHooks),
+        }
+    }
+
+    /// Trusts `issuer`'s assertions.
+    #[must_use]
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuers.insert(issuer.issuer.clone(), issuer);
+        self
+    }
+
+    /// Replaces the bounds on assertions (set them before [`Self::jwks_fetcher`]).
+    #[must_use]
+    pub fn rules(mut self, rules: AssertionRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Fetches issuers' `jwks_uri` with `fetcher` (which must bound time and size, and
+    /// refuse private addresses outside tests).
+    #[must_use]
+    pub fn jwks_fetcher(mut self, fetcher: impl DocumentFetcher) -> Self {
+        self.remote = Some(JwksCache::new(Arc::new(fetcher), self.rules.refetch_after));
+        self
+    }
+
+    /// The grant with custom hooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: impl GrantHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// The user an assertion vouches for, once every rule holds.
+    async fn owner(
+        &self,
+        ctx: &ServerContext,
+        assertion: &str,
+    ) -> Result<ResourceOwner, OAuth2Error> {
+        if assertion.len() > MAX_ASSERTION {
+            return Err(bad("the assertion is too large"));
+        }
+        let (kid, alg, _typ) =
+            backend::header(assertion).map_err(|_| bad("the assertion is not a JWS"))?;
+        let alg = Algorithm::parse(&alg).ok_or_else(|| {
+            bad("the assertion's alg is not an asymmetric algorithm this server accepts")
+        })?;
+        let claimed = unverified_claims(assertion)?;
+        let issuer = claimed["iss"]
+            .as_str()
+            .and_then(|iss| self.issuers.get(iss))
+            .ok_or_else(|| bad("the assertion's issuer is not trusted here"))?;
+        let now = ctx.now();
+        let key = match &issuer.keys {
+            IssuerKeys::Fixed(jwks) => pick(jwks, kid.as_deref(), alg),
+            IssuerKeys::Remote(url) => match &self.remote {
+                // The issuer's keys cannot be had: 503, not a verdict on the assertion.
+                Some(cache) => cache
+                    .key(url, kid.as_deref(), alg, now)
+                    .await
+                    .map_err(|u| {
+                        OAuth2Error::from(crate::error::StorageError::Unavailable(u.0.into()))
+                    })?,
+                None => None,
+            },
+        }
+        .ok_or_else(|| bad("no key of the issuer verifies this assertion's kid and alg"))?;
+        let claims = backend::verify(assertion, &key, alg)
+            .map_err(|_| bad("the assertion's signature does not verify"))?;
+        if claims["iss"].as_str() != Some(issuer.issuer.as_str()) {
+            return Err(bad("the assertion's issuer is not trusted here"));
+        }
+        let subject = claims["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty() && !has_control_characters(s))
+            .ok_or_else(|| bad("the assertion has no sub (RFC 7523 section 3)"))?;
+        let c = &ctx.config;
+        let ours = [c.issuer.clone(), c.endpoint_url(&c.endpoints.token)];
+        let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
+        let aud_ok = match &claims["aud"] {
+            Value::Array(all) => all.iter().any(names_us),
+            one => names_us(one),
+        };
+        if !aud_ok {
+            return Err(bad(
+                "the assertion's aud does not name this server (RFC 7523 section 3)",
+            ));
+        }
+        let (leeway, max) = (secs(self.rules.leeway), secs(self.rules.max_lifetime));
+        let exp = claims["exp"]
+            .as_i64()
+            .ok_or_else(|| bad("the assertion has no exp (RFC 7523 section 3)"))?;
+        if now >= exp.saturating_add(leeway) {
+            return Err(bad("the assertion expired"));
+        }
+        if exp.saturating_sub(now) > max.saturating_add(leeway) {
+            return Err(bad("the assertion lives longer than this server accepts"));
+        }
+        for name in ["iat", "nbf"] {
+            match &claims[name] {
+                Value::Null => {}
+                v => {
+                    let t = v
+                        .as_i64()
+                        .ok_or_else(|| bad("the assertion has a malformed time claim"))?;
+                    if t > now.saturating_add(leeway) {
+                        return Err(bad("the assertion is not valid yet"));
+                    }
+                    if name == "iat" && exp.saturating_sub(t) > max {
+                        return Err(bad("the assertion lives longer than this server accepts"));
+                    }
+                }
+            }
+        }
+        let jti = claims["jti"]
+            .as_str()
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or_else(|| bad("the assertion has no jti"))?;
+        let replay = ctx.replay.as_ref().ok_or_else(|| {
+            OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache")
+        })?;
+        let keep_until = exp.saturating_add(leeway).saturating_add(REPLAY_MARGIN);
+        if !replay
+            .first_use(
+                &replay_key("jwt_bearer", &issuer.issuer, jti),
+                keep_until,
+                now,
+            )
+            .await?
+        {
+            return Err(bad("the assertion was already used (its jti)"));
+        }
+        let mut owner = ResourceOwner::subject(subject);
+        owner.auth_time = claims["auth_time"].as_i64();
+        Ok(owner)
+    }
+}
+
+impl Default for JwtBearerGrant {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for JwtBearerGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut issuers: Vec<&String> = self.issuers.keys().collect();
+        issuers.sort();
+        f.debug_struct("JwtBearerGrant")
+            .field("issuers", &issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Grant for JwtBearerGrant {
+    fn token_grant(self: Arc<Self>) -> Option<Arc<dyn TokenGrant>> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TokenGrant for JwtBearerGrant {
+    fn grant_type(&self) -> &str {
+        JWT_BEARER_GRANT_TYPE
+    }
+
+    async fn create_token_response(
+        &self,
+        ctx: &ServerContext,
+        req: &OAuth2Request,
+        client: Arc<dyn Client>,
+    ) -> Result<TokenResponse, OAuth2Error> {
+        let assertion = req
+            .form_value("assertion")?
+            .ok_or_else(|| OAuth2Error::invalid_request("missing 'assertion'"))?;
+        let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
+        // Resources checked before the assertion's jti is spent.
+        let requested = requested_resources(req.form_pairs());
+        ctx.config.resources.resolve(&requested, &[])?;
+        let owner = self.owner(ctx, assertion).await?;
+        let issue = IssueContext::new(client.as_ref(), JWT_BEARER_GRANT_TYPE, scope)
+            .owner(&owner)
+            .target(&ctx.config.resources, &requested)?;
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
+        // A fresh assertion, not a refresh token, gets the next access token.
+        issued.refresh_token = None;
+        Ok(issued.into_response())
+    }
+}
+
+fn unverified_claims(assertion: &str) -> Result<Value, OAuth2Error> {
+    assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter(Value::is_object)
+        .ok_or_else(|| bad("the assertion's claims are not a JSON object"))
+}
+
+fn bad(description: &'static str) -> OAuth2Error {
+    OAuth2Error::invalid_grant(description)
+}
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX)
+}
