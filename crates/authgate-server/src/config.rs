@@ -75,6 +75,14 @@ pub(crate) struct TrustedIssuerConfig {
     pub(crate) jwks: Option<serde_json::Value>,
     /// Where it publishes them (https).
     pub(crate) jwks_uri: Option<String>,
+    /// `"namespaced"` (default: a user is `{issuer}|{sub}`, never a local user) or
+    /// `"local"` (the issuer's `sub` is this server's user: it shares the users).
+    #[serde(default = "default_subjects")]
+    pub(crate) subjects: String,
+}
+
+fn default_subjects() -> String {
+    "namespaced".into()
 }
 
 impl TrustedIssuerConfig {
@@ -82,6 +90,12 @@ impl TrustedIssuerConfig {
         let at = format!("trusted_issuers[{i}] ({})", self.issuer);
         if self.issuer.is_empty() {
             return Err(format!("trusted_issuers[{i}].issuer: must not be empty"));
+        }
+        if self.subjects != "namespaced" && self.subjects != "local" {
+            return Err(format!(
+                "{at}.subjects: '{}' is neither \"namespaced\" nor \"local\"",
+                self.subjects
+            ));
         }
         check_key_source(&at, self.jwks.as_ref(), self.jwks_uri.as_deref())
     }
@@ -95,6 +109,7 @@ impl TrustedIssuerConfig {
                 uri.clone().unwrap_or_default(),
             ),
         }
+        .local_subjects(self.subjects == "local")
     }
 }
 
@@ -908,6 +923,12 @@ impl Config {
         let mut issuers = std::collections::HashSet::new();
         for (i, t) in self.trusted_issuers.iter().enumerate() {
             t.check(i)?;
+            if t.issuer.trim_end_matches('/') == self.issuer.trim_end_matches('/') {
+                return Err(format!(
+                    "trusted_issuers[{i}]: '{}' is this server itself; its own tokens are no assertions",
+                    t.issuer
+                ));
+            }
             if !issuers.insert(&t.issuer) {
                 return Err(format!("trusted_issuers: '{}' is listed twice", t.issuer));
             }

@@ -333,6 +333,21 @@ fn trusted_issuers_need_public_keys() {
         ],
     );
     refused(
+        "issuer-subjects",
+        &entry(&format!(
+            "jwks = {{ keys = [{KEY}] }}\nsubjects = \"shared\""
+        )),
+        &[
+            "trusted_issuers[0] (https://idp.example).subjects",
+            "'shared'",
+        ],
+    );
+    refused(
+        "issuer-self",
+        &format!("{BASE}\n[[trusted_issuers]]\nissuer = \"http://127.0.0.1:{{PORT}}\"\njwks = {{ keys = [{KEY}] }}\n"),
+        &["trusted_issuers[0]", "this server itself"],
+    );
+    refused(
         "issuer-twice",
         &format!("{}[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks = {{ keys = [{KEY}] }}\n", entry(&format!("jwks = {{ keys = [{KEY}] }}"))),
         &["trusted_issuers", "listed twice"],

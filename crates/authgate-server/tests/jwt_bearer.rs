@@ -83,7 +83,11 @@ async fn a_partner_s_assertion_is_traded_once_for_a_user_token_rfc7523_2_1(base:
     )
     .await;
     assert_eq!(me.status, 200, "{}", me.body);
-    assert_eq!(me.json()["sub"], "partner-user-1");
+    // The partner's users are its own: namespaced, never a local user of the same name.
+    assert_eq!(
+        me.json()["sub"],
+        "https://idp.partner.example|partner-user-1"
+    );
     // Once only (RFC 7523 3: jti).
     assert_error(&grant(base, &a).await, 400, "invalid_grant");
     // 100 concurrent presentations of one fresh assertion: exactly one token.

@@ -91,6 +91,15 @@ fn grant(assertion: &str) -> String {
     )
 }
 
+/// What introspection says of the access token of a token response `t`.
+async fn introspect(s: &AuthorizationServer, t: &Value) -> Value {
+    let body = format!("token={}", t["access_token"].as_str().unwrap());
+    s.create_introspection_response(&post("app", &body))
+        .await
+        .json_body()
+        .unwrap()
+}
+
 async fn token(s: &AuthorizationServer, client: &str, body: &str) -> (u16, Value) {
     let res = s.create_token_response(&post(client, body)).await;
     (res.status.as_u16(), res.json_body().unwrap())
@@ -106,16 +115,9 @@ async fn a_trusted_issuer_s_assertion_gets_a_token_for_its_user_rfc7523_2_1() {
         t.get("refresh_token").is_none(),
         "a fresh assertion instead"
     );
-    let i = f
-        .server
-        .create_introspection_response(&post(
-            "app",
-            &format!("token={}", t["access_token"].as_str().unwrap()),
-        ))
-        .await
-        .json_body()
-        .unwrap();
-    assert_eq!(i["sub"], "user-7");
+    let i = introspect(&f.server, &t).await;
+    // The issuer's users are its own: `{issuer}|{sub}`, never a local user of the same name.
+    assert_eq!(i["sub"], "https://idp.partner.example|user-7");
     assert_eq!(i["client_id"], "app");
     // With a resource (RFC 8707), and aud the issuer itself.
     let mut c = claims("j-2");
@@ -228,6 +230,16 @@ async fn assertions_that_break_rfc7523_3_are_invalid_grant() {
             "{what}: {e}"
         );
     }
+    // A JWT typed for another use (an access token) is no assertion.
+    let typed = f
+        .partner
+        .sign(jose::Algorithm::ES256, Some("at+jwt"), &claims("typed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        token(&f.server, "app", &grant(&typed)).await.1["error"],
+        "invalid_grant"
+    );
     // Missing assertion: invalid_request. A client not allowed the grant: unauthorized_client.
     let (_, e) = token(
         &f.server,
@@ -236,11 +248,21 @@ async fn assertions_that_break_rfc7523_3_are_invalid_grant() {
     )
     .await;
     assert_eq!(e["error"], "invalid_request");
-    let a = sign(&f.partner, &claims("other")).await;
+    let a = sign(&f.partner, &claims("keep")).await;
     let (_, e) = token(&f.server, "other", &grant(&a)).await;
     assert_eq!(e["error"], "unauthorized_client");
-    // None of that spent the jti of a good assertion.
+    // An unknown resource is refused before the assertion's jti is spent...
+    let body = format!("{}&resource=https%3A%2F%2Fnope.example%2F", grant(&a));
+    assert_eq!(
+        token(&f.server, "app", &body).await.1["error"],
+        "invalid_target"
+    );
+    // ...so the same assertion still works, once.
     assert_eq!(token(&f.server, "app", &grant(&a)).await.0, 200);
+    assert_eq!(
+        token(&f.server, "app", &grant(&a)).await.1["error"],
+        "invalid_grant"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,4 +324,27 @@ async fn only_the_registered_key_under_its_kid_verifies_rfc8725_3_1() {
             .contains("signature"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn an_issuer_sharing_this_server_s_users_may_name_them_directly() {
+    let partner = issuer_keys().await;
+    let store = MemoryStore::new();
+    store.add_client(
+        ClientRecord::confidential("app", "secret")
+            .grant_types([JWT_BEARER_GRANT_TYPE])
+            .scope("read"),
+    );
+    let jwks = serde_json::to_value(partner.jwks().await.unwrap()).unwrap();
+    let mut s = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_clock(FrozenClock::at(T0));
+    s.register_grant(
+        JwtBearerGrant::new().trust(TrustedIssuer::with_jwks(PARTNER, jwks).local_subjects(true)),
+    )
+    .register_introspection_endpoint(IntrospectionEndpoint::new());
+    let a = sign(&partner, &claims("local")).await;
+    let (status, t) = token(&s, "app", &grant(&a)).await;
+    assert_eq!(status, 200, "{t}");
+    let i = introspect(&s, &t).await;
+    assert_eq!(i["sub"], "user-7");
 }

@@ -6,8 +6,11 @@
 //! - signed by an issuer registered with [`JwtBearerGrant::trust`], with one of its keys
 //!   whose type fits the algorithm (RS256, PS256, ES256, ES384, EdDSA; never `none`, never
 //!   HMAC);
-//! - `sub` present: the user the tokens act for, taken as this server's subject (trust an
-//!   issuer only if its subjects are yours; a [`GrantHooks::prepare`] may refuse or narrow);
+//! - `sub` present: the user the tokens act for, as this server's subject `{issuer}|{sub}`,
+//!   or `sub` itself for an issuer that shares this server's users
+//!   ([`TrustedIssuer::local_subjects`]); the user consents to nothing here, and the scope
+//!   is what the client may have (RFC 7521 §4.1 leaves both to the server);
+//! - `typ`, if present, is `JWT` (an access token, `at+jwt`, is no assertion);
 //! - `aud` naming this server: its issuer or its token endpoint URL;
 //! - `exp` present, not passed and at most [`AssertionRules::max_lifetime`] ahead (`exp -
 //!   iat` too); `iat`/`nbf` not in the future, within the leeway;
@@ -54,6 +57,7 @@ const REPLAY_MARGIN: i64 = 60;
 pub struct TrustedIssuer {
     issuer: String,
     keys: IssuerKeys,
+    local_subjects: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +72,7 @@ impl TrustedIssuer {
         Self {
             issuer: issuer.into(),
             keys: IssuerKeys::Fixed(jwks),
+            local_subjects: false,
         }
     }
 
@@ -77,6 +82,26 @@ impl TrustedIssuer {
         Self {
             issuer: issuer.into(),
             keys: IssuerKeys::Remote(jwks_uri.into()),
+            local_subjects: false,
+        }
+    }
+
+    /// Takes the assertion's `sub` as this server's own subject (the issuer shares this
+    /// server's users: a company's own identity provider). Off by default: the subject is
+    /// then `{issuer}|{sub}`, so no issuer can act as a local user, nor as another
+    /// issuer's.
+    #[must_use]
+    pub fn local_subjects(mut self, on: bool) -> Self {
+        self.local_subjects = on;
+        self
+    }
+
+    /// This server's subject for the issuer's `sub`.
+    fn subject_of(&self, sub: &str) -> String {
+        if self.local_subjects {
+            sub.to_owned()
+        } else {
+            format!("{}|{sub}", self.issuer)
         }
     }
 }
@@ -138,8 +163,16 @@ impl JwtBearerGrant {
         if assertion.len() > MAX_ASSERTION {
             return Err(bad("the assertion is too large"));
         }
-        let (kid, alg, _typ) =
+        let (kid, alg, typ) =
             backend::header(assertion).map_err(|_| bad("the assertion is not a JWS"))?;
+        // A JWT typed for another use (an access token, `at+jwt`) is not an assertion
+        // (RFC 8725 §3.11).
+        if typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("jwt"))
+        {
+            return Err(bad("the assertion's typ is another kind of JWT"));
+        }
         let alg = Algorithm::parse(&alg).ok_or_else(|| {
             bad("the assertion's alg is not an asymmetric algorithm this server accepts")
         })?;
@@ -159,7 +192,12 @@ impl JwtBearerGrant {
                     .map_err(|u| {
                         OAuth2Error::from(crate::error::StorageError::Unavailable(u.0.into()))
                     })?,
-                None => None,
+                None => {
+                    return Err(OAuth2Error::with_description(
+                        ErrorCode::ServerError,
+                        "an issuer's jwks_uri is trusted but the grant has no jwks_fetcher",
+                    ))
+                }
             },
         }
         .ok_or_else(|| bad("no key of the issuer verifies this assertion's kid and alg"))?;
@@ -228,8 +266,11 @@ impl JwtBearerGrant {
         {
             return Err(bad("the assertion was already used (its jti)"));
         }
-        let mut owner = ResourceOwner::subject(subject);
-        owner.auth_time = claims["auth_time"].as_i64();
+        let mut owner = ResourceOwner::subject(issuer.subject_of(subject));
+        // When the user authenticated, if the issuer says and it is not in the future.
+        owner.auth_time = claims["auth_time"]
+            .as_i64()
+            .filter(|t| *t <= now.saturating_add(leeway));
         Ok(owner)
     }
 }
@@ -272,9 +313,10 @@ impl TokenGrant for JwtBearerGrant {
             .form_value("assertion")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'assertion'"))?;
         let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
-        // Resources checked before the assertion's jti is spent.
+        // Resources and their scope checked before the assertion's jti is spent.
         let requested = requested_resources(req.form_pairs());
-        ctx.config.resources.resolve(&requested, &[])?;
+        let audience = ctx.config.resources.resolve(&requested, &[])?;
+        ctx.config.resources.scope_for(&audience, &scope)?;
         let owner = self.owner(ctx, assertion).await?;
         let issue = IssueContext::new(client.as_ref(), JWT_BEARER_GRANT_TYPE, scope)
             .owner(&owner)
