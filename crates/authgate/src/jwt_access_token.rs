@@ -47,7 +47,7 @@ pub struct AccessTokenAlgorithm(pub Algorithm);
 pub const MAX_LEN: usize = 16 * 1024;
 
 /// The claims this module sets; a grant's extension claims never supply them.
-const RESERVED: [&str; 14] = [
+const RESERVED: [&str; 13] = [
     "iss",
     "exp",
     "aud",
@@ -61,7 +61,6 @@ const RESERVED: [&str; 14] = [
     "amr",
     "cnf",
     "nbf",
-    "act",
 ];
 
 /// How a user's subject appears to a client: what OpenID Connect makes pairwise for a

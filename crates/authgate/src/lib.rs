@@ -64,7 +64,7 @@ pub use generator::{ConfigExpiresIn, ExpiresIn, NewToken, OpaqueTokenGenerator, 
 pub use grants::{
     AuthorizationCodeGrant, AuthorizationGrant, ClientCredentialsGrant, DefaultHooks,
     DeviceCodeGrant, Grant, GrantHooks, ImplicitGrant, PasswordGrant, RefreshTokenGrant,
-    TokenGrant,
+    TokenExchangeGrant, TokenGrant, TOKEN_EXCHANGE_GRANT_TYPE,
 };
 #[cfg(feature = "jose")]
 pub use grants::{JwtBearerGrant, OpenIdGrant, TrustedIssuer, JWT_BEARER_GRANT_TYPE};

@@ -110,6 +110,11 @@ impl IntrospectionEndpoint {
             if let Some(u) = &t.username {
                 obj.insert("username".into(), u.as_str().into());
             }
+            // RFC 8693 §4.1: who acts for the subject, when the token came from a
+            // delegation.
+            if let Some(act) = t.details().claims.get("act") {
+                obj.insert("act".into(), act.clone());
+            }
             // RFC 7662 §2.2 `aud`: the resources the token is for (RFC 8707), or the
             // server's default audience.
             let aud = &t.details().audience;

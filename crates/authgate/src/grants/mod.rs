@@ -44,6 +44,7 @@ mod jwt_bearer;
 mod openid;
 mod password;
 mod refresh_token;
+mod token_exchange;
 
 use std::sync::Arc;
 
@@ -61,6 +62,10 @@ pub use openid::OpenIdGrant;
 pub use password::PasswordGrant;
 pub(crate) use refresh_token::GraceSecret;
 pub use refresh_token::RefreshTokenGrant;
+pub use token_exchange::{
+    DenyAll, ExchangePolicy, ExchangeRequest, TokenExchangeGrant, ACCESS_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT_TYPE,
+};
 
 use crate::client::Client;
 use crate::context::{IssueContext, IssuedTokens};
