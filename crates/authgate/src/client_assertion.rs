@@ -54,7 +54,7 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 pub const SIGNING_ALGORITHMS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
 
 /// The largest assertion read.
-const MAX_ASSERTION: usize = 16 * 1024;
+pub(crate) const MAX_ASSERTION: usize = 16 * 1024;
 /// The longest `jti` kept.
 const MAX_JTI: usize = 256;
 /// Seconds a used `jti` is kept beyond its assertion's expiry and leeway.
@@ -157,7 +157,8 @@ impl ClientAssertions {
             fail("the client assertion's alg is not an asymmetric algorithm this server accepts")
         })?;
         // Who it claims to be, read before the signature is checked only to find the keys.
-        let claimed = unverified_claims(assertion)?;
+        let claimed = unverified_claims(assertion)
+            .ok_or_else(|| fail("the client assertion's claims are not a JSON object"))?;
         let client_id = claimed["sub"]
             .as_str()
             .filter(|s| !s.is_empty() && !has_control_characters(s))
@@ -191,44 +192,6 @@ impl ClientAssertions {
             .await?;
         let claims = backend::verify(assertion, &jwk, alg)
             .map_err(|_| fail("the client assertion's signature does not verify"))?;
-        self.check_claims(ctx, client_id, &claims, now)?;
-        let (jti, exp) = (jti_of(&claims)?, exp_of(&claims)?);
-        let replay = ctx.replay.as_ref().ok_or_else(|| {
-            OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache")
-        })?;
-        // Kept past the last moment any server would take the assertion: its expiry, the
-        // leeway, and a margin for clocks of several servers (or their purger) disagreeing.
-        let keep_until = exp
-            .saturating_add(secs(self.rules.leeway))
-            .saturating_add(REPLAY_MARGIN);
-        if !replay
-            .first_use(
-                &replay_key("client_assertion", client_id, jti),
-                keep_until,
-                now,
-            )
-            .await?
-        {
-            return Err(fail(
-                "the client assertion was already used (RFC 7523 section 3: jti)",
-            ));
-        }
-        Ok(client)
-    }
-
-    /// Adds the method and its algorithms to the metadata of an endpoint.
-    pub(crate) fn advertise(methods: &mut Option<Vec<String>>, algs: &mut Option<Vec<String>>) {
-        crate::metadata::Metadata::add(methods, ["private_key_jwt"]);
-        crate::metadata::Metadata::add(algs, SIGNING_ALGORITHMS);
-    }
-
-    fn check_claims(
-        &self,
-        ctx: &ServerContext,
-        client_id: &str,
-        claims: &Value,
-        now: i64,
-    ) -> Result<(), OAuth2Error> {
         if claims["iss"].as_str() != Some(client_id) || claims["sub"].as_str() != Some(client_id) {
             return Err(fail(
                 "the client assertion's iss and sub must both be the client_id (RFC 7523 section 3)",
@@ -242,50 +205,29 @@ impl ClientAssertions {
             c.endpoint_url(&c.endpoints.revocation),
             c.endpoint_url(&c.endpoints.device_authorization),
         ];
-        let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
-        let aud_ok = match &claims["aud"] {
-            Value::Array(all) => all.iter().any(names_us),
-            one => names_us(one),
-        };
-        if !aud_ok {
+        let (exp, jti) = check_claims(&claims, &ours, &self.rules, now).map_err(fail)?;
+        if !spend_jti(
+            ctx,
+            "client_assertion",
+            client_id,
+            jti,
+            exp,
+            &self.rules,
+            now,
+        )
+        .await?
+        {
             return Err(fail(
-                "the client assertion's aud does not name this server (RFC 7523 section 3)",
+                "the client assertion was already used (RFC 7523 section 3: jti)",
             ));
         }
-        let (leeway, max) = (secs(self.rules.leeway), secs(self.rules.max_lifetime));
-        let exp = exp_of(claims)?;
-        if now >= exp.saturating_add(leeway) {
-            return Err(fail("the client assertion expired"));
-        }
-        if exp.saturating_sub(now) > max.saturating_add(leeway) {
-            return Err(fail(
-                "the client assertion lives longer than this server accepts",
-            ));
-        }
-        let time = |name: &str| -> Result<Option<i64>, OAuth2Error> {
-            match &claims[name] {
-                Value::Null => Ok(None),
-                v => v
-                    .as_i64()
-                    .map(Some)
-                    .ok_or_else(|| fail("the client assertion has a malformed time claim")),
-            }
-        };
-        if let Some(iat) = time("iat")? {
-            if iat > now.saturating_add(leeway) {
-                return Err(fail("the client assertion was issued in the future"));
-            }
-            if exp.saturating_sub(iat) > max {
-                return Err(fail(
-                    "the client assertion lives longer than this server accepts",
-                ));
-            }
-        }
-        if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
-            return Err(fail("the client assertion is not valid yet"));
-        }
-        jti_of(claims)?;
-        Ok(())
+        Ok(client)
+    }
+
+    /// Adds the method and its algorithms to the metadata of an endpoint.
+    pub(crate) fn advertise(methods: &mut Option<Vec<String>>, algs: &mut Option<Vec<String>>) {
+        crate::metadata::Metadata::add(methods, ["private_key_jwt"]);
+        crate::metadata::Metadata::add(algs, SIGNING_ALGORITHMS);
     }
 
     /// The client's key that may verify an assertion with `kid` and `alg`.
@@ -342,30 +284,90 @@ pub fn usable_keys(jwks: &Value) -> usize {
     crate::jose::remote::usable_keys(jwks)
 }
 
-fn unverified_claims(assertion: &str) -> Result<Value, OAuth2Error> {
-    let payload = assertion
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| fail("the client assertion is not a JWS"))?;
+/// The claims of a JWS read before its signature is checked: only to find who claims to
+/// have signed it (and so which keys check it), never for a decision.
+pub(crate) fn unverified_claims(assertion: &str) -> Option<Value> {
+    let payload = assertion.split('.').nth(1)?;
     URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .filter(Value::is_object)
-        .ok_or_else(|| fail("the client assertion's claims are not a JSON object"))
 }
 
-fn jti_of(claims: &Value) -> Result<&str, OAuth2Error> {
-    claims["jti"]
+/// What RFC 7523 §3 asks of every assertion, a client's or a grant's, once its signature
+/// verified (the issuer and subject are the caller's to check): `aud` names one of `ours`;
+/// `exp` is present, not passed, and at most [`AssertionRules::max_lifetime`] ahead (`exp -
+/// iat` too); `iat` and `nbf`, if sent, are not in the future; each with the leeway; `jti`
+/// is present. Answers `exp` and `jti`, or why not.
+pub(crate) fn check_claims<'c>(
+    claims: &'c Value,
+    ours: &[String],
+    rules: &AssertionRules,
+    now: i64,
+) -> Result<(i64, &'c str), &'static str> {
+    let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
+    let aud_ok = match &claims["aud"] {
+        Value::Array(all) => all.iter().any(names_us),
+        one => names_us(one),
+    };
+    if !aud_ok {
+        return Err("the assertion's aud does not name this server (RFC 7523 section 3)");
+    }
+    let (leeway, max) = (secs(rules.leeway), secs(rules.max_lifetime));
+    let exp = claims["exp"]
+        .as_i64()
+        .ok_or("the assertion has no exp (RFC 7523 section 3)")?;
+    if now >= exp.saturating_add(leeway) {
+        return Err("the assertion expired");
+    }
+    let too_long = "the assertion lives longer than this server accepts";
+    if exp.saturating_sub(now) > max.saturating_add(leeway) {
+        return Err(too_long);
+    }
+    for name in ["iat", "nbf"] {
+        let t = match &claims[name] {
+            Value::Null => continue,
+            v => v
+                .as_i64()
+                .ok_or("the assertion has a malformed time claim")?,
+        };
+        if t > now.saturating_add(leeway) {
+            return Err("the assertion is not valid yet");
+        }
+        if name == "iat" && exp.saturating_sub(t) > max {
+            return Err(too_long);
+        }
+    }
+    let jti = claims["jti"]
         .as_str()
         .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
-        .ok_or_else(|| fail("the client assertion has no jti (RFC 7523 section 3)"))
+        .ok_or("the assertion has no jti (RFC 7523 section 3)")?;
+    Ok((exp, jti))
 }
 
-fn exp_of(claims: &Value) -> Result<i64, OAuth2Error> {
-    claims["exp"]
-        .as_i64()
-        .ok_or_else(|| fail("the client assertion has no exp (RFC 7523 section 3)"))
+/// Spends `jti` of `issuer` for `purpose` in the stores' replay cache, kept past the last
+/// moment any server would take the assertion: its `exp`, the leeway, and a margin for
+/// clocks of several servers (or their purger) disagreeing. Answers whether it was unused.
+pub(crate) async fn spend_jti(
+    ctx: &ServerContext,
+    purpose: &str,
+    issuer: &str,
+    jti: &str,
+    exp: i64,
+    rules: &AssertionRules,
+    now: i64,
+) -> Result<bool, OAuth2Error> {
+    let replay = ctx
+        .replay
+        .as_ref()
+        .ok_or_else(|| OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache"))?;
+    let keep_until = exp
+        .saturating_add(secs(rules.leeway))
+        .saturating_add(REPLAY_MARGIN);
+    Ok(replay
+        .first_use(&replay_key(purpose, issuer, jti), keep_until, now)
+        .await?)
 }
 
 fn fail(description: &'static str) -> OAuth2Error {
@@ -376,6 +378,6 @@ fn no_key() -> OAuth2Error {
     fail("no key of the client verifies this assertion's kid and alg")
 }
 
-fn secs(s: u64) -> i64 {
+pub(crate) fn secs(s: u64) -> i64 {
     i64::try_from(s).unwrap_or(i64::MAX)
 }

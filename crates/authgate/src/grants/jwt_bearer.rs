@@ -25,14 +25,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::Value;
 
 use super::{issue_with_hooks, DefaultHooks, Grant, GrantHooks, TokenGrant};
 use crate::client::metadata_document::DocumentFetcher;
 use crate::client::Client;
-use crate::client_assertion::AssertionRules;
+use crate::client_assertion::{
+    check_claims, secs, spend_jti, unverified_claims, AssertionRules, MAX_ASSERTION,
+};
 use crate::context::IssueContext;
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::identifier::has_control_characters;
@@ -42,15 +42,10 @@ use crate::request::OAuth2Request;
 use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::server_context::ServerContext;
-use crate::storage::{replay_key, ResourceOwner};
+use crate::storage::ResourceOwner;
 
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
 pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
-/// The largest assertion read.
-const MAX_ASSERTION: usize = 16 * 1024;
-/// Seconds a used `jti` is kept beyond its assertion's expiry and leeway.
-const REPLAY_MARGIN: i64 = 60;
 
 /// An issuer whose assertions the grant accepts, and where its keys are.
 #[derive(Debug, Clone)]
@@ -176,7 +171,8 @@ impl JwtBearerGrant {
         let alg = Algorithm::parse(&alg).ok_or_else(|| {
             bad("the assertion's alg is not an asymmetric algorithm this server accepts")
         })?;
-        let claimed = unverified_claims(assertion)?;
+        let claimed = unverified_claims(assertion)
+            .ok_or_else(|| bad("the assertion's claims are not a JSON object"))?;
         let issuer = claimed["iss"]
             .as_str()
             .and_then(|iss| self.issuers.get(iss))
@@ -212,60 +208,21 @@ impl JwtBearerGrant {
             .ok_or_else(|| bad("the assertion has no sub (RFC 7523 section 3)"))?;
         let c = &ctx.config;
         let ours = [c.issuer.clone(), c.endpoint_url(&c.endpoints.token)];
-        let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
-        let aud_ok = match &claims["aud"] {
-            Value::Array(all) => all.iter().any(names_us),
-            one => names_us(one),
-        };
-        if !aud_ok {
-            return Err(bad(
-                "the assertion's aud does not name this server (RFC 7523 section 3)",
-            ));
-        }
-        let (leeway, max) = (secs(self.rules.leeway), secs(self.rules.max_lifetime));
-        let exp = claims["exp"]
-            .as_i64()
-            .ok_or_else(|| bad("the assertion has no exp (RFC 7523 section 3)"))?;
-        if now >= exp.saturating_add(leeway) {
-            return Err(bad("the assertion expired"));
-        }
-        if exp.saturating_sub(now) > max.saturating_add(leeway) {
-            return Err(bad("the assertion lives longer than this server accepts"));
-        }
-        for name in ["iat", "nbf"] {
-            match &claims[name] {
-                Value::Null => {}
-                v => {
-                    let t = v
-                        .as_i64()
-                        .ok_or_else(|| bad("the assertion has a malformed time claim"))?;
-                    if t > now.saturating_add(leeway) {
-                        return Err(bad("the assertion is not valid yet"));
-                    }
-                    if name == "iat" && exp.saturating_sub(t) > max {
-                        return Err(bad("the assertion lives longer than this server accepts"));
-                    }
-                }
-            }
-        }
-        let jti = claims["jti"]
-            .as_str()
-            .filter(|j| !j.is_empty() && j.len() <= 256)
-            .ok_or_else(|| bad("the assertion has no jti"))?;
-        let replay = ctx.replay.as_ref().ok_or_else(|| {
-            OAuth2Error::with_description(ErrorCode::ServerError, "no replay cache")
-        })?;
-        let keep_until = exp.saturating_add(leeway).saturating_add(REPLAY_MARGIN);
-        if !replay
-            .first_use(
-                &replay_key("jwt_bearer", &issuer.issuer, jti),
-                keep_until,
-                now,
-            )
-            .await?
+        let (exp, jti) = check_claims(&claims, &ours, &self.rules, now).map_err(bad)?;
+        if !spend_jti(
+            ctx,
+            "jwt_bearer",
+            &issuer.issuer,
+            jti,
+            exp,
+            &self.rules,
+            now,
+        )
+        .await?
         {
             return Err(bad("the assertion was already used (its jti)"));
         }
+        let leeway = secs(self.rules.leeway);
         let mut owner = ResourceOwner::subject(issuer.subject_of(subject));
         // When the user authenticated, if the issuer says and it is not in the future.
         owner.auth_time = claims["auth_time"]
@@ -328,20 +285,6 @@ impl TokenGrant for JwtBearerGrant {
     }
 }
 
-fn unverified_claims(assertion: &str) -> Result<Value, OAuth2Error> {
-    assertion
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .filter(Value::is_object)
-        .ok_or_else(|| bad("the assertion's claims are not a JSON object"))
-}
-
 fn bad(description: &'static str) -> OAuth2Error {
     OAuth2Error::invalid_grant(description)
-}
-
-fn secs(s: u64) -> i64 {
-    i64::try_from(s).unwrap_or(i64::MAX)
 }
