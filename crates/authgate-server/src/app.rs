@@ -82,20 +82,47 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
             tracing::warn!(client_id = %old.client_id.escape_debug(), "a client of an earlier config file is still in the database and still works; remove it with `authgate client remove`");
         }
     }
+    // The key that seals the signing keys and client_secret_jwt secrets at rest: outside
+    // the database, so a dump alone opens neither.
+    let kek_path = config
+        .keys
+        .encryption_key_file
+        .clone()
+        .unwrap_or_else(|| "authgate.kek".into());
+    let (kek, created) = crate::keys::load_or_create(&kek_path)?;
+    if created {
+        tracing::warn!(path = %kek_path.display(), "created a new key encryption key for the signing keys and client secrets; back it up, and give every server on this database the same file");
+    }
     for c in &config.clients {
         warn_unsupported(c, !config.trusted_issuers.is_empty());
-        // A person chose this secret: the database keeps an argon2id hash of it, so a dump
-        // does not give it away at SHA-256 speed (the engine remembers a verified secret in
-        // memory, so requests do not pay for the slow hash each time).
-        let chosen =
-            match &c.client_secret {
-                Some(secret) => Some(authgate::password::hash(secret.clone()).await.map_err(
-                    |e| format!("cannot hash the secret of client '{}': {e}", c.client_id),
-                )?),
-                None => None,
-            };
+        let base = match (&c.client_secret, c.token_endpoint_auth_method.as_deref()) {
+            // HMAC needs the secret itself: the database keeps it sealed under the key
+            // encryption key, bound to the client id.
+            (Some(secret), Some("client_secret_jwt")) => ClientRecord::with_sealed_secret(
+                c.client_id.clone(),
+                authgate::client_assertion::seal_client_secret(
+                    &kek,
+                    &c.client_id,
+                    secret,
+                    &authgate::OsRng,
+                )
+                .map_err(|e| format!("cannot seal the secret of client '{}': {e}", c.client_id))?,
+            ),
+            // A person chose this secret: the database keeps an argon2id hash of it, so a
+            // dump does not give it away at SHA-256 speed (the engine remembers a verified
+            // secret in memory, so requests do not pay for the slow hash each time).
+            (Some(secret), _) => ClientRecord::with_chosen_secret_hash(
+                c.client_id.clone(),
+                authgate::password::hash(secret.clone())
+                    .await
+                    .map_err(|e| {
+                        format!("cannot hash the secret of client '{}': {e}", c.client_id)
+                    })?,
+            ),
+            (None, _) => ClientRecord::public(c.client_id.clone()),
+        };
         store
-            .upsert_client(&client_record(c, chosen))
+            .upsert_client(&client_record(c, base))
             .await
             .map_err(|e| format!("cannot save client '{}': {e}", c.client_id))?;
     }
@@ -139,15 +166,6 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         all
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let kek_path = config
-        .keys
-        .encryption_key_file
-        .clone()
-        .unwrap_or_else(|| "authgate.kek".into());
-    let (kek, created) = crate::keys::load_or_create(&kek_path)?;
-    if created {
-        tracing::warn!(path = %kek_path.display(), "created a new key encryption key for the signing keys; back it up, and give every server on this database the same file");
-    }
     // The session-signing key lives outside the database (a file or the environment), so
     // a dump of the database alone cannot forge a session.
     let session_key_path = config
@@ -165,7 +183,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         // Refresh grace window seals: keyed by the session key too (outside the database),
         // so that a dump plus an old refresh token opens nothing.
         .with_refresh_grace_secret(crate::keys::derived(&key, b"authgate: refresh grace seals"))
-        .with_signing_keys(kek, config.keys.policy())
+        .with_signing_keys(kek.clone(), config.keys.policy())
         // JWT access tokens (RFC 9068): ES256 when the key set keeps it (what every JOSE
         // library checks, and ten times cheaper to sign than RS256), else its first.
         .with_access_token_algorithm(config.keys.access_token_algorithm())
@@ -221,17 +239,27 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         }
         server.register_grant(grant);
     }
-    // private_key_jwt (RFC 7523): clients' jwks_uri fetched like metadata documents
-    // (https, public addresses, no redirects, 5 s, 64 KiB); assertions single-use through
-    // the database's replay cache.
+    // private_key_jwt and client_secret_jwt (RFC 7523): clients' jwks_uri fetched like
+    // metadata documents (https, public addresses, no redirects, 5 s, 64 KiB); HMAC secrets
+    // opened with the key encryption key; assertions single-use through the database's
+    // replay cache.
     {
         let allow_private =
             std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1");
+        let mut assertions = authgate::client_assertion::ClientAssertions::new()
+            .jwks_fetcher(crate::documents::Documents::new(allow_private)?);
+        // HMAC assertions only when a client of the file uses them (the only way such a
+        // client comes to be: the CLI and registration refuse it), so a server without one
+        // neither accepts nor advertises HMAC.
+        if config
+            .clients
+            .iter()
+            .any(|c| c.token_endpoint_auth_method.as_deref() == Some("client_secret_jwt"))
+        {
+            assertions = assertions.client_secrets(kek);
+        }
         server
-            .enable_private_key_jwt(
-                authgate::client_assertion::ClientAssertions::new()
-                    .jwks_fetcher(crate::documents::Documents::new(allow_private)?),
-            )
+            .enable_private_key_jwt(assertions)
             .map_err(|e| e.to_string())?;
     }
     server
@@ -663,7 +691,8 @@ impl UserStore for LimitedUsers {
 /// The metadata member marking a client that came from the config file.
 const FROM_CONFIG: &str = "from_config_file";
 
-fn client_record(c: &ClientConfig, chosen_secret_hash: Option<String>) -> ClientRecord {
+/// The record of a config file's client, on `base` (the client with its kept secret).
+fn client_record(c: &ClientConfig, base: ClientRecord) -> ClientRecord {
     let method = c
         .token_endpoint_auth_method
         .as_deref()
@@ -673,15 +702,12 @@ fn client_record(c: &ClientConfig, chosen_secret_hash: Option<String>) -> Client
         } else {
             ClientAuthMethod::None
         });
-    let mut r = match chosen_secret_hash {
-        Some(hash) => ClientRecord::with_chosen_secret_hash(c.client_id.clone(), hash),
-        None => ClientRecord::public(c.client_id.clone()),
-    }
-    .auth_method(method)
-    .redirect_uris(c.redirect_uris.clone())
-    .grant_types(c.grant_types.clone())
-    .response_types(c.response_types.clone())
-    .scope(&c.scope);
+    let mut r = base
+        .auth_method(method)
+        .redirect_uris(c.redirect_uris.clone())
+        .grant_types(c.grant_types.clone())
+        .response_types(c.response_types.clone())
+        .scope(&c.scope);
     r.client_name = c.client_name.clone();
     let strings = [
         (

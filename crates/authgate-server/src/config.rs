@@ -984,7 +984,7 @@ impl Config {
             }
             if let Some(m) = &c.token_endpoint_auth_method {
                 let parsed = authgate::ClientAuthMethod::parse(m).ok_or_else(|| {
-                    format!("{at}.token_endpoint_auth_method: '{m}' is not one of client_secret_basic, client_secret_post, private_key_jwt, none")
+                    format!("{at}.token_endpoint_auth_method: '{m}' is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none")
                 })?;
                 let public = parsed == authgate::ClientAuthMethod::None;
                 if parsed == authgate::ClientAuthMethod::PrivateKeyJwt {
@@ -994,6 +994,15 @@ impl Config {
                 } else if !public && c.client_secret.is_none() {
                     return Err(format!(
                         "{at}: token_endpoint_auth_method = \"{m}\" needs a client_secret"
+                    ));
+                } else if parsed == authgate::ClientAuthMethod::ClientSecretJwt
+                    && c.client_secret
+                        .as_ref()
+                        .is_some_and(|s| s.len() < authgate::client_assertion::MIN_SECRET_LEN)
+                {
+                    return Err(format!(
+                        "{at}.client_secret: a client_secret_jwt secret keys HMAC, so it must be at least {} bytes (RFC 7518 section 3.2)",
+                        authgate::client_assertion::MIN_SECRET_LEN
                     ));
                 }
             }

@@ -569,6 +569,11 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
                 let method = match auth_method.as_deref() {
                     None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
                     Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+                    Some(m @ ("client_secret_jwt" | "private_key_jwt")) => {
+                        return Err(format!(
+                            "--auth-method: declare {m} clients in the config file's [[clients]] (their secret is sealed with the server's key encryption key, or their keys listed)"
+                        ))
+                    }
                     Some(other) => {
                         return Err(format!(
                         "--auth-method: '{other}' is not client_secret_basic or client_secret_post"

@@ -233,14 +233,27 @@ fn auth_method_none_with_a_client_secret_is_refused() {
 
 #[test]
 fn unknown_auth_method_or_missing_secret_is_refused() {
-    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_jvt\"\n");
     refused(
         "unknown-method",
         &body,
         &[
             "clients[0] (c).token_endpoint_auth_method",
-            "'client_secret_jwt'",
+            "'client_secret_jvt'",
         ],
+    );
+    // RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"only-31-bytes-long-0123456789ab\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
+    refused(
+        "short-hmac-secret",
+        &body,
+        &["clients[0] (c).client_secret", "at least 32 bytes"],
+    );
+    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
+    refused(
+        "hmac-without-secret",
+        &body,
+        &["clients[0] (c)", "needs a client_secret"],
     );
     let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\ntoken_endpoint_auth_method = \"client_secret_post\"\n");
     refused(

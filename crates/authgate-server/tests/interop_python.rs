@@ -41,6 +41,15 @@ grant_types = ["client_credentials"]
 scope = "read"
 jwks = { keys = [{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c", kid = "test-client-key", use = "sig", alg = "ES256" }] }
 
+# A service whose assertions are keyed by its secret (client_secret_jwt): 64 bytes, so
+# HS512 too (RFC 7518 section 3.2).
+[[clients]]
+client_id = "py-hmac"
+token_endpoint_auth_method = "client_secret_jwt"
+client_secret = "hmac-secret-0123456789abcdef0123456789abcdef0123456789abcdef01234"
+grant_types = ["client_credentials"]
+scope = "read"
+
 # An API whose tokens are JWTs (RFC 9068) that it checks by itself.
 [[resources]]
 identifier = "https://api.example/"
@@ -54,6 +63,9 @@ password = "wonderland"
 subject = "user-alice"
 email = "alice@example.com"
 "#;
+
+/// `py-hmac`'s secret.
+const HMAC_SECRET: &str = "hmac-secret-0123456789abcdef0123456789abcdef0123456789abcdef01234";
 
 /// Whether `python3` can import Authlib and requests.
 fn python_ready() -> bool {
@@ -135,10 +147,16 @@ async fn authlib_authenticates_with_private_key_jwt_once_per_assertion_rfc7523_2
     let server = TestServer::sqlite("authlib-pkj", CONFIG).await;
     let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/client-es256.pem");
     let got = run_script(
-        "private_key_jwt_client.py",
-        [server.base(), "py-keyed", pem, "test-client-key"]
-            .map(str::to_owned)
-            .to_vec(),
+        "jwt_client_auth.py",
+        [
+            "private_key_jwt",
+            server.base(),
+            "py-keyed",
+            pem,
+            "test-client-key",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
     )
     .await;
     assert_eq!(
@@ -150,6 +168,41 @@ async fn authlib_authenticates_with_private_key_jwt_once_per_assertion_rfc7523_2
             "replay_error": "invalid_client"
         })
     );
+}
+
+#[tokio::test]
+async fn authlib_authenticates_with_client_secret_jwt_once_per_assertion_rfc7523_2_2() {
+    if !python_or_skip() {
+        return;
+    }
+    // The secret is kept sealed under the server's key encryption key: the HMAC checks
+    // only if the server can open it again.
+    let server = TestServer::sqlite("authlib-csj", CONFIG).await;
+    for alg in ["HS256", "HS512"] {
+        let got = run_script(
+            "jwt_client_auth.py",
+            [
+                "client_secret_jwt",
+                server.base(),
+                "py-hmac",
+                HMAC_SECRET,
+                alg,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        )
+        .await;
+        assert_eq!(
+            got,
+            serde_json::json!({
+                "token_type": "Bearer",
+                "scope": "read",
+                "replay_status": 400,
+                "replay_error": "invalid_client"
+            }),
+            "{alg}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -214,12 +214,15 @@ impl<'a> ClientValues<'a> {
     pub(crate) fn of(c: &'a ClientRecord) -> Self {
         Self {
             client_id: &c.client_id,
-            // One column for both kinds of secret hash: 32 bytes of SHA-256 for a generated
-            // secret, the argon2id PHC string (which never is 32 bytes) for a chosen one.
-            secret_hash: match (&c.secret_hash, &c.chosen_secret_hash) {
-                (Some(h), _) => Some(h.0.to_vec()),
-                (None, Some(phc)) => Some(phc.as_bytes().to_vec()),
-                (None, None) => None,
+            // One column for every kind of kept secret: 32 bytes of SHA-256 for a generated
+            // secret, the argon2id PHC string (which never is 32 bytes) for a chosen one,
+            // and for a client_secret_jwt client its sealed secret after a marker (so never
+            // 32 bytes either, nor starting like a PHC string).
+            secret_hash: match (&c.secret_hash, &c.chosen_secret_hash, &c.sealed_secret) {
+                (Some(h), _, _) => Some(h.0.to_vec()),
+                (None, Some(phc), _) => Some(phc.as_bytes().to_vec()),
+                (None, None, Some(sealed)) => Some([SEALED_MARKER, sealed].concat()),
+                (None, None, None) => None,
             },
             client_name: c.client_name.as_deref(),
             redirect_uris: list_to_text(&c.redirect_uris),
@@ -233,6 +236,9 @@ impl<'a> ClientValues<'a> {
         }
     }
 }
+
+/// What precedes a sealed `client_secret_jwt` secret in the secret column.
+const SEALED_MARKER: &[u8] = b"sealed-secret:";
 
 /// A client row as read.
 pub(crate) struct ClientRow {
@@ -253,12 +259,16 @@ impl ClientRow {
         let chosen = stored
             .filter(|b| b.starts_with(b"$argon2"))
             .and_then(|b| std::str::from_utf8(b).ok());
-        let mut c = match (stored.and_then(hash_from), chosen) {
-            (Some(h), _) => ClientRecord::with_secret_hash(self.client_id, h),
-            (None, Some(phc)) => {
+        let sealed = stored.and_then(|b| b.strip_prefix(SEALED_MARKER));
+        let mut c = match (stored.and_then(hash_from), chosen, sealed) {
+            (Some(h), _, _) => ClientRecord::with_secret_hash(self.client_id, h),
+            (None, Some(phc), _) => {
                 ClientRecord::with_chosen_secret_hash(self.client_id, phc.to_owned())
             }
-            (None, None) => ClientRecord::public(self.client_id),
+            (None, None, Some(sealed)) => {
+                ClientRecord::with_sealed_secret(self.client_id, sealed.to_vec())
+            }
+            (None, None, None) => ClientRecord::public(self.client_id),
         }
         .auth_method(auth_method_from(&self.auth_method))
         .redirect_uris(text_to_list(&self.redirect_uris))

@@ -1,7 +1,19 @@
-//! JWT client authentication: `private_key_jwt` (RFC 7523 §2.2 and §3; OpenID Connect
-//! Core §9). The client signs a short-lived JWT with its private key and sends it as
-//! `client_assertion`; the server checks it with the client's registered public keys. No
-//! shared secret exists to leak, which is why RFC 9700 §2.5 prefers it.
+//! JWT client authentication: `private_key_jwt` and `client_secret_jwt` (RFC 7523 §2.2
+//! and §3; OpenID Connect Core §9). With `private_key_jwt` the client signs a short-lived
+//! JWT with its private key and sends it as `client_assertion`; the server checks it with
+//! the client's registered public keys. No shared secret exists to leak, which is why
+//! RFC 9700 §2.5 prefers it.
+//!
+//! With `client_secret_jwt` the client signs the same JWT with HMAC (HS256, HS384 or
+//! HS512) keyed by its client secret, so the secret never travels. The server needs the
+//! secret itself to check the HMAC: it keeps it sealed with AES-256-GCM under the
+//! application's [`KeyEncryptionKey`] (the key that already seals the signing keys, kept
+//! outside the store), bound to the client id, instead of hashed. A copy of the store
+//! alone opens nothing; a copy of the store and the key encryption key together gives the
+//! secrets away, so keep the two apart. Make the sealed form with [`seal_client_secret`],
+//! register the client with [`crate::ClientRecord::with_sealed_secret`], and enable the
+//! method with [`ClientAssertions::client_secrets`]. Secrets must be at least 32 bytes,
+//! and at least as long as the hash output of the algorithm used (RFC 7518 §3.2).
 //!
 //! Enable it with [`crate::AuthorizationServer::enable_private_key_jwt`] (the stores
 //! need a [`ReplayCache`](crate::ReplayCache)); register clients with
@@ -15,10 +27,12 @@
 //! - `client_assertion_type` is `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
 //!   and the request uses no other mechanism (no Basic header, no `client_secret`:
 //!   `invalid_request`);
-//! - signed with an asymmetric algorithm (RS256, PS256, ES256, ES384, EdDSA) by a key of
-//!   the client's whose type fits that algorithm and whose own `alg`, if any, is that one:
-//!   never `none`, never HMAC (so a public key can never serve as an HMAC secret, RFC 8725
-//!   §3.1); RSA keys of at least 2048 bits;
+//! - for a `private_key_jwt` client, signed with an asymmetric algorithm (RS256, PS256,
+//!   ES256, ES384, EdDSA) by a key of the client's whose type fits that algorithm and whose
+//!   own `alg`, if any, is that one: never `none`, never HMAC (so a public key can never
+//!   serve as an HMAC secret, RFC 8725 §3.1); RSA keys of at least 2048 bits;
+//! - for a `client_secret_jwt` client, signed with HS256, HS384 or HS512 keyed by its
+//!   secret, which is at least as long as the algorithm's hash output;
 //! - `iss` and `sub` both the client's id (and `client_id`, if sent, the same);
 //! - `aud` naming this server: its issuer, or the URL of the endpoint that authenticates
 //!   clients (token, introspection, revocation, device authorization);
@@ -28,7 +42,9 @@
 //! - `jti` present and never seen before from this client while the assertion lives
 //!   (checked last, so a refused assertion does not spend its `jti`; atomic in every
 //!   store, so of concurrent presentations exactly one passes);
-//! - the client registered for `private_key_jwt`: it cannot fall back to a secret, and a
+//! - the client registered for the method the assertion's algorithm belongs to: a
+//!   `private_key_jwt` client cannot fall back to a secret or to HMAC, a
+//!   `client_secret_jwt` client cannot send its secret or an asymmetric signature, and a
 //!   client registered for a secret cannot present an assertion.
 
 use std::sync::Arc;
@@ -42,16 +58,92 @@ use crate::client::{Client, ClientAuthMethod};
 use crate::error::{ErrorCode, OAuth2Error};
 use crate::identifier::has_control_characters;
 use crate::jose::remote::{pick, JwksCache};
-use crate::jose::{backend, Algorithm, PublicJwk};
+use crate::jose::{backend, Algorithm, JoseError, KeyEncryptionKey, PublicJwk};
 use crate::request::{authorization_header, OAuth2Request};
+use crate::rng::{random_bytes, Rng};
 use crate::server_context::ServerContext;
 use crate::storage::replay_key;
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// The algorithms an assertion may be signed with, as metadata lists them.
+/// The algorithms a `private_key_jwt` assertion may be signed with, as metadata lists
+/// them.
 pub const SIGNING_ALGORITHMS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
+
+/// The algorithms a `client_secret_jwt` assertion may be signed with.
+pub const HMAC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
+
+/// The shortest secret sealed for `client_secret_jwt`, in bytes (RFC 7518 §3.2: an HMAC
+/// key at least as long as the hash output, 256 bits for HS256).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The shortest key `alg` takes (RFC 7518 §3.2), or `None` for an algorithm that is not
+/// one of [`HMAC_ALGORITHMS`].
+fn hmac_key_len(alg: &str) -> Option<usize> {
+    match alg {
+        "HS256" => Some(32),
+        "HS384" => Some(48),
+        "HS512" => Some(64),
+        _ => None,
+    }
+}
+
+/// What a sealed client secret is bound to: its purpose and the client id (a sealed
+/// secret cannot be moved to another client's row).
+fn secret_aad(client_id: &str) -> Vec<u8> {
+    [
+        b"authgate client_secret_jwt\0".as_slice(),
+        client_id.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Seals a `client_secret_jwt` client's secret under `kek`, bound to `client_id`: the value
+/// [`crate::ClientRecord::with_sealed_secret`] takes and stores keep (nonce, ciphertext and
+/// tag; never the secret in the clear).
+///
+/// ```
+/// use authgate::client_assertion::seal_client_secret;
+/// use authgate::jose::KeyEncryptionKey;
+/// use authgate::{Client, ClientAuthMethod, ClientRecord, OsRng};
+///
+/// let kek = KeyEncryptionKey::generate(&OsRng);
+/// let secret = "a secret of at least thirty-two bytes, chosen at random";
+/// let sealed = seal_client_secret(&kek, "svc", secret, &OsRng).unwrap();
+/// let client = ClientRecord::with_sealed_secret("svc", sealed);
+/// assert_eq!(client.token_endpoint_auth_method(), ClientAuthMethod::ClientSecretJwt);
+/// // No hash: the secret itself never authenticates at the token endpoint.
+/// assert!(!client.check_secret(secret));
+/// ```
+///
+/// # Errors
+/// [`JoseError::Invalid`] for a secret shorter than [`MIN_SECRET_LEN`] bytes;
+/// [`JoseError::Crypto`] if the cipher refused.
+pub fn seal_client_secret(
+    kek: &KeyEncryptionKey,
+    client_id: &str,
+    secret: &str,
+    rng: &dyn Rng,
+) -> Result<Vec<u8>, JoseError> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(JoseError::Invalid(
+            "a client_secret_jwt secret must be at least 32 bytes (RFC 7518 section 3.2)",
+        ));
+    }
+    backend::seal(
+        kek.bytes(),
+        random_bytes(rng),
+        &secret_aad(client_id),
+        secret.as_bytes(),
+    )
+}
+
+/// Opens what [`seal_client_secret`] made for `client_id`; `None` under another key, for
+/// another client, or altered.
+fn open_client_secret(kek: &KeyEncryptionKey, client_id: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    backend::open(kek.bytes(), &secret_aad(client_id), sealed)
+}
 
 /// The largest assertion read.
 pub(crate) const MAX_ASSERTION: usize = 16 * 1024;
@@ -83,10 +175,12 @@ impl Default for AssertionRules {
     }
 }
 
-/// `private_key_jwt` client authentication; see the module docs.
+/// `private_key_jwt` (and, with [`Self::client_secrets`], `client_secret_jwt`) client
+/// authentication; see the module docs.
 pub struct ClientAssertions {
     rules: AssertionRules,
     remote: Option<JwksCache>,
+    secrets: Option<KeyEncryptionKey>,
 }
 
 impl ClientAssertions {
@@ -96,7 +190,16 @@ impl ClientAssertions {
         Self {
             rules: AssertionRules::default(),
             remote: None,
+            secrets: None,
         }
+    }
+
+    /// Accepts `client_secret_jwt` too: the clients' secrets are opened with `kek`
+    /// (see [`seal_client_secret`]).
+    #[must_use]
+    pub fn client_secrets(mut self, kek: KeyEncryptionKey) -> Self {
+        self.secrets = Some(kek);
+        self
     }
 
     /// Replaces the rules (set them before [`Self::jwks_fetcher`]).
@@ -151,11 +254,21 @@ impl ClientAssertions {
         if assertion.len() > MAX_ASSERTION {
             return Err(fail("the client assertion is too large"));
         }
-        let (kid, alg, _typ) =
+        let (kid, alg_name, _typ) =
             backend::header(assertion).map_err(|_| fail("the client assertion is not a JWS"))?;
-        let alg = Algorithm::parse(&alg).ok_or_else(|| {
-            fail("the client assertion's alg is not an asymmetric algorithm this server accepts")
-        })?;
+        // The algorithm decides the method: an asymmetric one is private_key_jwt, HMAC is
+        // client_secret_jwt (when this server keeps secrets it can open); nothing else.
+        let signed_with = match Algorithm::parse(&alg_name) {
+            Some(alg) => SignedWith::Key(alg),
+            None if self.secrets.is_some() && hmac_key_len(&alg_name).is_some() => {
+                SignedWith::Secret(&alg_name)
+            }
+            None => {
+                return Err(fail(
+                    "the client assertion's alg is not an algorithm this server accepts",
+                ))
+            }
+        };
         // Who it claims to be, read before the signature is checked only to find the keys.
         let claimed = unverified_claims(assertion)
             .ok_or_else(|| fail("the client assertion's claims are not a JSON object"))?;
@@ -179,7 +292,11 @@ impl ClientAssertions {
             .find_client(client_id)
             .await?
             .ok_or_else(|| fail("client authentication failed"))?;
-        if client.token_endpoint_auth_method() != ClientAuthMethod::PrivateKeyJwt {
+        let method = match signed_with {
+            SignedWith::Key(_) => ClientAuthMethod::PrivateKeyJwt,
+            SignedWith::Secret(_) => ClientAuthMethod::ClientSecretJwt,
+        };
+        if client.token_endpoint_auth_method() != method {
             return Err(fail(
                 "client authentication failed: not the client's registered authentication method",
             ));
@@ -187,11 +304,24 @@ impl ClientAssertions {
         // One reading of the clock for every check and for the replay cache, so the two
         // cannot fall on either side of a second.
         let now = ctx.now();
-        let jwk = self
-            .key_for(client.as_ref(), kid.as_deref(), alg, now)
-            .await?;
-        let claims = backend::verify(assertion, &jwk, alg)
-            .map_err(|_| fail("the client assertion's signature does not verify"))?;
+        let claims = match signed_with {
+            SignedWith::Key(alg) => {
+                let jwk = self
+                    .key_for(client.as_ref(), kid.as_deref(), alg, now)
+                    .await?;
+                backend::verify(assertion, &jwk, alg)
+            }
+            SignedWith::Secret(alg) => {
+                let secret = self.secret_of(client.as_ref())?;
+                if hmac_key_len(alg).is_none_or(|min| secret.len() < min) {
+                    return Err(fail(
+                        "the client's secret is shorter than this alg's hash output (RFC 7518 section 3.2)",
+                    ));
+                }
+                backend::verify_hmac(assertion, &secret, alg)
+            }
+        }
+        .map_err(|_| fail("the client assertion's signature does not verify"))?;
         if claims["iss"].as_str() != Some(client_id) || claims["sub"].as_str() != Some(client_id) {
             return Err(fail(
                 "the client assertion's iss and sub must both be the client_id (RFC 7523 section 3)",
@@ -224,10 +354,43 @@ impl ClientAssertions {
         Ok(client)
     }
 
-    /// Adds the method and its algorithms to the metadata of an endpoint.
-    pub(crate) fn advertise(methods: &mut Option<Vec<String>>, algs: &mut Option<Vec<String>>) {
+    /// Adds the methods and their algorithms to the metadata of an endpoint.
+    pub(crate) fn advertise(
+        &self,
+        methods: &mut Option<Vec<String>>,
+        algs: &mut Option<Vec<String>>,
+    ) {
         crate::metadata::Metadata::add(methods, ["private_key_jwt"]);
         crate::metadata::Metadata::add(algs, SIGNING_ALGORITHMS);
+        if self.accepts_client_secret_jwt() {
+            crate::metadata::Metadata::add(methods, ["client_secret_jwt"]);
+            crate::metadata::Metadata::add(algs, HMAC_ALGORITHMS);
+        }
+    }
+
+    /// Whether `client_secret_jwt` is accepted (see [`Self::client_secrets`]).
+    pub fn accepts_client_secret_jwt(&self) -> bool {
+        self.secrets.is_some()
+    }
+
+    /// The secret of a `client_secret_jwt` client, opened.
+    fn secret_of(&self, client: &dyn Client) -> Result<Vec<u8>, OAuth2Error> {
+        let kek = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| fail("this server does not accept client_secret_jwt"))?;
+        let sealed = client
+            .sealed_secret()
+            .ok_or_else(|| fail("the client has no secret to check an HMAC with"))?;
+        // Kept but not openable: the server's key encryption key is not the one it was
+        // sealed with (or the row was altered). Not the client's fault, and not a verdict
+        // on its assertion.
+        open_client_secret(kek, client.client_id(), sealed).ok_or_else(|| {
+            OAuth2Error::with_description(
+                ErrorCode::ServerError,
+                "the client's secret cannot be opened with this server's key encryption key",
+            )
+        })
     }
 
     /// The client's key that may verify an assertion with `kid` and `alg`.
@@ -256,6 +419,15 @@ impl ClientAssertions {
     }
 }
 
+/// What an assertion's header says it was signed with.
+#[derive(Clone, Copy)]
+enum SignedWith<'a> {
+    /// One of the client's registered public keys (`private_key_jwt`).
+    Key(Algorithm),
+    /// The client's secret, with this HMAC algorithm (`client_secret_jwt`).
+    Secret(&'a str),
+}
+
 impl Default for ClientAssertions {
     fn default() -> Self {
         Self::new()
@@ -266,6 +438,7 @@ impl std::fmt::Debug for ClientAssertions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientAssertions")
             .field("rules", &self.rules)
+            .field("client_secret_jwt", &self.secrets.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -36,6 +36,10 @@ pub enum ClientAuthMethod {
     /// A JWT signed with the client's private key (RFC 7523 §2.2; OpenID Connect Core
     /// §9): see [`crate::client_assertion`].
     PrivateKeyJwt,
+    /// A JWT signed with HMAC keyed by the client's secret (RFC 7523 §2.2; OpenID Connect
+    /// Core §9). The server must be able to use the secret as a key, so it keeps it sealed
+    /// rather than hashed: see [`Client::sealed_secret`] and [`crate::client_assertion`].
+    ClientSecretJwt,
 }
 
 impl ClientAuthMethod {
@@ -46,6 +50,7 @@ impl ClientAuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
@@ -56,6 +61,7 @@ impl ClientAuthMethod {
             "client_secret_post" => Some(Self::ClientSecretPost),
             "none" => Some(Self::None),
             "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            "client_secret_jwt" => Some(Self::ClientSecretJwt),
             _ => None,
         }
     }
@@ -83,6 +89,15 @@ pub trait Client: Send + Sync + fmt::Debug {
     /// once per process rather than per request (see
     /// [`crate::password::verify_remembered`]). The default is none.
     fn chosen_secret_hash(&self) -> Option<&str> {
+        None
+    }
+
+    /// The secret of a `client_secret_jwt` client, sealed (AES-256-GCM) under the
+    /// server's [`KeyEncryptionKey`](crate::jose::KeyEncryptionKey) and bound to the
+    /// client id, as [`crate::client_assertion::seal_client_secret`] makes it. HMAC needs
+    /// the secret itself, so it cannot be kept as a hash; sealed, a copy of the store alone
+    /// gives it away no more than a hash would. The default is none.
+    fn sealed_secret(&self) -> Option<&[u8]> {
         None
     }
 
@@ -251,6 +266,8 @@ pub struct ClientRecord {
     /// which a store dump must not give away at SHA-256 speed; see
     /// [`Client::chosen_secret_hash`].
     pub chosen_secret_hash: Option<String>,
+    /// The sealed secret of a `client_secret_jwt` client; see [`Client::sealed_secret`].
+    pub sealed_secret: Option<Vec<u8>>,
     /// A display name.
     pub client_name: Option<String>,
     /// Registered redirect URIs.
@@ -312,6 +329,7 @@ impl ClientRecord {
             client_id: client_id.into(),
             secret_hash: Some(secret_hash),
             chosen_secret_hash: None,
+            sealed_secret: None,
             client_name: None,
             redirect_uris: Vec::new(),
             grant_types: Vec::new(),
@@ -319,6 +337,19 @@ impl ClientRecord {
             scope: Scope::empty(),
             auth_method: ClientAuthMethod::ClientSecretBasic,
             metadata: serde_json::Map::new(),
+        }
+    }
+
+    /// A `client_secret_jwt` client whose secret is known only sealed (as
+    /// [`crate::client_assertion::seal_client_secret`] makes it, and as stores load it).
+    /// It has no hash to compare a presented secret with, so it can never authenticate
+    /// with `client_secret_basic` or `client_secret_post`.
+    pub fn with_sealed_secret(client_id: impl Into<String>, sealed: Vec<u8>) -> Self {
+        Self {
+            secret_hash: None,
+            sealed_secret: Some(sealed),
+            auth_method: ClientAuthMethod::ClientSecretJwt,
+            ..Self::confidential(client_id, "")
         }
     }
 
@@ -405,6 +436,9 @@ impl Client for ClientRecord {
     }
     fn chosen_secret_hash(&self) -> Option<&str> {
         self.chosen_secret_hash.as_deref()
+    }
+    fn sealed_secret(&self) -> Option<&[u8]> {
+        self.sealed_secret.as_deref()
     }
     fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris

@@ -190,12 +190,11 @@ pub(crate) fn advertise_assertions(
     algs: &mut Option<Vec<String>>,
 ) {
     #[cfg(feature = "jose")]
-    if ctx
+    if let Some(assertions) = ctx
         .extensions
         .get::<std::sync::Arc<crate::client_assertion::ClientAssertions>>()
-        .is_some()
     {
-        crate::client_assertion::ClientAssertions::advertise(methods, algs);
+        assertions.advertise(methods, algs);
     }
     #[cfg(not(feature = "jose"))]
     let _ = (ctx, methods, algs);

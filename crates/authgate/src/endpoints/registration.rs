@@ -443,12 +443,16 @@ pub fn parse_metadata(
             ))
         })?,
     };
-    if method == ClientAuthMethod::PrivateKeyJwt {
+    if matches!(
+        method,
+        ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::ClientSecretJwt
+    ) {
         // Self-registered keys would need their own checks (jwks, jwks_uri fetched from
-        // the registrant's choice of host); not offered yet.
-        return Err(invalid_client_metadata(
-            "token_endpoint_auth_method 'private_key_jwt' is not offered to self-registered clients: use client_secret_basic, client_secret_post or none",
-        ));
+        // the registrant's choice of host), and a self-registered client_secret_jwt
+        // secret would need sealing here; neither is offered yet.
+        return Err(invalid_client_metadata(format!(
+            "token_endpoint_auth_method '{method}' is not offered to self-registered clients: use client_secret_basic, client_secret_post or none",
+        )));
     }
     let public = method == ClientAuthMethod::None;
     let grant_types =

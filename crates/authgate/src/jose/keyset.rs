@@ -51,6 +51,11 @@ impl KeyEncryptionKey {
     pub fn to_base64(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
     }
+
+    /// The raw key, for sealing inside the crate.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 impl fmt::Debug for KeyEncryptionKey {

@@ -321,6 +321,24 @@ pub async fn client_round_trip(s: &StoreUnderTest) {
     assert!(crate::password::verify_remembered(&phc, "correct horse")
         .await
         .unwrap());
+
+    // A client_secret_jwt client's sealed secret comes back byte for byte, with its
+    // method, and neither as a hash nor as a public client.
+    let sealed: Vec<u8> = (0u8..80).collect();
+    s.fixture
+        .add_client(
+            ClientRecord::with_sealed_secret("j1", sealed.clone())
+                .grant_types(["client_credentials"]),
+        )
+        .await;
+    let j = s.stores.clients.find_client("j1").await.unwrap().unwrap();
+    assert_eq!(j.sealed_secret(), Some(sealed.as_slice()));
+    assert_eq!(
+        j.token_endpoint_auth_method(),
+        ClientAuthMethod::ClientSecretJwt
+    );
+    assert!(!j.is_public());
+    assert_eq!(j.chosen_secret_hash(), None);
 }
 
 /// Conformance check `token_round_trip`.
