@@ -721,6 +721,10 @@ fn client_record(c: &ClientConfig, base: ClientRecord) -> ClientRecord {
         ("subject_type", &c.subject_type),
         ("sector_identifier_uri", &c.sector_identifier_uri),
         ("backchannel_logout_uri", &c.backchannel_logout_uri),
+        (
+            "token_endpoint_auth_signing_alg",
+            &c.token_endpoint_auth_signing_alg,
+        ),
     ];
     for (key, value) in strings {
         if let Some(v) = value {

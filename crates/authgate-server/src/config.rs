@@ -79,6 +79,9 @@ pub(crate) struct TrustedIssuerConfig {
     /// `"local"` (the issuer's `sub` is this server's user: it shares the users).
     #[serde(default = "default_subjects")]
     pub(crate) subjects: String,
+    /// The most a token got with its JWTs may carry (space-delimited); absent: only the
+    /// client's scope limits it.
+    pub(crate) scope: Option<String>,
 }
 
 fn default_subjects() -> String {
@@ -97,19 +100,28 @@ impl TrustedIssuerConfig {
                 self.subjects
             ));
         }
+        if let Some(scope) = &self.scope {
+            authgate::Scope::parse(scope).map_err(|_| {
+                format!("{at}.scope: '{scope}' holds a character RFC 6749 section 3.3 forbids")
+            })?;
+        }
         check_key_source(&at, self.jwks.as_ref(), self.jwks_uri.as_deref())
     }
 
     /// The engine's entry.
     pub(crate) fn trusted(&self) -> authgate::TrustedIssuer {
-        match (&self.jwks, &self.jwks_uri) {
+        let t = match (&self.jwks, &self.jwks_uri) {
             (Some(jwks), _) => authgate::TrustedIssuer::with_jwks(&self.issuer, jwks.clone()),
             (None, uri) => authgate::TrustedIssuer::with_jwks_uri(
                 &self.issuer,
                 uri.clone().unwrap_or_default(),
             ),
         }
-        .local_subjects(self.subjects == "local")
+        .local_subjects(self.subjects == "local");
+        match self.scope.as_deref().map(authgate::Scope::parse) {
+            Some(Ok(scope)) => t.scope(scope),
+            _ => t,
+        }
     }
 }
 
@@ -517,9 +529,62 @@ pub(crate) struct ClientConfig {
     pub(crate) jwks: Option<serde_json::Value>,
     /// Where the client publishes its public keys (https), for `private_key_jwt`.
     pub(crate) jwks_uri: Option<String>,
+    /// The one algorithm of its client assertions (OpenID Connect Dynamic Registration
+    /// §2), for `private_key_jwt` and `client_secret_jwt` (whose default is HS256).
+    pub(crate) token_endpoint_auth_signing_alg: Option<String>,
 }
 
+/// The shortest `client_secret_jwt` secret the server takes: 256 random bits written in
+/// base64url. Longer than RFC 7518's 32 bytes so that a password a person chose is less
+/// likely to pass (RFC 8725 §3.5: never a human-memorable key for HMAC).
+const MIN_HMAC_SECRET_CHARS: usize = 43;
+
 impl ClientConfig {
+    /// A `client_secret_jwt` secret: long enough to be generated (43 characters), and at
+    /// least the hash output of its algorithm (RFC 7518 §3.2).
+    fn check_hmac_secret(&self, at: &str) -> Result<(), String> {
+        let secret = self.client_secret.as_deref().unwrap_or_default();
+        if secret.chars().count() < MIN_HMAC_SECRET_CHARS {
+            return Err(format!(
+                "{at}.client_secret: a client_secret_jwt secret keys HMAC, so it must be generated, never chosen (RFC 8725 section 3.5), and at least {MIN_HMAC_SECRET_CHARS} characters: `openssl rand -base64 48` makes one"
+            ));
+        }
+        let alg = self
+            .token_endpoint_auth_signing_alg
+            .as_deref()
+            .unwrap_or("HS256");
+        if authgate::client_assertion::hmac_secret_len(alg).is_some_and(|min| secret.len() < min) {
+            return Err(format!(
+                "{at}.client_secret: {alg} needs a secret of at least its hash output (RFC 7518 section 3.2)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `token_endpoint_auth_signing_alg`: an HMAC algorithm for `client_secret_jwt`, an
+    /// asymmetric one for `private_key_jwt`, absent otherwise.
+    fn check_signing_alg(&self, at: &str) -> Result<(), String> {
+        let Some(alg) = &self.token_endpoint_auth_signing_alg else {
+            return Ok(());
+        };
+        let allowed: &[&str] = match self.token_endpoint_auth_method.as_deref() {
+            Some("client_secret_jwt") => &authgate::client_assertion::HMAC_ALGORITHMS,
+            Some("private_key_jwt") => &authgate::client_assertion::SIGNING_ALGORITHMS,
+            _ => {
+                return Err(format!(
+                    "{at}.token_endpoint_auth_signing_alg: only for token_endpoint_auth_method = \"client_secret_jwt\" or \"private_key_jwt\""
+                ))
+            }
+        };
+        if !allowed.contains(&alg.as_str()) {
+            return Err(format!(
+                "{at}.token_endpoint_auth_signing_alg: '{alg}' is not one of {}",
+                allowed.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
     /// A `private_key_jwt` client: no secret, and exactly one of `jwks` (with a usable
     /// public key and no private member) and `jwks_uri` (https).
     fn check_keys(&self, at: &str) -> Result<(), String> {
@@ -995,15 +1060,8 @@ impl Config {
                     return Err(format!(
                         "{at}: token_endpoint_auth_method = \"{m}\" needs a client_secret"
                     ));
-                } else if parsed == authgate::ClientAuthMethod::ClientSecretJwt
-                    && c.client_secret
-                        .as_ref()
-                        .is_some_and(|s| s.len() < authgate::client_assertion::MIN_SECRET_LEN)
-                {
-                    return Err(format!(
-                        "{at}.client_secret: a client_secret_jwt secret keys HMAC, so it must be at least {} bytes (RFC 7518 section 3.2)",
-                        authgate::client_assertion::MIN_SECRET_LEN
-                    ));
+                } else if parsed == authgate::ClientAuthMethod::ClientSecretJwt {
+                    c.check_hmac_secret(&at)?;
                 }
             }
             let private_key_jwt =
@@ -1013,6 +1071,7 @@ impl Config {
                     "{at}: jwks and jwks_uri are for token_endpoint_auth_method = \"private_key_jwt\""
                 ));
             }
+            c.check_signing_alg(&at)?;
             c.check_openid(&at, &self.keys.algorithms)?;
             authgate::Scope::parse(&c.scope).map_err(|_| {
                 format!(

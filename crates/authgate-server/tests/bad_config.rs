@@ -242,12 +242,43 @@ fn unknown_auth_method_or_missing_secret_is_refused() {
             "'client_secret_jvt'",
         ],
     );
-    // RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
-    let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"only-31-bytes-long-0123456789ab\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
+    // RFC 8725 section 3.5: a generated secret, never a password (43 characters at least);
+    // RFC 7518 section 3.2: at least the hash output of its algorithm.
+    let hmac_client = |secret: &str, extra: &str| {
+        format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"{secret}\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n{extra}\n")
+    };
+    let s42 = "x".repeat(42);
+    let s48 = "x".repeat(48);
     refused(
         "short-hmac-secret",
-        &body,
-        &["clients[0] (c).client_secret", "at least 32 bytes"],
+        &hmac_client(&s42, ""),
+        &[
+            "clients[0] (c).client_secret",
+            "generated",
+            "at least 43 characters",
+        ],
+    );
+    refused(
+        "hs512-short-secret",
+        &hmac_client(&s48, "token_endpoint_auth_signing_alg = \"HS512\""),
+        &[
+            "clients[0] (c).client_secret",
+            "HS512",
+            "RFC 7518 section 3.2",
+        ],
+    );
+    refused(
+        "hmac-asymmetric-alg",
+        &hmac_client(&s48, "token_endpoint_auth_signing_alg = \"ES256\""),
+        &[
+            "clients[0] (c).token_endpoint_auth_signing_alg",
+            "'ES256' is not one of HS256, HS384, HS512",
+        ],
+    );
+    refused(
+        "alg-on-basic",
+        &format!("{BASE}\n[[clients]]\nclient_id = \"c\"\nclient_secret = \"{s48}\"\ntoken_endpoint_auth_signing_alg = \"HS256\"\n"),
+        &["clients[0] (c).token_endpoint_auth_signing_alg", "only for"],
     );
     let body = format!("{BASE}\n[[clients]]\nclient_id = \"c\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n");
     refused(
@@ -335,6 +366,16 @@ fn trusted_issuers_need_public_keys() {
         &[
             "trusted_issuers[0] (https://idp.example).jwks",
             "private or symmetric",
+        ],
+    );
+    refused(
+        "issuer-bad-scope",
+        &entry(&format!(
+            "jwks = {{ keys = [{KEY}] }}\nscope = \"read \\\"all\\\"\""
+        )),
+        &[
+            "trusted_issuers[0] (https://idp.example).scope",
+            "RFC 6749 section 3.3",
         ],
     );
     refused(

@@ -41,11 +41,19 @@ grant_types = ["client_credentials"]
 scope = "read"
 jwks = { keys = [{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c", kid = "test-client-key", use = "sig", alg = "ES256" }] }
 
-# A service whose assertions are keyed by its secret (client_secret_jwt): 64 bytes, so
-# HS512 too (RFC 7518 section 3.2).
+# Services whose assertions are keyed by their secret (client_secret_jwt): HS256 unless
+# they register another algorithm; 64 bytes or more for HS512 (RFC 7518 section 3.2).
 [[clients]]
 client_id = "py-hmac"
 token_endpoint_auth_method = "client_secret_jwt"
+client_secret = "hmac-secret-0123456789abcdef0123456789abcdef0123456789abcdef01234"
+grant_types = ["client_credentials"]
+scope = "read"
+
+[[clients]]
+client_id = "py-hmac512"
+token_endpoint_auth_method = "client_secret_jwt"
+token_endpoint_auth_signing_alg = "HS512"
 client_secret = "hmac-secret-0123456789abcdef0123456789abcdef0123456789abcdef01234"
 grant_types = ["client_credentials"]
 scope = "read"
@@ -178,18 +186,12 @@ async fn authlib_authenticates_with_client_secret_jwt_once_per_assertion_rfc7523
     // The secret is kept sealed under the server's key encryption key: the HMAC checks
     // only if the server can open it again.
     let server = TestServer::sqlite("authlib-csj", CONFIG).await;
-    for alg in ["HS256", "HS512"] {
+    for (client, alg) in [("py-hmac", "HS256"), ("py-hmac512", "HS512")] {
         let got = run_script(
             "jwt_client_auth.py",
-            [
-                "client_secret_jwt",
-                server.base(),
-                "py-hmac",
-                HMAC_SECRET,
-                alg,
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            ["client_secret_jwt", server.base(), client, HMAC_SECRET, alg]
+                .map(str::to_owned)
+                .to_vec(),
         )
         .await;
         assert_eq!(

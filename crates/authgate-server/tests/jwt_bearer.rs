@@ -21,12 +21,14 @@ bind = "127.0.0.1:{PORT}"
 [[trusted_issuers]]
 issuer = "https://idp.partner.example"
 jwks = { keys = [{ kty = "EC", crv = "P-256", x = "nF9mEop7C3OmSZXQkjH1ro8MJdshVv6UEovD_GCy7X8", y = "1Ibfb90TJj03G3LzPLF-E4fiKzdv2xxXlpKWspe33-c", kid = "test-client-key", use = "sig", alg = "ES256" }] }
+# What the partner may vouch for: tokens from its assertions carry no more.
+scope = "profile"
 
 [[clients]]
 client_id = "app"
 client_secret = "app-secret-long-enough"
 grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
-scope = "profile"
+scope = "profile email"
 "#;
 
 /// An assertion of the partner about `sub`, signed with its key (tests/keys).
@@ -73,6 +75,10 @@ async fn a_partner_s_assertion_is_traded_once_for_a_user_token_rfc7523_2_1(base:
     let a = assertion(base, "partner-user-1", "b-1");
     let t = issued(&grant(base, &a).await);
     assert!(t.get("refresh_token").is_none());
+    assert_eq!(
+        t["scope"], "profile",
+        "the client's scope, cut to what the partner may vouch for"
+    );
     let me = Page::read(
         common::http()
             .get(format!("{base}/api/me"))

@@ -13,7 +13,13 @@
 //! secrets away, so keep the two apart. Make the sealed form with [`seal_client_secret`],
 //! register the client with [`crate::ClientRecord::with_sealed_secret`], and enable the
 //! method with [`ClientAssertions::client_secrets`]. Secrets must be at least 32 bytes,
-//! and at least as long as the hash output of the algorithm used (RFC 7518 §3.2).
+//! and at least as long as the hash output of the algorithm used (RFC 7518 §3.2); they
+//! must be generated, never a password a person chose (RFC 8725 §3.5): every assertion is
+//! an offline test of a guess.
+//!
+//! Each client's assertions use one algorithm (RFC 8725 §3.1): the one its metadata names
+//! as `token_endpoint_auth_signing_alg` ([`SIGNING_ALG_MEMBER`]), or, for a secret that
+//! names none, HS256.
 //!
 //! Enable it with [`crate::AuthorizationServer::enable_private_key_jwt`] (the stores
 //! need a [`ReplayCache`](crate::ReplayCache)); register clients with
@@ -71,8 +77,19 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// them.
 pub const SIGNING_ALGORITHMS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
 
-/// The algorithms a `client_secret_jwt` assertion may be signed with.
+/// The algorithms a `client_secret_jwt` assertion may be signed with: the one the client
+/// registered as `token_endpoint_auth_signing_alg`, else HS256.
 pub const HMAC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
+
+/// The client metadata member pinning the algorithm of its assertions (OpenID Connect
+/// Dynamic Registration §2).
+pub const SIGNING_ALG_MEMBER: &str = "token_endpoint_auth_signing_alg";
+
+/// The shortest secret, in bytes, that keys `alg` (RFC 7518 §3.2: at least the hash
+/// output); `None` for an algorithm that is not one of [`HMAC_ALGORITHMS`].
+pub fn hmac_secret_len(alg: &str) -> Option<usize> {
+    hmac_key_len(alg)
+}
 
 /// The shortest secret sealed for `client_secret_jwt`, in bytes (RFC 7518 §3.2: an HMAC
 /// key at least as long as the hash output, 256 bits for HS256).
@@ -301,6 +318,20 @@ impl ClientAssertions {
                 "client authentication failed: not the client's registered authentication method",
             ));
         }
+        // One algorithm per key (RFC 8725 §3.1): the client's registered
+        // `token_endpoint_auth_signing_alg` (OpenID Connect Dynamic Registration §2) when it
+        // names one; a secret that names none keys HS256 only. (Public keys are pinned by
+        // their own type and `alg` when picked.)
+        let pinned = match (signed_with, client.metadata_str(SIGNING_ALG_MEMBER)) {
+            (_, Some(registered)) => Some(registered),
+            (SignedWith::Secret(_), None) => Some("HS256"),
+            (SignedWith::Key(_), None) => None,
+        };
+        if pinned.is_some_and(|p| p != alg_name) {
+            return Err(fail(
+                "the client assertion's alg is not the client's registered token_endpoint_auth_signing_alg",
+            ));
+        }
         // One reading of the clock for every check and for the replay cache, so the two
         // cannot fall on either side of a second.
         let now = ctx.now();
@@ -313,12 +344,13 @@ impl ClientAssertions {
             }
             SignedWith::Secret(alg) => {
                 let secret = self.secret_of(client.as_ref())?;
+                // A secret shorter than the hash output (RFC 7518 §3.2) keys nothing; told
+                // apart from a wrong signature, it would tell anyone the secret's length.
                 if hmac_key_len(alg).is_none_or(|min| secret.len() < min) {
-                    return Err(fail(
-                        "the client's secret is shorter than this alg's hash output (RFC 7518 section 3.2)",
-                    ));
+                    Err(JoseError::Invalid("the secret is too short for this alg"))
+                } else {
+                    backend::verify_hmac(assertion, &secret, alg)
                 }
-                backend::verify_hmac(assertion, &secret, alg)
             }
         }
         .map_err(|_| fail("the client assertion's signature does not verify"))?;
@@ -469,54 +501,65 @@ pub(crate) fn unverified_claims(assertion: &str) -> Option<Value> {
 }
 
 /// What RFC 7523 §3 asks of every assertion, a client's or a grant's, once its signature
-/// verified (the issuer and subject are the caller's to check): `aud` names one of `ours`;
-/// `exp` is present, not passed, and at most [`AssertionRules::max_lifetime`] ahead (`exp -
-/// iat` too); `iat` and `nbf`, if sent, are not in the future; each with the leeway; `jti`
-/// is present. Answers `exp` and `jti`, or why not.
+/// verified (the issuer and subject are the caller's to check): [`check_times`] with the
+/// lifetime bounded, and `jti` present. Answers `exp` and `jti`, or why not.
 pub(crate) fn check_claims<'c>(
     claims: &'c Value,
     ours: &[String],
     rules: &AssertionRules,
     now: i64,
 ) -> Result<(i64, &'c str), &'static str> {
+    let exp = check_times(claims, ours, rules, now, true)?;
+    let jti = claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
+        .ok_or("the assertion has no jti (RFC 7523 section 3)")?;
+    Ok((exp, jti))
+}
+
+/// The audience and times of a verified JWT: `aud` names one of `ours`; `exp` is present
+/// and not passed (and, when `bounded`, at most [`AssertionRules::max_lifetime`] ahead,
+/// `exp - iat` too); `iat` and `nbf`, if sent, are not in the future; each with the
+/// leeway. Answers `exp`, or why not.
+pub(crate) fn check_times(
+    claims: &Value,
+    ours: &[String],
+    rules: &AssertionRules,
+    now: i64,
+    bounded: bool,
+) -> Result<i64, &'static str> {
     let names_us = |v: &Value| v.as_str().is_some_and(|a| ours.iter().any(|o| o == a));
     let aud_ok = match &claims["aud"] {
         Value::Array(all) => all.iter().any(names_us),
         one => names_us(one),
     };
     if !aud_ok {
-        return Err("the assertion's aud does not name this server (RFC 7523 section 3)");
+        return Err("the JWT's aud does not name this server (RFC 7523 section 3)");
     }
     let (leeway, max) = (secs(rules.leeway), secs(rules.max_lifetime));
     let exp = claims["exp"]
         .as_i64()
-        .ok_or("the assertion has no exp (RFC 7523 section 3)")?;
+        .ok_or("the JWT has no exp (RFC 7523 section 3)")?;
     if now >= exp.saturating_add(leeway) {
-        return Err("the assertion expired");
+        return Err("the JWT expired");
     }
     let too_long = "the assertion lives longer than this server accepts";
-    if exp.saturating_sub(now) > max.saturating_add(leeway) {
+    if bounded && exp.saturating_sub(now) > max.saturating_add(leeway) {
         return Err(too_long);
     }
     for name in ["iat", "nbf"] {
         let t = match &claims[name] {
             Value::Null => continue,
-            v => v
-                .as_i64()
-                .ok_or("the assertion has a malformed time claim")?,
+            v => v.as_i64().ok_or("the JWT has a malformed time claim")?,
         };
         if t > now.saturating_add(leeway) {
-            return Err("the assertion is not valid yet");
+            return Err("the JWT is not valid yet");
         }
-        if name == "iat" && exp.saturating_sub(t) > max {
+        if bounded && name == "iat" && exp.saturating_sub(t) > max {
             return Err(too_long);
         }
     }
-    let jti = claims["jti"]
-        .as_str()
-        .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
-        .ok_or("the assertion has no jti (RFC 7523 section 3)")?;
-    Ok((exp, jti))
+    Ok(exp)
 }
 
 /// Spends `jti` of `issuer` for `purpose` in the stores' replay cache, kept past the last

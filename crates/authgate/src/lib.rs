@@ -67,7 +67,9 @@ pub use grants::{
     TokenExchangeGrant, TokenGrant, TOKEN_EXCHANGE_GRANT_TYPE,
 };
 #[cfg(feature = "jose")]
-pub use grants::{JwtBearerGrant, OpenIdGrant, TrustedIssuer, JWT_BEARER_GRANT_TYPE};
+pub use grants::{
+    JwtBearerGrant, OpenIdGrant, TrustedIssuer, TrustedIssuers, JWT_BEARER_GRANT_TYPE,
+};
 pub use metadata::Metadata;
 pub use params::{AuthorizationParams, AuthorizationRequest, ResponseMode, ResponseType};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};

@@ -590,3 +590,38 @@ async fn jwks_uri_fetches_are_one_at_a_time_and_a_failed_one_keeps_the_keys() {
     assert_eq!(token(&s, &with_assertion(&a)).await.0, 200);
     assert_eq!(flaky.fetches.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_registered_signing_alg_pins_the_client_s_assertions_rfc8725_3_1() {
+    // OpenID Connect Dynamic Registration §2: token_endpoint_auth_signing_alg names the
+    // one algorithm the client signs with; any other is refused, even by a key that fits.
+    let key = client_key(jose::Algorithm::ES256).await;
+    let store = MemoryStore::new();
+    for (id, alg) in [("pinned-es256", "ES256"), ("pinned-es384", "ES384")] {
+        store.add_client(
+            ClientRecord::public(id)
+                .auth_method(ClientAuthMethod::PrivateKeyJwt)
+                .grant_types(["client_credentials"])
+                .with_metadata("jwks", public_jwks(&key).await)
+                .with_metadata("token_endpoint_auth_signing_alg", alg),
+        );
+    }
+    let mut server = AuthorizationServer::new(store.stores(), ServerConfig::new(ISSUER))
+        .with_clock(FrozenClock::at(T0));
+    server
+        .register_grant(ClientCredentialsGrant::new())
+        .enable_private_key_jwt(ClientAssertions::new())
+        .unwrap();
+    let a = sign(&key, &claims("pinned-es256", "p-1")).await;
+    assert_eq!(token(&server, &with_assertion(&a)).await.0, 200);
+    let a = sign(&key, &claims("pinned-es384", "p-2")).await;
+    let (status, e) = token(&server, &with_assertion(&a)).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_client")));
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("token_endpoint_auth_signing_alg"),
+        "{e}"
+    );
+}

@@ -32,7 +32,14 @@ fn fixture_with(kek: &KeyEncryptionKey, accept: bool) -> Fixture {
             .scope("read")
     };
     store.add_client(client("csj", SECRET));
-    store.add_client(client("short", SHORT_SECRET));
+    for (id, alg) in [("csj384", "HS384"), ("csj512", "HS512")] {
+        store.add_client(client(id, SECRET).with_metadata("token_endpoint_auth_signing_alg", alg));
+    }
+    // Misconfigured: HS512 needs a 64-byte secret, this one has 32.
+    store.add_client(
+        client("short", SHORT_SECRET).with_metadata("token_endpoint_auth_signing_alg", "HS512"),
+    );
+    store.add_client(client("short256", SHORT_SECRET));
     // A row whose sealed secret was made for another client.
     store.add_client(
         ClientRecord::with_sealed_secret("moved", sealed("csj", SECRET))
@@ -114,15 +121,12 @@ async fn refused(s: &AuthorizationServer, body: &str, why: &str) -> Value {
 #[tokio::test]
 async fn an_hmac_assertion_keyed_by_the_secret_authenticates_rfc7523_2_2_oidc_core_9() {
     let f = fixture();
-    for (i, alg) in [
-        jsonwebtoken::Algorithm::HS256,
-        jsonwebtoken::Algorithm::HS384,
-        jsonwebtoken::Algorithm::HS512,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let a = hmac(alg, SECRET, &claims("csj", &format!("ok-{i}")));
+    for (client, alg) in [
+        ("csj", jsonwebtoken::Algorithm::HS256),
+        ("csj384", jsonwebtoken::Algorithm::HS384),
+        ("csj512", jsonwebtoken::Algorithm::HS512),
+    ] {
+        let a = hmac(alg, SECRET, &claims(client, "ok"));
         let (status, t) = token(&f.server, &with_assertion(&a)).await;
         assert_eq!(status, 200, "{alg:?}: {t}");
         assert_eq!(t["scope"], "read");
@@ -258,6 +262,15 @@ async fn the_attack_list_is_refused_rfc7523_3_rfc7518_3_2() {
                 &claims("short", "a3"),
             ),
         ),
+        // RFC 8725 §3.1: one algorithm per key; csj registered none, so HS256.
+        (
+            "HS512 by a client pinned to HS256",
+            hmac(jsonwebtoken::Algorithm::HS512, SECRET, &claims("csj", "a5")),
+        ),
+        (
+            "HS256 by a client registered for HS512",
+            hs256(&claims("csj512", "a6")),
+        ),
         (
             "a sealed secret moved to another client's row",
             hs256(&claims("moved", "a4")),
@@ -277,13 +290,25 @@ async fn the_attack_list_is_refused_rfc7523_3_rfc7518_3_2() {
             }
         }
     }
-    // The HS256 assertion of the short-secret client is fine: 32 bytes are enough there.
+    // A 32-byte secret is enough for HS256.
     let a = hmac(
         jsonwebtoken::Algorithm::HS256,
         SHORT_SECRET,
-        &claims("short", "ok"),
+        &claims("short256", "ok"),
     );
     assert_eq!(token(&f.server, &with_assertion(&a)).await.0, 200);
+    // The too-short secret is refused like a wrong signature: the answer does not tell
+    // anyone how long a client's secret is.
+    let a = hmac(
+        jsonwebtoken::Algorithm::HS512,
+        SHORT_SECRET,
+        &claims("short", "a7"),
+    );
+    let (_, e) = token(&f.server, &with_assertion(&a)).await;
+    assert_eq!(
+        e["error_description"], "the client assertion's signature does not verify",
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -119,19 +119,20 @@ async fn nothing_is_exchanged_unless_the_policy_allows_it_rfc8693_5() {
     let (status, e) = token(&f.server, "orders", &exchange(&subject, "")).await;
     assert_eq!(
         (status, e["error"].as_str()),
-        (400, Some("unauthorized_client"))
+        (400, Some("invalid_request")),
+        "RFC 8693 section 2.2.2: unacceptable by policy is invalid_request"
     );
     // With a policy: only the orders service, only towards billing.
     let f = fixture(true);
     let (subject, _) = user_token(&f, None).await;
     assert_eq!(
         token(&f.server, "web", &exchange(&subject, "")).await.1["error"],
-        "unauthorized_client"
+        "invalid_request"
     );
     let body = exchange(&subject, "").replace(&enc(BILLING), &enc(ORDERS));
     assert_eq!(
         token(&f.server, "orders", &body).await.1["error"],
-        "unauthorized_client"
+        "invalid_request"
     );
 }
 
@@ -232,7 +233,7 @@ async fn bad_exchanges_get_the_errors_of_rfc8693_2_2_2() {
         (
             "not a token of ours",
             exchange("not-a-token", ""),
-            "invalid_grant",
+            "invalid_request",
         ),
     ];
     for (what, body, code) in cases {
@@ -243,8 +244,9 @@ async fn bad_exchanges_get_the_errors_of_rfc8693_2_2_2() {
             "{what}: {e}"
         );
     }
-    // A revoked subject token: invalid_grant.
+    // A revoked subject token: invalid_request too (RFC 8693 section 2.2.2: "invalid for
+    // any reason").
     f.store.revoke_token(&record.selector).await.unwrap();
     let (_, e) = token(&f.server, "orders", &exchange(&subject, "")).await;
-    assert_eq!(e["error"], "invalid_grant");
+    assert_eq!(e["error"], "invalid_request");
 }

@@ -18,8 +18,10 @@
 //!   [`ReplayCache`](crate::ReplayCache), checked last; SECURITY.md row 24).
 //!
 //! The client authenticates as at any grant; the scope is the client's (or what it asks
-//! within it), `resource` works as everywhere (RFC 8707). No refresh token is issued: the
-//! client presents a fresh assertion instead.
+//! within it), cut to what the issuer may vouch for ([`TrustedIssuer::scope`]) and to the
+//! assertion's own `scope` claim when it has one; `resource` works as everywhere
+//! (RFC 8707). No refresh token is issued: the client presents a fresh assertion instead.
+//! The issuer is never this server itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use super::{issue_with_hooks, DefaultHooks, Grant, GrantHooks, TokenGrant};
 use crate::client::metadata_document::DocumentFetcher;
 use crate::client::Client;
 use crate::client_assertion::{
-    check_claims, secs, spend_jti, unverified_claims, AssertionRules, MAX_ASSERTION,
+    check_claims, check_times, secs, spend_jti, unverified_claims, AssertionRules, MAX_ASSERTION,
 };
 use crate::context::IssueContext;
 use crate::error::{ErrorCode, OAuth2Error};
@@ -41,6 +43,7 @@ use crate::jose::{backend, Algorithm};
 use crate::request::OAuth2Request;
 use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
+use crate::scope::Scope;
 use crate::server_context::ServerContext;
 use crate::storage::ResourceOwner;
 
@@ -53,6 +56,8 @@ pub struct TrustedIssuer {
     issuer: String,
     keys: IssuerKeys,
     local_subjects: bool,
+    scope: Option<Scope>,
+    untyped_tokens: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +73,8 @@ impl TrustedIssuer {
             issuer: issuer.into(),
             keys: IssuerKeys::Fixed(jwks),
             local_subjects: false,
+            scope: None,
+            untyped_tokens: false,
         }
     }
 
@@ -78,6 +85,8 @@ impl TrustedIssuer {
             issuer: issuer.into(),
             keys: IssuerKeys::Remote(jwks_uri.into()),
             local_subjects: false,
+            scope: None,
+            untyped_tokens: false,
         }
     }
 
@@ -91,8 +100,72 @@ impl TrustedIssuer {
         self
     }
 
+    /// The most a token got with this issuer's JWT may carry (the client's scope is a
+    /// limit too). Unset: only the client's scope limits it.
+    #[must_use]
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Takes this issuer's untyped (or `typ: JWT`) tokens as tokens to exchange, for an
+    /// issuer whose access tokens are not typed `at+jwt` (RFC 9068 §2.1). Off by default:
+    /// on, its JWTs are no longer told apart by type, so an assertion it signed for the
+    /// [`JwtBearerGrant`] could also be exchanged until it expires, however often its
+    /// `jti` was spent. Turn it on only for an issuer that signs no assertions, or whose
+    /// assertions this server does not take.
+    #[must_use]
+    pub fn untyped_tokens(mut self, on: bool) -> Self {
+        self.untyped_tokens = on;
+        self
+    }
+
+    /// The issuer's `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// An `act` claim of this issuer's (a chain of actors, RFC 8693 §4.1) in this server's
+    /// terms: each `sub` made this server's subject like the token's own, every other
+    /// member left out. `None` for anything malformed or nested deeper than eight.
+    pub(crate) fn act_of(&self, act: &Value) -> Option<Value> {
+        fn walk(issuer: &TrustedIssuer, act: &Value, depth: usize) -> Option<Value> {
+            let sub = act
+                .get("sub")?
+                .as_str()
+                .filter(|s| !s.is_empty() && !has_control_characters(s))?;
+            let mut out = serde_json::json!({ "sub": issuer.subject_of(sub) });
+            if let Some(inner) = act.get("act") {
+                out["act"] = walk(issuer, inner, depth.checked_sub(1)?)?;
+            }
+            Some(out)
+        }
+        walk(self, act, 8)
+    }
+
+    /// `scope` within what this issuer may vouch for: asked for explicitly (`explicit`),
+    /// all of it must be; taken by default, it is cut to it. Nothing left of a scope that
+    /// was not empty is `invalid_scope`.
+    pub(crate) fn narrow(&self, scope: Scope, explicit: bool) -> Result<Scope, OAuth2Error> {
+        let Some(limit) = &self.scope else {
+            return Ok(scope);
+        };
+        if explicit && !scope.is_subset_of(limit) {
+            return Err(OAuth2Error::invalid_scope(
+                "the requested scope exceeds what this token's issuer may vouch for",
+            ));
+        }
+        let narrowed = scope.intersection(limit);
+        if narrowed.is_empty() && !scope.is_empty() {
+            return Err(OAuth2Error::invalid_scope(
+                "this token's issuer may vouch for none of the scope asked for",
+            ));
+        }
+        Ok(narrowed)
+    }
+
     /// This server's subject for the issuer's `sub`.
-    fn subject_of(&self, sub: &str) -> String {
+    pub(crate) fn subject_of(&self, sub: &str) -> String {
         if self.local_subjects {
             sub.to_owned()
         } else {
@@ -101,26 +174,55 @@ impl TrustedIssuer {
     }
 }
 
-/// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`; see the module docs.
-pub struct JwtBearerGrant {
+/// The issuers whose JWTs this server takes, with the keys that check them: shared by
+/// the [`JwtBearerGrant`] (their assertions) and the
+/// [`TokenExchangeGrant`](crate::grants::TokenExchangeGrant) (their tokens as
+/// `subject_token` or `actor_token`). Cheap to clone: clones share one key cache.
+#[derive(Clone)]
+pub struct TrustedIssuers {
     issuers: HashMap<String, TrustedIssuer>,
     rules: AssertionRules,
-    remote: Option<JwksCache>,
-    hooks: Arc<dyn GrantHooks>,
+    remote: Option<Arc<JwksCache>>,
 }
 
-impl JwtBearerGrant {
-    /// The grant trusting no issuer yet (every assertion is refused until one is added).
+/// What a JWT from a trusted issuer is presented as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwtUse {
+    /// An assertion (RFC 7523 §2.1): `typ` JWT if any, `jti` single-use, `exp` bounded.
+    Assertion,
+    /// A token to exchange (RFC 8693): `typ` JWT or `at+jwt` if any; neither `jti` nor a
+    /// bound on its lifetime is required (a service may exchange one token several times).
+    Token,
+}
+
+/// A JWT whose signature, issuer, `sub`, `aud` and times hold.
+#[derive(Debug)]
+pub(crate) struct Vouched<'a> {
+    /// Who signed it.
+    pub(crate) issuer: &'a TrustedIssuer,
+    /// Its `sub`, as the issuer wrote it.
+    pub(crate) sub: String,
+    /// Every claim.
+    pub(crate) claims: Value,
+    /// Its `exp`.
+    pub(crate) exp: i64,
+    /// Its `jti` (always there for an assertion).
+    pub(crate) jti: Option<String>,
+    /// The clock reading every check used.
+    pub(crate) now: i64,
+}
+
+impl TrustedIssuers {
+    /// No issuer yet.
     pub fn new() -> Self {
         Self {
             issuers: HashMap::new(),
             rules: AssertionRules::default(),
             remote: None,
-            hooks: Arc::new(DefaultHooks),
         }
     }
 
-    /// Trusts `issuer`'s assertions.
+    /// Trusts `issuer`'s JWTs.
     #[must_use]
     pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
         self.issuers.insert(issuer.issuer.clone(), issuer);
@@ -138,7 +240,165 @@ impl JwtBearerGrant {
     /// refuse private addresses outside tests).
     #[must_use]
     pub fn jwks_fetcher(mut self, fetcher: impl DocumentFetcher) -> Self {
-        self.remote = Some(JwksCache::new(Arc::new(fetcher), self.rules.refetch_after));
+        self.remote = Some(Arc::new(JwksCache::new(
+            Arc::new(fetcher),
+            self.rules.refetch_after,
+        )));
+        self
+    }
+
+    /// Whether no issuer is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.issuers.is_empty()
+    }
+
+    /// Checks a JWT one of the issuers signed, presented as `used_as`: every rule but the
+    /// single use of its `jti`, which is the caller's to spend once its own checks pass.
+    /// Failures are `bad` with a description.
+    pub(crate) async fn verify(
+        &self,
+        ctx: &ServerContext,
+        jwt: &str,
+        used_as: JwtUse,
+        bad: fn(&'static str) -> OAuth2Error,
+    ) -> Result<Vouched<'_>, OAuth2Error> {
+        if jwt.len() > MAX_ASSERTION {
+            return Err(bad("the JWT is too large"));
+        }
+        let (kid, alg, typ) = backend::header(jwt).map_err(|_| bad("the JWT is not a JWS"))?;
+        // A JWT typed for another use (a logout token, a DPoP proof; for an assertion,
+        // also an access token) is not taken for this one (RFC 8725 §3.11).
+        let alg = Algorithm::parse(&alg).ok_or_else(|| {
+            bad("the JWT's alg is not an asymmetric algorithm this server accepts")
+        })?;
+        let claimed =
+            unverified_claims(jwt).ok_or_else(|| bad("the JWT's claims are not a JSON object"))?;
+        let issuer = claimed["iss"]
+            .as_str()
+            .and_then(|iss| self.issuers.get(iss))
+            .ok_or_else(|| bad("the JWT's issuer is not trusted here"))?;
+        // This server's own tokens are checked against its own records, never as an
+        // outsider's (a revoked one would pass as a signed JWT).
+        if issuer.issuer == ctx.config.issuer {
+            return Err(bad("this server's own JWTs are not a trusted issuer's"));
+        }
+        // Explicit typing keeps the uses apart (RFC 8725 §3.11): an assertion is untyped or
+        // `JWT`; a token to exchange is an access token, `at+jwt` (RFC 9068 §2.1), or
+        // untyped only for an issuer that does not type its access tokens.
+        let typ_ok = match typ.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("jwt") => used_as == JwtUse::Assertion || issuer.untyped_tokens,
+            Some("at+jwt" | "application/at+jwt") => used_as == JwtUse::Token,
+            Some(_) => false,
+        };
+        if !typ_ok {
+            return Err(bad("the JWT's typ is not the one this use needs"));
+        }
+        let now = ctx.now();
+        let key = match &issuer.keys {
+            IssuerKeys::Fixed(jwks) => pick(jwks, kid.as_deref(), alg),
+            IssuerKeys::Remote(url) => match &self.remote {
+                // The issuer's keys cannot be had: 503, not a verdict on the JWT.
+                Some(cache) => cache
+                    .key(url, kid.as_deref(), alg, now)
+                    .await
+                    .map_err(|u| {
+                        OAuth2Error::from(crate::error::StorageError::Unavailable(u.0.into()))
+                    })?,
+                None => {
+                    return Err(OAuth2Error::with_description(
+                        ErrorCode::ServerError,
+                        "an issuer's jwks_uri is trusted but no jwks_fetcher is set",
+                    ))
+                }
+            },
+        }
+        .ok_or_else(|| bad("no key of the issuer verifies this JWT's kid and alg"))?;
+        let claims = backend::verify(jwt, &key, alg)
+            .map_err(|_| bad("the JWT's signature does not verify"))?;
+        if claims["iss"].as_str() != Some(issuer.issuer.as_str()) {
+            return Err(bad("the JWT's issuer is not trusted here"));
+        }
+        let sub = claims["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty() && !has_control_characters(s))
+            .ok_or_else(|| bad("the JWT has no sub (RFC 7523 section 3)"))?
+            .to_owned();
+        let c = &ctx.config;
+        let ours = [c.issuer.clone(), c.endpoint_url(&c.endpoints.token)];
+        let (exp, jti) = match used_as {
+            JwtUse::Assertion => check_claims(&claims, &ours, &self.rules, now)
+                .map(|(exp, jti)| (exp, Some(jti.to_owned()))),
+            JwtUse::Token => {
+                check_times(&claims, &ours, &self.rules, now, false).map(|e| (e, None))
+            }
+        }
+        .map_err(bad)?;
+        Ok(Vouched {
+            issuer,
+            sub,
+            claims,
+            exp,
+            jti,
+            now,
+        })
+    }
+}
+
+impl Default for TrustedIssuers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for TrustedIssuers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut issuers: Vec<&String> = self.issuers.keys().collect();
+        issuers.sort();
+        f.debug_struct("TrustedIssuers")
+            .field("issuers", &issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`; see the module docs.
+pub struct JwtBearerGrant {
+    issuers: TrustedIssuers,
+    hooks: Arc<dyn GrantHooks>,
+}
+
+impl JwtBearerGrant {
+    /// The grant trusting no issuer yet (every assertion is refused until one is added).
+    pub fn new() -> Self {
+        Self::trusting(TrustedIssuers::new())
+    }
+
+    /// The grant taking assertions of `issuers`.
+    pub fn trusting(issuers: TrustedIssuers) -> Self {
+        Self {
+            issuers,
+            hooks: Arc::new(DefaultHooks),
+        }
+    }
+
+    /// Trusts `issuer`'s assertions.
+    #[must_use]
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuers = self.issuers.trust(issuer);
+        self
+    }
+
+    /// Replaces the bounds on assertions (set them before [`Self::jwks_fetcher`]).
+    #[must_use]
+    pub fn rules(mut self, rules: AssertionRules) -> Self {
+        self.issuers = self.issuers.rules(rules);
+        self
+    }
+
+    /// Fetches issuers' `jwks_uri` with `fetcher` (which must bound time and size, and
+    /// refuse private addresses outside tests).
+    #[must_use]
+    pub fn jwks_fetcher(mut self, fetcher: impl DocumentFetcher) -> Self {
+        self.issuers = self.issuers.jwks_fetcher(fetcher);
         self
     }
 
@@ -149,86 +409,42 @@ impl JwtBearerGrant {
         self
     }
 
-    /// The user an assertion vouches for, once every rule holds.
+    /// The user an assertion vouches for and the scope the token gets, once every rule
+    /// holds: `narrow` decides the scope from the issuer (before the `jti` is spent, so a
+    /// refused request does not use the assertion up).
     async fn owner(
         &self,
         ctx: &ServerContext,
         assertion: &str,
-    ) -> Result<ResourceOwner, OAuth2Error> {
-        if assertion.len() > MAX_ASSERTION {
-            return Err(bad("the assertion is too large"));
-        }
-        let (kid, alg, typ) =
-            backend::header(assertion).map_err(|_| bad("the assertion is not a JWS"))?;
-        // A JWT typed for another use (an access token, `at+jwt`) is not an assertion
-        // (RFC 8725 §3.11).
-        if typ
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("jwt"))
-        {
-            return Err(bad("the assertion's typ is another kind of JWT"));
-        }
-        let alg = Algorithm::parse(&alg).ok_or_else(|| {
-            bad("the assertion's alg is not an asymmetric algorithm this server accepts")
-        })?;
-        let claimed = unverified_claims(assertion)
-            .ok_or_else(|| bad("the assertion's claims are not a JSON object"))?;
-        let issuer = claimed["iss"]
-            .as_str()
-            .and_then(|iss| self.issuers.get(iss))
-            .ok_or_else(|| bad("the assertion's issuer is not trusted here"))?;
-        let now = ctx.now();
-        let key = match &issuer.keys {
-            IssuerKeys::Fixed(jwks) => pick(jwks, kid.as_deref(), alg),
-            IssuerKeys::Remote(url) => match &self.remote {
-                // The issuer's keys cannot be had: 503, not a verdict on the assertion.
-                Some(cache) => cache
-                    .key(url, kid.as_deref(), alg, now)
-                    .await
-                    .map_err(|u| {
-                        OAuth2Error::from(crate::error::StorageError::Unavailable(u.0.into()))
-                    })?,
-                None => {
-                    return Err(OAuth2Error::with_description(
-                        ErrorCode::ServerError,
-                        "an issuer's jwks_uri is trusted but the grant has no jwks_fetcher",
-                    ))
-                }
-            },
-        }
-        .ok_or_else(|| bad("no key of the issuer verifies this assertion's kid and alg"))?;
-        let claims = backend::verify(assertion, &key, alg)
-            .map_err(|_| bad("the assertion's signature does not verify"))?;
-        if claims["iss"].as_str() != Some(issuer.issuer.as_str()) {
-            return Err(bad("the assertion's issuer is not trusted here"));
-        }
-        let subject = claims["sub"]
-            .as_str()
-            .filter(|s| !s.is_empty() && !has_control_characters(s))
-            .ok_or_else(|| bad("the assertion has no sub (RFC 7523 section 3)"))?;
-        let c = &ctx.config;
-        let ours = [c.issuer.clone(), c.endpoint_url(&c.endpoints.token)];
-        let (exp, jti) = check_claims(&claims, &ours, &self.rules, now).map_err(bad)?;
+        narrow: impl FnOnce(&Vouched<'_>) -> Result<(Scope, Scope), OAuth2Error>,
+    ) -> Result<(ResourceOwner, Scope, Scope), OAuth2Error> {
+        let v = self
+            .issuers
+            .verify(ctx, assertion, JwtUse::Assertion, bad)
+            .await?;
+        let (scope, ceiling) = narrow(&v)?;
+        let rules = &self.issuers.rules;
+        let jti = v.jti.as_deref().unwrap_or_default();
         if !spend_jti(
             ctx,
             "jwt_bearer",
-            &issuer.issuer,
+            &v.issuer.issuer,
             jti,
-            exp,
-            &self.rules,
-            now,
+            v.exp,
+            rules,
+            v.now,
         )
         .await?
         {
             return Err(bad("the assertion was already used (its jti)"));
         }
-        let leeway = secs(self.rules.leeway);
-        let mut owner = ResourceOwner::subject(issuer.subject_of(subject));
+        let leeway = secs(rules.leeway);
+        let mut owner = ResourceOwner::subject(v.issuer.subject_of(&v.sub));
         // When the user authenticated, if the issuer says and it is not in the future.
-        owner.auth_time = claims["auth_time"]
+        owner.auth_time = v.claims["auth_time"]
             .as_i64()
-            .filter(|t| *t <= now.saturating_add(leeway));
-        Ok(owner)
+            .filter(|t| *t <= v.now.saturating_add(leeway));
+        Ok((owner, scope, ceiling))
     }
 }
 
@@ -240,10 +456,8 @@ impl Default for JwtBearerGrant {
 
 impl std::fmt::Debug for JwtBearerGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut issuers: Vec<&String> = self.issuers.keys().collect();
-        issuers.sort();
         f.debug_struct("JwtBearerGrant")
-            .field("issuers", &issuers)
+            .field("issuers", &self.issuers)
             .finish_non_exhaustive()
     }
 }
@@ -269,16 +483,42 @@ impl TokenGrant for JwtBearerGrant {
         let assertion = req
             .form_value("assertion")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'assertion'"))?;
-        let scope = ctx.resolve_scope(client.as_ref(), req.form_value("scope")?)?;
-        // Resources and their scope checked before the assertion's jti is spent.
+        let asked = req.form_value("scope")?;
+        let scope = ctx.resolve_scope(client.as_ref(), asked)?;
         let requested = requested_resources(req.form_pairs());
-        let audience = ctx.config.resources.resolve(&requested, &[])?;
-        ctx.config.resources.scope_for(&audience, &scope)?;
-        let owner = self.owner(ctx, assertion).await?;
+        // The issuer's limit, the resources and their scope, checked before the
+        // assertion's jti is spent.
+        let (owner, scope, ceiling) = self
+            .owner(ctx, assertion, |v| {
+                // The most the token may carry: the client's, within what the issuer may
+                // vouch for and what the assertion itself says (a `scope` claim).
+                let mut ceiling = v.issuer.narrow(client.scope().clone(), false)?;
+                let mut scope = v.issuer.narrow(scope, asked.is_some())?;
+                match v.claims.get("scope") {
+                    None => {}
+                    Some(Value::String(s)) => {
+                        let said = Scope::parse(s)
+                            .map_err(|_| bad("the assertion's scope claim is malformed"))?;
+                        if asked.is_some() && !scope.is_subset_of(&said) {
+                            return Err(OAuth2Error::invalid_scope(
+                                "the requested scope exceeds the assertion's scope claim",
+                            ));
+                        }
+                        scope = scope.intersection(&said);
+                        ceiling = ceiling.intersection(&said);
+                    }
+                    Some(_) => return Err(bad("the assertion's scope claim is malformed")),
+                }
+                let audience = ctx.config.resources.resolve(&requested, &[])?;
+                ctx.config.resources.scope_for(&audience, &scope)?;
+                Ok((scope, ceiling))
+            })
+            .await?;
         let issue = IssueContext::new(client.as_ref(), JWT_BEARER_GRANT_TYPE, scope)
             .owner(&owner)
             .target(&ctx.config.resources, &requested)?;
-        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, client.scope()).await?;
+        // Hooks may narrow but never widen past the issuer's limit either.
+        let mut issued = issue_with_hooks(self.hooks.as_ref(), ctx, issue, &ceiling).await?;
         // A fresh assertion, not a refresh token, gets the next access token.
         issued.refresh_token = None;
         Ok(issued.into_response())

@@ -56,15 +56,15 @@ pub(crate) use device_code::device_store;
 pub use device_code::{DeviceCodeGrant, DEVICE_CODE_GRANT_TYPE};
 pub use implicit::ImplicitGrant;
 #[cfg(feature = "jose")]
-pub use jwt_bearer::{JwtBearerGrant, TrustedIssuer, JWT_BEARER_GRANT_TYPE};
+pub use jwt_bearer::{JwtBearerGrant, TrustedIssuer, TrustedIssuers, JWT_BEARER_GRANT_TYPE};
 #[cfg(feature = "jose")]
 pub use openid::OpenIdGrant;
 pub use password::PasswordGrant;
 pub(crate) use refresh_token::GraceSecret;
 pub use refresh_token::RefreshTokenGrant;
 pub use token_exchange::{
-    DenyAll, ExchangePolicy, ExchangeRequest, TokenExchangeGrant, ACCESS_TOKEN_TYPE,
-    TOKEN_EXCHANGE_GRANT_TYPE,
+    DenyAll, ExchangePolicy, ExchangeRequest, ExchangeSubject, TokenExchangeGrant, TrustedToken,
+    ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE,
 };
 
 use crate::client::Client;
