@@ -42,6 +42,12 @@
 //! axum::serve(listener, app).await.unwrap();
 //! # }
 //! ```
+//!
+//! # Feature flags
+//!
+//! This crate has none of its own: what it offers follows authgate's features (with
+//! authgate's default `jose`, the JWKS, UserInfo and end-session endpoints mount through
+//! [`routes`] like the others).
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;

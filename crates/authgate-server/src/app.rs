@@ -56,7 +56,7 @@ impl FromRef<AppState> for Server {
 
 /// Builds the server from a config and an open store: clients and users from the file are
 /// created or updated, grants registered as the clients need them.
-pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, String> {
+pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, Server), String> {
     let wants = |grant: &str| {
         config
             .clients
@@ -389,7 +389,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         ScopeRequirement::all_of("profile"),
     ));
     let origins = cors_origins(config);
-    Ok(Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -442,7 +442,8 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<Router, St
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
         .layer(axum::middleware::from_fn(log_requests))
-        .with_state(state))
+        .with_state(state);
+    Ok((router, server))
 }
 
 /// CORS for what browsers' applications call from another origin (SECURITY.md 17): the
@@ -1195,6 +1196,7 @@ async fn login_submit(
         Attempt::Refused => {
             // Failed attempts log the address, not the username: people type passwords there.
             tracing::warn!(%addr, "login refused: too many failed attempts");
+            metrics::counter!(crate::admin::LOGINS, "outcome" => "locked").increment(1);
             let shown: String = username
                 .chars()
                 .take(crate::session::MAX_USERNAME)
@@ -1240,6 +1242,7 @@ async fn login_submit(
     };
     let Some(owner) = owner else {
         tracing::info!(%addr, outcome = "bad_credentials", "login");
+        metrics::counter!(crate::admin::LOGINS, "outcome" => "bad_credentials").increment(1);
         return login_form(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -1250,6 +1253,7 @@ async fn login_submit(
         .await;
     };
     state.inner.limiter.succeeded(&username, &addr);
+    metrics::counter!(crate::admin::LOGINS, "outcome" => "ok").increment(1);
     let username = owner.username.clone().unwrap_or(username);
     // Signing in again as the same user (prompt=login, max_age) renews the session: same
     // sid, its clients kept, a new auth_time. As someone else, the old session ends.
@@ -1959,6 +1963,17 @@ async fn token(
             .and_then(|b| b["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| res.status.to_string())
     };
+    if res.status == StatusCode::OK {
+        metrics::counter!(crate::admin::TOKENS_ISSUED, "grant_type" => crate::admin::grant_label(&grant))
+            .increment(1);
+    } else {
+        metrics::counter!(
+            crate::admin::TOKEN_ERRORS,
+            "grant_type" => crate::admin::grant_label(&grant),
+            "error" => crate::admin::error_label(&outcome),
+        )
+        .increment(1);
+    }
     tracing::info!(client_id = %client_id.escape_debug(), grant_type = %grant.escape_debug(), outcome = %outcome.escape_debug(), latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
     OAuthResponse(res)
 }
@@ -1994,7 +2009,21 @@ async fn log_requests(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let id = request_id();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // The route's template, never the raw path: a bounded label.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let mut res = next.run(req).await;
+    let elapsed = started.elapsed();
+    metrics::counter!(
+        crate::admin::REQUESTS,
+        "route" => route.clone(),
+        "method" => method_label(&method),
+        "status" => res.status().as_str().to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!(crate::admin::LATENCY, "route" => route).record(elapsed.as_secs_f64());
     // Every 503 (the database is unreachable or full) says when to try again, pages
     // included; the engine's JSON answers already do.
     if res.status() == StatusCode::SERVICE_UNAVAILABLE
@@ -2010,13 +2039,26 @@ async fn log_requests(req: Request, next: Next) -> Response {
         %method,
         %path,
         status = res.status().as_u16(),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// A method as a label: the usual ones, else `other`.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        _ => "other",
+    }
 }
 
 /// The identifier of `/api/me` as a protected resource.

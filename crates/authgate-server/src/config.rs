@@ -63,6 +63,16 @@ pub(crate) struct Config {
     /// §2.1); none: the grant is not served.
     #[serde(default)]
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+    /// The admin listener: metrics and health probes on an address of their own.
+    pub(crate) admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: the admin listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminConfig {
+    /// Where `/metrics`, `/healthz` and `/readyz` listen, e.g. `127.0.0.1:9090`.
+    pub(crate) bind: String,
 }
 
 /// One `[[trusted_issuers]]` entry.
@@ -926,6 +936,20 @@ impl Config {
                 self.bind
             )
         })?;
+        if let Some(admin) = &self.admin {
+            let addr = admin.bind.parse::<std::net::SocketAddr>().map_err(|_| {
+                format!(
+                    "admin.bind: '{}' is not an address like 127.0.0.1:9090",
+                    admin.bind
+                )
+            })?;
+            if self.bind.parse::<std::net::SocketAddr>().ok() == Some(addr) {
+                return Err(format!(
+                    "admin.bind: '{}' is the public bind too; the admin listener needs an address of its own",
+                    admin.bind
+                ));
+            }
+        }
         if let Some(url) = &self.database_url {
             let ok = url == "memory:"
                 || url.starts_with("sqlite:")

@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod admin;
 mod app;
 mod backchannel;
 mod config;
@@ -299,7 +300,31 @@ async fn serve(
     let store = connect(&url, &StoreOptions::default())
         .await
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))?;
-    let router = app::build(&config, store).await?;
+    // The admin listener, when configured: bound before anything else is built, like the
+    // public port, so that a server that cannot listen touches nothing.
+    let admin = match &config.admin {
+        Some(a) => Some((
+            tokio::net::TcpListener::bind(&a.bind)
+                .await
+                .map_err(|e| format!("admin.bind: cannot listen on {}: {e}", a.bind))?,
+            admin::install()?,
+        )),
+        None => None,
+    };
+    let (router, server) = app::build(&config, store.clone()).await?;
+    if let Some((listener, metrics)) = admin {
+        let router = admin::router(admin::AdminState {
+            metrics,
+            store,
+            server,
+        });
+        tracing::info!(bind = %config.admin.as_ref().map(|a| a.bind.as_str()).unwrap_or_default(), "admin listening: /metrics, /healthz, /readyz");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        });
+    }
     if config_path.is_none() {
         print_demo(&config);
         if !loopback {
@@ -390,6 +415,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         // An API of the demo's (RFC 8707) whose tokens are JWTs (RFC 9068), so both can be
         // tried with curl.
         trusted_issuers: Vec::new(),
+        admin: None,
         resources: vec![ResourceConfig {
             identifier: DEMO_API.into(),
             scope: Some("profile".into()),

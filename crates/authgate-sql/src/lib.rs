@@ -32,8 +32,21 @@
 //!
 //! # At rest
 //! Tokens and codes are stored under their selector with only the SHA-256 hash of their
-//! verifier; client secrets as SHA-256 (they are generated with 256 bits of entropy);
-//! user passwords as argon2id. Nothing in a dump can be replayed.
+//! verifier; generated client secrets as SHA-256 (they carry 256 bits of entropy), secrets
+//! a person chose and user passwords as argon2id, and `client_secret_jwt` secrets sealed
+//! under the application's key encryption key. Nothing in a dump can be replayed.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `sqlite` | yes | `SqliteStore` and `sqlite:` URLs (rusqlite, with SQLite compiled in) |
+//! | `postgres` | no | `PgStore` and `postgres://` URLs (sqlx, plain TCP or a Unix socket) |
+//! | `postgres-tls` | no | `postgres` over TLS (rustls on aws-lc-rs): `?sslmode=require`, `verify-ca` or `verify-full` in the URL, as managed databases ask |
+//! | `testing` | no | `testing`: the conformance suite's fixture and a throw-away PostgreSQL schema per test (turns on both backends) |
+//!
+//! `memory:` (the engine's in-memory store) is always there. A URL whose backend was left
+//! out is [`ConnectError::NotCompiledIn`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), authgate_sql::ConnectError> {
@@ -44,9 +57,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 mod memory;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -62,7 +78,9 @@ use authgate::{
 };
 
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// A user as the admin side creates it; the password is hashed with argon2id on the way in.
@@ -195,6 +213,9 @@ pub enum ConnectError {
         "unsupported database URL '{0}': use sqlite://PATH, sqlite::memory: or postgres://..."
     )]
     UnsupportedUrl(String),
+    /// The URL names a database whose cargo feature this build left out.
+    #[error("this build has no {0} support: enable authgate-sql's \"{0}\" feature")]
+    NotCompiledIn(&'static str),
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
     Storage(#[from] StorageError),
@@ -206,13 +227,13 @@ pub enum ConnectError {
 /// An unsupported URL, or a database that cannot be opened or migrated.
 pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, ConnectError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
         return Ok(AnyStore::new(PgStore::connect(url, options).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(ConnectError::NotCompiledIn("postgres"));
     }
     if url == "memory:" {
         return Ok(AnyStore::new(MemoryBackend::new()));
-    }
-    if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-        return Ok(AnyStore::new(SqliteStore::open_in_memory(options)?));
     }
     if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -222,8 +243,16 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<AnyStore, Conn
         if path.is_empty() {
             return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         }
-        return Ok(AnyStore::new(SqliteStore::open(path, options)?));
+        #[cfg(feature = "sqlite")]
+        return Ok(AnyStore::new(if path == ":memory:" {
+            SqliteStore::open_in_memory(options)?
+        } else {
+            SqliteStore::open(path, options)?
+        }));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(ConnectError::NotCompiledIn("sqlite"));
     }
+    let _ = options;
     Err(ConnectError::UnsupportedUrl(url.to_owned()))
 }
 

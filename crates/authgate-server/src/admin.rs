@@ -1,0 +1,171 @@
+//! The admin listener (`[admin] bind`): Prometheus metrics at `/metrics`, liveness at
+//! `/healthz` and readiness at `/readyz`, on an address of its own so that neither the
+//! metrics nor the probes are reachable where the OAuth endpoints are public.
+//!
+//! Metrics go through the `metrics` facade, recorded by `metrics-exporter-prometheus`
+//! when `[admin]` is configured; without it no recorder is installed and every recording
+//! is a no-op. Labels are bounded sets (route templates, grant types and error codes this
+//! server knows, status codes): never a client id, username, token or raw path.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by route, method and status.
+pub(crate) const REQUESTS: &str = "authgate_http_requests_total";
+/// Time to answer, by route.
+pub(crate) const LATENCY: &str = "authgate_http_request_duration_seconds";
+/// Access tokens issued at the token endpoint, by grant type.
+pub(crate) const TOKENS_ISSUED: &str = "authgate_tokens_issued_total";
+/// Token requests refused, by grant type and error code.
+pub(crate) const TOKEN_ERRORS: &str = "authgate_token_errors_total";
+/// Sign-in attempts, by outcome (`ok`, `bad_credentials`, `locked`).
+pub(crate) const LOGINS: &str = "authgate_logins_total";
+/// Seconds since the signing key now in use for each algorithm began to sign.
+const KEY_AGE: &str = "authgate_signing_key_age_seconds";
+/// 1 when the store answered the last readiness probe or scrape, else 0.
+const STORE_UP: &str = "authgate_store_up";
+
+/// Histogram buckets for request latency, in seconds: from half a millisecond (a Bearer
+/// check in memory) to 2.5 s (past the store's 3 s timeout, a 503 shows up there).
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Installs the process's Prometheus recorder and describes the metrics.
+pub(crate) fn install() -> Result<PrometheusHandle, String> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(LATENCY.to_owned()),
+            &LATENCY_BUCKETS,
+        )
+        .map_err(|e| format!("admin: metrics: {e}"))?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| "admin: a metrics recorder is already installed".to_owned())?;
+    metrics::describe_counter!(REQUESTS, "Requests answered, by route, method and status.");
+    metrics::describe_histogram!(
+        LATENCY,
+        metrics::Unit::Seconds,
+        "Time to answer a request, by route."
+    );
+    metrics::describe_counter!(
+        TOKENS_ISSUED,
+        "Access tokens issued at the token endpoint, by grant type."
+    );
+    metrics::describe_counter!(
+        TOKEN_ERRORS,
+        "Token requests refused, by grant type and error code."
+    );
+    metrics::describe_counter!(LOGINS, "Sign-in attempts, by outcome.");
+    metrics::describe_gauge!(
+        KEY_AGE,
+        metrics::Unit::Seconds,
+        "Seconds since the signing key in use for each algorithm began to sign."
+    );
+    metrics::describe_gauge!(
+        STORE_UP,
+        "1 when the store answered the last probe, else 0."
+    );
+    Ok(handle)
+}
+
+/// What the admin routes read.
+#[derive(Clone)]
+pub(crate) struct AdminState {
+    pub(crate) metrics: PrometheusHandle,
+    pub(crate) store: authgate_sql::AnyStore,
+    pub(crate) server: Arc<authgate::AuthorizationServer>,
+}
+
+/// The admin router.
+pub(crate) fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Whether the store answers (a lookup of a client id no client can have).
+async fn store_up(state: &AdminState) -> bool {
+    let up = state.store.find_client("").await.is_ok();
+    metrics::gauge!(STORE_UP).set(if up { 1.0 } else { 0.0 });
+    up
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    if store_up(&state).await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store does not answer\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_page(State(state): State<AdminState>) -> Response {
+    // Gauges read at scrape time: the store, and how old each algorithm's key in use is.
+    store_up(&state).await;
+    if let Some(keys) = &state.server.context().keys {
+        if let Ok(summary) = keys.summary().await {
+            let now = state.server.context().now();
+            for k in summary
+                .iter()
+                .filter(|k| k.state == authgate::jose::KeyState::Active)
+            {
+                #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
+                let age = now.saturating_sub(k.not_before).max(0) as f64;
+                metrics::gauge!(KEY_AGE, "alg" => k.alg.clone()).set(age);
+            }
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// A grant type as a label: the ones this server knows, else `other` (the parameter is
+/// the client's to choose).
+pub(crate) fn grant_label(grant: &str) -> &'static str {
+    const KNOWN: [&str; 8] = [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "password",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "implicit",
+    ];
+    KNOWN.into_iter().find(|k| *k == grant).unwrap_or("other")
+}
+
+/// An error code as a label: the registered ones, else `other`.
+pub(crate) fn error_label(code: &str) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "invalid_target",
+        "authorization_pending",
+        "slow_down",
+        "access_denied",
+        "expired_token",
+        "server_error",
+    ];
+    KNOWN.into_iter().find(|k| *k == code).unwrap_or("other")
+}
