@@ -31,12 +31,13 @@ def main():
         sys.exit(f"the library crates do not share one rust-version: {msrv}")
     msrv = msrv.pop()
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-    # Normal (not dev or build-only) dependencies reachable from the libraries.
+    # Normal and build dependencies (build scripts compile on the MSRV too) reachable
+    # from the libraries; not dev-dependencies.
     seen, stack = set(), [p["id"] for p in ours.values()]
     while stack:
         node = nodes[stack.pop()]
         for dep in node["deps"]:
-            if any(k["kind"] is None for k in dep["dep_kinds"]) and dep["pkg"] not in seen:
+            if any(k["kind"] in (None, "build") for k in dep["dep_kinds"]) and dep["pkg"] not in seen:
                 seen.add(dep["pkg"])
                 stack.append(dep["pkg"])
     bad = [

@@ -7,7 +7,11 @@
 //! is a no-op. Labels are bounded sets (route templates, grant types and error codes this
 //! server knows, status codes): never a client id, username, token or raw path.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -37,7 +41,83 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// Installs the process's Prometheus recorder and describes the metrics.
+/// Whether metrics are recorded (`[admin]` configured): without it, nothing is.
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// Whether metrics are recorded.
+pub(crate) fn enabled() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// How often recorded histogram samples are folded into their buckets when nobody
+/// scrapes (without it they would pile up until the next scrape).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Series handles of one route: by (method, status), the request counter and the
+/// latency histogram.
+type RouteSeries = HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>;
+
+thread_local! {
+    /// Each worker thread's handles, by route template: a request costs a lookup by the
+    /// template and two atomic updates, with no allocation and no shared lock once its
+    /// series exists.
+    static SERIES: RefCell<HashMap<String, RouteSeries>> = RefCell::new(HashMap::new());
+}
+
+/// Records one answered request.
+pub(crate) fn record_request(route: &str, method: &'static str, status: u16, seconds: f64) {
+    if !enabled() {
+        return;
+    }
+    SERIES.with(|series| {
+        let mut series = series.borrow_mut();
+        if !series.contains_key(route) {
+            series.insert(route.to_owned(), HashMap::new());
+        }
+        let Some(by_route) = series.get_mut(route) else {
+            return;
+        };
+        let (counter, histogram) = by_route.entry((method, status)).or_insert_with(|| {
+            (
+                metrics::counter!(
+                    REQUESTS,
+                    "route" => route.to_owned(),
+                    "method" => method,
+                    "status" => status.to_string(),
+                ),
+                metrics::histogram!(LATENCY, "route" => route.to_owned()),
+            )
+        });
+        counter.increment(1);
+        histogram.record(seconds);
+    });
+}
+
+/// Records one token request: issued, or refused with `error`.
+pub(crate) fn record_token(grant: &str, error: Option<&str>) {
+    if !enabled() {
+        return;
+    }
+    match error {
+        None => metrics::counter!(TOKENS_ISSUED, "grant_type" => grant_label(grant)).increment(1),
+        Some(e) => metrics::counter!(
+            TOKEN_ERRORS,
+            "grant_type" => grant_label(grant),
+            "error" => error_label(e),
+        )
+        .increment(1),
+    }
+}
+
+/// Records one sign-in attempt's outcome (`ok`, `bad_credentials`, `locked`).
+pub(crate) fn record_login(outcome: &'static str) {
+    if enabled() {
+        metrics::counter!(LOGINS, "outcome" => outcome).increment(1);
+    }
+}
+
+/// Installs the process's Prometheus recorder and describes the metrics; from then on
+/// metrics are recorded.
 pub(crate) fn install() -> Result<PrometheusHandle, String> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -73,6 +153,14 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
         STORE_UP,
         "1 when the store answered the last probe, else 0."
     );
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(UPKEEP_EVERY).await;
+            upkeep.run_upkeep();
+        }
+    });
+    ON.store(true, Ordering::Relaxed);
     Ok(handle)
 }
 
@@ -115,17 +203,16 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 async fn metrics_page(State(state): State<AdminState>) -> Response {
     // Gauges read at scrape time: the store, and how old each algorithm's key in use is.
     store_up(&state).await;
-    if let Some(keys) = &state.server.context().keys {
-        if let Ok(summary) = keys.summary().await {
-            let now = state.server.context().now();
-            for k in summary
-                .iter()
-                .filter(|k| k.state == authgate::jose::KeyState::Active)
-            {
-                #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
-                let age = now.saturating_sub(k.not_before).max(0) as f64;
-                metrics::gauge!(KEY_AGE, "alg" => k.alg.clone()).set(age);
-            }
+    // Read from the store as it is: a scrape neither loads, rotates nor opens any key.
+    if let Ok(records) = authgate::KeyStore::signing_keys(&*state.store).await {
+        let now = state.server.context().now();
+        for k in authgate::jose::summarize(records, now)
+            .iter()
+            .filter(|k| k.state == authgate::jose::KeyState::Active)
+        {
+            #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
+            let age = now.saturating_sub(k.not_before).max(0) as f64;
+            metrics::gauge!(KEY_AGE, "alg" => k.alg.clone()).set(age);
         }
     }
     (

@@ -1196,7 +1196,7 @@ async fn login_submit(
         Attempt::Refused => {
             // Failed attempts log the address, not the username: people type passwords there.
             tracing::warn!(%addr, "login refused: too many failed attempts");
-            metrics::counter!(crate::admin::LOGINS, "outcome" => "locked").increment(1);
+            crate::admin::record_login("locked");
             let shown: String = username
                 .chars()
                 .take(crate::session::MAX_USERNAME)
@@ -1242,7 +1242,7 @@ async fn login_submit(
     };
     let Some(owner) = owner else {
         tracing::info!(%addr, outcome = "bad_credentials", "login");
-        metrics::counter!(crate::admin::LOGINS, "outcome" => "bad_credentials").increment(1);
+        crate::admin::record_login("bad_credentials");
         return login_form(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -1253,7 +1253,7 @@ async fn login_submit(
         .await;
     };
     state.inner.limiter.succeeded(&username, &addr);
-    metrics::counter!(crate::admin::LOGINS, "outcome" => "ok").increment(1);
+    crate::admin::record_login("ok");
     let username = owner.username.clone().unwrap_or(username);
     // Signing in again as the same user (prompt=login, max_age) renews the session: same
     // sid, its clients kept, a new auth_time. As someone else, the old session ends.
@@ -1963,17 +1963,10 @@ async fn token(
             .and_then(|b| b["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| res.status.to_string())
     };
-    if res.status == StatusCode::OK {
-        metrics::counter!(crate::admin::TOKENS_ISSUED, "grant_type" => crate::admin::grant_label(&grant))
-            .increment(1);
-    } else {
-        metrics::counter!(
-            crate::admin::TOKEN_ERRORS,
-            "grant_type" => crate::admin::grant_label(&grant),
-            "error" => crate::admin::error_label(&outcome),
-        )
-        .increment(1);
-    }
+    crate::admin::record_token(
+        &grant,
+        (res.status != StatusCode::OK).then_some(outcome.as_str()),
+    );
     tracing::info!(client_id = %client_id.escape_debug(), grant_type = %grant.escape_debug(), outcome = %outcome.escape_debug(), latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
     OAuthResponse(res)
 }
@@ -2013,17 +2006,15 @@ async fn log_requests(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        .cloned();
     let mut res = next.run(req).await;
     let elapsed = started.elapsed();
-    metrics::counter!(
-        crate::admin::REQUESTS,
-        "route" => route.clone(),
-        "method" => method_label(&method),
-        "status" => res.status().as_str().to_owned(),
-    )
-    .increment(1);
-    metrics::histogram!(crate::admin::LATENCY, "route" => route).record(elapsed.as_secs_f64());
+    crate::admin::record_request(
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
+        method_label(&method),
+        res.status().as_u16(),
+        elapsed.as_secs_f64(),
+    );
     // Every 503 (the database is unreachable or full) says when to try again, pages
     // included; the engine's JSON answers already do.
     if res.status() == StatusCode::SERVICE_UNAVAILABLE

@@ -35,6 +35,8 @@ pub(crate) struct Config {
     /// `sqlite://PATH`, `postgres://...` or `memory:` (forgets on restart); absent: `authgate.db` beside
     /// the config file.
     pub(crate) database_url: Option<String>,
+    /// A file holding `database_url` (a mounted secret); not both.
+    pub(crate) database_url_file: Option<PathBuf>,
     /// A folder whose `*.html` files replace the built-in page templates.
     pub(crate) templates_dir: Option<PathBuf>,
     /// The reverse proxies in front of the server (addresses or CIDR blocks): only from
@@ -243,6 +245,8 @@ pub(crate) struct Registration {
     /// When set, registering needs it as a Bearer token (RFC 7591 §3); tokens made with
     /// `authgate registration token create` are accepted too.
     pub(crate) initial_access_token: Option<String>,
+    /// A file holding `initial_access_token`; not both.
+    pub(crate) initial_access_token_file: Option<PathBuf>,
     /// The grant types self-registered clients may have.
     #[serde(default = "default_registration_grants")]
     pub(crate) allowed_grant_types: Vec<String>,
@@ -266,6 +270,7 @@ impl Default for Registration {
         Self {
             enabled: false,
             initial_access_token: None,
+            initial_access_token_file: None,
             allowed_grant_types: default_registration_grants(),
             allowed_scope: None,
             requests_per_hour: default_registrations_per_hour(),
@@ -376,6 +381,62 @@ const MAX_REFRESH_GRACE_SECONDS: u64 = 300;
 
 fn default_ttl() -> u64 {
     3600
+}
+
+/// The top-level keys an `AUTHGATE_` variable without `__` may set; other such variables
+/// (`AUTHGATE_LOG`, `AUTHGATE_SESSION_KEY`, `AUTHGATE_KEY_ENCRYPTION_KEY`,
+/// `AUTHGATE_PASSWORD`, the tests' own) are the server's, not the config file's.
+const TOP_LEVEL_KEYS: [&str; 6] = [
+    "issuer",
+    "bind",
+    "database_url",
+    "database_url_file",
+    "templates_dir",
+    "cors_origins",
+];
+
+/// The config key an environment variable overrides, if it is one:
+/// `AUTHGATE_<KEY>` for a top-level key, `AUTHGATE_<TABLE>__<KEY>` (any depth) inside a
+/// table, e.g. `AUTHGATE_TOKENS__ACCESS_TOKEN_TTL` for `[tokens] access_token_ttl`.
+/// A variable with `__` always names a key, so a misspelt one is an error, not ignored.
+pub(crate) fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("AUTHGATE_")?.to_ascii_lowercase();
+    if rest.contains("__") {
+        return Some(rest.replace("__", "."));
+    }
+    TOP_LEVEL_KEYS.contains(&rest.as_str()).then_some(rest)
+}
+
+/// The file's configuration with the environment's `AUTHGATE_` values laid over it
+/// (figment: each value parsed like TOML; an error names the key and the variable).
+fn with_overrides(text: &str) -> Result<Config, String> {
+    use figment::providers::{Env, Format, Toml};
+    let env = Env::prefixed("AUTHGATE_")
+        .filter(|k| env_key(&format!("AUTHGATE_{}", k.as_str().to_ascii_uppercase())).is_some())
+        .split("__");
+    figment::Figment::from(Toml::string(text))
+        .merge(env)
+        .extract::<Config>()
+        .map_err(|e| {
+            let mut all: Vec<String> = e
+                .into_iter()
+                .map(|e| {
+                    let from_env = e
+                        .metadata
+                        .as_ref()
+                        .is_some_and(|m| m.name.contains("environment"));
+                    if from_env {
+                        // Name the variable as it is set, not figment's dotted key.
+                        let var = format!("AUTHGATE_{}", e.path.join("__").to_ascii_uppercase());
+                        format!("{var}: {}", e.kind)
+                    } else {
+                        e.to_string()
+                    }
+                })
+                .collect();
+            all.dedup();
+            all.join("; ")
+        })
 }
 
 /// The signing keys: where the key that seals them at rest is, and how they rotate.
@@ -497,6 +558,8 @@ impl Keys {
 pub(crate) struct ClientConfig {
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<String>,
+    /// A file holding `client_secret` (a mounted secret); not both.
+    pub(crate) client_secret_file: Option<PathBuf>,
     pub(crate) client_name: Option<String>,
     #[serde(default)]
     pub(crate) redirect_uris: Vec<String>,
@@ -885,9 +948,12 @@ impl Config {
     ///
     /// # Errors
     /// One line naming the file and the problem (the key, for unknown or bad keys).
+    /// The file's values, each overridden by an `AUTHGATE_` variable naming its key (see
+    /// [`env_key`]), then `*_file` secrets read and everything checked.
     pub(crate) fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        // The file alone first, so that its mistakes are told with their line.
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let msg = e.message().replace('\n', " ");
             match e.span().map(|s| line_of(&text, s.start)) {
@@ -895,14 +961,27 @@ impl Config {
                 None => format!("config {}: {msg}", path.display()),
             }
         })?;
-        config
-            .check()
-            .map_err(|e| format!("config {}: {e}", path.display()))?;
+        if std::env::vars_os().any(|(k, _)| k.to_str().and_then(env_key).is_some()) {
+            config = with_overrides(&text).map_err(|e| {
+                format!(
+                    "config {} with the environment's overrides: {e}",
+                    path.display()
+                )
+            })?;
+        }
         // Relative paths in the file are relative to the file.
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        config
+            .read_secret_files(&dir)
+            .map_err(|e| format!("config {}: {e}", path.display()))?;
+        config
+            .check()
+            .map_err(|e| format!("config {}: {e}", path.display()))?;
+        let dir = dir.as_path();
         if config.database_url.is_none() {
             config.database_url = Some(format!("sqlite://{}", dir.join("authgate.db").display()));
         }
@@ -916,6 +995,52 @@ impl Config {
             config.templates_dir = Some(dir.join(t));
         }
         Ok(config)
+    }
+
+    /// Reads the `*_file` secrets (paths relative to the config file's folder): each file's
+    /// text, without a trailing newline, becomes the key's value. A key and its `_file`
+    /// together are an error, as is an empty file.
+    fn read_secret_files(&mut self, dir: &Path) -> Result<(), String> {
+        fn read(
+            dir: &Path,
+            key: &str,
+            value: &mut Option<String>,
+            file: &mut Option<PathBuf>,
+        ) -> Result<(), String> {
+            let Some(f) = file.take() else {
+                return Ok(());
+            };
+            if value.is_some() {
+                return Err(format!("{key}: set {key} or {key}_file, not both"));
+            }
+            let path = dir.join(f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if text.is_empty() {
+                return Err(format!("{key}_file: {} is empty", path.display()));
+            }
+            *value = Some(text.to_owned());
+            Ok(())
+        }
+        read(
+            dir,
+            "database_url",
+            &mut self.database_url,
+            &mut self.database_url_file,
+        )?;
+        read(
+            dir,
+            "registration.initial_access_token",
+            &mut self.registration.initial_access_token,
+            &mut self.registration.initial_access_token_file,
+        )?;
+        for (i, c) in self.clients.iter_mut().enumerate() {
+            let key = format!("clients[{i}] ({}).client_secret", c.client_id);
+            read(dir, &key, &mut c.client_secret, &mut c.client_secret_file)?;
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), String> {

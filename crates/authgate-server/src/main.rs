@@ -71,6 +71,20 @@ enum Command {
     /// Manages dynamic client registration.
     #[command(subcommand)]
     Registration(RegistrationCommand),
+    /// The config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Reads and checks a config file, with the environment's AUTHGATE_ overrides and its
+    /// *_file secrets, without starting anything or touching the database.
+    Check {
+        /// The TOML config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -263,6 +277,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::User(u) => user_command(*u).await,
         Command::Keys(k) => keys_command(k).await,
         Command::Registration(RegistrationCommand::Token(t)) => token_command(t).await,
+        Command::Config(ConfigCommand::Check { config }) => {
+            Config::load(&config)?;
+            println!("config {}: ok", config.display());
+            Ok(())
+        }
     }
 }
 
@@ -296,21 +315,29 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| format!("bind: cannot listen on {}: {e}", config.bind))?;
+    // The admin listener too, when configured. Its pages have no authentication: an
+    // address only monitoring reaches.
+    let admin = match &config.admin {
+        Some(a) => Some({
+            if a.bind
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|addr| !addr.ip().is_loopback())
+            {
+                tracing::warn!(bind = %a.bind, "admin listener on a non-loopback address: /metrics and the probes have no authentication; keep it where only monitoring reaches");
+            }
+            (
+                tokio::net::TcpListener::bind(&a.bind)
+                    .await
+                    .map_err(|e| format!("admin.bind: cannot listen on {}: {e}", a.bind))?,
+                admin::install()?,
+            )
+        }),
+        None => None,
+    };
     let url = config.database_url.clone().unwrap_or_default();
     let store = connect(&url, &StoreOptions::default())
         .await
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))?;
-    // The admin listener, when configured: bound before anything else is built, like the
-    // public port, so that a server that cannot listen touches nothing.
-    let admin = match &config.admin {
-        Some(a) => Some((
-            tokio::net::TcpListener::bind(&a.bind)
-                .await
-                .map_err(|e| format!("admin.bind: cannot listen on {}: {e}", a.bind))?,
-            admin::install()?,
-        )),
-        None => None,
-    };
     let (router, server) = app::build(&config, store.clone()).await?;
     if let Some((listener, metrics)) = admin {
         let router = admin::router(admin::AdminState {
@@ -409,6 +436,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         issuer: issuer.clone(),
         bind: bind.to_owned(),
         database_url: Some(format!("sqlite://{DEMO_DIR}/authgate.db")),
+        database_url_file: None,
         templates_dir: None,
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),

@@ -9,9 +9,9 @@
 //!
 //! | URL | store |
 //! | --- | --- |
-//! | `sqlite://path/to/file.db` (or `sqlite:path`) | [`SqliteStore`] on a file, created if missing, WAL mode |
-//! | `sqlite::memory:` | [`SqliteStore`] in memory (tests) |
-//! | `postgres://…` / `postgresql://…` | [`PgStore`] |
+//! | `sqlite://path/to/file.db` (or `sqlite:path`) | `SqliteStore` on a file, created if missing, WAL mode (feature `sqlite`) |
+//! | `sqlite::memory:` | `SqliteStore` in memory (tests) |
+//! | `postgres://…` / `postgresql://…` | `PgStore` (feature `postgres`; `sslmode` as libpq reads it, TLS with `postgres-tls`) |
 //! | `memory:` | [`MemoryBackend`]: the engine's in-memory store (forgets on restart) |
 //!
 //! Migrations are `.sql` files under `migrations/sqlite` and `migrations/postgres`,

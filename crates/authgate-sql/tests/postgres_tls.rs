@@ -15,8 +15,30 @@ fn with_param(url: &str, param: &str) -> String {
     format!("{url}{sep}{param}")
 }
 
+/// Whether the test server serves TLS: outside CI a skip when it does not (say so), under
+/// CI a failure (`.ci/run` turns it on).
+async fn tls_or_skip() -> bool {
+    let Ok(admin) = sqlx::PgPool::connect(&pg_base_url()).await else {
+        return true; // PgSchema::create reports an unreachable server
+    };
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl").fetch_one(&admin).await.unwrap();
+    admin.close().await;
+    if ssl == "on" {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI needs PostgreSQL with TLS on (ssl = on): .ci/run turns it on"
+    );
+    eprintln!("SKIPPED: the test PostgreSQL has ssl = off");
+    false
+}
+
 #[tokio::test]
 async fn a_store_works_over_tls_with_sslmode_require() {
+    if !tls_or_skip().await {
+        return;
+    }
     let Some(schema) = PgSchema::create().await else {
         return;
     };
@@ -54,6 +76,9 @@ async fn verify_full_refuses_a_certificate_no_trusted_ca_signed() {
     // The server's certificate is self-signed: with certificate verification asked for
     // and only the public web roots trusted, the connection must fail, which shows the
     // handshake really checks the certificate rather than skipping it.
+    if !tls_or_skip().await {
+        return;
+    }
     let Some(schema) = PgSchema::create().await else {
         return;
     };
@@ -62,8 +87,5 @@ async fn verify_full_refuses_a_certificate_no_trusted_ca_signed() {
         .await
         .expect_err("a self-signed certificate passed verify-full");
     let text = err.to_string().to_lowercase();
-    assert!(
-        text.contains("certificate") || text.contains("tls") || text.contains("ssl"),
-        "{err}"
-    );
+    assert!(text.contains("certificate"), "{err}");
 }

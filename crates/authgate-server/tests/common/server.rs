@@ -60,7 +60,32 @@ impl TestServer {
         schema: Option<super::PgSchema>,
         env: &'static [(&'static str, &'static str)],
     ) -> Self {
+        Self::start_with_files(tag, config, database, schema, env, &[]).await
+    }
+
+    /// On SQLite, with `files` (name, content) written beside the config first.
+    pub async fn sqlite_with_files(
+        tag: &str,
+        config: &str,
+        env: &'static [(&'static str, &'static str)],
+        files: &[(&str, &str)],
+    ) -> Self {
+        Self::start_with_files(tag, config, "", None, env, files).await
+    }
+
+    /// [`Self::start`], with `files` (name, content) written beside the config first.
+    pub async fn start_with_files(
+        tag: &str,
+        config: &str,
+        database: &str,
+        schema: Option<super::PgSchema>,
+        env: &'static [(&'static str, &'static str)],
+        files: &[(&str, &str)],
+    ) -> Self {
         let dir = super::temp_dir(tag);
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
         let (config, port) = super::write_config(&dir, &config.replace("{DATABASE}", database));
         let log = dir.join("server.log");
         let running = super::start_logging_to_with_env(&dir, &config, port, &log, env).await;
