@@ -805,6 +805,11 @@ fn warn_unsupported(c: &ClientConfig, jwt_bearer: bool) {
     }
 }
 
+/// Whether the pages build from `dir`'s templates (what `authgate config check` asks).
+pub(crate) fn check_pages(dir: Option<&Path>) -> Result<(), String> {
+    pages(dir).map(|_| ())
+}
+
 fn pages(dir: Option<&Path>) -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     let builtin = [

@@ -386,14 +386,38 @@ fn default_ttl() -> u64 {
 /// The top-level keys an `AUTHGATE_` variable without `__` may set; other such variables
 /// (`AUTHGATE_LOG`, `AUTHGATE_SESSION_KEY`, `AUTHGATE_KEY_ENCRYPTION_KEY`,
 /// `AUTHGATE_PASSWORD`, the tests' own) are the server's, not the config file's.
-const TOP_LEVEL_KEYS: [&str; 6] = [
+const TOP_LEVEL_KEYS: [&str; 7] = [
     "issuer",
     "bind",
     "database_url",
     "database_url_file",
     "templates_dir",
+    "trusted_proxies",
     "cors_origins",
 ];
+
+/// The server's own `AUTHGATE_` variables (not config keys); any other `AUTHGATE_`
+/// variable without `__` that names no key is reported, not silently ignored.
+const SERVER_VARIABLES: [&str; 4] = [
+    "AUTHGATE_LOG",
+    "AUTHGATE_SESSION_KEY",
+    "AUTHGATE_KEY_ENCRYPTION_KEY",
+    "AUTHGATE_PASSWORD",
+];
+
+/// `AUTHGATE_` variables that are neither config keys nor the server's own (a misspelt
+/// top-level key, most likely); the tests' `AUTHGATE_TEST_*` are left alone.
+pub(crate) fn stray_variables() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| {
+            k.starts_with("AUTHGATE_")
+                && !k.starts_with("AUTHGATE_TEST_")
+                && env_key(k).is_none()
+                && !SERVER_VARIABLES.contains(&k.as_str())
+        })
+        .collect()
+}
 
 /// The config key an environment variable overrides, if it is one:
 /// `AUTHGATE_<KEY>` for a top-level key, `AUTHGATE_<TABLE>__<KEY>` (any depth) inside a
@@ -411,10 +435,19 @@ pub(crate) fn env_key(var: &str) -> Option<String> {
 /// (figment: each value parsed like TOML; an error names the key and the variable).
 fn with_overrides(text: &str) -> Result<Config, String> {
     use figment::providers::{Env, Format, Toml};
-    let env = Env::prefixed("AUTHGATE_")
-        .filter(|k| env_key(&format!("AUTHGATE_{}", k.as_str().to_ascii_uppercase())).is_some())
+    // Exactly the variables `env_key` names (upper case, as set), prefix removed.
+    let env = Env::raw()
+        .filter_map(|k| {
+            let name = k.as_str();
+            env_key(name)?;
+            name.strip_prefix("AUTHGATE_")
+                .map(|rest| rest.to_owned().into())
+        })
         .split("__");
-    figment::Figment::from(Toml::string(text))
+    let from_env: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.to_str().and_then(env_key))
+        .collect();
+    let mut config = figment::Figment::from(Toml::string(text))
         .merge(env)
         .extract::<Config>()
         .map_err(|e| {
@@ -426,9 +459,16 @@ fn with_overrides(text: &str) -> Result<Config, String> {
                         .as_ref()
                         .is_some_and(|m| m.name.contains("environment"));
                     if from_env {
-                        // Name the variable as it is set, not figment's dotted key.
+                        // Name the variable as it is set, not figment's dotted key; never
+                        // echo its value (it may be a secret).
                         let var = format!("AUTHGATE_{}", e.path.join("__").to_ascii_uppercase());
-                        format!("{var}: {}", e.kind)
+                        match &e.kind {
+                            figment::error::Kind::InvalidType(_, expected)
+                            | figment::error::Kind::InvalidValue(_, expected) => format!(
+                                "{var}: not a value of the kind this key takes (expected {expected}; quote a string that looks like a number or a boolean: '\"...\"')"
+                            ),
+                            other => format!("{var}: {other}"),
+                        }
                     } else {
                         e.to_string()
                     }
@@ -436,7 +476,27 @@ fn with_overrides(text: &str) -> Result<Config, String> {
                 .collect();
             all.dedup();
             all.join("; ")
-        })
+        })?;
+    // A key set through the environment replaces the file's `_file` form, and the other
+    // way round, rather than being refused as both.
+    let set = |key: &str| from_env.iter().any(|k| k == key);
+    if set("database_url") && !set("database_url_file") {
+        config.database_url_file = None;
+    }
+    if set("database_url_file") && !set("database_url") {
+        config.database_url = None;
+    }
+    let (token, token_file) = (
+        "registration.initial_access_token",
+        "registration.initial_access_token_file",
+    );
+    if set(token) && !set(token_file) {
+        config.registration.initial_access_token_file = None;
+    }
+    if set(token_file) && !set(token) {
+        config.registration.initial_access_token = None;
+    }
+    Ok(config)
 }
 
 /// The signing keys: where the key that seals them at rest is, and how they rotate.
@@ -961,6 +1021,9 @@ impl Config {
                 None => format!("config {}: {msg}", path.display()),
             }
         })?;
+        for var in stray_variables() {
+            tracing::warn!(variable = %var, "an AUTHGATE_ variable that is neither a config key nor one of the server's own is ignored: a misspelling?");
+        }
         if std::env::vars_os().any(|(k, _)| k.to_str().and_then(env_key).is_some()) {
             config = with_overrides(&text).map_err(|e| {
                 format!(
@@ -1263,6 +1326,47 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_variables_name_keys_by_path() {
+        assert_eq!(env_key("AUTHGATE_BIND").as_deref(), Some("bind"));
+        assert_eq!(
+            env_key("AUTHGATE_TOKENS__ACCESS_TOKEN_TTL").as_deref(),
+            Some("tokens.access_token_ttl")
+        );
+        assert_eq!(
+            env_key("AUTHGATE_ADMIN__BIND").as_deref(),
+            Some("admin.bind")
+        );
+        // The server's own variables, and anything without the prefix, are no keys.
+        for var in SERVER_VARIABLES
+            .into_iter()
+            .chain(["AUTHGATE_TEST_X", "BIND", "authgate_bind"])
+        {
+            assert_eq!(env_key(var), None, "{var}");
+        }
+    }
+
+    #[test]
+    fn every_top_level_key_an_environment_variable_may_set_is_a_config_key() {
+        // A stale or misspelt name in TOP_LEVEL_KEYS would be taken from the environment
+        // and then refused as an unknown field: each must parse as a key of the file.
+        for key in TOP_LEVEL_KEYS {
+            let value = match key {
+                "trusted_proxies" | "cors_origins" => "[]",
+                _ => "\"x\"",
+            };
+            let body = format!("issuer = \"http://a\"\nbind = \"127.0.0.1:1\"\n{key} = {value}\n");
+            // `issuer` and `bind` are in every file already.
+            let body = if key == "issuer" || key == "bind" {
+                "issuer = \"http://a\"\nbind = \"127.0.0.1:1\"\n".to_owned()
+            } else {
+                body
+            };
+            let parsed = toml::from_str::<Config>(&body);
+            assert!(parsed.is_ok(), "{key}: {:?}", parsed.err());
+        }
+    }
 
     fn user(body: &str) -> Result<UserConfig, String> {
         toml::from_str::<UserConfig>(body).map_err(|e| e.message().to_owned())

@@ -22,6 +22,14 @@ pub(crate) fn load_or_create(path: &Path) -> Result<(KeyEncryptionKey, bool), St
 /// of `keys.encryption_key_file`: how containers pass secrets.
 pub(crate) const KEK_ENV: &str = "AUTHGATE_KEY_ENCRYPTION_KEY";
 
+/// Checks the keys the environment gives (without reading or creating any file): what
+/// `authgate config check` can tell before a start.
+pub(crate) fn check_env() -> Result<(), String> {
+    from_env(KEK_ENV)?;
+    from_env(SESSION_KEY_ENV)?;
+    Ok(())
+}
+
 /// A 32-byte key from an environment variable, if it is set.
 fn from_env(var: &str) -> Result<Option<KeyEncryptionKey>, String> {
     match std::env::var(var) {

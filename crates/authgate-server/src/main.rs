@@ -278,7 +278,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Keys(k) => keys_command(k).await,
         Command::Registration(RegistrationCommand::Token(t)) => token_command(t).await,
         Command::Config(ConfigCommand::Check { config }) => {
-            Config::load(&config)?;
+            // What a start would read before it touches the database: the file with the
+            // environment, the keys the environment gives, and the page templates.
+            let loaded = Config::load(&config)?;
+            keys::check_env()?;
+            app::check_pages(loaded.templates_dir.as_deref())?;
             println!("config {}: ok", config.display());
             Ok(())
         }

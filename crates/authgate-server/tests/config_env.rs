@@ -36,7 +36,13 @@ fn check(body: &str, env: &[(&str, &str)]) -> (bool, String) {
         body.replace("{DATABASE}", "").replace("{PORT}", "8080"),
     )
     .unwrap();
-    let out = Command::new(common::BIN)
+    std::fs::write(dir.join("db.url"), "memory:\n").unwrap();
+    let mut cmd = Command::new(common::BIN);
+    // Only the variables the case sets: none of the caller's.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AUTHGATE_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
         .args(["config", "check", "--config"])
         .arg(&path)
         .envs(env.iter().copied())
@@ -74,11 +80,45 @@ fn config_check_validates_with_the_environment_and_names_a_bad_variable() {
     let (ok, out) = check(CONFIG, &[("AUTHGATE_BIND", "nowhere")]);
     assert!(!ok);
     assert!(out.contains("bind: 'nowhere'"), "{out}");
-    // The server's own variables are not config keys.
+    // The server's own variables are not config keys, and the keys they give are
+    // checked like a start would.
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
     let (ok, out) = check(
         CONFIG,
-        &[("AUTHGATE_LOG", "debug"), ("AUTHGATE_SESSION_KEY", "x")],
+        &[("AUTHGATE_LOG", "debug"), ("AUTHGATE_SESSION_KEY", key)],
     );
+    assert!(ok, "{out}");
+    let (ok, out) = check(CONFIG, &[("AUTHGATE_SESSION_KEY", "x")]);
+    assert!(!ok);
+    assert!(out.contains("AUTHGATE_SESSION_KEY"), "{out}");
+    // Every top-level key can be overridden, lists too, and is checked like the file's.
+    let (ok, out) = check(CONFIG, &[("AUTHGATE_TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#)]);
+    assert!(ok, "{out}");
+    let (ok, out) = check(CONFIG, &[("AUTHGATE_TRUSTED_PROXIES", r#"["nowhere"]"#)]);
+    assert!(!ok);
+    assert!(out.contains("trusted_proxies"), "{out}");
+    // A value of the wrong kind is never echoed: it may be a secret.
+    let (ok, out) = check(
+        CONFIG,
+        &[("AUTHGATE_REGISTRATION__INITIAL_ACCESS_TOKEN", "12345678")],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("AUTHGATE_REGISTRATION__INITIAL_ACCESS_TOKEN") && !out.contains("12345678"),
+        "{out}"
+    );
+    // Quoted, it is a string.
+    let (ok, out) = check(
+        CONFIG,
+        &[(
+            "AUTHGATE_REGISTRATION__INITIAL_ACCESS_TOKEN",
+            r#""12345678""#,
+        )],
+    );
+    assert!(ok, "{out}");
+    // The environment's `_file` form replaces the file's value instead of clashing.
+    let with_url = CONFIG.replace("{DATABASE}", "database_url = \"sqlite::memory:\"");
+    let (ok, out) = check(&with_url, &[("AUTHGATE_DATABASE_URL_FILE", "db.url")]);
     assert!(ok, "{out}");
 }
 
