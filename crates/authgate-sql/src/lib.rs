@@ -133,7 +133,29 @@ pub struct InitialAccessToken {
 /// server's CLI and start-up use, and the expiry purge.
 #[async_trait]
 pub trait Admin: Send + Sync {
-    /// Creates or replaces a client (the record carries only the secret's hash).
+    /// Creates or replaces a client (the record carries only the secret's hash, or for a
+    /// `client_secret_jwt` client its sealed secret): how an application seeds its
+    /// clients at start, as the reference server does with its config file's.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use authgate::{ClientRecord, ClientStore};
+    /// use authgate_sql::{connect, Admin, StoreOptions};
+    ///
+    /// let store = connect("sqlite::memory:", &StoreOptions::default()).await?;
+    /// // A generated secret (256 bits): show it once, keep only its hash.
+    /// let secret = authgate::token::generate_client_secret(&authgate::OsRng);
+    /// store
+    ///     .upsert_client(
+    ///         &ClientRecord::confidential("billing", &secret)
+    ///             .grant_types(["client_credentials"])
+    ///             .scope("invoices:read"),
+    ///     )
+    ///     .await?;
+    /// assert!(store.find_client("billing").await?.is_some());
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+    /// ```
     async fn upsert_client(&self, client: &ClientRecord) -> Result<(), StorageError>;
     /// Removes a client, revokes every token issued to it and deletes its codes (as
     /// [`ClientRegistry::delete_client`]); answers whether it existed.
@@ -179,7 +201,20 @@ pub trait Admin: Send + Sync {
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
 }
 
-/// Pool sizes and timeouts.
+/// Pool sizes and timeouts. The defaults suit a server on a machine of a few cores; start
+/// from them and change what a measurement says.
+///
+/// ```
+/// use std::time::Duration;
+/// use authgate_sql::StoreOptions;
+/// let options = StoreOptions {
+///     // A busier PostgreSQL deployment: more connections, a shorter wait before 503.
+///     max_connections: 32,
+///     acquire_timeout: Duration::from_secs(1),
+///     ..StoreOptions::default()
+/// };
+/// assert_eq!(options.sqlite_readers, 2);
+/// ```
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// PostgreSQL: the most connections in the pool (default 10).
@@ -341,6 +376,24 @@ impl From<AnyStore> for Stores {
 
 /// Purges expired codes and tokens every `every`, in batches of `batch` rows, until the
 /// task is aborted. Errors (an unreachable database) are skipped until the next round.
+///
+/// Nothing else deletes expired rows: the stores refuse expired codes, tokens, sessions
+/// and device codes, but keep them until a purge. An application that never runs one
+/// grows its database for ever (the reference server runs this every minute).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use authgate::SystemClock;
+/// use authgate_sql::{connect, spawn_purger, StoreOptions};
+///
+/// let store = connect("sqlite://authgate.db", &StoreOptions::default()).await?;
+/// let purger = spawn_purger(store.clone(), Arc::new(SystemClock), Duration::from_secs(60), 1000);
+/// // ... serve; on shutdown:
+/// purger.abort();
+/// # Ok(()) }
+/// ```
 pub fn spawn_purger(
     store: AnyStore,
     clock: Arc<dyn Clock>,

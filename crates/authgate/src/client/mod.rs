@@ -353,7 +353,21 @@ impl ClientRecord {
         }
     }
 
-    /// A public client (`token_endpoint_auth_method = none`).
+    /// A public client (`token_endpoint_auth_method = none`): a browser app or a native
+    /// app, which cannot keep a secret. It names itself with `client_id` alone, so the
+    /// code flow requires PKCE of it.
+    ///
+    /// ```
+    /// use authgate::{Client, ClientAuthMethod, ClientRecord};
+    /// let spa = ClientRecord::public("spa")
+    ///     .redirect_uris(["https://app.example.com/callback"])
+    ///     .grant_types(["authorization_code", "refresh_token"])
+    ///     .response_types(["code"])
+    ///     .scope("openid profile");
+    /// assert!(spa.is_public());
+    /// assert_eq!(spa.token_endpoint_auth_method(), ClientAuthMethod::None);
+    /// assert!(!spa.check_secret(""), "no secret ever matches");
+    /// ```
     pub fn public(client_id: impl Into<String>) -> Self {
         Self {
             secret_hash: None,
