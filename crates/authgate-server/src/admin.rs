@@ -71,11 +71,10 @@ pub(crate) fn record_request(route: &str, method: &'static str, status: u16, sec
     }
     SERIES.with(|series| {
         let mut series = series.borrow_mut();
-        if !series.contains_key(route) {
-            series.insert(route.to_owned(), HashMap::new());
-        }
-        let Some(by_route) = series.get_mut(route) else {
-            return;
+        // One lookup once the route is known; the owned key is made only the first time.
+        let by_route = match series.get_mut(route) {
+            Some(by_route) => by_route,
+            None => series.entry(route.to_owned()).or_default(),
         };
         let (counter, histogram) = by_route.entry((method, status)).or_insert_with(|| {
             (

@@ -85,19 +85,13 @@ pub const HMAC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
 /// Dynamic Registration §2).
 pub const SIGNING_ALG_MEMBER: &str = "token_endpoint_auth_signing_alg";
 
-/// The shortest secret, in bytes, that keys `alg` (RFC 7518 §3.2: at least the hash
-/// output); `None` for an algorithm that is not one of [`HMAC_ALGORITHMS`].
-pub fn hmac_secret_len(alg: &str) -> Option<usize> {
-    hmac_key_len(alg)
-}
-
 /// The shortest secret sealed for `client_secret_jwt`, in bytes (RFC 7518 §3.2: an HMAC
 /// key at least as long as the hash output, 256 bits for HS256).
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// The shortest key `alg` takes (RFC 7518 §3.2), or `None` for an algorithm that is not
-/// one of [`HMAC_ALGORITHMS`].
-fn hmac_key_len(alg: &str) -> Option<usize> {
+/// The shortest secret, in bytes, that keys `alg` (RFC 7518 §3.2: at least the hash
+/// output); `None` for an algorithm that is not one of [`HMAC_ALGORITHMS`].
+pub fn hmac_secret_len(alg: &str) -> Option<usize> {
     match alg {
         "HS256" => Some(32),
         "HS384" => Some(48),
@@ -277,7 +271,7 @@ impl ClientAssertions {
         // client_secret_jwt (when this server keeps secrets it can open); nothing else.
         let signed_with = match Algorithm::parse(&alg_name) {
             Some(alg) => SignedWith::Key(alg),
-            None if self.secrets.is_some() && hmac_key_len(&alg_name).is_some() => {
+            None if self.secrets.is_some() && hmac_secret_len(&alg_name).is_some() => {
                 SignedWith::Secret(&alg_name)
             }
             None => {
@@ -346,7 +340,7 @@ impl ClientAssertions {
                 let secret = self.secret_of(client.as_ref())?;
                 // A secret shorter than the hash output (RFC 7518 §3.2) keys nothing; told
                 // apart from a wrong signature, it would tell anyone the secret's length.
-                if hmac_key_len(alg).is_none_or(|min| secret.len() < min) {
+                if hmac_secret_len(alg).is_none_or(|min| secret.len() < min) {
                     Err(JoseError::Invalid("the secret is too short for this alg"))
                 } else {
                     backend::verify_hmac(assertion, &secret, alg)

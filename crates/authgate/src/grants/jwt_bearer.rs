@@ -67,27 +67,26 @@ enum IssuerKeys {
 }
 
 impl TrustedIssuer {
-    /// `issuer` (its `iss` value) with a fixed JWK Set.
-    pub fn with_jwks(issuer: impl Into<String>, jwks: Value) -> Self {
+    /// `issuer` with `keys`, every option at its default.
+    fn new(issuer: String, keys: IssuerKeys) -> Self {
         Self {
-            issuer: issuer.into(),
-            keys: IssuerKeys::Fixed(jwks),
+            issuer,
+            keys,
             local_subjects: false,
             scope: None,
             untyped_tokens: false,
         }
     }
 
+    /// `issuer` (its `iss` value) with a fixed JWK Set.
+    pub fn with_jwks(issuer: impl Into<String>, jwks: Value) -> Self {
+        Self::new(issuer.into(), IssuerKeys::Fixed(jwks))
+    }
+
     /// `issuer` with its key set at `jwks_uri` (fetched with the grant's
     /// [`JwtBearerGrant::jwks_fetcher`]).
     pub fn with_jwks_uri(issuer: impl Into<String>, jwks_uri: impl Into<String>) -> Self {
-        Self {
-            issuer: issuer.into(),
-            keys: IssuerKeys::Remote(jwks_uri.into()),
-            local_subjects: false,
-            scope: None,
-            untyped_tokens: false,
-        }
+        Self::new(issuer.into(), IssuerKeys::Remote(jwks_uri.into()))
     }
 
     /// Takes the assertion's `sub` as this server's own subject (the issuer shares this

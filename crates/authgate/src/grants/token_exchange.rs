@@ -37,13 +37,12 @@ use super::{issue_with_hooks, DefaultHooks, Grant, GrantHooks, TokenGrant};
 use crate::client::Client;
 use crate::context::IssueContext;
 use crate::error::OAuth2Error;
-use crate::generator::access_token_key;
 use crate::request::OAuth2Request;
 use crate::resource_indicators::requested_resources;
 use crate::response::TokenResponse;
 use crate::scope::Scope;
 use crate::server_context::ServerContext;
-use crate::storage::{ResourceOwner, TokenKind, TokenRecord};
+use crate::storage::{ResourceOwner, TokenRecord};
 
 /// `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -367,17 +366,15 @@ impl TokenExchangeGrant {
             }
         }
         // One of this server's access tokens (opaque or JWT), whichever type was named.
-        if let Some(key) = access_token_key(ctx.generator.as_ref(), value) {
-            let record = ctx.tokens.find_token(&key.selector).await?.filter(|t| {
-                t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)
-            });
-            if let Some(record) = record {
-                return if record.is_active(ctx.now()) {
-                    Ok(Some(ExchangeSubject::Issued(record)))
-                } else {
-                    Err(unacceptable("the presented token is expired or revoked"))
-                };
-            }
+        let found =
+            crate::resource::find_access_token(ctx.tokens.as_ref(), ctx.generator.as_ref(), value)
+                .await?;
+        if let Some(record) = found {
+            return if record.is_active(ctx.now()) {
+                Ok(Some(ExchangeSubject::Issued(record)))
+            } else {
+                Err(unacceptable("the presented token is expired or revoked"))
+            };
         }
         #[cfg(feature = "jose")]
         if !self.issuers.is_empty() && value.split('.').count() == 3 {

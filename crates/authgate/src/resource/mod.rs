@@ -118,15 +118,25 @@ impl TokenLookup {
         &self,
         token: &str,
     ) -> Result<Option<TokenRecord>, StorageError> {
-        let Some(key) = crate::generator::access_token_key(self.generator.as_ref(), token) else {
-            return Ok(None);
-        };
-        Ok(self
-            .tokens
-            .find_token(&key.selector)
-            .await?
-            .filter(|t| t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)))
+        find_access_token(self.tokens.as_ref(), self.generator.as_ref(), token).await
     }
+}
+
+/// The access token of `tokens` a presented string names (made by `generator`: opaque or
+/// JWT), whatever its state, or `None`: the one lookup the Bearer check and token exchange
+/// share.
+pub(crate) async fn find_access_token(
+    tokens: &dyn TokenStore,
+    generator: &dyn TokenGenerator,
+    token: &str,
+) -> Result<Option<TokenRecord>, StorageError> {
+    let Some(key) = crate::generator::access_token_key(generator, token) else {
+        return Ok(None);
+    };
+    Ok(tokens
+        .find_token(&key.selector)
+        .await?
+        .filter(|t| t.kind == TokenKind::Access && t.verifier_hash.ct_eq(&key.verifier_hash)))
 }
 
 impl fmt::Debug for TokenLookup {
