@@ -45,10 +45,16 @@
 //!
 //! # Feature flags
 //!
-//! This crate has none of its own: what it offers follows authgate's features (with
-//! authgate's default `jose`, the JWKS, UserInfo and end-session endpoints mount through
-//! [`routes`] like the others).
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `pages` | no | [`pages`]: the consent form's CSRF token, the login and consent pages' headers, the safe `next` check and login redirect, and HTML refusal pages |
+//!
+//! The rest follows authgate's features (with authgate's default `jose`, the JWKS,
+//! UserInfo and end-session endpoints mount through [`routes`] like the others).
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "pages")]
+pub mod pages;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -119,17 +125,24 @@ where
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(e) => {
-                let err = if is_length_limit(&e) {
-                    body_too_large(limit)
+                let (err, reason) = if is_length_limit(&e) {
+                    (body_too_large(limit), "body_too_large")
                 } else {
-                    OAuth2Error::invalid_request("the request body could not be read")
+                    (
+                        OAuth2Error::invalid_request("the request body could not be read"),
+                        "body_unreadable",
+                    )
                 };
+                log_rejection(&err, reason);
                 return Err(into_response(OAuth2Response::from(err)));
             }
         };
         OAuth2Request::from_parts(parts.method, parts.uri, parts.headers, &bytes, limit)
             .map(OAuthRequest)
-            .map_err(|e| into_response(OAuth2Response::from(e)))
+            .map_err(|e| {
+                log_rejection(&e, e.internal_reason().unwrap_or("request_malformed"));
+                into_response(OAuth2Response::from(e))
+            })
     }
 }
 
@@ -155,13 +168,28 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        #[cfg(feature = "pages")]
+        let page = req.extensions().get::<pages::RefusalPage>().cloned();
         let OAuthRequest(raw) = OAuthRequest::from_request(req, state).await?;
         let server = Server::from_ref(state);
         match server.validate_authorization_request(&raw).await {
             Ok(request) => Ok(Self { request, raw }),
-            Err(e) => Err(into_response(e.into_response())),
+            Err(e) => {
+                #[cfg(feature = "pages")]
+                if let (AuthorizationError::Invalid(err), Some(page)) = (&e, &page) {
+                    return Err(page.render(err));
+                }
+                Err(into_response(e.into_response()))
+            }
         }
     }
+}
+
+/// A request refused before it reaches the engine (its body too large or not a form):
+/// logged at `info` with the fields of the engine's refusals (`authgate::trace`); the
+/// application's request span, if any, says where.
+fn log_rejection(err: &OAuth2Error, reason: &'static str) {
+    tracing::info!(error = err.code().as_str(), reason, "refused");
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -313,9 +341,9 @@ pub struct RequireBearerLayer {
 
 impl RequireBearerLayer {
     /// Requires a valid token meeting `required`.
-    pub fn new(protector: Arc<ResourceProtector>, required: ScopeRequirement) -> Self {
+    pub fn new(protector: impl Into<Arc<ResourceProtector>>, required: ScopeRequirement) -> Self {
         Self {
-            protector,
+            protector: protector.into(),
             required: Arc::new(required),
             optional: false,
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate::*;
+use authgate_axum::pages::local_path;
 use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
 use authgate_sql::{AnyStore, NewUser};
 use axum::extract::{ConnectInfo, FromRef, Request, State};
@@ -15,6 +16,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use minijinja::{context, Environment};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
 
 use crate::backchannel::Backchannel;
 use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
@@ -441,9 +446,8 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, S
         )
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
-        .layer(axum::middleware::from_fn(log_requests))
-        .with_state(state);
-    Ok((router, server))
+        .layer(axum::middleware::from_fn(count_requests));
+    Ok((request_layers(router).with_state(state), server))
 }
 
 /// CORS for what browsers' applications call from another origin (SECURITY.md 17): the
@@ -1027,23 +1031,6 @@ fn form_action_source(u: &url::Url) -> Option<String> {
             Some(format!("{}:", u.scheme()))
         }
         _ => None,
-    }
-}
-
-/// `next` only when it is a path on this server (no scheme, no host, no `//`).
-fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                // Browsers drop tabs and newlines and read `\` as `/` while parsing a
-                // URL, so "/\t/evil" or "/\evil" would leave the site: no control
-                // character, space or backslash anywhere.
-                && n.bytes().all(|b| b > 0x20 && b != 0x7f && b != b'\\') =>
-        {
-            n
-        }
-        _ => "/",
     }
 }
 
@@ -1989,36 +1976,103 @@ async fn api_me(
     )
 }
 
-/// A request id: unique within the process (a counter after a random per-process prefix),
-/// cheap enough for every request; it identifies, it does not authorize.
-fn request_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| random_token()[..8].to_owned());
-    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+/// Request ids: unique within the process (a counter after a random per-process prefix),
+/// cheap enough for every request; an id identifies, it does not authorize. A request that
+/// arrives with a plain `X-Request-Id` (from the proxy in front) keeps it.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+        static PREFIX: OnceLock<String> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let prefix = PREFIX.get_or_init(|| random_token()[..8].to_owned());
+        let id = format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        HeaderValue::try_from(id).ok().map(RequestId::new)
+    }
 }
 
-/// One log line per request: id, method, path (never the query: it can carry codes), status,
-/// latency. The id is echoed in `X-Request-Id`.
+/// The request id, tracing and request log layers (tower-http): every request gets an id,
+/// echoed in `X-Request-Id`, and runs in a `request` span carrying it with the method and
+/// path (never the query: it can carry codes), so the engine's events during the request
+/// name it too; a line at the end gives status and latency.
+fn request_layers<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    // The last layer added runs first: the id is set, then the span opens, then the id is
+    // copied to the answer.
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        id,
+                        method = req.method().as_str(),
+                        path = req.uri().path(),
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    |res: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                            "request"
+                        );
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(RequestIds))
+        .layer(axum::middleware::map_request(drop_odd_request_id))
+}
+
+/// Keeps an incoming `X-Request-Id` (a proxy's) only when it is 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`; any other is replaced by one of ours, so a client cannot make every
+/// line of its request's log long or odd. (A client may still choose a plain id: ids
+/// correlate lines, they prove nothing.)
+async fn drop_odd_request_id(mut req: Request) -> Request {
+    let odd = req.headers().get("x-request-id").is_some_and(|v| {
+        let v = v.as_bytes();
+        v.is_empty()
+            || v.len() > 64
+            || !v
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    });
+    if odd {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// Counts requests for the metrics (by route template, method and status) and adds
+/// `Retry-After` to every 503.
 #[allow(clippy::disallowed_methods)] // latency on the monotonic clock, as in `token`
-async fn log_requests(req: Request, next: Next) -> Response {
+async fn count_requests(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let id = request_id();
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let method = method_label(req.method());
     // The route's template, never the raw path: a bounded label.
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let mut res = next.run(req).await;
-    let elapsed = started.elapsed();
     crate::admin::record_request(
         route.as_ref().map_or("unmatched", |m| m.as_str()),
-        method_label(&method),
+        method,
         res.status().as_u16(),
-        elapsed.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
     );
     // Every 503 (the database is unreachable or full) says when to try again, pages
     // included; the engine's JSON answers already do.
@@ -2029,17 +2083,6 @@ async fn log_requests(req: Request, next: Next) -> Response {
             header::RETRY_AFTER,
             HeaderValue::from_static(authgate::response::RETRY_AFTER_UNAVAILABLE),
         );
-    }
-    tracing::info!(
-        request_id = %id,
-        %method,
-        %path,
-        status = res.status().as_u16(),
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
     }
     res
 }

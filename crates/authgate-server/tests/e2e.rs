@@ -1388,6 +1388,18 @@ async fn network_values_cannot_forge_log_lines() {
             .unwrap(),
     )
     .await;
+    // A proxy's plain request id is kept and echoed; an odd one is replaced by ours.
+    let with_id = |id: String| {
+        common::http()
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .header("x-request-id", id)
+            .send()
+    };
+    let res = with_id("proxy-42".into()).await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "proxy-42");
+    let res = with_id("a".repeat(65)).await.unwrap();
+    let ours = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(ours.len() < 40 && ours.contains('-'), "{ours}");
     let mut browser = Browser::new(&base);
     let login = browser.get("/login").await;
     let _ = browser.submit_login(&login, forged, "wrong").await;
@@ -1403,6 +1415,15 @@ async fn network_values_cannot_forge_log_lines() {
         log.contains("FORGED"),
         "the value is logged, escaped:\n{log}"
     );
+    // The engine's refusal, inside the request's span: why, beside what the client was told.
+    assert!(
+        log.lines().any(|l| l.contains("request{id=")
+            && l.contains("refused endpoint=\"token\"")
+            && l.contains("error=\"unsupported_grant_type\"")),
+        "the engine's refusal event:\n{log}"
+    );
+    assert!(log.contains("request{id=\"proxy-42\""), "{log}");
+    assert!(!log.contains(&"a".repeat(65)), "{log}");
     assert!(
         !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
         "a forged line:\n{log}"

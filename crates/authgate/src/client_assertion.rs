@@ -302,7 +302,7 @@ impl ClientAssertions {
             .clients
             .find_client(client_id)
             .await?
-            .ok_or_else(|| fail("client authentication failed"))?;
+            .ok_or_else(|| fail("client authentication failed").reason("client_unknown"))?;
         let method = match signed_with {
             SignedWith::Key(_) => ClientAuthMethod::PrivateKeyJwt,
             SignedWith::Secret(_) => ClientAuthMethod::ClientSecretJwt,
@@ -310,7 +310,8 @@ impl ClientAssertions {
         if client.token_endpoint_auth_method() != method {
             return Err(fail(
                 "client authentication failed: not the client's registered authentication method",
-            ));
+            )
+            .reason("auth_method_mismatch"));
         }
         // One algorithm per key (RFC 8725 §3.1): the client's registered
         // `token_endpoint_auth_signing_alg` (OpenID Connect Dynamic Registration §2) when it
@@ -347,7 +348,10 @@ impl ClientAssertions {
                 }
             }
         }
-        .map_err(|_| fail("the client assertion's signature does not verify"))?;
+        .map_err(|_| {
+            fail("the client assertion's signature does not verify")
+                .reason("assertion_signature_mismatch")
+        })?;
         if claims["iss"].as_str() != Some(client_id) || claims["sub"].as_str() != Some(client_id) {
             return Err(fail(
                 "the client assertion's iss and sub must both be the client_id (RFC 7523 section 3)",
@@ -373,9 +377,10 @@ impl ClientAssertions {
         )
         .await?
         {
-            return Err(fail(
-                "the client assertion was already used (RFC 7523 section 3: jti)",
-            ));
+            return Err(
+                fail("the client assertion was already used (RFC 7523 section 3: jti)")
+                    .reason("assertion_replayed"),
+            );
         }
         Ok(client)
     }
@@ -580,8 +585,10 @@ pub(crate) async fn spend_jti(
         .await?)
 }
 
+/// An assertion refused; the description says which check failed, and the reason is the
+/// general one unless the caller names a closer one.
 fn fail(description: &'static str) -> OAuth2Error {
-    OAuth2Error::invalid_client(description)
+    OAuth2Error::invalid_client(description).reason("assertion_invalid")
 }
 
 fn no_key() -> OAuth2Error {

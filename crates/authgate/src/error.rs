@@ -146,6 +146,7 @@ pub struct OAuth2Error {
     state: Option<String>,
     status: Option<StatusCode>,
     basic_challenge: bool,
+    reason: Option<&'static str>,
 }
 
 impl OAuth2Error {
@@ -158,6 +159,7 @@ impl OAuth2Error {
             state: None,
             status: None,
             basic_challenge: false,
+            reason: None,
         }
     }
 
@@ -226,6 +228,30 @@ impl OAuth2Error {
         self.basic_challenge = true;
         self.status = Some(StatusCode::UNAUTHORIZED);
         self
+    }
+
+    /// Records why the request was refused, for the operator: a short `snake_case` word
+    /// (`secret_mismatch`, `code_replayed`, `token_expired`...) that the engine's `tracing`
+    /// event carries beside the error code. It never reaches the client: the answer stays
+    /// as generic as the RFC asks (an `invalid_client` says no more than that), while the
+    /// log says which check failed. A `&'static str`, so no request value (and no secret)
+    /// can end up in it.
+    ///
+    /// ```
+    /// use authgate::OAuth2Error;
+    /// let e = OAuth2Error::invalid_client("client authentication failed").reason("secret_mismatch");
+    /// assert_eq!(e.internal_reason(), Some("secret_mismatch"));
+    /// assert!(!e.to_json().to_string().contains("secret_mismatch"));
+    /// ```
+    #[must_use]
+    pub fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The internal reason set by [`Self::reason`], if any: for logs, never for answers.
+    pub fn internal_reason(&self) -> Option<&'static str> {
+        self.reason
     }
 
     /// The error code.
@@ -298,17 +324,27 @@ impl std::error::Error for OAuth2Error {}
 
 impl From<StorageError> for OAuth2Error {
     fn from(err: StorageError) -> Self {
+        // The answer hides the store's own words; the log keeps them.
         match err {
-            StorageError::Unavailable(_) => Self::with_description(
-                ErrorCode::TemporarilyUnavailable,
-                "the authorization server's storage is unavailable; retry later",
-            ),
-            StorageError::Other(_) => {
+            StorageError::Unavailable(e) => {
+                // As a string field, so the formatter quotes and escapes it (a driver's
+                // message can quote a value).
+                tracing::warn!(error = e.to_string().as_str(), "the store is unavailable");
+                Self::with_description(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the authorization server's storage is unavailable; retry later",
+                )
+                .reason("store_unavailable")
+            }
+            StorageError::Other(e) => {
+                tracing::error!(error = e.to_string().as_str(), "the store failed");
                 Self::with_description(ErrorCode::ServerError, "internal storage error")
+                    .reason("store_failed")
             }
             StorageError::InvalidValue(_) => Self::invalid_request(
                 "a value in the request cannot be stored (it holds a character the store refuses)",
-            ),
+            )
+            .reason("value_refused_by_store"),
         }
     }
 }

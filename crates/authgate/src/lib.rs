@@ -39,6 +39,7 @@ pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
+pub mod trace;
 
 pub use async_trait::async_trait;
 

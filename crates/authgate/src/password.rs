@@ -213,6 +213,29 @@ pub async fn verify_unknown_user(password: String) -> Result<(), StorageError> {
     verify(hash, password).await.map(|_| ())
 }
 
+/// A login's password check: [`verify`] against the user's stored hash, or, for a user that
+/// does not exist (`None`), the same work by [`verify_unknown_user`] and `false`, so the
+/// answer's timing does not tell which usernames exist.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use authgate::password;
+/// let stored = password::hash("wonderland".into()).await?;
+/// assert!(password::verify_login(Some(stored.clone()), "wonderland".into()).await?);
+/// assert!(!password::verify_login(Some(stored), "guess".into()).await?);
+/// assert!(!password::verify_login(None, "wonderland".into()).await?);
+/// # Ok::<(), authgate::StorageError>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// The blocking task failed.
+pub async fn verify_login(stored: Option<String>, password: String) -> Result<bool, StorageError> {
+    match stored {
+        Some(hash) => verify(hash, password).await,
+        None => verify_unknown_user(password).await.map(|()| false),
+    }
+}
+
 /// At most one argon2 computation per core at a time: each takes ~19 MiB and tens of
 /// milliseconds, so a burst of logins queues here instead of exhausting memory.
 fn gate() -> &'static Semaphore {

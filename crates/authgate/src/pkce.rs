@@ -86,9 +86,10 @@ impl CodeChallenge {
         if same {
             Ok(())
         } else {
-            Err(OAuth2Error::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ))
+            Err(
+                OAuth2Error::invalid_grant("code_verifier does not match the code_challenge")
+                    .reason("pkce_mismatch"),
+            )
         }
     }
 }

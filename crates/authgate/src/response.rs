@@ -433,8 +433,15 @@ impl AutoSubmitForm {
     }
 }
 
-/// Escapes text for an HTML attribute value or element content.
-fn html_escape(s: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`
+/// and `'`. Everything a page shows from a request or a client's registration (its name,
+/// the scope, a `next` path) goes through it.
+///
+/// ```
+/// use authgate::response::escape_html;
+/// assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+/// ```
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -451,7 +458,7 @@ fn html_escape(s: &str) -> String {
 
 impl FormPostPage for AutoSubmitForm {
     fn render(&self, response: &AuthorizationResponse) -> OAuth2Response {
-        let title = html_escape(
+        let title = escape_html(
             self.title
                 .as_deref()
                 .unwrap_or("Continue to the application"),
@@ -462,8 +469,8 @@ impl FormPostPage for AutoSubmitForm {
             .map(|(k, v)| {
                 format!(
                     "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    html_escape(k),
-                    html_escape(v)
+                    escape_html(k),
+                    escape_html(v)
                 )
             })
             .collect();
@@ -472,7 +479,7 @@ impl FormPostPage for AutoSubmitForm {
              <body><form method=\"post\" action=\"{action}\">{fields}\
              <noscript><p>{title}</p></noscript><button type=\"submit\">Continue</button></form>\
              <script>{AUTO_SUBMIT_SCRIPT}</script></body></html>",
-            action = html_escape(&response.redirect_uri),
+            action = escape_html(&response.redirect_uri),
         );
         // form-action: only where the response goes (scheme, host and port), when the
         // redirect URI has an origin; a custom-scheme URI has none to name.

@@ -56,6 +56,18 @@ pub fn random_bytes<const N: usize>(rng: &(impl Rng + ?Sized)) -> [u8; N] {
     buf
 }
 
+/// A random 256-bit value as 43 base64url characters, for an application's own secrets:
+/// session ids, one-time links.
+///
+/// ```
+/// let sid = authgate::rng::random_token(&authgate::OsRng);
+/// assert_eq!(sid.len(), 43);
+/// ```
+pub fn random_token(rng: &(impl Rng + ?Sized)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>(rng))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

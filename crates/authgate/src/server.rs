@@ -391,7 +391,10 @@ impl AuthorizationServer {
         &self,
         req: &OAuth2Request,
     ) -> Result<AuthorizationRequest, AuthorizationError> {
-        self.authorization.validate(&self.ctx, req).await
+        self.authorization
+            .validate(&self.ctx, req)
+            .await
+            .inspect_err(|e| crate::trace::refused("authorization", req, e.error()))
     }
 
     /// Answers an authorization request once the resource owner decided: `Some(owner)`
@@ -407,7 +410,9 @@ impl AuthorizationServer {
         req: &OAuth2Request,
         owner: Option<&ResourceOwner>,
     ) -> Result<OAuth2Response, AuthorizationError> {
-        self.authorization.respond(&self.ctx, req, owner).await
+        let answer = self.authorization.respond(&self.ctx, req, owner).await;
+        log_authorization(req, answer.as_ref().err());
+        answer
     }
 
     /// The typed authorization response, for an integration that delivers it itself (its
@@ -420,7 +425,9 @@ impl AuthorizationServer {
         req: &OAuth2Request,
         owner: Option<&ResourceOwner>,
     ) -> Result<AuthorizationResponse, AuthorizationError> {
-        self.authorization.authorize(&self.ctx, req, owner).await
+        let answer = self.authorization.authorize(&self.ctx, req, owner).await;
+        log_authorization(req, answer.as_ref().err());
+        answer
     }
 
     /// Fails a validated authorization request with `error`, delivered as its response
@@ -433,6 +440,7 @@ impl AuthorizationServer {
         request: &AuthorizationRequest,
         error: OAuth2Error,
     ) -> OAuth2Response {
+        crate::trace::refused("authorization", req, &error);
         self.authorization
             .error_response(&self.ctx, req, request, error)
     }
@@ -676,6 +684,14 @@ impl fmt::Debug for AuthorizationServer {
                 &self.endpoints.iter().map(|e| e.name()).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// The authorization endpoint's event for an answered request.
+fn log_authorization(req: &OAuth2Request, err: Option<&AuthorizationError>) {
+    match err {
+        Some(e) => crate::trace::refused("authorization", req, e.error()),
+        None => crate::trace::served("authorization", req),
     }
 }
 

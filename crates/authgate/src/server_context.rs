@@ -264,7 +264,21 @@ impl ServerContext {
         self.config.refresh_tokens && client.allows_grant_type("refresh_token")
     }
 
-    /// A JSON error answer with this server's realm in any `WWW-Authenticate: Basic`.
+    /// A refusal: logs it (the [`crate::trace`] event, with the error's internal reason)
+    /// and answers it as [`Self::error_response`] does. Endpoints answer their errors
+    /// through it; `endpoint` names the endpoint in the log.
+    pub fn refuse(
+        &self,
+        endpoint: &'static str,
+        req: &crate::request::OAuth2Request,
+        err: OAuth2Error,
+    ) -> OAuth2Response {
+        crate::trace::refused(endpoint, req, &err);
+        self.error_response(err)
+    }
+
+    /// A JSON error answer (RFC 6749 §5.2), with this server's realm in any
+    /// `WWW-Authenticate: Basic`. Unlike [`Self::refuse`], it logs nothing.
     pub fn error_response(&self, err: OAuth2Error) -> OAuth2Response {
         let basic = err.has_basic_challenge();
         let mut res = OAuth2Response::from(err);

@@ -168,7 +168,7 @@ pub fn parse_token(value: &str) -> Option<TokenKey> {
 
 /// A random secret for a client: 256 bits, base64url (43 characters).
 pub fn generate_client_secret(rng: &dyn Rng) -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<32>(rng))
+    crate::rng::random_token(rng)
 }
 
 #[cfg(test)]

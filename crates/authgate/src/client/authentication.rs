@@ -45,8 +45,8 @@ pub async fn authenticate_client(
 ) -> Result<Arc<dyn Client>, OAuth2Error> {
     let presented = presented_credentials(req)?;
     let via_header = presented.method == ClientAuthMethod::ClientSecretBasic;
-    let fail = |msg: &'static str| {
-        let e = OAuth2Error::invalid_client(msg);
+    let fail = |msg: &'static str, reason: &'static str| {
+        let e = OAuth2Error::invalid_client(msg).reason(reason);
         if via_header {
             e.with_basic_challenge()
         } else {
@@ -56,25 +56,27 @@ pub async fn authenticate_client(
     // A client id with a control character names no client (and some stores cannot
     // look one up): the same answer as for an unknown client.
     if has_control_characters(&presented.client_id) {
-        return Err(fail("client authentication failed"));
+        return Err(fail("client authentication failed", "client_unknown"));
     }
     let Some(client) = store.find_client(&presented.client_id).await? else {
-        return Err(fail("client authentication failed"));
+        return Err(fail("client authentication failed", "client_unknown"));
     };
     let registered = client.token_endpoint_auth_method();
     if registered != presented.method {
         return Err(fail(
             "client authentication failed: not the client's registered authentication method",
+            "auth_method_mismatch",
         ));
     }
     match presented.secret {
         Some(secret) if client.check_secret(&secret) => Ok(client),
         Some(secret) if !secret.is_empty() => match client.chosen_secret_hash() {
             Some(hash) if crate::password::verify_remembered(hash, &secret).await? => Ok(client),
-            _ => Err(fail("client authentication failed")),
+            _ => Err(fail("client authentication failed", "secret_mismatch")),
         },
         None if registered == ClientAuthMethod::None => Ok(client),
-        _ => Err(fail("client authentication failed")),
+        Some(_) => Err(fail("client authentication failed", "secret_empty")),
+        None => Err(fail("client authentication failed", "secret_missing")),
     }
 }
 
@@ -94,7 +96,9 @@ fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OA
             ));
         }
         let (id, secret) = decode_basic(encoded).ok_or_else(|| {
-            OAuth2Error::invalid_client("malformed Basic credentials").with_basic_challenge()
+            OAuth2Error::invalid_client("malformed Basic credentials")
+                .reason("basic_malformed")
+                .with_basic_challenge()
         })?;
         if form_id.is_some_and(|f| f != id) {
             return Err(OAuth2Error::invalid_request(
@@ -118,9 +122,10 @@ fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OA
             secret: None,
             method: ClientAuthMethod::None,
         }),
-        (None, _) => Err(OAuth2Error::invalid_client(
-            "client authentication is required",
-        )),
+        (None, _) => Err(
+            OAuth2Error::invalid_client("client authentication is required")
+                .reason("credentials_missing"),
+        ),
     }
 }
 

@@ -456,15 +456,17 @@ async fn verify_client_and_redirect(
         .authorization_value("client_id")
         .map_err(invalid)?
         .ok_or_else(|| invalid(OAuth2Error::invalid_request("missing 'client_id'")))?;
+    let unknown =
+        || invalid(OAuth2Error::invalid_request("unknown client_id").reason("client_unknown"));
     if crate::identifier::has_control_characters(client_id) {
-        return Err(invalid(OAuth2Error::invalid_request("unknown client_id")));
+        return Err(unknown());
     }
     let client = ctx
         .clients
         .find_client(client_id)
         .await
         .map_err(|e| invalid(e.into()))?
-        .ok_or_else(|| invalid(OAuth2Error::invalid_request("unknown client_id")))?;
+        .ok_or_else(unknown)?;
     let requested = req
         .authorization_value("redirect_uri")
         .map_err(invalid)?
@@ -478,9 +480,10 @@ async fn verify_client_and_redirect(
             {
                 Ok((client, uri))
             } else {
-                Err(invalid(OAuth2Error::invalid_request(
-                    "redirect_uri is not registered for this client",
-                )))
+                Err(invalid(
+                    OAuth2Error::invalid_request("redirect_uri is not registered for this client")
+                        .reason("redirect_uri_unregistered"),
+                ))
             }
         }
         None => match client.default_redirect_uri() {

@@ -271,8 +271,11 @@ impl Endpoint for DeviceAuthorizationEndpoint {
 
     async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
         match self.authorize(ctx, req).await {
-            Ok(body) => OAuth2Response::json(StatusCode::OK, &body),
-            Err(e) => ctx.error_response(e),
+            Ok(body) => {
+                crate::trace::served("device_authorization", req);
+                OAuth2Response::json(StatusCode::OK, &body)
+            }
+            Err(e) => ctx.refuse("device_authorization", req, e),
         }
     }
 }

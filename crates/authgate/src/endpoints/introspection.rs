@@ -174,8 +174,11 @@ impl Endpoint for IntrospectionEndpoint {
             Err(e) => Err(e),
         };
         match result {
-            Ok(body) => OAuth2Response::json(StatusCode::OK, &body),
-            Err(e) => ctx.error_response(e),
+            Ok(body) => {
+                crate::trace::served("introspection", req);
+                OAuth2Response::json(StatusCode::OK, &body)
+            }
+            Err(e) => ctx.refuse("introspection", req, e),
         }
     }
 }

@@ -971,29 +971,41 @@ impl ClientRegistrationEndpoint {
 
     async fn register(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
         if req.method() != Method::POST {
-            return ctx.error_response(
+            return ctx.refuse(
+                "registration",
+                req,
                 OAuth2Error::invalid_request("this endpoint accepts POST only")
                     .with_status(StatusCode::METHOD_NOT_ALLOWED),
             );
         }
         let token = match bearer(req) {
             Ok(t) => t,
-            Err(e) => return ctx.error_response(e),
+            Err(e) => return ctx.refuse("registration", req, e),
         };
         match self.policy.admit(ctx, token).await {
             Ok(true) => {}
             Ok(false) => {
+                let reason = if token.is_some() {
+                    "initial_access_token_invalid"
+                } else {
+                    "initial_access_token_missing"
+                };
+                let refusal = OAuth2Error::new(ErrorCode::InvalidToken).reason(reason);
+                crate::trace::refused("registration", req, &refusal);
                 return unauthorized(
                     ctx,
                     "a valid initial access token is required to register (RFC 7591 section 3)",
                     token.is_some(),
-                )
+                );
             }
-            Err(e) => return ctx.error_response(e),
+            Err(e) => return ctx.refuse("registration", req, e),
         }
         match self.create(ctx, req).await {
-            Ok(body) => json_answer(StatusCode::CREATED, body),
-            Err(e) => ctx.error_response(e),
+            Ok(body) => {
+                crate::trace::served("registration", req);
+                json_answer(StatusCode::CREATED, body)
+            }
+            Err(e) => ctx.refuse("registration", req, e),
         }
     }
 
@@ -1254,7 +1266,7 @@ impl Endpoint for ClientConfigurationEndpoint {
     async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
         match self.manage(ctx, req).await {
             Ok(res) => res,
-            Err(e) => ctx.error_response(e),
+            Err(e) => ctx.refuse("client_configuration", req, e),
         }
     }
 }

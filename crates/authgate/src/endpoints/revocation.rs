@@ -86,8 +86,11 @@ impl Endpoint for RevocationEndpoint {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => OAuth2Response::empty_ok(),
-            Err(e) => ctx.error_response(e),
+            Ok(()) => {
+                crate::trace::served("revocation", req);
+                OAuth2Response::empty_ok()
+            }
+            Err(e) => ctx.refuse("revocation", req, e),
         }
     }
 }

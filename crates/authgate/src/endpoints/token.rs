@@ -36,8 +36,11 @@ impl TokenEndpoint {
     /// `WWW-Authenticate: Basic` after a failed Basic authentication).
     pub async fn respond(&self, ctx: &ServerContext, req: &OAuth2Request) -> OAuth2Response {
         match self.token_response(ctx, req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => ctx.error_response(e),
+            Ok(r) => {
+                crate::trace::served("token", req);
+                r.into_response()
+            }
+            Err(e) => ctx.refuse("token", req, e),
         }
     }
 

@@ -100,24 +100,30 @@ impl TokenGrant for AuthorizationCodeGrant {
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'code'"))?;
         let redirect_uri = req.form_value("redirect_uri")?;
         let verifier = req.form_value("code_verifier")?;
-        let invalid = || OAuth2Error::invalid_grant("the authorization code is invalid or expired");
+        let invalid = |reason: &'static str| {
+            OAuth2Error::invalid_grant("the authorization code is invalid or expired")
+                .reason(reason)
+        };
 
-        let key = ctx.generator.parse(code).ok_or_else(invalid)?;
+        let key = ctx
+            .generator
+            .parse(code)
+            .ok_or_else(|| invalid("code_malformed"))?;
         let record = ctx
             .codes
             .find_code(&key.selector)
             .await?
             .filter(|r| r.verifier_hash.ct_eq(&key.verifier_hash))
-            .ok_or_else(invalid)?;
+            .ok_or_else(|| invalid("code_unknown"))?;
         if record.client_id != client.client_id() {
             // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
-            return Err(invalid());
+            return Err(invalid("code_of_another_client"));
         }
         if record.used {
             return Err(replayed(ctx, &record).await);
         }
         if ctx.now() >= record.expires_at {
-            return Err(invalid());
+            return Err(invalid("code_expired"));
         }
         match (record.redirect_uri_sent, redirect_uri) {
             (true, None) => {
@@ -128,7 +134,8 @@ impl TokenGrant for AuthorizationCodeGrant {
             (_, Some(uri)) if uri != record.redirect_uri => {
                 return Err(OAuth2Error::invalid_grant(
                     "redirect_uri does not match the authorization request",
-                ))
+                )
+                .reason("redirect_uri_mismatch"))
             }
             _ => {}
         }
@@ -143,7 +150,8 @@ impl TokenGrant for AuthorizationCodeGrant {
                 // RFC 9700 §2.1.1: no challenge was bound, so a verifier is a downgrade.
                 return Err(OAuth2Error::invalid_grant(
                     "code_verifier sent for a code issued without code_challenge",
-                ));
+                )
+                .reason("pkce_downgrade"));
             }
             (None, None) => {}
         }
@@ -292,5 +300,5 @@ async fn replayed(ctx: &ServerContext, record: &AuthorizationCodeRecord) -> OAut
     if let Err(e) = ctx.tokens.revoke_family(&record.selector).await {
         return e.into();
     }
-    OAuth2Error::invalid_grant("the authorization code was already used")
+    OAuth2Error::invalid_grant("the authorization code was already used").reason("code_replayed")
 }

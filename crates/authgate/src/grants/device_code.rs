@@ -73,23 +73,29 @@ impl TokenGrant for DeviceCodeGrant {
             .form_value("device_code")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'device_code'"))?;
         let store = device_store(ctx)?;
-        let invalid = || OAuth2Error::invalid_grant("the device code is invalid");
-        let key = ctx.generator.parse(device_code).ok_or_else(invalid)?;
+        let invalid = |reason: &'static str| {
+            OAuth2Error::invalid_grant("the device code is invalid").reason(reason)
+        };
+        let key = ctx
+            .generator
+            .parse(device_code)
+            .ok_or_else(|| invalid("code_malformed"))?;
         let record = store
             .find_device_code(&key.selector)
             .await?
             .filter(|r| r.verifier_hash.ct_eq(&key.verifier_hash))
-            .ok_or_else(invalid)?;
+            .ok_or_else(|| invalid("code_unknown"))?;
         // RFC 8628 §3.4 refers to RFC 6749 §5.2: a code issued to another client is an
         // invalid grant for this one.
         if record.client_id != client.client_id() {
-            return Err(invalid());
+            return Err(invalid("code_of_another_client"));
         }
         match record.status {
             DeviceCodeStatus::Redeemed => {
-                return Err(OAuth2Error::invalid_grant(
-                    "the device code was already used",
-                ))
+                return Err(
+                    OAuth2Error::invalid_grant("the device code was already used")
+                        .reason("code_replayed"),
+                )
             }
             DeviceCodeStatus::Denied => {
                 return Err(poll_error(
@@ -121,7 +127,9 @@ impl TokenGrant for DeviceCodeGrant {
             }
             _ => {}
         }
-        let owner = record.owner().ok_or_else(invalid)?;
+        let owner = record
+            .owner()
+            .ok_or_else(|| invalid("code_without_owner"))?;
         // Resources checked before the code is spent, so a wrong one leaves it usable.
         let requested = requested_resources(req.form_pairs());
         let audience = ctx

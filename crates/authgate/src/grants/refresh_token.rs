@@ -67,17 +67,22 @@ impl TokenGrant for RefreshTokenGrant {
         let presented = req
             .form_value("refresh_token")?
             .ok_or_else(|| OAuth2Error::invalid_request("missing 'refresh_token'"))?;
-        let invalid =
-            || OAuth2Error::invalid_grant("the refresh token is invalid, expired or revoked");
-        let key = ctx.generator.parse(presented).ok_or_else(invalid)?;
+        let invalid = |reason: &'static str| {
+            OAuth2Error::invalid_grant("the refresh token is invalid, expired or revoked")
+                .reason(reason)
+        };
+        let key = ctx
+            .generator
+            .parse(presented)
+            .ok_or_else(|| invalid("token_malformed"))?;
         let record = ctx
             .tokens
             .find_token(&key.selector)
             .await?
             .filter(|t| t.kind == TokenKind::Refresh && t.verifier_hash.ct_eq(&key.verifier_hash))
-            .ok_or_else(invalid)?;
+            .ok_or_else(|| invalid("token_unknown"))?;
         if record.client_id != client.client_id() {
-            return Err(invalid());
+            return Err(invalid("token_of_another_client"));
         }
         if record.rotated {
             // A replay answers the successor pair as it was issued; a scope it asks for must
@@ -99,8 +104,11 @@ impl TokenGrant for RefreshTokenGrant {
                 )
                 .await;
         }
-        if record.revoked || ctx.now() >= record.expires_at {
-            return Err(invalid());
+        if record.revoked {
+            return Err(invalid("token_revoked"));
+        }
+        if ctx.now() >= record.expires_at {
+            return Err(invalid("token_expired"));
         }
         let scope = match req.form_value("scope")? {
             None => record.scope.clone(),
@@ -176,7 +184,7 @@ impl TokenGrant for RefreshTokenGrant {
                     .find_token(&record.selector)
                     .await?
                     .filter(|t| t.rotated)
-                    .ok_or_else(invalid)?;
+                    .ok_or_else(|| invalid("token_revoked"))?;
                 return self
                     .replay(
                         ctx,
@@ -421,6 +429,7 @@ async fn reused(ctx: &ServerContext, record: &TokenRecord) -> OAuth2Error {
         return e.into();
     }
     OAuth2Error::invalid_grant("the refresh token was already used; the grant is revoked")
+        .reason("token_replayed")
 }
 
 #[cfg(test)]

@@ -427,7 +427,32 @@ impl ResourceProtector {
         }
     }
 
+    /// [`Self::check_token`] with its `tracing` event: a refusal at `info` (`warn` and
+    /// `error` for store failures), an accepted token or a request without one at `debug`.
     async fn check(
+        &self,
+        head: (&Method, &Uri, &HeaderMap),
+        query: &[(String, String)],
+        form: &[(String, String)],
+        required: &ScopeRequirement,
+    ) -> Result<Option<TokenRecord>, BearerError> {
+        let answer = self.check_token(head, query, form, required).await;
+        match &answer {
+            Ok(Some(t)) => tracing::debug!(
+                endpoint = "bearer",
+                client_id = t.client_id.as_str(),
+                "accepted"
+            ),
+            Ok(None) => tracing::debug!(endpoint = "bearer", "no token"),
+            Err(e) => match e.error() {
+                Some(e) => crate::trace::refusal("bearer", None, e),
+                None => tracing::debug!(endpoint = "bearer", "no token"),
+            },
+        }
+        answer
+    }
+
+    async fn check_token(
         &self,
         (method, uri, headers): (&Method, &Uri, &HeaderMap),
         query: &[(String, String)],
@@ -438,7 +463,8 @@ impl ResourceProtector {
         if self.validator.request_invalid(method, uri, headers) {
             return Err(err(OAuth2Error::invalid_request(
                 "the request is not acceptable",
-            )));
+            )
+            .reason("request_refused_by_validator")));
         }
         let places = Places {
             query,
@@ -449,28 +475,33 @@ impl ResourceProtector {
         let Some(token) = extract_token(headers, &places).map_err(err)? else {
             return Ok(None);
         };
-        let invalid =
-            |d: &'static str| err(OAuth2Error::with_description(ErrorCode::InvalidToken, d));
+        let invalid = |d: &'static str, reason: &'static str| {
+            err(OAuth2Error::with_description(ErrorCode::InvalidToken, d).reason(reason))
+        };
         let record = self
             .validator
             .authenticate_token(token, self.lookup.as_ref())
             .await
             .map_err(|e| err(e.into()))?
-            .ok_or_else(|| invalid("the access token is invalid"))?;
+            .ok_or_else(|| invalid("the access token is invalid", "token_unknown"))?;
         if self.validator.token_revoked(&record) {
-            return Err(invalid("the access token was revoked"));
+            return Err(invalid("the access token was revoked", "token_revoked"));
         }
         if self.validator.token_expired(&record, self.clock.now()) {
-            return Err(invalid("the access token expired"));
+            return Err(invalid("the access token expired", "token_expired"));
         }
         if self.validator.audience_mismatch(&record, &self.audience) {
-            return Err(invalid("the access token is for another resource"));
+            return Err(invalid(
+                "the access token is for another resource",
+                "audience_mismatch",
+            ));
         }
         if self.validator.scope_insufficient(&record, required) {
             return Err(err(OAuth2Error::with_description(
                 ErrorCode::InsufficientScope,
                 "the access token lacks the scope this resource requires",
-            )));
+            )
+            .reason("scope_insufficient")));
         }
         Ok(Some(record))
     }
@@ -612,7 +643,8 @@ fn extract_token<'a>(
                 return Err(OAuth2Error::with_description(
                     ErrorCode::InvalidToken,
                     "malformed Bearer token",
-                ));
+                )
+                .reason("token_malformed"));
             }
             found.push(tok);
         }
@@ -624,7 +656,8 @@ fn extract_token<'a>(
     if others + usize::from(header_token.is_some()) > 1 {
         return Err(OAuth2Error::invalid_request(
             "the access token was sent by more than one method (RFC 6750 section 2)",
-        ));
+        )
+        .reason("token_sent_twice"));
     }
     if header_token.is_some() {
         return Ok(header_token);
