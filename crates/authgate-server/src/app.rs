@@ -49,6 +49,8 @@ struct Inner {
     /// authorization endpoints.
     client_auth: ClientAuthLimits,
     pages: Environment<'static>,
+    /// The config's `[scope_descriptions]`, over the built-in ones.
+    scope_descriptions: std::collections::BTreeMap<String, String>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
 }
@@ -378,6 +380,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, S
             client_auth: ClientAuthLimits::new(10, 50, 300),
             proxies: crate::proxies::TrustedProxies::new(&config.trusted_proxies),
             pages: pages(config.templates_dir.as_deref())?,
+            scope_descriptions: config.scope_descriptions.clone(),
             clock,
             backchannel: Backchannel::new()?,
         }),
@@ -1097,7 +1100,9 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
                             .to_owned(),
                         _ => consent.client_id.clone(),
                     };
-                    approvals.push(context! { client_id => consent.client_id, name => name, scope => consent.scope.to_string() });
+                    let granted = civil_date(consent.granted_at);
+                    let scope_list = scope_list(&state, &consent.scope);
+                    approvals.push(context! { client_id => consent.client_id, name => name, scope => consent.scope.to_string(), scope_list => scope_list, granted => granted });
                 }
             }
             Err(e) => tracing::error!(error = %e, "index: consent store failed"),
@@ -1438,15 +1443,99 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| request.redirect_uri.clone());
     let scopes: Vec<&str> = request.scope.iter().collect();
+    let scope_list = scope_list(&state, &request.scope);
+    let links = client_links(request.client.as_ref());
     // The decision's POST is answered with a redirect to the client: its origin must be
     // a form-action target, or the browser stops there.
     page_to(
         &state,
         StatusCode::OK,
         "consent.html",
-        context! { client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
+        context! { client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
         &redirect_origins(&[request.redirect_uri.as_str()]),
     )
+}
+
+/// The built-in descriptions of the OpenID Connect scopes (Core §5.4, §11), in the words
+/// of the person asked.
+const STANDARD_SCOPES: [(&str, &str); 6] = [
+    (
+        "openid",
+        "Confirm who you are: sign you in with your account here",
+    ),
+    (
+        "profile",
+        "Your name and basic profile (such as picture, locale and birthdate)",
+    ),
+    ("email", "Your email address"),
+    ("address", "Your postal address"),
+    ("phone", "Your phone number"),
+    (
+        "offline_access",
+        "Keep access while you are not using it, until you revoke it",
+    ),
+];
+
+/// Each scope with its description for the pages: the config's `[scope_descriptions]`,
+/// else the built-in one, else none (the page shows the name alone).
+fn scope_list(state: &AppState, scope: &Scope) -> Vec<minijinja::Value> {
+    scope
+        .iter()
+        .map(|name| {
+            let description = state
+                .inner
+                .scope_descriptions
+                .get(name)
+                .map(String::as_str)
+                .or_else(|| {
+                    STANDARD_SCOPES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, d)| *d)
+                });
+            context! { name => name, description => description }
+        })
+        .collect()
+}
+
+/// The links a client registered about itself (`client_uri`, `policy_uri`, `tos_uri`:
+/// RFC 7591 §2), https or loopback http only, for the consent pages; what it claims, shown
+/// as such.
+fn client_links(client: &dyn Client) -> Vec<minijinja::Value> {
+    [
+        ("client_uri", "Website"),
+        ("policy_uri", "Privacy policy"),
+        ("tos_uri", "Terms of service"),
+    ]
+    .into_iter()
+    .filter_map(|(member, label)| {
+        let raw = client.metadata_str(member)?;
+        let url = url::Url::parse(raw).ok()?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let fit = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+        fit.then(|| context! { label => label, url => url.as_str() })
+    })
+    .collect()
+}
+
+/// A Unix time as its UTC calendar date, `YYYY-MM-DD` (days to civil date: the proleptic
+/// Gregorian calendar, valid for any date after 1970).
+fn civil_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Whether the request's client registered itself (or comes from its metadata document):
@@ -1812,11 +1901,13 @@ fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Res
         .unwrap_or(request.client.client_id())
         .to_owned();
     let scopes: Vec<&str> = request.scope.iter().collect();
+    let scope_list = scope_list(state, &request.scope);
+    let links = client_links(request.client.as_ref());
     page(
         state,
         StatusCode::OK,
         "device.html",
-        context! { step => "confirm", client_name => client_name, scopes => scopes, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code(), unverified => self_registered(request.client.as_ref()) },
+        context! { step => "confirm", client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code(), unverified => self_registered(request.client.as_ref()) },
     )
 }
 
@@ -2125,7 +2216,21 @@ fn resource_registry(config: &Config) -> Result<authgate::ResourceRegistry, Stri
 
 #[cfg(test)]
 mod tests {
-    use super::{local_path, redirect_origins, ClientAuthLimits, Unanswered};
+    use super::{civil_date, local_path, redirect_origins, ClientAuthLimits, Unanswered};
+
+    #[test]
+    fn unix_times_become_their_utc_dates() {
+        for (t, date) in [
+            (0, "1970-01-01"),
+            (951_782_400, "2000-02-29"),
+            (1_709_164_799, "2024-02-28"),
+            (1_709_251_199, "2024-02-29"),
+            (1_798_761_599, "2026-12-31"),
+            (4_107_542_400, "2100-03-01"),
+        ] {
+            assert_eq!(civil_date(t), date, "{t}");
+        }
+    }
     use authgate::OAuth2Request;
 
     fn token_request(body: &'static str) -> OAuth2Request {

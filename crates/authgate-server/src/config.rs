@@ -67,6 +67,10 @@ pub(crate) struct Config {
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
     /// The admin listener: metrics and health probes on an address of their own.
     pub(crate) admin: Option<AdminConfig>,
+    /// What the consent pages say each scope gives, by scope name (over the built-in
+    /// descriptions of `openid`, `profile`, `email`, `address`, `phone`, `offline_access`).
+    #[serde(default)]
+    pub(crate) scope_descriptions: BTreeMap<String, String>,
 }
 
 /// `[admin]`: the admin listener.
@@ -1154,6 +1158,23 @@ impl Config {
         }
         self.keys.check()?;
         self.registration.check()?;
+        for (name, description) in &self.scope_descriptions {
+            let one_scope = authgate::Scope::parse(name).is_ok_and(|s| s.iter().count() == 1);
+            if !one_scope {
+                return Err(format!(
+                    "scope_descriptions: '{}' is not a scope name (RFC 6749 section 3.3: no spaces, quotes or backslashes)",
+                    name.escape_debug()
+                ));
+            }
+            if description.trim().is_empty()
+                || description.chars().count() > 200
+                || description.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "scope_descriptions.{name}: a description is one line of 1 to 200 characters"
+                ));
+            }
+        }
         for o in &self.cors_origins {
             let ok = url::Url::parse(o).is_ok_and(|u| {
                 matches!(u.scheme(), "https" | "http")

@@ -448,6 +448,7 @@ fn demo_config(bind: &str) -> Result<Config, String> {
         // tried with curl.
         trusted_issuers: Vec::new(),
         admin: None,
+        scope_descriptions: std::collections::BTreeMap::new(),
         resources: vec![ResourceConfig {
             identifier: DEMO_API.into(),
             scope: Some("profile".into()),

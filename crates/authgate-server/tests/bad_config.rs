@@ -690,3 +690,22 @@ fn a_cors_origin_with_a_path_is_refused() {
         &["cors_origins", "https://app.example/spa"],
     );
 }
+
+#[test]
+fn a_scope_description_for_no_scope_or_of_several_lines_is_refused() {
+    refused(
+        "bad-scope-name",
+        &format!("{BASE}\n[scope_descriptions]\n\"read write\" = \"Two scopes\"\n"),
+        &["scope_descriptions", "'read write' is not a scope name"],
+    );
+    refused(
+        "bad-scope-text",
+        &format!("{BASE}\n[scope_descriptions]\nread = \"one\\ntwo\"\n"),
+        &["scope_descriptions.read", "one line of 1 to 200 characters"],
+    );
+    refused(
+        "empty-scope-text",
+        &format!("{BASE}\n[scope_descriptions]\nread = \" \"\n"),
+        &["scope_descriptions.read"],
+    );
+}

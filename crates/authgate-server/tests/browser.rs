@@ -102,15 +102,33 @@ async fn chromedriver() -> Option<ChromeDriver> {
     panic!("chromedriver did not answer on {}", driver.url);
 }
 
+/// How a test's Chromium runs: the default, or JavaScript off and the dark theme asked for.
+#[derive(Clone, Copy, Default)]
+struct Look {
+    /// `prefers-color-scheme: dark`.
+    dark: bool,
+    /// JavaScript blocked for every page.
+    no_javascript: bool,
+}
+
 /// A WebDriver session with headless Chromium and a fresh, empty profile in `dir`.
-async fn browser(driver: &ChromeDriver, dir: &Path) -> Client {
+async fn browser(driver: &ChromeDriver, dir: &Path, look: Look) -> Client {
     let profile = dir.join("chromium-profile");
     std::fs::create_dir_all(&profile).unwrap();
     let mut args: Vec<String> = CHROME_ARGS.iter().map(|a| (*a).to_owned()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
+    if look.dark {
+        args.push("--force-dark-mode".into());
+    }
+    // 2 blocks: the content setting a policy would set.
+    let javascript = if look.no_javascript { 2 } else { 1 };
     let caps = serde_json::json!({
         "browserName": "chrome",
-        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": args,
+            "prefs": { "profile.managed_default_content_settings.javascript": javascript },
+        },
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
@@ -211,6 +229,10 @@ struct Setup {
 }
 
 async fn setup(tag: &str) -> Option<Setup> {
+    setup_with(tag, Look::default()).await
+}
+
+async fn setup_with(tag: &str, look: Look) -> Option<Setup> {
     let driver = chromedriver().await?;
     let dir = common::temp_dir(tag);
     let callback = callback_server().await;
@@ -248,7 +270,7 @@ name = "Alice Liddell"
         ),
     );
     let server = common::start(&dir, &config, port).await;
-    let browser = browser(&driver, &dir).await;
+    let browser = browser(&driver, &dir, look).await;
     Some(Setup {
         server,
         _driver: driver,
@@ -366,12 +388,16 @@ async fn browser_signs_in_approves_and_the_code_buys_a_token_for_api_me() {
         "consent page names the user: {text}"
     );
     let mut scopes = Vec::new();
-    for li in b.find_all(Locator::Css("ul.scopes li")).await.unwrap() {
+    for li in b
+        .find_all(Locator::Css("ul.scopes li .scope-name"))
+        .await
+        .unwrap()
+    {
         scopes.push(li.text().await.unwrap());
     }
     assert_eq!(
         scopes,
-        ["profile"],
+        ["(profile)"],
         "consent lists the requested scope: {text}"
     );
     assert!(text.contains("profile"), "scope visible in the page text");
@@ -803,4 +829,85 @@ async fn browser_approves_a_device_on_the_verification_page() {
         .unwrap();
     assert_eq!(me["sub"], SUBJECT);
     t.browser.clone().close().await.unwrap();
+}
+
+/// Issue 13 item 6: every page works with JavaScript off (none has a script), reads at a
+/// phone's width and a desktop's, and follows `prefers-color-scheme`; screenshots of each
+/// page, both widths, both themes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_without_javascript_at_phone_and_desktop_widths_in_both_themes() {
+    for (theme, dark) in [("light", false), ("dark", true)] {
+        let look = Look {
+            dark,
+            no_javascript: true,
+        };
+        let Some(t) = setup_with(&format!("pages-{theme}"), look).await else {
+            return;
+        };
+        let b = &t.browser;
+        let background = if dark {
+            "rgba(18, 18, 18, 1)"
+        } else {
+            "rgba(0, 0, 0, 0)"
+        };
+        // Shoots the page at both widths and checks what every page must be.
+        let shoot = |name: &'static str| {
+            let t = &t;
+            async move {
+                let page = t.browser.source().await.unwrap();
+                assert!(!page.contains("<script"), "{name}: a script in\n{page}");
+                let body = t.browser.find(Locator::Css("body")).await.unwrap();
+                assert_eq!(
+                    body.css_value("background-color").await.unwrap(),
+                    background,
+                    "{name} in the {theme} theme"
+                );
+                for (width, height, size) in [(390, 844, "phone"), (1280, 800, "desktop")] {
+                    t.browser.set_window_size(width, height).await.unwrap();
+                    screenshot(t, &format!("{name}-{size}-{theme}.png")).await;
+                }
+            }
+        };
+        b.goto(&format!("{}/login", t.server.base)).await.unwrap();
+        shoot("login").await;
+        t.sign_in_to_consent().await;
+        shoot("consent").await;
+        b.find(Locator::Id("approve"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let query = t.callback.first().await;
+        assert_eq!(param(&query, "state"), Some(t.state.as_str()));
+        assert!(param(&query, "code").is_some(), "{query:?}");
+        // The account page: the approval, with its date and its scope in words.
+        b.goto(&format!("{}/", t.server.base)).await.unwrap();
+        let account = b.source().await.unwrap();
+        assert!(account.contains(CLIENT_NAME), "{account}");
+        assert!(account.contains("approved 20"), "{account}");
+        shoot("account").await;
+        // An error page: an unknown client is shown, never redirected.
+        b.goto(&format!(
+            "{}/authorize?response_type=code&client_id=nobody",
+            t.server.base
+        ))
+        .await
+        .unwrap();
+        shoot("error").await;
+        // Revoking from the account page works without a script too.
+        b.goto(&format!("{}/", t.server.base)).await.unwrap();
+        b.find(Locator::Css("button.revoke"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Css("h1"))
+            .await
+            .unwrap();
+        assert!(!b.source().await.unwrap().contains("approved 20"));
+    }
 }

@@ -31,6 +31,9 @@ refresh_tokens = true
 [tokens.expires_in]
 client_credentials = 600
 
+[scope_descriptions]
+profile = "Your name and picture at Example"
+
 # A confidential web application.
 [[clients]]
 client_id = "web"
@@ -432,14 +435,24 @@ async fn code_flow_with_pkce_through_login_and_consent_rfc6749_4_1_rfc7636(base:
     let consent = browser.get(&path).await;
     assert_eq!(consent.status, 200, "{}", consent.body);
     assert!(consent.body.contains("Web Portal"), "{}", consent.body);
-    assert!(consent.body.contains("<li>openid</li>"), "{}", consent.body);
+    // Each scope in words (the built-in words for openid, the config's for profile), its
+    // name beside.
     assert!(
-        consent.body.contains("<li>profile</li>"),
+        consent.body.contains(
+            "Confirm who you are: sign you in with your account here <span class=\"muted scope-name\">(openid)</span>"
+        ),
         "{}",
         consent.body
     );
     assert!(
-        !consent.body.contains("<li>email</li>"),
+        consent.body.contains(
+            "Your name and picture at Example <span class=\"muted scope-name\">(profile)</span>"
+        ),
+        "{}",
+        consent.body
+    );
+    assert!(
+        !consent.body.contains("(email)"),
         "only the requested scopes are listed"
     );
 
@@ -694,7 +707,7 @@ async fn implicit_grant_returns_the_token_in_the_fragment_rfc6749_4_2_2(base: &s
     let (consent, done) = authorize_as_alice(base, &params, "yes").await;
     assert!(consent.body.contains("Single Page App"), "{}", consent.body);
     assert!(
-        consent.body.contains("<li>profile</li>"),
+        consent.body.contains("(profile)</span>"),
         "{}",
         consent.body
     );

@@ -711,6 +711,18 @@ async fn revoking_an_approval_revokes_the_clients_tokens(base: &str) {
     assert_eq!(userinfo_get(base, at, None).await.status, 200);
     let home = browser.get("/").await;
     assert!(home.body.contains("Relying Party"), "{}", home.body);
+    // The account page: each approval with its date and what it gives, in words.
+    assert!(home.body.contains("approved 20"), "{}", home.body);
+    assert!(
+        home.body.contains("<li>Your email address</li>"),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.body.contains("aria-label=\"Revoke Relying Party\""),
+        "{}",
+        home.body
+    );
     let csrf = home.hidden("csrf").unwrap();
     let res = browser
         .post(

@@ -107,6 +107,8 @@ async fn a_registered_client_runs_the_code_flow_client_credentials_and_refresh(b
         &json!({
             "redirect_uris": [CB],
             "client_name": "first-party",
+            "client_uri": "https://first-party.example/",
+            "policy_uri": "https://first-party.example/privacy",
             "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
             "scope": "openid profile email admin",
         }),
@@ -141,6 +143,15 @@ async fn a_registered_client_runs_the_code_flow_client_credentials_and_refresh(b
         consent.body
     );
     assert!(consent.body.contains("first-party"));
+    // With the links it registered, as its claims (RFC 7591 section 2); the page escapes
+    // `/` in attributes as `&#x2f;`.
+    for link in [
+        r#"<a href="https:&#x2f;&#x2f;first-party.example&#x2f;" rel="noopener noreferrer nofollow">Website</a>"#,
+        r#"<a href="https:&#x2f;&#x2f;first-party.example&#x2f;privacy" rel="noopener noreferrer nofollow">Privacy policy</a>"#,
+    ] {
+        assert!(consent.body.contains(link), "{link}: {}", consent.body);
+    }
+    assert!(!consent.body.contains("Terms of service"));
     let csrf = consent.hidden("csrf").unwrap();
     let back = browser
         .post(&authorize, &[("csrf", &csrf), ("confirm", "yes")])
