@@ -1518,24 +1518,11 @@ fn client_links(client: &dyn Client) -> Vec<minijinja::Value> {
     .collect()
 }
 
-/// A Unix time as its UTC calendar date, `YYYY-MM-DD` (days to civil date: the proleptic
-/// Gregorian calendar, valid for any date after 1970).
+/// A Unix time as its UTC calendar date, `YYYY-MM-DD`.
 fn civil_date(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(86_400) + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let mut date = crate::utc(unix_seconds);
+    date.truncate("YYYY-MM-DD".len());
+    date
 }
 
 /// Whether the request's client registered itself (or comes from its metadata document):

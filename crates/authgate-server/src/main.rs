@@ -38,8 +38,28 @@ const DEMO_DIR: &str = "authgate-data";
 #[derive(Parser)]
 #[command(name = "authgate", version, about = "OAuth 2.0 authorization server")]
 struct Cli {
+    /// How commands print what they list or make: `text` for people, `json` for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The `--output` formats.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+impl Output {
+    /// Prints `json` (one document) with `--output json`, else runs `text`.
+    fn print(self, json: &serde_json::Value, text: impl FnOnce()) {
+        match self {
+            Self::Json => println!("{json}"),
+            Self::Text => text(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -68,12 +88,32 @@ enum Command {
     /// Manages the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Revokes issued tokens.
+    #[command(subcommand)]
+    Token(IssuedTokenCommand),
     /// Manages dynamic client registration.
     #[command(subcommand)]
     Registration(RegistrationCommand),
     /// The config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum IssuedTokenCommand {
+    /// Revokes the live access and refresh tokens of a client (--client), of a user
+    /// (--user), or of a client for a user (both). Consents and sessions stay; JWT access
+    /// tokens stay usable at resource servers that check them offline until they expire.
+    Revoke {
+        #[command(flatten)]
+        db: Db,
+        /// The client identifier.
+        #[arg(long, allow_hyphen_values = true, required_unless_present = "user")]
+        client: Option<String>,
+        /// The username.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +200,41 @@ enum ClientCommand {
     },
     /// Lists clients.
     List(Db),
+    /// Changes a client's name, redirect URIs, grant types, response types or scope; a list
+    /// given replaces the client's whole list. A client declared in the config file is
+    /// changed there instead (the file wins at the next start).
+    Update {
+        #[command(flatten)]
+        db: Db,
+        /// The client identifier (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// A display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A grant type (repeatable).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// A response type (repeatable).
+        #[arg(long = "response-type")]
+        response_types: Vec<String>,
+        /// The allowed scope, space-delimited.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Gives a client_secret_basic or client_secret_post client a new generated secret,
+    /// printed once; the old one stops working at once (tokens already issued stay: see
+    /// `authgate token revoke --client`).
+    RotateSecret {
+        #[command(flatten)]
+        db: Db,
+        /// The client identifier (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Shows one client.
     Show {
         #[command(flatten)]
@@ -203,6 +278,20 @@ enum UserCommand {
         #[command(flatten)]
         db: Db,
         username: String,
+    },
+    /// Lists users: username and subject.
+    List(Db),
+    /// Sets a user's password (from --password-stdin, AUTHGATE_PASSWORD or --password) and
+    /// ends their sessions.
+    SetPassword {
+        #[command(flatten)]
+        db: Db,
+        username: String,
+        #[arg(long, env = "AUTHGATE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Reads the password from the first line of standard input.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
     },
 }
 
@@ -270,13 +359,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => serve(config.as_deref(), bind, insecure_demo).await,
         Command::Migrate(db) => {
             open(&db).await?;
-            println!("migrations applied");
+            cli.output
+                .print(&serde_json::json!({ "migrated": true }), || {
+                    println!("migrations applied");
+                });
             Ok(())
         }
-        Command::Client(c) => client_command(c).await,
-        Command::User(u) => user_command(*u).await,
-        Command::Keys(k) => keys_command(k).await,
-        Command::Registration(RegistrationCommand::Token(t)) => token_command(t).await,
+        Command::Client(c) => client_command(c, cli.output).await,
+        Command::User(u) => user_command(*u, cli.output).await,
+        Command::Keys(k) => keys_command(k, cli.output).await,
+        Command::Token(IssuedTokenCommand::Revoke { db, client, user }) => {
+            revoke_tokens(&db, client.as_deref(), user.as_deref(), cli.output).await
+        }
+        Command::Registration(RegistrationCommand::Token(t)) => token_command(t, cli.output).await,
         Command::Config(ConfigCommand::Check { config }) => {
             // What a start would read before it touches the database: the file with the
             // environment, the keys the environment gives, and the page templates.
@@ -526,7 +621,7 @@ async fn open(db: &Db) -> Result<AnyStore, String> {
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))
 }
 
-async fn token_command(t: TokenCommand) -> Result<(), String> {
+async fn token_command(t: TokenCommand, out: Output) -> Result<(), String> {
     match t {
         TokenCommand::Create { db, label } => {
             let store = open(&db).await?;
@@ -545,8 +640,11 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("initial access token {id} (shown once; registering now needs a token):");
-            println!("{token}");
+            let json = serde_json::json!({ "id": id, "token": token });
+            out.print(&json, || {
+                println!("initial access token {id} (shown once; registering now needs a token):");
+                println!("{token}");
+            });
             Ok(())
         }
         TokenCommand::List(db) => {
@@ -555,18 +653,32 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
                 .list_initial_access_tokens()
                 .await
                 .map_err(|e| e.to_string())?;
-            if all.is_empty() {
-                println!("no initial access tokens");
-            }
-            for t in all {
-                println!(
-                    "{}  created {}  {}{}",
-                    t.id,
-                    t.created_at,
-                    t.label.as_deref().unwrap_or("-"),
-                    if t.revoked { "  (revoked)" } else { "" }
-                );
-            }
+            let json = serde_json::Value::from(
+                all.iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.id,
+                            "created_at": utc(t.created_at),
+                            "label": t.label,
+                            "revoked": t.revoked,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            out.print(&json, || {
+                if all.is_empty() {
+                    println!("no initial access tokens");
+                }
+                for t in &all {
+                    println!(
+                        "{}  created {}  {}{}",
+                        t.id,
+                        t.created_at,
+                        t.label.as_deref().unwrap_or("-"),
+                        if t.revoked { "  (revoked)" } else { "" }
+                    );
+                }
+            });
             Ok(())
         }
         TokenCommand::Revoke { db, id } => {
@@ -576,7 +688,8 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                println!("revoked initial access token {id}");
+                let json = serde_json::json!({ "revoked": id });
+                out.print(&json, || println!("revoked initial access token {id}"));
                 Ok(())
             } else {
                 Err(format!("no initial access token '{id}'"))
@@ -585,7 +698,68 @@ async fn token_command(t: TokenCommand) -> Result<(), String> {
     }
 }
 
-async fn client_command(c: ClientCommand) -> Result<(), String> {
+/// A client as `show` and `list --output json` print it (never a secret nor its hash).
+fn client_json(c: &ClientRecord) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id,
+        "client_name": c.client_name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types,
+        "response_types": c.response_types,
+        "scope": c.scope.to_string(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+    })
+}
+
+/// Redirect URIs a client may register: absolute, without a fragment.
+fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
+    for uri in uris {
+        if !authgate::is_valid_redirect_uri(uri) {
+            return Err(format!(
+                "--redirect-uri: '{uri}' must be an absolute URI without a fragment"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `--scope` value: space-delimited scope tokens (RFC 6749 §3.3).
+fn check_scope(scope: &str) -> Result<(), String> {
+    Scope::parse(scope)
+        .map(|_| ())
+        .map_err(|_| format!("--scope: '{scope}' holds a character RFC 6749 section 3.3 forbids"))
+}
+
+/// A client by id, with a clear error when there is none.
+async fn find_client(store: &AnyStore, client_id: &str) -> Result<ClientRecord, String> {
+    store
+        .list_clients()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|c| c.client_id == client_id)
+        .ok_or_else(|| format!("no client '{client_id}'"))
+}
+
+/// Refuses to change a client the config file declares: the file would undo it at the
+/// next start.
+fn not_from_config(db: &Db, client_id: &str) -> Result<(), String> {
+    if let (Some(path), None) = (&db.config, &db.database_url) {
+        if Config::load(path)?
+            .clients
+            .iter()
+            .any(|c| c.client_id == client_id)
+        {
+            return Err(format!(
+                "client '{client_id}' is declared in {}: change it there (the file is applied at every start)",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn client_command(c: ClientCommand, out: Output) -> Result<(), String> {
     match c {
         ClientCommand::Add {
             db,
@@ -599,16 +773,8 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
             auth_method,
         } => {
             let store = open(&db).await?;
-            for uri in &redirect_uris {
-                if !authgate::is_valid_redirect_uri(uri) {
-                    return Err(format!(
-                        "--redirect-uri: '{uri}' must be an absolute URI without a fragment"
-                    ));
-                }
-            }
-            Scope::parse(&scope).map_err(|_| {
-                format!("--scope: '{scope}' holds a character RFC 6749 section 3.3 forbids")
-            })?;
+            check_redirect_uris(&redirect_uris)?;
+            check_scope(&scope)?;
             let grant_types = if grant_types.is_empty() {
                 vec!["authorization_code".to_owned()]
             } else {
@@ -654,44 +820,103 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
                 .upsert_client(&record)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("client_id: {client_id}");
-            match secret {
-                Some(s) => println!("client_secret: {s}\n(shown once: only its hash is stored)"),
-                None => println!("public client: no secret"),
-            }
+            let json = serde_json::json!({ "client_id": client_id, "client_secret": secret });
+            out.print(&json, || {
+                println!("client_id: {client_id}");
+                match &secret {
+                    Some(s) => {
+                        println!("client_secret: {s}\n(shown once: only its hash is stored)");
+                    }
+                    None => println!("public client: no secret"),
+                }
+            });
             Ok(())
         }
         ClientCommand::List(db) => {
             let store = open(&db).await?;
-            for c in store.list_clients().await.map_err(|e| e.to_string())? {
-                println!(
-                    "{}\t{}\t{}",
-                    c.client_id,
-                    c.auth_method,
-                    c.grant_types.join(",")
-                );
-            }
+            let clients = store.list_clients().await.map_err(|e| e.to_string())?;
+            let json = serde_json::Value::from(clients.iter().map(client_json).collect::<Vec<_>>());
+            out.print(&json, || {
+                for c in &clients {
+                    println!(
+                        "{}\t{}\t{}",
+                        c.client_id,
+                        c.auth_method,
+                        c.grant_types.join(",")
+                    );
+                }
+            });
             Ok(())
         }
         ClientCommand::Show { db, client_id } => {
             let store = open(&db).await?;
-            let c = store
-                .list_clients()
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .find(|c| c.client_id == client_id)
-                .ok_or_else(|| format!("no client '{client_id}'"))?;
-            let v = serde_json::json!({
-                "client_id": c.client_id,
-                "client_name": c.client_name,
-                "redirect_uris": c.redirect_uris,
-                "grant_types": c.grant_types,
-                "response_types": c.response_types,
-                "scope": c.scope.to_string(),
-                "token_endpoint_auth_method": c.auth_method.as_str(),
+            let json = client_json(&find_client(&store, &client_id).await?);
+            out.print(&json, || {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json).unwrap_or_default()
+                );
             });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(())
+        }
+        ClientCommand::Update {
+            db,
+            client_id,
+            name,
+            redirect_uris,
+            grant_types,
+            response_types,
+            scope,
+        } => {
+            not_from_config(&db, &client_id)?;
+            check_redirect_uris(&redirect_uris)?;
+            if let Some(s) = &scope {
+                check_scope(s)?;
+            }
+            let store = open(&db).await?;
+            let mut c = find_client(&store, &client_id).await?;
+            if let Some(n) = name {
+                c.client_name = Some(n);
+            }
+            if !redirect_uris.is_empty() {
+                c.redirect_uris = redirect_uris;
+            }
+            if !grant_types.is_empty() {
+                c.grant_types = grant_types;
+            }
+            if !response_types.is_empty() {
+                c.response_types = response_types;
+            }
+            if let Some(s) = scope {
+                c = c.scope(&s);
+            }
+            store.upsert_client(&c).await.map_err(|e| e.to_string())?;
+            let json = client_json(&c);
+            out.print(&json, || println!("updated client {client_id}"));
+            Ok(())
+        }
+        ClientCommand::RotateSecret { db, client_id } => {
+            not_from_config(&db, &client_id)?;
+            let store = open(&db).await?;
+            let mut c = find_client(&store, &client_id).await?;
+            if !matches!(
+                c.auth_method,
+                ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+            ) {
+                return Err(format!(
+                    "client '{client_id}' authenticates with {}: only client_secret_basic and client_secret_post clients have a secret to rotate here",
+                    c.auth_method.as_str()
+                ));
+            }
+            let secret = authgate::token::generate_client_secret(&authgate::OsRng);
+            c.secret_hash = Some(authgate::token::SecretHash::of(secret.as_bytes()));
+            c.chosen_secret_hash = None;
+            store.upsert_client(&c).await.map_err(|e| e.to_string())?;
+            let json = serde_json::json!({ "client_id": client_id, "client_secret": secret });
+            out.print(&json, || {
+                println!("client_id: {client_id}");
+                println!("client_secret: {secret}\n(shown once: only its hash is stored; the old secret no longer works)");
+            });
             Ok(())
         }
         ClientCommand::Remove { db, client_id } => {
@@ -701,7 +926,8 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                println!("removed client {client_id}");
+                let json = serde_json::json!({ "removed": client_id });
+                out.print(&json, || println!("removed client {client_id}"));
                 Ok(())
             } else {
                 Err(format!("no client '{client_id}'"))
@@ -710,8 +936,109 @@ async fn client_command(c: ClientCommand) -> Result<(), String> {
     }
 }
 
-async fn user_command(u: UserCommand) -> Result<(), String> {
+/// The password a user command was given: a line of standard input, AUTHGATE_PASSWORD or
+/// --password; never empty.
+fn read_password(password: Option<String>, from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("--password-stdin: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        password.ok_or("a password is needed: --password-stdin, AUTHGATE_PASSWORD or --password")?
+    };
+    if password.is_empty() {
+        return Err("--password: must not be empty".into());
+    }
+    Ok(password)
+}
+
+/// `authgate token revoke`: the live tokens of a client, of a user, or of both at once.
+async fn revoke_tokens(
+    db: &Db,
+    client: Option<&str>,
+    user: Option<&str>,
+    out: Output,
+) -> Result<(), String> {
+    let store = open(db).await?;
+    let subject = match user {
+        Some(name) => Some(
+            store
+                .find_user(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user '{name}'"))?
+                .subject,
+        ),
+        None => None,
+    };
+    if let Some(id) = client {
+        find_client(&store, id).await?;
+    }
+    let revoked = store
+        .revoke_tokens(client, subject.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::json!({ "client": client, "user": user, "revoked": revoked });
+    out.print(&json, || {
+        let whose = match (client, user) {
+            (Some(c), Some(u)) => format!("client {c} held for user {u}"),
+            (Some(c), None) => format!("client {c}"),
+            (None, Some(u)) => format!("user {u}"),
+            (None, None) => String::new(),
+        };
+        println!("revoked {revoked} tokens of {whose}");
+    });
+    Ok(())
+}
+
+async fn user_command(u: UserCommand, out: Output) -> Result<(), String> {
     match u {
+        UserCommand::List(db) => {
+            let store = open(&db).await?;
+            let users = store.list_users().await.map_err(|e| e.to_string())?;
+            let json = serde_json::Value::from(
+                users
+                    .iter()
+                    .map(|u| serde_json::json!({ "username": u.username, "subject": u.subject }))
+                    .collect::<Vec<_>>(),
+            );
+            out.print(&json, || {
+                for u in &users {
+                    println!("{}\t{}", u.username, u.subject);
+                }
+            });
+            Ok(())
+        }
+        UserCommand::SetPassword {
+            db,
+            username,
+            password,
+            password_stdin,
+        } => {
+            let password = read_password(password, password_stdin)?;
+            let store = open(&db).await?;
+            let user = store
+                .find_user(&username)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user '{username}'"))?;
+            store
+                .upsert_user(&NewUser {
+                    subject: user.subject.clone(),
+                    username: username.clone(),
+                    password,
+                    claims: user.claims,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            // A new password ends the user's sessions at once.
+            end_user_sessions(&db, &store, &username, &user.subject).await?;
+            let json = serde_json::json!({ "username": username, "password_set": true });
+            out.print(&json, || println!("set the password of {username}"));
+            Ok(())
+        }
         UserCommand::Add {
             db,
             username,
@@ -720,20 +1047,7 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
             subject,
             claims,
         } => {
-            let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .map_err(|e| format!("--password-stdin: {e}"))?;
-                line.trim_end_matches(['\r', '\n']).to_owned()
-            } else {
-                password.ok_or(
-                    "a password is needed: --password-stdin, AUTHGATE_PASSWORD or --password",
-                )?
-            };
-            if password.is_empty() {
-                return Err("--password: must not be empty".into());
-            }
+            let password = read_password(password, password_stdin)?;
             claims
                 .check()
                 .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?;
@@ -751,7 +1065,8 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("saved user {username}");
+            let json = serde_json::json!({ "username": username, "saved": true });
+            out.print(&json, || println!("saved user {username}"));
             // A new password (or subject) ends the user's sessions at once.
             if let Some(old) = before {
                 end_user_sessions(&db, &store, &username, &old.subject).await?;
@@ -772,7 +1087,8 @@ async fn user_command(u: UserCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                println!("removed user {username}");
+                let json = serde_json::json!({ "removed": username });
+                out.print(&json, || println!("removed user {username}"));
                 Ok(())
             } else {
                 Err(format!("no user '{username}'"))
@@ -877,26 +1193,44 @@ impl authgate::oidc::ClaimsSource for NoClaims {
     }
 }
 
-async fn keys_command(k: KeysCommand) -> Result<(), String> {
+async fn keys_command(k: KeysCommand, out: Output) -> Result<(), String> {
     use authgate::jose::{summarize, Algorithm, KeySet, KeyState};
     use authgate::{Clock, SystemClock};
     match k {
         KeysCommand::List(db) => {
             let store = open(&db).await?;
             let records = store.signing_keys().await.map_err(|e| e.to_string())?;
-            println!("kid\talg\tgeneration\tstate\tsigns_from\tsigns_until\tpublished_until");
-            for key in summarize(records, SystemClock.now()) {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    key.kid,
-                    key.alg,
-                    key.generation,
-                    key.state.as_str(),
-                    utc(key.not_before),
-                    utc(key.not_after),
-                    utc(key.expires_at)
-                );
-            }
+            let keys = summarize(records, SystemClock.now());
+            let json = serde_json::Value::from(
+                keys.iter()
+                    .map(|key| {
+                        serde_json::json!({
+                            "kid": key.kid,
+                            "alg": key.alg.to_string(),
+                            "generation": key.generation,
+                            "state": key.state.as_str(),
+                            "signs_from": utc(key.not_before),
+                            "signs_until": utc(key.not_after),
+                            "published_until": utc(key.expires_at),
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            out.print(&json, || {
+                println!("kid\talg\tgeneration\tstate\tsigns_from\tsigns_until\tpublished_until");
+                for key in &keys {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        key.kid,
+                        key.alg,
+                        key.generation,
+                        key.state.as_str(),
+                        utc(key.not_before),
+                        utc(key.not_after),
+                        utc(key.expires_at)
+                    );
+                }
+            });
             Ok(())
         }
         KeysCommand::Rotate {
@@ -932,11 +1266,25 @@ async fn keys_command(k: KeysCommand) -> Result<(), String> {
             })?;
             // The successors: the keys whose signing starts now or after publish_ahead.
             let at = SystemClock.now() - 1;
-            for key in set.summary().await.map_err(|e| e.to_string())? {
-                if key.state != KeyState::Retired && key.not_before >= at {
+            let next: Vec<_> = set
+                .summary()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|key| key.state != KeyState::Retired && key.not_before >= at)
+                .collect();
+            let json = serde_json::Value::from(
+                next.iter()
+                    .map(|key| {
+                        serde_json::json!({ "kid": key.kid, "alg": key.alg.to_string(), "signs_from": utc(key.not_before) })
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            out.print(&json, || {
+                for key in &next {
                     println!("{} {} signs from {}", key.alg, key.kid, utc(key.not_before));
                 }
-            }
+            });
             Ok(())
         }
     }

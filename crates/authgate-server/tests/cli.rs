@@ -1,6 +1,8 @@
-//! The admin CLI against the configured database: `authgate client add|list|show|remove`,
-//! `authgate user add|remove` and `authgate migrate`, checked through what a running server
-//! on the same config then does.
+//! The admin CLI against the configured database: `authgate client
+//! add|list|show|update|rotate-secret|remove`, `authgate user add|list|set-password|remove`,
+//! `authgate token revoke`, `authgate keys list|rotate` and `authgate migrate`, checked
+//! through what a running server on the same config then does, with `--output json` read as
+//! a script would.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
@@ -776,5 +778,205 @@ async fn the_key_encryption_key_may_come_from_the_environment() {
     };
     common::wait_ready(&mut again).await;
     drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 13 item 7: `client update`, `client rotate-secret`, `user list`,
+/// `user set-password` and `token revoke --client|--user`, each checked through what the
+/// running server then does, and `--output json` parsed as scripts would.
+#[tokio::test]
+async fn update_rotate_list_set_password_and_revoke_work_and_print_json() {
+    let (dir, config, port) = setup("cli-more");
+    let secret = add_reporter(&dir, &config, "reporter");
+    let server = common::start(&dir, &config, port).await;
+
+    // update: a wider scope, a name; the file's own clients are refused.
+    let out = cli_ok(
+        &dir,
+        &config,
+        &[
+            "client",
+            "update",
+            "reporter",
+            "--scope",
+            "read write",
+            "--name",
+            "Reports",
+            "--output",
+            "json",
+        ],
+    );
+    let updated: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(updated["scope"], "read write");
+    assert_eq!(updated["client_name"], "Reports");
+    assert_eq!(
+        updated["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    let (code, _, err) = cli(&dir, &config, &["client", "update", "web", "--scope", "x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("declared in"), "{err}");
+    let (code, _, err) = cli(
+        &dir,
+        &config,
+        &[
+            "client",
+            "update",
+            "reporter",
+            "--redirect-uri",
+            "not a uri",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--redirect-uri"), "{err}");
+    let wide = common::http()
+        .post(format!("{}/token", server.base))
+        .basic_auth("reporter", Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "write")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wide.status(), 200, "the new scope holds at once");
+
+    // list --output json: every client, no secret.
+    let list: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &["client", "list", "--output", "json"],
+    ))
+    .unwrap();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["reporter", "svc", "web"]);
+    assert!(!list.to_string().contains("secret\":"), "{list}");
+
+    // A token issued before the rotation, then the rotation: the old secret fails at once.
+    let before = client_credentials(&server.base, "reporter", &secret).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    let access = before.json()["access_token"].as_str().unwrap().to_owned();
+    let rotated: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &["client", "rotate-secret", "reporter", "--output", "json"],
+    ))
+    .unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert!(new_secret.len() >= 43 && new_secret != secret);
+    assert_eq!(
+        client_credentials(&server.base, "reporter", &secret)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        client_credentials(&server.base, "reporter", new_secret)
+            .await
+            .status,
+        200
+    );
+    let (code, _, err) = cli(&dir, &config, &["client", "rotate-secret", "svc"]);
+    assert_ne!(code, 0, "a config client's secret lives in the file");
+    assert!(err.contains("declared in"), "{err}");
+
+    // token revoke --client: the token issued before the rotation stops working.
+    let active = |token: String| {
+        let base = server.base.clone();
+        async move {
+            let res = common::http()
+                .post(format!("{base}/introspect"))
+                .basic_auth("reporter", Some(new_secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            Page::read(res).await.json()["active"].as_bool().unwrap()
+        }
+    };
+    assert!(active(access.clone()).await);
+    let out: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &[
+            "token", "revoke", "--client", "reporter", "--output", "json",
+        ],
+    ))
+    .unwrap();
+    // The three it was issued: with the new scope, before and after the rotation.
+    assert_eq!(out["revoked"], 3, "{out}");
+    assert!(!active(access).await);
+    let (code, _, err) = cli(&dir, &config, &["token", "revoke", "--client", "ghost"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no client 'ghost'"), "{err}");
+    let (code, _, err) = cli(&dir, &config, &["token", "revoke"]);
+    assert_ne!(code, 0, "naming neither is a usage error: {err}");
+
+    // user add, list, set-password (the old one stops at once), token revoke --user.
+    for name in ["zed", "amy"] {
+        cli_ok(
+            &dir,
+            &config,
+            &["user", "add", name, "--password", "first-password"],
+        );
+    }
+    let users: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &["user", "list", "--output", "json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        users,
+        serde_json::json!([{"username": "amy", "subject": "amy"}, {"username": "zed", "subject": "zed"}])
+    );
+    assert_eq!(
+        cli_ok(&dir, &config, &["user", "list"]),
+        "amy\tamy\nzed\tzed\n"
+    );
+    let page = password_grant(&server.base, "amy", "first-password").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let amys = page.json()["access_token"].as_str().unwrap().to_owned();
+    cli_ok(
+        &dir,
+        &config,
+        &[
+            "user",
+            "set-password",
+            "amy",
+            "--password",
+            "second-password",
+        ],
+    );
+    assert_eq!(
+        password_grant(&server.base, "amy", "first-password")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        password_grant(&server.base, "amy", "second-password")
+            .await
+            .status,
+        200
+    );
+    let (code, _, err) = cli(
+        &dir,
+        &config,
+        &["user", "set-password", "nobody", "--password", "x"],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("no user 'nobody'"), "{err}");
+    let out = cli_ok(&dir, &config, &["token", "revoke", "--user", "amy"]);
+    assert_eq!(out, "revoked 2 tokens of user amy\n");
+    let res = common::http()
+        .get(format!("{}/api/me", server.base))
+        .bearer_auth(&amys)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -171,6 +171,19 @@ pub trait Admin: Send + Sync {
     async fn remove_user(&self, username: &str) -> Result<bool, StorageError>;
     /// A user by username.
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError>;
+    /// Every user, ordered by username.
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StorageError>;
+    /// Revokes the live tokens issued to `client_id`, or for the user `subject`, or, with
+    /// both, those the client holds for that user; answers how many. At least one must be
+    /// named (neither revokes nothing). Codes, consents and sessions stay: this stops
+    /// what was issued, it forgets no decision. JWT access tokens are checked offline by
+    /// resource servers and stay usable there until they expire; introspection answers
+    /// them inactive at once.
+    async fn revoke_tokens(
+        &self,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StorageError>;
     /// A user by subject identifier.
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError>;
     /// A named 256-bit secret shared by every server on this database (e.g. the key that

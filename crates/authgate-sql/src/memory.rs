@@ -205,6 +205,21 @@ impl Admin for MemoryBackend {
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError> {
         Ok(lock(&self.extra.users).get(username).cloned())
     }
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StorageError> {
+        let mut users: Vec<UserInfo> = lock(&self.extra.users).values().cloned().collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
+    }
+    async fn revoke_tokens(
+        &self,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StorageError> {
+        if client_id.is_none() && subject.is_none() {
+            return Ok(0);
+        }
+        Ok(self.store.revoke_tokens(client_id, subject))
+    }
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
         Ok(lock(&self.extra.users)
             .values()

@@ -1,6 +1,7 @@
 //! The storage conformance suite (`authgate::testing`) on every backend of this crate,
 //! through the same public entry point a user's own store would use; then what only these
-//! backends promise: shared secrets, user removal, and tenant isolation.
+//! backends promise: shared secrets, user removal, listing users, revoking tokens by client
+//! or user, and tenant isolation.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod support;
@@ -103,5 +104,102 @@ mod user_removal {
             return;
         };
         removing_a_user_revokes_their_tokens(&s).await;
+    }
+}
+
+mod admin_tokens_and_users {
+    use authgate::rng::OsRng;
+    use authgate::testing::Fixture;
+    use authgate::token::generate_token;
+    use authgate::{TokenKind, TokenRecord};
+    use authgate_sql::AnyStore;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn token(client_id: &str, subject: Option<&str>) -> TokenRecord {
+        let t = generate_token(&OsRng, NOW * 1000);
+        let mut r = TokenRecord::new(
+            t.key,
+            TokenKind::Access,
+            client_id,
+            "authorization_code",
+            NOW,
+            NOW + 3600,
+        );
+        r.subject = subject.map(str::to_owned);
+        r
+    }
+
+    async fn revoked(s: &AnyStore, t: &TokenRecord) -> bool {
+        s.find_token(&t.selector).await.unwrap().unwrap().revoked
+    }
+
+    async fn tokens_are_revoked_by_client_by_user_or_both(s: &AnyStore) {
+        let a1 = token("a", Some("u1"));
+        let a2 = token("a", Some("u2"));
+        let a_service = token("a", None);
+        let b1 = token("b", Some("u1"));
+        let b2 = token("b", Some("u2"));
+        s.save_tokens(&[
+            a1.clone(),
+            a2.clone(),
+            a_service.clone(),
+            b1.clone(),
+            b2.clone(),
+        ])
+        .await
+        .unwrap();
+        // Naming nothing revokes nothing.
+        assert_eq!(s.revoke_tokens(None, None).await.unwrap(), 0);
+        // Client b's tokens for u2 only.
+        assert_eq!(s.revoke_tokens(Some("b"), Some("u2")).await.unwrap(), 1);
+        assert!(revoked(s, &b2).await && !revoked(s, &b1).await);
+        // Everything u1 holds, from any client.
+        assert_eq!(s.revoke_tokens(None, Some("u1")).await.unwrap(), 2);
+        assert!(revoked(s, &a1).await && revoked(s, &b1).await);
+        assert!(!revoked(s, &a2).await);
+        // Everything client a holds, its own client-credentials token too; the count
+        // leaves out what was revoked already.
+        assert_eq!(s.revoke_tokens(Some("a"), None).await.unwrap(), 2);
+        assert!(revoked(s, &a2).await && revoked(s, &a_service).await);
+        assert_eq!(s.revoke_tokens(Some("a"), None).await.unwrap(), 0);
+        // An id no token has, one with a NUL (PostgreSQL's text cannot hold it).
+        assert_eq!(s.revoke_tokens(Some("nobody"), None).await.unwrap(), 0);
+        assert_eq!(s.revoke_tokens(Some("a\0"), None).await.unwrap(), 0);
+    }
+
+    async fn users_are_listed_by_name(s: &AnyStore) {
+        assert!(s.list_users().await.unwrap().is_empty());
+        s.add_user("zoe", "user-z", "pw").await;
+        s.add_user("alice", "user-a", "pw").await;
+        let users = s.list_users().await.unwrap();
+        let names: Vec<(&str, &str)> = users
+            .iter()
+            .map(|u| (u.username.as_str(), u.subject.as_str()))
+            .collect();
+        assert_eq!(names, [("alice", "user-a"), ("zoe", "user-z")]);
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        let s = crate::support::memory_backend().await.unwrap();
+        tokens_are_revoked_by_client_by_user_or_both(&s).await;
+        users_are_listed_by_name(&s).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        let s = crate::support::sqlite_memory().await.unwrap();
+        tokens_are_revoked_by_client_by_user_or_both(&s).await;
+        users_are_listed_by_name(&s).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some((s, _guard)) = crate::support::postgres().await else {
+            return;
+        };
+        tokens_are_revoked_by_client_by_user_or_both(&s).await;
+        users_are_listed_by_name(&s).await;
     }
 }

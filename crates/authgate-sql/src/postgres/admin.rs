@@ -88,6 +88,42 @@ impl Admin for PgStore {
         self.user_where("username", username).await
     }
 
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT username, subject, claims FROM authgate_users WHERE tenant = $1 ORDER BY username",
+        )
+        .bind(&*self.tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn revoke_tokens(
+        &self,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StorageError> {
+        if client_id.is_none() && subject.is_none() {
+            return Ok(0);
+        }
+        // A value PostgreSQL's text cannot hold names no token.
+        if !client_id.is_none_or(holdable) || !subject.is_none_or(holdable) {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE authgate_tokens SET revoked = TRUE WHERE tenant = $1 AND NOT revoked
+             AND ($2::text IS NULL OR client_id = $2) AND ($3::text IS NULL OR subject = $3)",
+        )
+        .bind(&*self.tenant)
+        .bind(client_id)
+        .bind(subject)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
         self.user_where("subject", subject).await
     }
@@ -258,12 +294,16 @@ impl PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
-        let Some(r) = row else { return Ok(None) };
-        let claims: String = r.try_get("claims").map_err(column)?;
-        Ok(Some(UserInfo {
-            username: r.try_get("username").map_err(column)?,
-            subject: r.try_get("subject").map_err(column)?,
-            claims: serde_json::from_str(&claims).unwrap_or_default(),
-        }))
+        row.as_ref().map(user_row).transpose()
     }
+}
+
+/// A user from a row of `username, subject, claims`.
+fn user_row(r: &sqlx::postgres::PgRow) -> Result<UserInfo, StorageError> {
+    let claims: String = r.try_get("claims").map_err(column)?;
+    Ok(UserInfo {
+        username: r.try_get("username").map_err(column)?,
+        subject: r.try_get("subject").map_err(column)?,
+        claims: serde_json::from_str(&claims).unwrap_or_default(),
+    })
 }

@@ -97,6 +97,42 @@ impl Admin for SqliteStore {
         self.user_where("username", username).await
     }
 
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StorageError> {
+        let tenant = self.tenant.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT username, subject, claims FROM authgate_users WHERE tenant = ?1 ORDER BY username",
+            )?;
+            let rows = stmt.query_map([&*tenant], user_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_tokens(
+        &self,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StorageError> {
+        if client_id.is_none() && subject.is_none() {
+            return Ok(0);
+        }
+        let (tenant, client_id, subject) = (
+            self.tenant.clone(),
+            client_id.map(str::to_owned),
+            subject.map(str::to_owned),
+        );
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE authgate_tokens SET revoked = 1 WHERE tenant = ?1 AND revoked = 0
+                 AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR subject = ?3)",
+                params![&*tenant, client_id, subject],
+            )?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {
         self.user_where("subject", subject).await
     }
@@ -233,16 +269,19 @@ impl SqliteStore {
             conn.prepare_cached(&format!(
                 "SELECT username, subject, claims FROM authgate_users WHERE tenant = ?1 AND {column} = ?2"
             ))?
-            .query_row((&*tenant, value), |r| {
-                let claims: String = r.get(2)?;
-                Ok(UserInfo {
-                    username: r.get(0)?,
-                    subject: r.get(1)?,
-                    claims: serde_json::from_str(&claims).unwrap_or_default(),
-                })
-            })
+            .query_row((&*tenant, value), user_row)
             .optional()
         })
         .await
     }
+}
+
+/// A user from a row of `username, subject, claims`.
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserInfo> {
+    let claims: String = r.get(2)?;
+    Ok(UserInfo {
+        username: r.get(0)?,
+        subject: r.get(1)?,
+        claims: serde_json::from_str(&claims).unwrap_or_default(),
+    })
 }

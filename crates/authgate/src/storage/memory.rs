@@ -169,21 +169,34 @@ impl MemoryStore {
     /// device approvals, and forgets their consents and sessions (when the owner is
     /// removed).
     pub fn revoke_subject(&self, subject: &str) {
-        self.revoke_where(|m| m.subject.as_deref() == Some(subject));
+        let _ = self.revoke_where(|m| m.subject.as_deref() == Some(subject));
         lock(&self.inner.codes).retain(|_, c| c.subject != subject);
         lock(&self.inner.device_codes).retain(|_, d| d.subject.as_deref() != Some(subject));
         lock(&self.inner.consents).retain(|(s, _), _| s != subject);
         lock(&self.inner.sessions).retain(|_, s| s.subject != subject);
     }
 
-    fn revoke_where(&self, matches: impl Fn(&TokenMeta) -> bool) {
+    /// Revokes the live tokens issued to `client_id`, or for `subject`, or both when both are
+    /// named (an administrator's "revoke everything this client / this user holds");
+    /// answers how many were revoked.
+    pub fn revoke_tokens(&self, client_id: Option<&str>, subject: Option<&str>) -> u64 {
+        self.revoke_where(|m| {
+            client_id.is_none_or(|c| m.client_id == c)
+                && subject.is_none_or(|s| m.subject.as_deref() == Some(s))
+        })
+    }
+
+    fn revoke_where(&self, matches: impl Fn(&TokenMeta) -> bool) -> u64 {
+        let mut revoked = 0;
         for shard in &self.inner.tokens {
             for t in write(shard).values_mut() {
-                if matches(&t.meta) {
+                if !t.revoked && matches(&t.meta) {
                     t.revoked = true;
+                    revoked += 1;
                 }
             }
         }
+        revoked
     }
 
     /// Drops codes, device codes, tokens and sessions that expired before `now` (seconds);
@@ -533,7 +546,8 @@ impl ConsentStore for MemoryStore {
             .remove(&(subject.to_owned(), client_id.to_owned()))
             .is_some();
         lock(&self.inner.codes).retain(|_, c| !(c.client_id == client_id && c.subject == subject));
-        self.revoke_where(|m| m.client_id == client_id && m.subject.as_deref() == Some(subject));
+        let _ = self
+            .revoke_where(|m| m.client_id == client_id && m.subject.as_deref() == Some(subject));
         Ok(existed)
     }
 }
@@ -699,7 +713,7 @@ impl ClientRegistry for MemoryStore {
         lock(&self.inner.codes).retain(|_, c| c.client_id != client_id);
         lock(&self.inner.device_codes).retain(|_, d| d.client_id != client_id);
         lock(&self.inner.consents).retain(|(_, c), _| c != client_id);
-        self.revoke_where(|m| m.client_id == client_id);
+        let _ = self.revoke_where(|m| m.client_id == client_id);
         Ok(existed)
     }
 }
