@@ -325,3 +325,61 @@ async fn an_unverifiable_client_gets_the_app_s_html_page_never_a_redirect_rfc674
     let body = res.text().await.unwrap();
     assert!(body.contains("<h1>Sign-in failed</h1>"), "{body}");
 }
+
+/// The guide includes parts of the examples by line numbers; each include is preceded by
+/// `<!-- from "first line's text" to "last line's text" -->`, checked here, so an edit of an
+/// example that moves its lines fails this test instead of showing the wrong lines.
+#[test]
+fn the_guide_s_listings_are_the_lines_they_name() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let book = root.join("docs/book/src");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&book).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut marker: Option<(String, String)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("<!-- from \"") {
+                let (first, rest) = rest.split_once("\" to \"").unwrap();
+                let last = rest.strip_suffix("\" -->").unwrap();
+                marker = Some((first.to_owned(), last.to_owned()));
+                continue;
+            }
+            let Some(inner) = line
+                .strip_prefix("{{#include ")
+                .and_then(|l| l.strip_suffix("}}"))
+            else {
+                continue;
+            };
+            let mut parts = inner.rsplitn(3, ':');
+            let (end, start, file) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let (start, end): (usize, usize) = (start.parse().unwrap(), end.parse().unwrap());
+            let (first, last) = marker
+                .take()
+                .unwrap_or_else(|| panic!("{}: no marker before {line}", path.display()));
+            let source = std::fs::read_to_string(book.join(file)).unwrap();
+            let lines: Vec<&str> = source.lines().collect();
+            assert!(
+                lines[start - 1].contains(&first),
+                "{}: line {start} of {file} is {:?}, not {first:?}",
+                path.display(),
+                lines[start - 1]
+            );
+            assert!(
+                lines[end - 1].contains(&last),
+                "{}: line {end} of {file} is {:?}, not {last:?}",
+                path.display(),
+                lines[end - 1]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} listings found");
+}

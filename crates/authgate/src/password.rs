@@ -236,6 +236,208 @@ pub async fn verify_login(stored: Option<String>, password: String) -> Result<bo
     }
 }
 
+/// What checking a login's password against a stored hash found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordCheck {
+    /// The password is wrong (or the stored hash is of no format this build reads).
+    Mismatch,
+    /// The password is right and the hash is argon2id, as [`hash`] makes them.
+    Match,
+    /// The password is right and the hash was of an older format (Werkzeug's, from an
+    /// Authlib application, with the `werkzeug` feature): store this argon2id hash of the
+    /// same password in its place.
+    MatchRehashed(String),
+}
+
+/// Verify-and-rehash for a login: checks `password` against `stored` — an argon2 PHC
+/// string, or, with the `werkzeug` feature, a Werkzeug hash (`scrypt:N:r:p$salt$hex` or
+/// `pbkdf2:sha256|sha512:iterations$salt$hex`, what Flask and Authlib applications store)
+/// — and, when a Werkzeug hash matches, answers the argon2id hash to store instead, so
+/// users moved from an Authlib application sign in with their passwords and their hashes
+/// move on as they do.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use authgate::password::{self, PasswordCheck};
+/// let stored = password::hash("wonderland".into()).await?;
+/// assert_eq!(password::check(stored.clone(), "wonderland".into()).await?, PasswordCheck::Match);
+/// assert_eq!(password::check(stored, "guess".into()).await?, PasswordCheck::Mismatch);
+/// # Ok::<(), authgate::StorageError>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// The blocking task failed, or argon2 refused to hash the password again.
+pub async fn check(stored: String, password: String) -> Result<PasswordCheck, StorageError> {
+    #[cfg(feature = "werkzeug")]
+    if crate::password::werkzeug::is_werkzeug(&stored) {
+        let (hash_of, pw) = (stored, password.clone());
+        if !gated(move || werkzeug::verify(&hash_of, &pw)).await? {
+            return Ok(PasswordCheck::Mismatch);
+        }
+        return Ok(PasswordCheck::MatchRehashed(hash(password).await?));
+    }
+    Ok(if verify(stored, password).await? {
+        PasswordCheck::Match
+    } else {
+        PasswordCheck::Mismatch
+    })
+}
+
+/// Werkzeug's password hashes (`werkzeug.security`), read to move users off them.
+#[cfg(feature = "werkzeug")]
+mod werkzeug {
+    use subtle::ConstantTimeEq;
+
+    /// Whether `stored` names a Werkzeug method this module reads.
+    pub(super) fn is_werkzeug(stored: &str) -> bool {
+        stored.starts_with("scrypt:") || stored.starts_with("pbkdf2:")
+    }
+
+    /// The most work a stored hash may ask for: beyond any Werkzeug default, below what
+    /// would let a planted row stall the server (scrypt's memory is 128·N·r bytes).
+    const MAX_SCRYPT_LOG_N: u8 = 20;
+    const MAX_SCRYPT_R: u32 = 16;
+    const MAX_SCRYPT_P: u32 = 16;
+    const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+    /// Checks `password` against a Werkzeug hash: `method$salt$hex`, where the salt is
+    /// used as its UTF-8 text and the hex is the derived key (scrypt: 64 bytes; PBKDF2:
+    /// the digest's length). Any unreadable or out-of-bounds hash is a mismatch.
+    pub(super) fn verify(stored: &str, password: &str) -> bool {
+        let mut parts = stored.splitn(3, '$');
+        let (Some(method), Some(salt), Some(hex)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let Some(expected) = decode_hex(hex) else {
+            return false;
+        };
+        let mut derived = vec![0u8; expected.len()];
+        let params: Vec<&str> = method.split(':').collect();
+        let ok = match params.as_slice() {
+            ["scrypt", n, r, p] => {
+                let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>())
+                else {
+                    return false;
+                };
+                if !n.is_power_of_two() || n < 2 {
+                    return false;
+                }
+                let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
+                if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
+                    return false;
+                }
+                match scrypt::Params::new(log_n, r, p, expected.len()) {
+                    Ok(params) => {
+                        scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut derived)
+                            .is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+            ["pbkdf2", digest, iterations] => {
+                let Ok(iterations) = iterations.parse::<u32>() else {
+                    return false;
+                };
+                if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
+                    return false;
+                }
+                match *digest {
+                    "sha256" => {
+                        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                            password.as_bytes(),
+                            salt.as_bytes(),
+                            iterations,
+                            &mut derived,
+                        );
+                        true
+                    }
+                    "sha512" => {
+                        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(
+                            password.as_bytes(),
+                            salt.as_bytes(),
+                            iterations,
+                            &mut derived,
+                        );
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        ok && !expected.is_empty() && bool::from(derived.ct_eq(&expected))
+    }
+
+    fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+        if !hex.len().is_multiple_of(2) || hex.len() > 1024 {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::verify;
+
+        // Made by Werkzeug 3.1.8's generate_password_hash.
+        const SCRYPT: &str = "scrypt:32768:8:1$YIwCJga60qrE7BVe$e6bc3c7cd30ef4144acdb21fe3d65230245ecf5b2f73b469a524e009e5f42cc0832c53d085762e7f6052c156dc6bf5fc5995ec30979ea5d2fad91db1681186e8";
+        const PBKDF2_SHA256: &str = "pbkdf2:sha256:1000$p6lMoTEisuuqKlls$50b922c477b13fc271d96bc392db24ff19610572459ad62a409bbb5b88d03a27";
+        const PBKDF2_SHA512: &str = "pbkdf2:sha512:1000$RlxDFHddCBCTWsm1$9e3e05f3b6150bf65a96daff3945a56ac209f8aca4a8201e00313478491a6c065f83b289cf1d2d143c7a20561c51c8198da9572103a65e318fc487dbdd8d9f78";
+
+        #[test]
+        fn werkzeug_hashes_verify_their_password_only() {
+            assert!(verify(SCRYPT, "correct horse"));
+            assert!(!verify(SCRYPT, "correct horsE"));
+            assert!(verify(PBKDF2_SHA256, "pässwörd"));
+            assert!(!verify(PBKDF2_SHA256, "passwort"));
+            assert!(verify(PBKDF2_SHA512, "correct horse"));
+            assert!(!verify(PBKDF2_SHA512, ""));
+        }
+
+        #[tokio::test]
+        async fn a_matching_werkzeug_hash_is_answered_with_its_argon2id_successor() {
+            use crate::password::{check, verify, PasswordCheck};
+            let PasswordCheck::MatchRehashed(new) =
+                check(SCRYPT.into(), "correct horse".into()).await.unwrap()
+            else {
+                panic!("a Werkzeug match is rehashed");
+            };
+            assert!(new.starts_with("$argon2id$"), "{new}");
+            assert!(verify(new.clone(), "correct horse".into()).await.unwrap());
+            assert_eq!(
+                check(new, "correct horse".into()).await.unwrap(),
+                PasswordCheck::Match
+            );
+            assert_eq!(
+                check(PBKDF2_SHA256.into(), "wrong".into()).await.unwrap(),
+                PasswordCheck::Mismatch
+            );
+        }
+
+        #[test]
+        fn unreadable_or_too_costly_hashes_never_match() {
+            for bad in [
+                "pbkdf2:md5:1000$salt$00",
+                "pbkdf2:sha256$salt$00",
+                "pbkdf2:sha256:0$salt$00",
+                "pbkdf2:sha256:99999999$salt$00",
+                "scrypt:1000:8:1$salt$00",
+                "scrypt:2097152:8:1$salt$00",
+                "scrypt:32768:8:1$salt$zz",
+                "scrypt:32768:8:1$salt",
+                "scrypt:32768:8:1$salt$",
+            ] {
+                assert!(!verify(bad, "x"), "{bad}");
+            }
+        }
+    }
+}
+
 /// At most one argon2 computation per core at a time: each takes ~19 MiB and tens of
 /// milliseconds, so a burst of logins queues here instead of exhausting memory.
 fn gate() -> &'static Semaphore {
