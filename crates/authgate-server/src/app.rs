@@ -697,7 +697,7 @@ impl UserStore for LimitedUsers {
 }
 
 /// The metadata member marking a client that came from the config file.
-const FROM_CONFIG: &str = "from_config_file";
+pub(crate) const FROM_CONFIG: &str = "from_config_file";
 
 /// The record of a config file's client, on `base` (the client with its kept secret).
 fn client_record(c: &ClientConfig, base: ClientRecord) -> ClientRecord {

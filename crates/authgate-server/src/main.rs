@@ -378,7 +378,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let loaded = Config::load(&config)?;
             keys::check_env()?;
             app::check_pages(loaded.templates_dir.as_deref())?;
-            println!("config {}: ok", config.display());
+            let json = serde_json::json!({ "config": config.display().to_string(), "ok": true });
+            cli.output
+                .print(&json, || println!("config {}: ok", config.display()));
             Ok(())
         }
     }
@@ -711,14 +713,18 @@ fn client_json(c: &ClientRecord) -> serde_json::Value {
     })
 }
 
-/// Redirect URIs a client may register: absolute, without a fragment.
-fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
+/// Redirect URIs a client may register, as dynamic registration checks them (RFC 7591
+/// §2, RFC 9700 §2.1): absolute, no fragment nor credentials; https, http on a loopback
+/// host, or (public clients) a private-use scheme.
+fn check_redirect_uris(uris: &[String], public: bool) -> Result<(), String> {
     for uri in uris {
-        if !authgate::is_valid_redirect_uri(uri) {
-            return Err(format!(
-                "--redirect-uri: '{uri}' must be an absolute URI without a fragment"
-            ));
-        }
+        authgate::redirect_uri::check_redirect_uri(uri, public).map_err(|e| {
+            format!(
+                "--redirect-uri: {}",
+                e.error_description()
+                    .unwrap_or("not a redirect URI a client may register")
+            )
+        })?;
     }
     Ok(())
 }
@@ -741,20 +747,14 @@ async fn find_client(store: &AnyStore, client_id: &str) -> Result<ClientRecord, 
         .ok_or_else(|| format!("no client '{client_id}'"))
 }
 
-/// Refuses to change a client the config file declares: the file would undo it at the
-/// next start.
-fn not_from_config(db: &Db, client_id: &str) -> Result<(), String> {
-    if let (Some(path), None) = (&db.config, &db.database_url) {
-        if Config::load(path)?
-            .clients
-            .iter()
-            .any(|c| c.client_id == client_id)
-        {
-            return Err(format!(
-                "client '{client_id}' is declared in {}: change it there (the file is applied at every start)",
-                path.display()
-            ));
-        }
+/// Refuses to change a client a config file declares (the server marks those it saves):
+/// the file would undo the change at the next start.
+fn not_from_config(c: &ClientRecord) -> Result<(), String> {
+    if c.metadata.get(app::FROM_CONFIG).is_some_and(|v| v == true) {
+        return Err(format!(
+            "client '{}' is declared in a config file: change it there (the file is applied at every start)",
+            c.client_id
+        ));
     }
     Ok(())
 }
@@ -773,7 +773,7 @@ async fn client_command(c: ClientCommand, out: Output) -> Result<(), String> {
             auth_method,
         } => {
             let store = open(&db).await?;
-            check_redirect_uris(&redirect_uris)?;
+            check_redirect_uris(&redirect_uris, public)?;
             check_scope(&scope)?;
             let grant_types = if grant_types.is_empty() {
                 vec!["authorization_code".to_owned()]
@@ -868,13 +868,13 @@ async fn client_command(c: ClientCommand, out: Output) -> Result<(), String> {
             response_types,
             scope,
         } => {
-            not_from_config(&db, &client_id)?;
-            check_redirect_uris(&redirect_uris)?;
             if let Some(s) = &scope {
                 check_scope(s)?;
             }
             let store = open(&db).await?;
             let mut c = find_client(&store, &client_id).await?;
+            not_from_config(&c)?;
+            check_redirect_uris(&redirect_uris, c.auth_method == ClientAuthMethod::None)?;
             if let Some(n) = name {
                 c.client_name = Some(n);
             }
@@ -886,6 +886,11 @@ async fn client_command(c: ClientCommand, out: Output) -> Result<(), String> {
             }
             if !response_types.is_empty() {
                 c.response_types = response_types;
+            } else if c.response_types.is_empty()
+                && c.grant_types.iter().any(|g| g == "authorization_code")
+            {
+                // As `add` does: the code flow needs the `code` response type.
+                c.response_types = vec!["code".to_owned()];
             }
             if let Some(s) = scope {
                 c = c.scope(&s);
@@ -896,9 +901,9 @@ async fn client_command(c: ClientCommand, out: Output) -> Result<(), String> {
             Ok(())
         }
         ClientCommand::RotateSecret { db, client_id } => {
-            not_from_config(&db, &client_id)?;
             let store = open(&db).await?;
             let mut c = find_client(&store, &client_id).await?;
+            not_from_config(&c)?;
             if !matches!(
                 c.auth_method,
                 ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -954,6 +959,30 @@ fn read_password(password: Option<String>, from_stdin: bool) -> Result<String, S
     Ok(password)
 }
 
+/// Refuses to set the password of a user the config file declares (`[[users]]`: the file's
+/// password returns at every start); with `--database-url` alone the file is unknown, and
+/// a warning says so.
+fn user_not_from_config(db: &Db, username: &str) -> Result<(), String> {
+    match (&db.config, &db.database_url) {
+        (Some(path), None) => {
+            if Config::load(path)?
+                .users
+                .iter()
+                .any(|u| u.username == username)
+            {
+                return Err(format!(
+                    "user '{username}' is declared in {}: change the password there (the file is applied at every start)",
+                    path.display()
+                ));
+            }
+        }
+        _ => eprintln!(
+            "authgate: note: if '{username}' is declared in a config file's [[users]], that file's password returns at the server's next start"
+        ),
+    }
+    Ok(())
+}
+
 /// `authgate token revoke`: the live tokens of a client, of a user, or of both at once.
 async fn revoke_tokens(
     db: &Db,
@@ -974,7 +1003,10 @@ async fn revoke_tokens(
         None => None,
     };
     if let Some(id) = client {
-        find_client(&store, id).await?;
+        // A client ID metadata document's client (an https client id) is never stored.
+        if !id.starts_with("https://") {
+            find_client(&store, id).await?;
+        }
     }
     let revoked = store
         .revoke_tokens(client, subject.as_deref())
@@ -1018,6 +1050,7 @@ async fn user_command(u: UserCommand, out: Output) -> Result<(), String> {
             password_stdin,
         } => {
             let password = read_password(password, password_stdin)?;
+            user_not_from_config(&db, &username)?;
             let store = open(&db).await?;
             let user = store
                 .find_user(&username)
@@ -1048,6 +1081,7 @@ async fn user_command(u: UserCommand, out: Output) -> Result<(), String> {
             claims,
         } => {
             let password = read_password(password, password_stdin)?;
+            user_not_from_config(&db, &username)?;
             claims
                 .check()
                 .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?;
@@ -1124,7 +1158,7 @@ async fn end_user_sessions(
                 .await
                 .map_err(|e| e.to_string())?;
             if !ended.is_empty() {
-                println!(
+                eprintln!(
                     "ended {} session(s) of {username}; no back-channel logout was sent ({why})",
                     ended.len()
                 );
@@ -1146,7 +1180,7 @@ async fn end_user_sessions(
     let told = crate::backchannel::Backchannel::new()?
         .deliver_and_wait(notices)
         .await;
-    println!(
+    eprintln!(
         "ended {} session(s) of {username}; back-channel logout delivered to {told} client(s)",
         ended.len()
     );

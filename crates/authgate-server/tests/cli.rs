@@ -816,19 +816,20 @@ async fn update_rotate_list_set_password_and_revoke_work_and_print_json() {
     let (code, _, err) = cli(&dir, &config, &["client", "update", "web", "--scope", "x"]);
     assert_ne!(code, 0);
     assert!(err.contains("declared in"), "{err}");
-    let (code, _, err) = cli(
-        &dir,
-        &config,
-        &[
-            "client",
-            "update",
-            "reporter",
-            "--redirect-uri",
-            "not a uri",
-        ],
-    );
-    assert_ne!(code, 0);
-    assert!(err.contains("--redirect-uri"), "{err}");
+    // Redirect URIs are checked as registration checks them: plain http only on loopback.
+    for bad in [
+        "not a uri",
+        "http://app.example/cb",
+        "https://app.example/cb#x",
+    ] {
+        let (code, _, err) = cli(
+            &dir,
+            &config,
+            &["client", "update", "reporter", "--redirect-uri", bad],
+        );
+        assert_ne!(code, 0, "{bad}");
+        assert!(err.contains("--redirect-uri"), "{err}");
+    }
     let wide = common::http()
         .post(format!("{}/token", server.base))
         .basic_auth("reporter", Some(&secret))
@@ -913,6 +914,39 @@ async fn update_rotate_list_set_password_and_revoke_work_and_print_json() {
     assert!(err.contains("no client 'ghost'"), "{err}");
     let (code, _, err) = cli(&dir, &config, &["token", "revoke"]);
     assert_ne!(code, 0, "naming neither is a usage error: {err}");
+    // A client ID metadata document client (an https id) is never stored, yet revocable.
+    let out: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &[
+            "token",
+            "revoke",
+            "--client",
+            "https://app.example/client.json",
+            "--output",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(out["revoked"], 0);
+    // Adding the code flow to a client gives it the `code` response type, as `add` does.
+    let out: Value = serde_json::from_str(&cli_ok(
+        &dir,
+        &config,
+        &[
+            "client",
+            "update",
+            "reporter",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://reports.example/cb",
+            "--output",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(out["response_types"], serde_json::json!(["code"]));
 
     // user add, list, set-password (the old one stops at once), token revoke --user.
     for name in ["zed", "amy"] {

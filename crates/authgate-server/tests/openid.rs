@@ -854,46 +854,58 @@ async fn logout_tells_the_client_by_back_channel(server: &TestServer, r: &Receiv
     );
 }
 
-/// A new password (`authgate user add` for an existing user) ends the user's sessions, and
-/// the command tells the sessions' clients by back-channel logout.
+/// A new password (`authgate user set-password`) ends the user's sessions, and the command
+/// tells the sessions' clients by back-channel logout. (A user the config file declares
+/// is refused: the file's password would return at the next start.)
 async fn a_new_password_ends_the_users_sessions(server: &TestServer, r: &Receiver) {
     let base = server.base();
+    let config = server.dir().join("config.toml");
+    let dir = server.dir().to_owned();
+    let cli = move |args: Vec<String>| {
+        let dir = dir.clone();
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+            all.extend(["--config", config.to_str().unwrap()]);
+            common::run(&dir, &all)
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let (status, out, err) = cli(args(&["user", "add", "dave", "--password", "first"]))
+        .await
+        .unwrap();
+    assert_eq!(status, 0, "{out}{err}");
     let before = r.tokens.lock().unwrap().len();
     let mut browser = Browser::new(base);
-    browser.login("bob", "builder").await;
+    browser.login("dave", "first").await;
     let (c, v) = code(&mut browser, "bc", "openid").await;
     redeem(base, "bc", "bc-secret", &c, &v).await;
     assert!(browser.get("/").await.body.contains("Signed in as"));
-    let config = server.dir().join("config.toml");
-    let dir = server.dir().to_owned();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        common::run(
-            &dir,
-            &[
-                "user",
-                "add",
-                "--config",
-                config.to_str().unwrap(),
-                "bob",
-                "--password",
-                "new-builder",
-                "--email",
-                "bob@example.com",
-            ],
-        )
-    })
+    let (status, out, err) = cli(args(&[
+        "user",
+        "set-password",
+        "dave",
+        "--password",
+        "second",
+    ]))
     .await
     .unwrap();
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(status, 0, "{out}{err}");
     assert!(
-        out.contains("ended 1 session(s) of bob; back-channel logout delivered to 1 client(s)"),
+        err.contains("ended 1 session(s) of dave; back-channel logout delivered to 1 client(s)"),
         "{out}{err}"
     );
     assert!(!browser.get("/").await.body.contains("Signed in as"));
     let got = wait_for_tokens(r, before + 1).await;
     let t = verify(base, &got[before]).await;
-    assert_eq!(t.claims["sub"], "bob");
+    assert_eq!(t.claims["sub"], "dave");
     assert_eq!(t.claims["aud"], "bc");
+    // bob is the config file's: his password is changed there, not here.
+    let (status, _, err) = cli(args(&["user", "set-password", "bob", "--password", "x"]))
+        .await
+        .unwrap();
+    assert_ne!(status, 0);
+    assert!(err.contains("declared in"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

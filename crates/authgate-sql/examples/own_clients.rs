@@ -5,12 +5,13 @@
 //!
 //! Run against a PostgreSQL database (it creates `applications` and the `authgate_*`
 //! tables): `DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run -p authgate-sql
-//! --example own_clients`, then
-//! `curl -s -u reporting:a-long-generated-secret-for-the-example -d grant_type=client_credentials http://127.0.0.1:3001/token`.
+//! --example own_clients`, then, with the secret it prints,
+//! `curl -s -u reporting:SECRET -d grant_type=client_credentials http://127.0.0.1:3001/token`.
 
 use std::sync::Arc;
 
-use authgate::token::SecretHash;
+use authgate::token::{generate_client_secret, SecretHash};
+use authgate::OsRng;
 use authgate::{
     async_trait, AuthorizationCodeGrant, AuthorizationServer, Client, ClientCredentialsGrant,
     ClientRecord, ClientStore, RefreshTokenGrant, ServerConfig, StorageError,
@@ -46,7 +47,8 @@ impl Applications {
         Ok(Self { pool })
     }
 
-    /// Adds an application; a secret is kept as its SHA-256 (generate it: 256 random bits).
+    /// Adds an application. A `web` or `service` one gets a generated secret (256 random
+    /// bits), answered to be shown once: the table keeps only its SHA-256.
     ///
     /// # Errors
     /// The database refused (a duplicate id, say).
@@ -55,11 +57,13 @@ impl Applications {
         id: &str,
         name: &str,
         kind: &str,
-        secret: Option<&str>,
         callbacks: &[&str],
         scopes: &str,
-    ) -> Result<(), sqlx::Error> {
-        let hash = secret.map(|s| SecretHash::of(s.as_bytes()).0.to_vec());
+    ) -> Result<Option<String>, sqlx::Error> {
+        let secret = (kind != "spa").then(|| generate_client_secret(&OsRng));
+        let hash = secret
+            .as_ref()
+            .map(|s| SecretHash::of(s.as_bytes()).0.to_vec());
         sqlx::query(
             "INSERT INTO applications (id, display_name, kind, secret_sha256, callback_urls, scopes)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -72,7 +76,7 @@ impl Applications {
         .bind(scopes)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(secret)
     }
 }
 
@@ -132,6 +136,8 @@ pub async fn server(pool: PgPool, issuer: &str) -> Result<AuthorizationServer, S
     authgate_tables.migrate().await?;
     let mut stores = AnyStore::new(authgate_tables).stores();
     stores.clients = Arc::new(Applications { pool });
+    // Clients are the app's to create: no dynamic registration into authgate's table.
+    stores.client_registry = None;
     let mut server = AuthorizationServer::new(stores, ServerConfig::new(issuer));
     server
         .register_grant(AuthorizationCodeGrant::new())
@@ -146,17 +152,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL")?;
     let pool = PgPool::connect(&url).await?;
     let apps = Applications::new(pool.clone()).await?;
-    let secret = "a-long-generated-secret-for-the-example";
-    let _ = apps
-        .add(
-            "reporting",
-            "Reporting",
-            "service",
-            Some(secret),
-            &[],
-            "reports",
-        )
-        .await; // already there on a second run
+    // Shown once; a second run finds the row there already.
+    if let Ok(Some(secret)) = apps
+        .add("reporting", "Reporting", "service", &[], "reports")
+        .await
+    {
+        println!("client reporting, secret (shown once): {secret}");
+    }
     let server = Arc::new(server(pool, "http://127.0.0.1:3001").await?);
     let app = authgate_axum::routes(&server).with_state(server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;

@@ -173,12 +173,13 @@ pub trait Admin: Send + Sync {
     async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, StorageError>;
     /// Every user, ordered by username.
     async fn list_users(&self) -> Result<Vec<UserInfo>, StorageError>;
-    /// Revokes the live tokens issued to `client_id`, or for the user `subject`, or, with
-    /// both, those the client holds for that user; answers how many. At least one must be
-    /// named (neither revokes nothing). Codes, consents and sessions stay: this stops
-    /// what was issued, it forgets no decision. JWT access tokens are checked offline by
-    /// resource servers and stay usable there until they expire; introspection answers
-    /// them inactive at once.
+    /// Revokes the unrevoked tokens issued to `client_id`, or for the user `subject`, or,
+    /// with both, those the client holds for that user, and deletes their authorization
+    /// and device codes not yet exchanged (which would buy new tokens), at once; answers
+    /// how many tokens it revoked. At least one must be named (neither does nothing).
+    /// Consents and sessions stay: this stops what was issued, it forgets no decision.
+    /// JWT access tokens are checked offline by resource servers and stay usable there
+    /// until they expire; introspection answers them inactive at once.
     async fn revoke_tokens(
         &self,
         client_id: Option<&str>,

@@ -163,6 +163,25 @@ mod admin_tokens_and_users {
         assert_eq!(s.revoke_tokens(Some("a"), None).await.unwrap(), 2);
         assert!(revoked(s, &a2).await && revoked(s, &a_service).await);
         assert_eq!(s.revoke_tokens(Some("a"), None).await.unwrap(), 0);
+        // Codes not yet exchanged go with the tokens (they would buy new ones); another
+        // user's stay.
+        let code = |client: &str, subject: &str| {
+            let t = generate_token(&OsRng, NOW * 1000);
+            authgate::AuthorizationCodeRecord::new(
+                t.key,
+                client,
+                "https://app.example/cb",
+                subject,
+                NOW,
+                NOW + 60,
+            )
+        };
+        let (b_u1, b_u3) = (code("b", "u1"), code("b", "u3"));
+        s.save_code(b_u1.clone()).await.unwrap();
+        s.save_code(b_u3.clone()).await.unwrap();
+        assert_eq!(s.revoke_tokens(Some("b"), Some("u1")).await.unwrap(), 0);
+        assert!(s.find_code(&b_u1.selector).await.unwrap().is_none());
+        assert!(s.find_code(&b_u3.selector).await.unwrap().is_some());
         // An id no token has, one with a NUL (PostgreSQL's text cannot hold it).
         assert_eq!(s.revoke_tokens(Some("nobody"), None).await.unwrap(), 0);
         assert_eq!(s.revoke_tokens(Some("a\0"), None).await.unwrap(), 0);

@@ -12,8 +12,6 @@ use authgate_sql::testing::PgSchema;
 use base64::Engine;
 use bytes::Bytes;
 
-const SECRET: &str = "a-long-generated-secret-for-the-test-0123456789";
-
 fn token_request(id: &str, secret: &str, body: &str) -> OAuth2Request {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     let req = http::Request::post("/token")
@@ -39,29 +37,30 @@ async fn clients_from_the_app_s_own_table_get_tokens_kept_in_authgate_s_tables()
     };
     let pool = sqlx::PgPool::connect(&schema.url()).await.unwrap();
     let apps = own_clients::Applications::new(pool.clone()).await.unwrap();
-    apps.add(
-        "reporting",
-        "Reporting",
-        "service",
-        Some(SECRET),
-        &[],
-        "reports",
-    )
-    .await
-    .unwrap();
-    apps.add(
-        "spa",
-        "Single Page",
-        "spa",
-        None,
-        &["https://spa.example/cb"],
-        "profile",
-    )
-    .await
-    .unwrap();
-    apps.add("broken", "No secret", "web", None, &[], "")
+    let secret = apps
+        .add("reporting", "Reporting", "service", &[], "reports")
+        .await
+        .unwrap()
+        .expect("a service gets a secret");
+    assert!(secret.len() >= 43);
+    let none = apps
+        .add(
+            "spa",
+            "Single Page",
+            "spa",
+            &["https://spa.example/cb"],
+            "profile",
+        )
         .await
         .unwrap();
+    assert!(none.is_none(), "a browser app has no secret");
+    // A row another tool wrote without a secret, for a kind that needs one.
+    sqlx::query(
+        "INSERT INTO applications (id, display_name, kind) VALUES ('broken', 'No secret', 'web')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let server = own_clients::server(pool.clone(), "https://auth.example")
         .await
         .unwrap();
@@ -69,7 +68,7 @@ async fn clients_from_the_app_s_own_table_get_tokens_kept_in_authgate_s_tables()
     let res = server
         .create_token_response(&token_request(
             "reporting",
-            SECRET,
+            &secret,
             "grant_type=client_credentials",
         ))
         .await;
@@ -89,7 +88,7 @@ async fn clients_from_the_app_s_own_table_get_tokens_kept_in_authgate_s_tables()
     for (id, secret) in [
         ("reporting", "wrong"),
         ("broken", "anything"),
-        ("repo\0rting", SECRET),
+        ("repo\0rting", secret.as_str()),
     ] {
         let res = server
             .create_token_response(&token_request(id, secret, "grant_type=client_credentials"))

@@ -266,6 +266,12 @@ pub enum PasswordCheck {
 /// # Ok::<(), authgate::StorageError>(()) }).unwrap();
 /// ```
 ///
+/// Limits: an argon2 hash of any variant or cost that matches is `Match` (only Werkzeug
+/// hashes are replaced); Werkzeug's older `pbkdf2:sha1` hashes are not read (a mismatch);
+/// and while users still have Werkzeug hashes, a check of one takes a different time from
+/// [`verify_unknown_user`]'s, so timing can tell those users' names from unknown ones until
+/// they have signed in once (or their hashes are reset).
+///
 /// # Errors
 /// The blocking task failed, or argon2 refused to hash the password again.
 pub async fn check(stored: String, password: String) -> Result<PasswordCheck, StorageError> {
@@ -294,16 +300,17 @@ mod werkzeug {
         stored.starts_with("scrypt:") || stored.starts_with("pbkdf2:")
     }
 
-    /// The most work a stored hash may ask for: beyond any Werkzeug default, below what
-    /// would let a planted row stall the server (scrypt's memory is 128·N·r bytes).
-    const MAX_SCRYPT_LOG_N: u8 = 20;
-    const MAX_SCRYPT_R: u32 = 16;
-    const MAX_SCRYPT_P: u32 = 16;
-    const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+    /// The most work a stored hash may ask for: Werkzeug's defaults (scrypt N=32768, r=8,
+    /// p=1: 32 MiB; PBKDF2: 1,000,000 iterations) with room to spare, and no more, so a
+    /// planted row cannot take gigabytes or seconds per check.
+    const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
+    const MAX_SCRYPT_P: u32 = 4;
+    const MAX_PBKDF2_ITERATIONS: u32 = 2_000_000;
 
     /// Checks `password` against a Werkzeug hash: `method$salt$hex`, where the salt is
-    /// used as its UTF-8 text and the hex is the derived key (scrypt: 64 bytes; PBKDF2:
-    /// the digest's length). Any unreadable or out-of-bounds hash is a mismatch.
+    /// used as its UTF-8 text and the hex is the derived key, of the length Werkzeug writes
+    /// (scrypt: 64 bytes; PBKDF2: the digest's). Any other hash — unreadable, of another
+    /// length, or asking for more work than the bounds above — is a mismatch.
     pub(super) fn verify(stored: &str, password: &str) -> bool {
         let mut parts = stored.splitn(3, '$');
         let (Some(method), Some(salt), Some(hex)) = (parts.next(), parts.next(), parts.next())
@@ -313,70 +320,68 @@ mod werkzeug {
         let Some(expected) = decode_hex(hex) else {
             return false;
         };
-        let mut derived = vec![0u8; expected.len()];
         let params: Vec<&str> = method.split(':').collect();
-        let ok = match params.as_slice() {
-            ["scrypt", n, r, p] => {
-                let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>())
-                else {
-                    return false;
-                };
-                if !n.is_power_of_two() || n < 2 {
-                    return false;
-                }
-                let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
-                if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
-                    return false;
-                }
-                match scrypt::Params::new(log_n, r, p, expected.len()) {
-                    Ok(params) => {
-                        scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut derived)
-                            .is_ok()
-                    }
-                    Err(_) => false,
-                }
-            }
-            ["pbkdf2", digest, iterations] => {
-                let Ok(iterations) = iterations.parse::<u32>() else {
-                    return false;
-                };
-                if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
-                    return false;
-                }
-                match *digest {
-                    "sha256" => {
-                        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-                            password.as_bytes(),
-                            salt.as_bytes(),
-                            iterations,
-                            &mut derived,
-                        );
-                        true
-                    }
-                    "sha512" => {
-                        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(
-                            password.as_bytes(),
-                            salt.as_bytes(),
-                            iterations,
-                            &mut derived,
-                        );
-                        true
-                    }
-                    _ => false,
-                }
-            }
-            _ => false,
+        let derived = match params.as_slice() {
+            ["scrypt", n, r, p] => scrypt_key(password, salt, n, r, p),
+            ["pbkdf2", digest, iterations] => pbkdf2_key(password, salt, digest, iterations),
+            _ => None,
         };
-        ok && !expected.is_empty() && bool::from(derived.ct_eq(&expected))
+        derived.is_some_and(|d| d.len() == expected.len() && bool::from(d.ct_eq(&expected)))
     }
 
+    /// scrypt's 64-byte key, within the bounds.
+    fn scrypt_key(password: &str, salt: &str, n: &str, r: &str, p: &str) -> Option<Vec<u8>> {
+        let (n, r, p) = (
+            n.parse::<u64>().ok()?,
+            r.parse::<u32>().ok()?,
+            p.parse::<u32>().ok()?,
+        );
+        if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 || p > MAX_SCRYPT_P {
+            return None;
+        }
+        if 128u64.checked_mul(n)?.checked_mul(u64::from(r))? > MAX_SCRYPT_MEMORY {
+            return None;
+        }
+        let log_n = u8::try_from(n.trailing_zeros()).ok()?;
+        let params = scrypt::Params::new(log_n, r, p, 64).ok()?;
+        let mut key = vec![0u8; 64];
+        scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut key).ok()?;
+        Some(key)
+    }
+
+    /// PBKDF2-HMAC's key of the digest's length, within the bounds.
+    fn pbkdf2_key(password: &str, salt: &str, digest: &str, iterations: &str) -> Option<Vec<u8>> {
+        let iterations = iterations.parse::<u32>().ok()?;
+        if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
+            return None;
+        }
+        let (p, s) = (password.as_bytes(), salt.as_bytes());
+        match digest {
+            "sha256" => {
+                let mut key = vec![0u8; 32];
+                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(p, s, iterations, &mut key);
+                Some(key)
+            }
+            "sha512" => {
+                let mut key = vec![0u8; 64];
+                pbkdf2::pbkdf2_hmac::<sha2::Sha512>(p, s, iterations, &mut key);
+                Some(key)
+            }
+            _ => None,
+        }
+    }
+
+    /// Lower-case or upper-case hex digits only (no sign, no spaces).
     fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-        if !hex.len().is_multiple_of(2) || hex.len() > 1024 {
+        if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 128 {
+            return None;
+        }
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         (0..hex.len())
             .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
             .collect()
     }
 
@@ -420,19 +425,27 @@ mod werkzeug {
         }
 
         #[test]
-        fn unreadable_or_too_costly_hashes_never_match() {
+        fn unreadable_short_or_too_costly_hashes_never_match() {
+            let pbkdf2_key = PBKDF2_SHA256.rsplit('$').next().unwrap();
             for bad in [
-                "pbkdf2:md5:1000$salt$00",
-                "pbkdf2:sha256$salt$00",
-                "pbkdf2:sha256:0$salt$00",
-                "pbkdf2:sha256:99999999$salt$00",
-                "scrypt:1000:8:1$salt$00",
-                "scrypt:2097152:8:1$salt$00",
-                "scrypt:32768:8:1$salt$zz",
-                "scrypt:32768:8:1$salt",
-                "scrypt:32768:8:1$salt$",
+                "pbkdf2:md5:1000$salt$00".to_owned(),
+                "pbkdf2:sha1:1000$salt$00".to_owned(),
+                "pbkdf2:sha256$salt$00".to_owned(),
+                "pbkdf2:sha256:0$salt$00".to_owned(),
+                // More work than the bounds: iterations, scrypt memory (128·N·r), p.
+                format!("pbkdf2:sha256:2000001$p6lMoTEisuuqKlls${pbkdf2_key}"),
+                "scrypt:1000:8:1$salt$00".to_owned(),
+                "scrypt:1048576:8:1$salt$00".to_owned(),
+                "scrypt:32768:32:1$salt$00".to_owned(),
+                "scrypt:32768:8:5$salt$00".to_owned(),
+                "scrypt:32768:8:1$salt$zz".to_owned(),
+                "scrypt:32768:8:1$salt$+f".to_owned(),
+                "scrypt:32768:8:1$salt".to_owned(),
+                "scrypt:32768:8:1$salt$".to_owned(),
+                // A right prefix of the key is not the key (the length is the format's).
+                format!("pbkdf2:sha256:1000$p6lMoTEisuuqKlls${}", &pbkdf2_key[..2]),
             ] {
-                assert!(!verify(bad, "x"), "{bad}");
+                assert!(!verify(&bad, "pässwörd"), "{bad}");
             }
         }
     }

@@ -111,17 +111,30 @@ impl Admin for PgStore {
         if !client_id.is_none_or(holdable) || !subject.is_none_or(holdable) {
             return Ok(0);
         }
-        let done = sqlx::query(
+        // Codes and device codes not yet exchanged would buy new tokens: they go too, in
+        // the same transaction.
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut revoked = 0;
+        for statement in [
+            "DELETE FROM authgate_codes WHERE tenant = $1
+             AND ($2::text IS NULL OR client_id = $2) AND ($3::text IS NULL OR subject = $3)",
+            "DELETE FROM authgate_device_codes WHERE tenant = $1
+             AND ($2::text IS NULL OR client_id = $2) AND ($3::text IS NULL OR subject = $3)",
+            // Last: its count is the answer.
             "UPDATE authgate_tokens SET revoked = TRUE WHERE tenant = $1 AND NOT revoked
              AND ($2::text IS NULL OR client_id = $2) AND ($3::text IS NULL OR subject = $3)",
-        )
-        .bind(&*self.tenant)
-        .bind(client_id)
-        .bind(subject)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected())
+        ] {
+            revoked = sqlx::query(statement)
+                .bind(&*self.tenant)
+                .bind(client_id)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(revoked)
     }
 
     async fn find_user_by_subject(&self, subject: &str) -> Result<Option<UserInfo>, StorageError> {

@@ -123,6 +123,16 @@ impl Admin for SqliteStore {
             subject.map(str::to_owned),
         );
         self.write(move |conn| {
+            // Codes and device codes not yet exchanged would buy new tokens: they go too,
+            // in the same transaction.
+            for statement in [
+                "DELETE FROM authgate_codes WHERE tenant = ?1
+                 AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR subject = ?3)",
+                "DELETE FROM authgate_device_codes WHERE tenant = ?1
+                 AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR subject = ?3)",
+            ] {
+                conn.execute(statement, params![&*tenant, client_id, subject])?;
+            }
             let n = conn.execute(
                 "UPDATE authgate_tokens SET revoked = 1 WHERE tenant = ?1 AND revoked = 0
                  AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR subject = ?3)",

@@ -176,14 +176,21 @@ impl MemoryStore {
         lock(&self.inner.sessions).retain(|_, s| s.subject != subject);
     }
 
-    /// Revokes the live tokens issued to `client_id`, or for `subject`, or both when both are
-    /// named (an administrator's "revoke everything this client / this user holds");
-    /// answers how many were revoked.
+    /// Revokes the unrevoked tokens issued to `client_id`, or for `subject`, or both when
+    /// both are named (an administrator's "revoke everything this client / this user
+    /// holds"), and deletes their codes and device codes not yet exchanged; answers how
+    /// many tokens were revoked. Naming neither does nothing.
     pub fn revoke_tokens(&self, client_id: Option<&str>, subject: Option<&str>) -> u64 {
-        self.revoke_where(|m| {
-            client_id.is_none_or(|c| m.client_id == c)
-                && subject.is_none_or(|s| m.subject.as_deref() == Some(s))
-        })
+        if client_id.is_none() && subject.is_none() {
+            return 0;
+        }
+        let client_ok = |c: &str| client_id.is_none_or(|want| c == want);
+        let subject_ok = |s: Option<&str>| subject.is_none_or(|want| s == Some(want));
+        lock(&self.inner.codes)
+            .retain(|_, c| !(client_ok(&c.client_id) && subject_ok(Some(&c.subject))));
+        lock(&self.inner.device_codes)
+            .retain(|_, d| !(client_ok(&d.client_id) && subject_ok(d.subject.as_deref())));
+        self.revoke_where(|m| client_ok(&m.client_id) && subject_ok(m.subject.as_deref()))
     }
 
     fn revoke_where(&self, matches: impl Fn(&TokenMeta) -> bool) -> u64 {

@@ -1,6 +1,6 @@
 //! The tutorial, finished: an axum app with its own users and login that is also an
 //! authorization server (code flow with PKCE, client credentials, refresh, revocation,
-//! introspection) on its SQLite database. `cargo run -p authgate-axum --example tutorial`
+//! introspection) on its SQLite database. `cargo run -p authgate-examples --example tutorial`
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 
 use authgate::*;
