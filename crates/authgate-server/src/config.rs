@@ -512,7 +512,7 @@ pub(crate) struct Keys {
     /// database needs the same file.
     pub(crate) encryption_key_file: Option<PathBuf>,
     /// A file holding the 32-byte key (base64) that signs session cookies; absent:
-    /// `authgate.session-key` beside the config file. Created on first start when missing;
+    /// `authgate.session-key` in the working directory. Created on first start when missing;
     /// `AUTHGATE_SESSION_KEY` overrides it. Every server on one database needs the same.
     pub(crate) session_key_file: Option<PathBuf>,
     /// The algorithms to keep keys for.

@@ -5,7 +5,7 @@
 //!
 //! Run against a PostgreSQL database (it creates `applications` and the `authgate_*`
 //! tables): `DATABASE_URL=postgres://postgres@127.0.0.1/test cargo run -p authgate-sql
-//! --example own_clients`, then, with the secret it prints,
+//! --features postgres --example own_clients`, then, with the secret it prints,
 //! `curl -s -u reporting:SECRET -d grant_type=client_credentials http://127.0.0.1:3001/token`.
 
 use std::sync::Arc;
