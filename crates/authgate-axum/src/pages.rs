@@ -240,14 +240,7 @@ impl SessionCookies {
 
     /// The session a request's cookie names, if it is signed with this key and unexpired.
     pub fn current(&self, headers: &HeaderMap) -> Option<Session> {
-        let value = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == self.name())?
-            .1;
+        let value = cookie(headers, self.name())?;
         let (body, mac) = value.rsplit_once('.')?;
         let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
         if !bool::from(mac.ct_eq(&self.mac(body))) {
@@ -396,6 +389,25 @@ impl std::fmt::Debug for LoginLimits {
             .field("window", &self.window)
             .finish_non_exhaustive()
     }
+}
+
+/// The value of the first cookie named `name` in a request's `Cookie` headers.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("cookie", "a=1; session=xyz".parse().unwrap());
+/// assert_eq!(authgate_axum::pages::cookie(&headers, "session"), Some("xyz"));
+/// assert_eq!(authgate_axum::pages::cookie(&headers, "other"), None);
+/// ```
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// The path a login page may send the user back to: `next` when it is a path on this site

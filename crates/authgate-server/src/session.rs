@@ -109,17 +109,8 @@ impl Sessions {
     }
 }
 
-/// A cookie's value.
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+/// A cookie's value (the library's, which the embedding apps' pages use too).
+pub(crate) use authgate_axum::pages::cookie;
 
 /// A fresh random token (CSRF).
 pub(crate) fn random_token() -> String {
