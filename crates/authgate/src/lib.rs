@@ -23,6 +23,7 @@ pub mod metadata;
 #[cfg(feature = "jose")]
 pub mod oidc;
 pub mod params;
+#[cfg(feature = "password")]
 pub mod password;
 pub mod pkce;
 pub mod protected_resource;

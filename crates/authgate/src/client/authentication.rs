@@ -9,7 +9,7 @@ use base64::Engine;
 use http::header;
 
 use super::{Client, ClientAuthMethod, ClientStore};
-use crate::error::OAuth2Error;
+use crate::error::{OAuth2Error, StorageError};
 use crate::identifier::has_control_characters;
 use crate::request::{authorization_header, strip_scheme, OAuth2Request};
 
@@ -71,13 +71,32 @@ pub async fn authenticate_client(
     match presented.secret {
         Some(secret) if client.check_secret(&secret) => Ok(client),
         Some(secret) if !secret.is_empty() => match client.chosen_secret_hash() {
-            Some(hash) if crate::password::verify_remembered(hash, &secret).await? => Ok(client),
+            Some(hash) if chosen_secret_matches(hash, &secret).await? => Ok(client),
             _ => Err(fail("client authentication failed", "secret_mismatch")),
         },
         None if registered == ClientAuthMethod::None => Ok(client),
         Some(_) => Err(fail("client authentication failed", "secret_empty")),
         None => Err(fail("client authentication failed", "secret_missing")),
     }
+}
+
+/// Whether `secret` is the one whose argon2id hash the client keeps.
+#[cfg(feature = "password")]
+async fn chosen_secret_matches(hash: &str, secret: &str) -> Result<bool, StorageError> {
+    crate::password::verify_remembered(hash, secret).await
+}
+
+/// Without the `password` feature no argon2id hash can be checked: a client known only by
+/// one never authenticates, and the log says why.
+#[cfg(not(feature = "password"))]
+#[allow(clippy::unused_async)] // the same signature as with the feature
+async fn chosen_secret_matches(_hash: &str, _secret: &str) -> Result<bool, StorageError> {
+    tracing::error!(
+        target: "authgate::client_auth",
+        reason = "chosen_secret_unverifiable",
+        "a client's secret is kept as an argon2id hash, which this build cannot check: enable authgate's `password` feature"
+    );
+    Ok(false)
 }
 
 fn presented_credentials(req: &OAuth2Request) -> Result<PresentedCredentials, OAuth2Error> {

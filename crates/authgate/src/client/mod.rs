@@ -305,6 +305,7 @@ impl ClientRecord {
     ///
     /// # Errors
     /// argon2 refused the input (a secret over its 4 GiB limit).
+    #[cfg(feature = "password")]
     pub fn with_chosen_secret(
         client_id: impl Into<String>,
         secret: &str,
