@@ -436,9 +436,13 @@ async fn serve(
         None => None,
     };
     let url = config.database_url.clone().unwrap_or_default();
-    let store = connect(&url, &StoreOptions::default())
+    let mut store = connect(&url, &StoreOptions::default())
         .await
         .map_err(|e| format!("database_url '{}': {e}", redact(&url)))?;
+    if admin.is_some() {
+        // Store latency and errors are recorded only where metrics are.
+        store = store.observed(std::sync::Arc::new(admin::StoreMetrics));
+    }
     let (router, server) = app::build(&config, store.clone()).await?;
     if let Some((listener, metrics)) = admin {
         let router = admin::router(admin::AdminState {

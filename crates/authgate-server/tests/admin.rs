@@ -114,6 +114,39 @@ async fn metrics_count_requests_tokens_and_errors_and_the_probes_answer() {
         "{page}"
     );
     assert_eq!(sample(&page, "authgate_store_up"), Some(1.0), "{page}");
+    // Store latency by operation: the two issued tokens were two saves.
+    assert_eq!(
+        sample(
+            &page,
+            "authgate_store_operation_duration_seconds_count{operation=\"save_tokens\"}"
+        ),
+        Some(2.0),
+        "{page}"
+    );
+    assert!(
+        sample(
+            &page,
+            "authgate_store_operation_duration_seconds_count{operation=\"find_client\"}"
+        )
+        .is_some_and(|n| n >= 3.0),
+        "{page}"
+    );
+    assert!(!page.contains("authgate_store_errors_total{"), "{page}");
+    // The pool: SQLite's writer and two readers, nothing waiting.
+    assert_eq!(
+        sample(&page, "authgate_store_max_connections"),
+        Some(3.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "authgate_store_queued{queue=\"writes\"}"),
+        Some(0.0),
+        "{page}"
+    );
+    assert!(
+        page.contains("authgate_store_connections{state=\"busy\"}"),
+        "{page}"
+    );
     assert!(
         page.contains("authgate_signing_key_age_seconds{alg=\"RS256\"}"),
         "{page}"

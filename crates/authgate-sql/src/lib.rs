@@ -60,6 +60,7 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 mod memory;
+mod observed;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -78,6 +79,7 @@ use authgate::{
 };
 
 pub use memory::MemoryBackend;
+pub use observed::StoreObserver;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]
@@ -325,6 +327,31 @@ pub trait Backend:
     /// A handle on the same database working in `tenant` (`""` is the default tenant):
     /// one issuer's clients, codes, tokens, users and secrets, invisible to the others.
     fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend>;
+
+    /// The backend's connections and queues right now, for a metrics gauge. The default
+    /// reports nothing (every field 0).
+    fn pool_state(&self) -> PoolState {
+        PoolState::default()
+    }
+}
+
+/// A backend's connections and queues at one moment ([`Backend::pool_state`]).
+///
+/// PostgreSQL fills `connections`, `idle` and `max_connections` from its pool; SQLite
+/// fills `connections` (its writer and readers, all always open) and the two queues.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open now.
+    pub connections: u32,
+    /// Of those, connections no request is using.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// Writes waiting for the writer (SQLite).
+    pub queued_writes: u32,
+    /// Reads waiting for a reader (SQLite).
+    pub queued_reads: u32,
 }
 
 /// Whichever backend [`connect`] opened. Cheap to clone.
@@ -371,6 +398,39 @@ impl AnyStore {
     /// The backend, shared.
     pub fn backend(&self) -> Arc<dyn Backend> {
         self.0.clone()
+    }
+
+    /// The same database, with every storage call reported to `observer` (its name, how
+    /// long it took, whether it failed): for store latency and error metrics. Handles from
+    /// [`Self::tenant`] on the result report too.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use authgate::StorageError;
+    /// use authgate_sql::{connect, StoreObserver};
+    ///
+    /// struct Failures;
+    /// impl StoreObserver for Failures {
+    ///     fn observe(&self, operation: &'static str, _took: Duration, result: Result<(), &StorageError>) {
+    ///         if let Err(e) = result {
+    ///             eprintln!("{operation} failed: {e}");
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let store = connect("memory:", &Default::default()).await?.observed(Arc::new(Failures));
+    /// assert!(store.list_clients().await?.is_empty());
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+    /// ```
+    #[must_use]
+    pub fn observed(&self, observer: Arc<dyn StoreObserver>) -> Self {
+        Self(Arc::new(observed::Observed {
+            inner: self.0.clone(),
+            observer,
+        }))
     }
 }
 

@@ -22,6 +22,12 @@ authgate::storage_conformance_tests!(postgres, async {
         .await
         .map(|(store, schema)| under_test(store).keep(schema))
 });
+// The store wrapped for metrics behaves as the store it wraps.
+authgate::storage_conformance_tests!(observed_sqlite_file, async {
+    crate::support::sqlite_file()
+        .await
+        .map(|s| under_test(s.observed(std::sync::Arc::new(crate::observed::Calls::default()))))
+});
 
 mod shared_secrets {
     async fn same_secret_on_every_call(s: &authgate_sql::AnyStore) {
@@ -220,5 +226,103 @@ mod admin_tokens_and_users {
         };
         tokens_are_revoked_by_client_by_user_or_both(&s).await;
         users_are_listed_by_name(&s).await;
+    }
+}
+
+/// `AnyStore::observed`: every call reported by name, with its outcome; tenants too.
+mod observed {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use authgate::rng::OsRng;
+    use authgate::token::generate_token;
+    use authgate::{StorageError, TokenKind, TokenRecord};
+    use authgate_sql::{PoolState, StoreObserver};
+
+    /// What an observer was told: (operation, failed).
+    #[derive(Default)]
+    pub(crate) struct Calls(Mutex<Vec<(&'static str, bool)>>);
+
+    impl StoreObserver for Calls {
+        fn observe(
+            &self,
+            operation: &'static str,
+            _took: Duration,
+            result: Result<(), &StorageError>,
+        ) {
+            self.0.lock().unwrap().push((operation, result.is_err()));
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_is_reported_with_its_outcome() {
+        let calls = Arc::new(Calls::default());
+        let store = crate::support::sqlite_file()
+            .await
+            .unwrap()
+            .observed(calls.clone());
+        let t = generate_token(&OsRng, 1_800_000_000_000);
+        let record = TokenRecord::new(
+            t.key,
+            TokenKind::Access,
+            "c1",
+            "client_credentials",
+            1_800_000_000,
+            1_800_003_600,
+        );
+        store
+            .save_tokens(std::slice::from_ref(&record))
+            .await
+            .unwrap();
+        // The same selector again: the store refuses it, and the observer hears of it.
+        assert!(store
+            .save_tokens(std::slice::from_ref(&record))
+            .await
+            .is_err());
+        assert!(store.find_token(&record.selector).await.unwrap().is_some());
+        // A tenant's handle reports through the same observer.
+        assert!(store
+            .tenant("b")
+            .find_client("nobody")
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            *calls.0.lock().unwrap(),
+            [
+                ("save_tokens", false),
+                ("save_tokens", true),
+                ("find_token", false),
+                ("find_client", false)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn pool_state_shows_sqlite_connections() {
+        let store = crate::support::sqlite_file().await.unwrap();
+        let observed = store.observed(Arc::new(Calls::default()));
+        // The writer and the two default readers, all open, nothing queued.
+        let expected = store.pool_state();
+        assert_eq!((expected.connections, expected.max_connections), (3, 3));
+        assert_eq!((expected.queued_writes, expected.queued_reads), (0, 0));
+        assert_eq!(observed.pool_state(), expected);
+    }
+
+    #[tokio::test]
+    async fn pool_state_shows_postgres_pool() {
+        let Some((store, _schema)) = crate::support::postgres().await else {
+            return;
+        };
+        store.list_clients().await.unwrap();
+        let state: PoolState = store.pool_state();
+        assert_eq!(
+            state.max_connections,
+            authgate_sql::StoreOptions::default().max_connections
+        );
+        assert!(
+            state.connections >= 1 && state.idle <= state.connections,
+            "{state:?}"
+        );
     }
 }

@@ -27,11 +27,21 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Backend, StoreOptions};
+use crate::{Backend, PoolState, StoreOptions};
 
 impl Backend for PgStore {
     fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
         Arc::new(self.tenant(tenant))
+    }
+
+    fn pool_state(&self) -> PoolState {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolState {
+            connections: self.pool.size(),
+            idle,
+            max_connections: self.pool.options().get_max_connections(),
+            ..PoolState::default()
+        }
     }
 }
 

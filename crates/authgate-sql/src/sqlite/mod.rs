@@ -35,11 +35,22 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use crate::{Backend, StoreOptions};
+use crate::{Backend, PoolState, StoreOptions};
 
 impl Backend for SqliteStore {
     fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
         Arc::new(self.tenant(tenant))
+    }
+
+    fn pool_state(&self) -> PoolState {
+        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        PoolState {
+            connections: self.inner.connections,
+            max_connections: self.inner.connections,
+            queued_writes: len(self.inner.writer.len()),
+            queued_reads: len(self.inner.readers.as_ref().map_or(0, Sender::len)),
+            ..PoolState::default()
+        }
     }
 }
 
@@ -90,6 +101,8 @@ pub struct SqliteStore {
 struct Inner {
     writer: Sender<WriteJob>,
     readers: Option<Sender<ReadJob>>,
+    /// The writer's and the readers' connections.
+    connections: u32,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -156,6 +169,7 @@ impl SqliteStore {
 
     fn start(writer: Connection, readers: Vec<Connection>, max_batch: usize) -> Self {
         let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
+        let connections = u32::try_from(readers.len() + 1).unwrap_or(u32::MAX);
         let read_tx = if readers.is_empty() {
             None
         } else {
@@ -179,6 +193,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 writer: wtx,
                 readers: read_tx,
+                connections,
             }),
             tenant: Arc::from(""),
         }
