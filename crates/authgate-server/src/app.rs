@@ -53,6 +53,8 @@ struct Inner {
     scope_descriptions: std::collections::BTreeMap<String, String>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
+    /// Client logos, fetched and shown inline on the consent pages.
+    logos: crate::logos::Logos,
 }
 
 impl FromRef<AppState> for Server {
@@ -381,6 +383,10 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, S
             proxies: crate::proxies::TrustedProxies::new(&config.trusted_proxies),
             pages: pages(config.templates_dir.as_deref())?,
             scope_descriptions: config.scope_descriptions.clone(),
+            logos: crate::logos::Logos::new(
+                std::env::var(crate::backchannel::ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "1"),
+                clock.clone(),
+            )?,
             clock,
             backchannel: Backchannel::new()?,
         }),
@@ -734,7 +740,8 @@ fn client_record(c: &ClientConfig, base: ClientRecord) -> ClientRecord {
             &c.token_endpoint_auth_signing_alg,
         ),
     ];
-    for (key, value) in strings {
+    let strings = strings.into_iter().map(|(k, v)| (k, v.as_ref()));
+    for (key, value) in strings.chain(c.display_uris()) {
         if let Some(v) = value {
             r = r.with_metadata(key, v.clone());
         }
@@ -859,6 +866,19 @@ fn page_to(
     ctx: minijinja::Value,
     form_targets: &[String],
 ) -> Response {
+    page_with(state, status, template, ctx, form_targets, None)
+}
+
+/// [`page_to`] for a page that shows one image from elsewhere (a client's logo): its
+/// origin, `img_source`, is the one image source the page's policy allows.
+fn page_with(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    ctx: minijinja::Value,
+    form_targets: &[String],
+    img_source: Option<&str>,
+) -> Response {
     let html = state
         .inner
         .pages
@@ -879,7 +899,10 @@ fn page_to(
         form_action.push(' ');
         form_action.push_str(origin);
     }
-    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'");
+    let img_src = img_source
+        .map(|s| format!("img-src {s}; "))
+        .unwrap_or_default();
+    let csp = format!("default-src 'none'; {img_src}style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'");
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&csp).unwrap_or_else(|_| {
@@ -1445,14 +1468,16 @@ async fn authorize_get(State(state): State<AppState>, OAuthRequest(req): OAuthRe
     let scopes: Vec<&str> = request.scope.iter().collect();
     let scope_list = scope_list(&state, &request.scope);
     let links = client_links(request.client.as_ref());
+    let logo = client_logo(&state, request.client.as_ref()).await;
     // The decision's POST is answered with a redirect to the client: its origin must be
     // a form-action target, or the browser stops there.
-    page_to(
+    page_with(
         &state,
         StatusCode::OK,
         "consent.html",
-        context! { client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
+        context! { client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, logo_uri => logo.as_deref(), username => c.cookie.username, csrf => c.cookie.csrf, redirect_host => redirect_host, unverified => self_registered(request.client.as_ref()), client_host => document_host(request.client.as_ref()) },
         &redirect_origins(&[request.redirect_uri.as_str()]),
+        logo.is_some().then_some("data:"),
     )
 }
 
@@ -1509,13 +1534,45 @@ fn client_links(client: &dyn Client) -> Vec<minijinja::Value> {
     ]
     .into_iter()
     .filter_map(|(member, label)| {
-        let raw = client.metadata_str(member)?;
-        let url = url::Url::parse(raw).ok()?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        let fit = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-        fit.then(|| context! { label => label, url => url.as_str() })
+        let url = displayable(client.metadata_str(member)?)?;
+        Some(context! { label => label, url => url.as_str() })
     })
     .collect()
+}
+
+/// `uri` parsed, when the pages may show it: https, or http on a loopback host.
+fn displayable(uri: &str) -> Option<url::Url> {
+    let url = url::Url::parse(uri).ok()?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let fit = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    fit.then_some(url)
+}
+
+/// Whether the pages would show `uri` (the config file's check).
+pub(crate) fn displayable_uri(uri: &str) -> bool {
+    displayable(uri).is_some()
+}
+
+/// The client's logo for the consent pages, as a `data:` URL (see `crate::logos`: the page
+/// loads nothing from elsewhere).
+async fn client_logo(state: &AppState, client: &dyn Client) -> Option<Arc<str>> {
+    let url = logo_to_fetch(client)?;
+    state.inner.logos.data_url(url.as_str()).await
+}
+
+/// The client's `logo_uri` when the pages may show it: https (or http on a loopback host),
+/// and for a client that registered itself only on the host of one of its redirect URIs
+/// (RFC 7591 §5: a rogue client must not borrow another's logo from wherever that one is
+/// hosted).
+fn logo_to_fetch(client: &dyn Client) -> Option<url::Url> {
+    let url = displayable(client.metadata_str("logo_uri")?)?;
+    let on_a_redirect_host = || {
+        client.redirect_uris().iter().any(|r| {
+            url::Url::parse(r)
+                .is_ok_and(|r| r.host_str().is_some() && r.host_str() == url.host_str())
+        })
+    };
+    (!client.is_self_registered() || on_a_redirect_host()).then_some(url)
 }
 
 /// A Unix time as its UTC calendar date, `YYYY-MM-DD`.
@@ -1881,7 +1938,7 @@ async fn device_lookup(
     }
 }
 
-fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Response {
+async fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Response {
     let client_name = request
         .client
         .client_name()
@@ -1890,11 +1947,14 @@ fn device_confirm(state: &AppState, c: &Current, request: &DeviceRequest) -> Res
     let scopes: Vec<&str> = request.scope.iter().collect();
     let scope_list = scope_list(state, &request.scope);
     let links = client_links(request.client.as_ref());
-    page(
+    let logo = client_logo(state, request.client.as_ref()).await;
+    page_with(
         state,
         StatusCode::OK,
         "device.html",
-        context! { step => "confirm", client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code(), unverified => self_registered(request.client.as_ref()) },
+        context! { step => "confirm", client_name => client_name, scopes => scopes, scope_list => scope_list, links => links, logo_uri => logo.as_deref(), username => c.cookie.username, csrf => c.cookie.csrf, user_code => request.user_code(), unverified => self_registered(request.client.as_ref()) },
+        &[],
+        logo.is_some().then_some("data:"),
     )
 }
 
@@ -1912,7 +1972,7 @@ async fn device_page(
     match req.query_value("user_code").ok().flatten() {
         Some(typed) if !typed.trim().is_empty() => {
             match device_lookup(&state, &c, &addr, typed).await {
-                Ok(request) => device_confirm(&state, &c, &request),
+                Ok(request) => device_confirm(&state, &c, &request).await,
                 Err(page) => page,
             }
         }
@@ -1959,7 +2019,7 @@ async fn device_submit(
     let owner = c.owner();
     let client_id = request.client.client_id().to_owned();
     let decided = match req.form_value("confirm").ok().flatten() {
-        None => return device_confirm(&state, &c, &request),
+        None => return device_confirm(&state, &c, &request).await,
         Some("yes") => state.server.approve_device_request(&request, &owner).await,
         Some("no") => state.server.deny_device_request(&request).await,
         Some(_) => {
@@ -2203,7 +2263,43 @@ fn resource_registry(config: &Config) -> Result<authgate::ResourceRegistry, Stri
 
 #[cfg(test)]
 mod tests {
-    use super::{civil_date, local_path, redirect_origins, ClientAuthLimits, Unanswered};
+    use super::{
+        civil_date, local_path, logo_to_fetch, redirect_origins, ClientAuthLimits, Unanswered,
+    };
+
+    #[test]
+    fn a_self_registered_clients_logo_only_from_its_redirect_host_rfc7591_5() {
+        let client = |logo: &str, registered: bool| {
+            let mut c = authgate::ClientRecord::public("c")
+                .redirect_uris(vec!["https://app.example/cb".to_owned()])
+                .with_metadata("logo_uri", logo);
+            if registered {
+                c = c.with_metadata(authgate::client::REGISTRATION_KEY, true);
+            }
+            c
+        };
+        let fetched = |logo: &str, registered: bool| {
+            logo_to_fetch(&client(logo, registered)).map(|u| u.to_string())
+        };
+        // A client the operator configured: any https host.
+        assert_eq!(
+            fetched("https://cdn.example/l.png", false).as_deref(),
+            Some("https://cdn.example/l.png")
+        );
+        // A self-registered one: its redirect URIs' hosts only.
+        assert_eq!(fetched("https://cdn.example/l.png", true), None);
+        assert_eq!(
+            fetched("https://app.example/l.png", true).as_deref(),
+            Some("https://app.example/l.png")
+        );
+        // Never plain http off loopback, nor another scheme.
+        assert_eq!(fetched("http://cdn.example/l.png", false), None);
+        assert_eq!(fetched("data:image/png;base64,AAAA", false), None);
+        assert_eq!(
+            fetched("http://127.0.0.1:8080/l.png", false).as_deref(),
+            Some("http://127.0.0.1:8080/l.png")
+        );
+    }
 
     #[test]
     fn unix_times_become_their_utc_dates() {

@@ -625,6 +625,14 @@ pub(crate) struct ClientConfig {
     /// A file holding `client_secret` (a mounted secret); not both.
     pub(crate) client_secret_file: Option<PathBuf>,
     pub(crate) client_name: Option<String>,
+    /// The client's home page, shown on the consent page (RFC 7591 §2).
+    pub(crate) client_uri: Option<String>,
+    /// The client's logo, shown on the consent page (RFC 7591 §2).
+    pub(crate) logo_uri: Option<String>,
+    /// The client's privacy policy, linked from the consent page (RFC 7591 §2).
+    pub(crate) policy_uri: Option<String>,
+    /// The client's terms of service, linked from the consent page (RFC 7591 §2).
+    pub(crate) tos_uri: Option<String>,
     #[serde(default)]
     pub(crate) redirect_uris: Vec<String>,
     #[serde(default = "default_grant_types")]
@@ -739,6 +747,30 @@ impl ClientConfig {
                 e
             }
         })
+    }
+
+    /// The pages' URIs (`client_uri`, `logo_uri`, `policy_uri`, `tos_uri`): https, or http
+    /// on a loopback host, as the consent page shows no other.
+    fn check_display_uris(&self, at: &str) -> Result<(), String> {
+        for (key, uri) in self.display_uris() {
+            let Some(uri) = uri else { continue };
+            if !crate::app::displayable_uri(uri) {
+                return Err(format!(
+                    "{at}.{key}: '{uri}' must be an https URL (http only on 127.0.0.1, [::1] or localhost)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URIs the consent page shows, by their RFC 7591 names.
+    pub(crate) fn display_uris(&self) -> [(&'static str, Option<&String>); 4] {
+        [
+            ("client_uri", self.client_uri.as_ref()),
+            ("logo_uri", self.logo_uri.as_ref()),
+            ("policy_uri", self.policy_uri.as_ref()),
+            ("tos_uri", self.tos_uri.as_ref()),
+        ]
     }
 
     /// The OpenID Connect metadata: algorithms the keys can sign with, a subject type the
@@ -1306,6 +1338,7 @@ impl Config {
             }
             c.check_signing_alg(&at)?;
             c.check_openid(&at, &self.keys.algorithms)?;
+            c.check_display_uris(&at)?;
             authgate::Scope::parse(&c.scope).map_err(|_| {
                 format!(
                     "{at}.scope: '{}' holds a character RFC 6749 section 3.3 forbids",

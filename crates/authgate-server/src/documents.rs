@@ -46,55 +46,74 @@ fn max_age(value: &str) -> Option<u64> {
     age
 }
 
+/// GETs `url` through `http` as the outbound rules say: a literal address must be public
+/// (unless `allow_private`; names are checked by the client's resolver), no redirects, at
+/// most `max` bytes, all within `timeout`. Answers the response's headers and body.
+pub(crate) async fn fetch_bounded(
+    http: &Https,
+    allow_private: bool,
+    url: &str,
+    accept: &'static str,
+    max: usize,
+    timeout: Duration,
+) -> Result<(http::HeaderMap, Bytes), String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    // A literal address skips the resolver: check it here.
+    let literal = match parsed.host() {
+        Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+        _ => None,
+    };
+    if literal.is_some_and(|ip| !allow_private && !is_public(ip)) {
+        return Err("the host is not a public address".into());
+    }
+    let request = http::Request::get(url)
+        .header(http::header::ACCEPT, accept)
+        .header(
+            http::header::USER_AGENT,
+            concat!("authgate/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let exchange = async {
+        let res = http.request(request).await.map_err(|e| cause_chain(&e))?;
+        let status = res.status();
+        if status.is_redirection() {
+            return Err(format!("answered {status}: redirects are not followed"));
+        }
+        if !status.is_success() {
+            return Err(format!("answered {status}"));
+        }
+        let (parts, body) = res.into_parts();
+        let body = http_body_util::Limited::new(body, max)
+            .collect()
+            .await
+            .map_err(|_| format!("the response is over {max} bytes or was cut off"))?
+            .to_bytes();
+        Ok((parts.headers, body))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+}
+
 #[authgate::async_trait]
 impl DocumentFetcher for Documents {
     async fn fetch(&self, url: &str) -> Result<FetchedDocument, String> {
-        let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
-        // A literal address skips the resolver: check it here.
-        let literal = match parsed.host() {
-            Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
-            Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
-            _ => None,
-        };
-        if literal.is_some_and(|ip| !self.allow_private && !is_public(ip)) {
-            return Err("the host is not a public address".into());
-        }
-        let request = http::Request::get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .header(
-                http::header::USER_AGENT,
-                concat!("authgate/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let exchange = async {
-            let res = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| cause_chain(&e))?;
-            let status = res.status();
-            if status.is_redirection() {
-                return Err(format!("answered {status}: redirects are not followed"));
-            }
-            if !status.is_success() {
-                return Err(format!("answered {status}"));
-            }
-            let age = res
-                .headers()
-                .get(http::header::CACHE_CONTROL)
-                .and_then(|v| v.to_str().ok())
-                .and_then(max_age);
-            let body = http_body_util::Limited::new(res.into_body(), MAX_DOCUMENT)
-                .collect()
-                .await
-                .map_err(|_| format!("the document is over {MAX_DOCUMENT} bytes or was cut off"))?
-                .to_bytes();
-            Ok(FetchedDocument::new(body.to_vec(), age))
-        };
-        tokio::time::timeout(TIMEOUT, exchange)
-            .await
-            .map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
+        let (headers, body) = fetch_bounded(
+            &self.http,
+            self.allow_private,
+            url,
+            "application/json",
+            MAX_DOCUMENT,
+            TIMEOUT,
+        )
+        .await?;
+        let age = headers
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age);
+        Ok(FetchedDocument::new(body.to_vec(), age))
     }
 
     fn refused(&self, client_id: &str, why: &str) {

@@ -16,6 +16,7 @@ mod backchannel;
 mod config;
 mod documents;
 mod keys;
+mod logos;
 mod proxies;
 mod session;
 

@@ -607,6 +607,19 @@ fn openid_client_keys_are_checked() {
         &public_http,
         &["backchannel_logout_uri", "https"],
     );
+    // The consent page's URIs: https, or http on a loopback host only.
+    for (key, uri) in [
+        ("logo_uri", "http://cdn.example/logo.png"),
+        ("client_uri", "javascript:alert(1)"),
+        ("policy_uri", "not a url"),
+        ("tos_uri", "ftp://a.example/terms"),
+    ] {
+        refused(
+            &format!("display-{key}"),
+            &client_with(&format!("{key} = \"{uri}\"\n")),
+            &[&format!(".{key}: '{uri}'"), "https"],
+        );
+    }
 }
 
 #[test]

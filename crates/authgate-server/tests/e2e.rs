@@ -1589,3 +1589,97 @@ async fn private_key_jwt_assertions_authenticate_once_each_rfc7523_3(base: &str)
     }
     assert_eq!(ok, 1, "exactly one of 100");
 }
+
+/// A client's logo (RFC 7591 §2 `logo_uri`) is fetched by the server and written into the
+/// consent page as a `data:` URL: the page, whose URL carries the request's state, loads
+/// nothing from another origin (RFC 9700 4.2.4), and the policy allows `data:` images only
+/// on a page that shows one. A logo that is not a PNG, JPEG, GIF or WebP (an SVG, which can
+/// carry script) is not shown.
+#[tokio::test]
+async fn consent_page_shows_the_clients_logo_inline_rfc7591_2_rfc9700_4_2_4() {
+    const PNG: &[u8] =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let images = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let fetched = fetched.clone();
+        axum::Router::new()
+            .route(
+                "/logo.png",
+                axum::routing::get(move || {
+                    fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async { ([("content-type", "image/png")], PNG) }
+                }),
+            )
+            .route(
+                "/logo.svg",
+                axum::routing::get(|| async {
+                    (
+                        [("content-type", "image/png")],
+                        "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+                    )
+                }),
+            )
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = format!(
+        r#"
+issuer = "http://127.0.0.1:{{PORT}}"
+bind = "127.0.0.1:{{PORT}}"
+{{DATABASE}}
+
+[[users]]
+username = "alice"
+password = "wonderland"
+
+[[clients]]
+client_id = "web"
+client_secret = "web-secret"
+client_name = "Web Portal"
+logo_uri = "{images}/logo.png"
+tos_uri = "https://web.example/terms"
+redirect_uris = ["{WEB_CB}"]
+scope = "openid profile"
+
+[[clients]]
+client_id = "svg"
+client_secret = "svg-secret"
+logo_uri = "{images}/logo.svg"
+redirect_uris = ["{WEB_CB}"]
+scope = "openid profile"
+"#
+    );
+    let server = TestServer::sqlite("logo", &config).await;
+    let mut browser = Browser::new(server.base());
+    browser.login("alice", "wonderland").await;
+    let (_, challenge) = pkce();
+    let consent_of = |client: &str| {
+        format!("/authorize?response_type=code&client_id={client}&scope=profile&state=s&code_challenge={challenge}&code_challenge_method=S256")
+    };
+    for _ in 0..2 {
+        let page = browser.get(&consent_of("web")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        // Attribute values are escaped (`/` as `&#x2f;`).
+        assert!(
+            page.body
+                .contains(r#"id="client-logo" src="data:image&#x2f;png;base64,iVBORw0KGgo"#),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains(&images), "{}", page.body);
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(csp.contains("img-src data:;"), "{csp}");
+        assert!(page.body.contains(">Terms of service</a>"), "{}", page.body);
+    }
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once, then cached"
+    );
+    let page = browser.get(&consent_of("svg")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("client-logo"), "{}", page.body);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(!csp.contains("img-src"), "{csp}");
+}
