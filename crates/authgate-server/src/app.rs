@@ -1858,11 +1858,14 @@ async fn limited(
                 .is_some_and(|b| b["error"] == "invalid_client"));
     if failed {
         count_client_auth_failure(limits, req, addr, now);
+    } else if res.status == StatusCode::OK {
+        limits.succeeded(&presented_client_id(req).unwrap_or_default(), addr, now);
     }
     res
 }
 
-/// A client-authenticating request under way; counted as failed if dropped unanswered.
+/// A client-authenticating request under way; counted as failed if dropped unanswered,
+/// unless its client authenticated from the same address within the last minute.
 struct Unanswered<'a> {
     limits: &'a ClientAuthLimits,
     req: &'a OAuth2Request,
@@ -1874,7 +1877,13 @@ struct Unanswered<'a> {
 impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if !self.answered {
-            count_client_auth_failure(self.limits, self.req, self.addr, self.now);
+            let client_id = presented_client_id(self.req).unwrap_or_default();
+            if !self
+                .limits
+                .recently_succeeded(&client_id, self.addr, self.now)
+            {
+                count_client_auth_failure(self.limits, self.req, self.addr, self.now);
+            }
         }
     }
 }
@@ -2360,6 +2369,34 @@ mod tests {
             answered.quiet(),
             "answered requests are not counted by the guard"
         );
+    }
+
+    #[test]
+    fn a_drop_just_after_the_pair_authenticated_is_not_counted() {
+        let req = token_request("grant_type=client_credentials&client_id=svc&client_secret=x");
+        let limits = ClientAuthLimits::new(2, 50, 300);
+        limits.succeeded("svc", "192.0.2.7", 1000);
+        let drop_at = |addr: &'static str, now: i64| {
+            drop(Unanswered {
+                limits: &limits,
+                req: &req,
+                addr,
+                now,
+                answered: false,
+            });
+        };
+        // Hung up within the minute after a success from the same address: not counted.
+        for _ in 0..5 {
+            drop_at("192.0.2.7", 1059);
+        }
+        assert!(limits.quiet());
+        // From another address, or a minute later, the drops count again.
+        drop_at("192.0.2.8", 1000);
+        assert!(!limits.quiet());
+        for _ in 0..2 {
+            drop_at("192.0.2.7", 1060);
+        }
+        assert!(limits.blocked("svc", "192.0.2.7", 1060).is_some());
     }
 
     #[test]

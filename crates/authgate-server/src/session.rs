@@ -401,7 +401,16 @@ pub(crate) struct ClientAuthLimits {
     failures: Windows,
     per_pair: usize,
     per_addr: usize,
+    /// When each (client id, address) pair last authenticated, by a keyed hash of the
+    /// pair: a request of such a pair dropped unanswered is not counted as a failure.
+    successes: Mutex<HashMap<u64, i64>>,
+    hasher: std::hash::RandomState,
 }
+
+/// How long after a pair's last success its dropped requests are not counted: a client
+/// that just proved its secret and then hung up (a load generator stopping, a proxy's
+/// timeout) is not guessing it.
+const SUCCESS_GRACE: i64 = 60;
 
 /// Client ids longer than this are counted by their first characters (memory stays
 /// bounded whatever is presented).
@@ -413,7 +422,41 @@ impl ClientAuthLimits {
             failures: Windows::new(window, MAX_KEYS),
             per_pair,
             per_addr,
+            successes: Mutex::new(HashMap::new()),
+            hasher: std::hash::RandomState::new(),
         }
+    }
+
+    fn pair(&self, client_id: &str, addr: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((client_id, addr))
+    }
+
+    fn successes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, i64>> {
+        self.successes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes that the pair authenticated now: one lock and no allocation once it is known.
+    pub(crate) fn succeeded(&self, client_id: &str, addr: &str, now: i64) {
+        let key = self.pair(client_id, addr);
+        let mut seen = self.successes();
+        if seen.len() >= MAX_KEYS && !seen.contains_key(&key) {
+            seen.retain(|_, at| now - *at < SUCCESS_GRACE);
+            if seen.len() >= MAX_KEYS {
+                seen.clear();
+            }
+        }
+        seen.insert(key, now);
+    }
+
+    /// Whether the pair authenticated within the last minute.
+    pub(crate) fn recently_succeeded(&self, client_id: &str, addr: &str, now: i64) -> bool {
+        let key = self.pair(client_id, addr);
+        self.successes()
+            .get(&key)
+            .is_some_and(|at| now - *at < SUCCESS_GRACE)
     }
 
     fn keys(&self, client_id: &str, addr: &str) -> [(String, usize); 2] {
