@@ -68,7 +68,7 @@ impl Scenario {
     }
 
     /// Whether the scenario is a browser flow (needs a signed-in session).
-    fn is_flow(self) -> bool {
+    pub(crate) fn is_flow(self) -> bool {
         matches!(self, Self::CodeFlow | Self::OidcCodeFlow)
     }
 
@@ -90,11 +90,15 @@ pub(crate) struct ScenarioResult {
     pub(crate) errors: u64,
     pub(crate) cpu_us_per_req: f64,
     pub(crate) requests: u64,
+    /// The server's CPU in the window, in cores (1.0: one core busy throughout).
+    pub(crate) server_cpu_share: Option<f64>,
+    /// The load generator's own CPU in the window, in cores.
+    pub(crate) loadgen_cpu_share: Option<f64>,
 }
 
-const PKCE_VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+pub(crate) const PKCE_VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
 
-fn http_client() -> Result<reqwest::Client, String> {
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(1)
@@ -121,9 +125,9 @@ pub(crate) async fn issue_token(http: &reqwest::Client, base: &str) -> Result<St
 
 /// A signed-in browser session on the reference server: its cookies and the consent form's
 /// CSRF token.
-struct Browser {
-    cookies: String,
-    csrf: String,
+pub(crate) struct Browser {
+    pub(crate) cookies: String,
+    pub(crate) csrf: String,
 }
 
 fn set_cookies(res: &reqwest::Response, jar: &mut Vec<(String, String)>) {
@@ -151,12 +155,12 @@ fn hidden(html: &str, name: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
-fn authorize_query(s: Scenario) -> String {
+pub(crate) fn authorize_query(s: Scenario) -> String {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(PKCE_VERIFIER.as_bytes()));
     format!("response_type=code&client_id={CLIENT_ID}&scope={}&state=s&code_challenge={challenge}&code_challenge_method=S256", s.scope())
 }
 
-async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browser, String> {
+pub(crate) async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browser, String> {
     let mut jar = Vec::new();
     let res = http
         .get(format!("{base}/login"))
@@ -346,12 +350,14 @@ pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<Scenario
     tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
     let tck = clock_ticks_per_sec();
     let cpu0 = cpu_ticks(t.pid());
+    let own0 = cpu_ticks(std::process::id());
     let t0 = Instant::now();
     phase.store(1, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
     phase.store(2, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(t.pid());
+    let own1 = cpu_ticks(std::process::id());
     let mut lat = Vec::new();
     for task in tasks {
         lat.extend(task.await.map_err(|e| e.to_string())?);
@@ -375,6 +381,8 @@ pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<Scenario
             cpu_us / requests as f64
         },
         requests,
+        server_cpu_share: Some(cpu_us / 1e6 / elapsed),
+        loadgen_cpu_share: Some(own1.saturating_sub(own0) as f64 / tck / elapsed),
     })
 }
 
@@ -445,7 +453,7 @@ pub(crate) fn rss_kb(pid: u32, field: &str) -> u64 {
 }
 
 /// User + system CPU of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0;
     };
@@ -458,7 +466,7 @@ fn cpu_ticks(pid: u32) -> u64 {
     get(11) + get(12) // utime, stime
 }
 
-fn clock_ticks_per_sec() -> f64 {
+pub(crate) fn clock_ticks_per_sec() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()

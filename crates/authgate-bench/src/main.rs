@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p authgate-bench -- [--secs 10] [--warmup 2] [--connections 32]
 //!     [--tokens 1000000] [--postgres URL | --no-postgres] [--out bench-results] [--smoke]
+//!     [--driver wrk|builtin] [--wrk-threads 1] [--runs 1] [--compare OLD/results.json]
 //! ```
 #![forbid(unsafe_code)]
 // Statistics over measured counts and durations: the float/integer conversions are of
@@ -15,6 +16,7 @@
 mod ceiling;
 mod load;
 mod report;
+mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +40,29 @@ pub(crate) struct Options {
     pub(crate) postgres: Option<String>,
     pub(crate) out: PathBuf,
     pub(crate) smoke: bool,
+    /// Drive the scenarios with wrk (the default) or the built-in generator.
+    pub(crate) driver: Driver,
+    pub(crate) wrk_threads: usize,
+    /// Each scenario measured this many times; the report shows the median and the spread.
+    pub(crate) runs: usize,
+    /// An earlier run's results.json to compare against.
+    pub(crate) compare: Option<PathBuf>,
+}
+
+/// Which load generator drives the scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    Wrk,
+    Builtin,
+}
+
+impl Driver {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Wrk => "wrk",
+            Self::Builtin => "built-in",
+        }
+    }
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -49,6 +74,10 @@ fn parse_args() -> Result<Options, String> {
         postgres: Some("postgres://postgres@127.0.0.1:5432/test".into()),
         out: PathBuf::from("bench-results"),
         smoke: false,
+        driver: Driver::Wrk,
+        wrk_threads: 1,
+        runs: 1,
+        compare: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -70,6 +99,18 @@ fn parse_args() -> Result<Options, String> {
             "--no-postgres" => o.postgres = None,
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--smoke" => o.smoke = true,
+            "--driver" => {
+                o.driver = match value("--driver")?.as_str() {
+                    "wrk" => Driver::Wrk,
+                    "builtin" => Driver::Builtin,
+                    other => return Err(format!("--driver: '{other}' is not wrk or builtin")),
+                }
+            }
+            "--wrk-threads" => {
+                o.wrk_threads = number("--wrk-threads", value("--wrk-threads")?)?.max(1.0) as usize;
+            }
+            "--runs" => o.runs = number("--runs", value("--runs")?)?.max(1.0) as usize,
+            "--compare" => o.compare = Some(PathBuf::from(value("--compare")?)),
             // `cargo bench` / `cargo test` pass these; ignore them.
             "--bench" | "--nocapture" => {}
             other => return Err(format!("unknown argument '{other}'")),
@@ -257,6 +298,8 @@ password = "{PASSWORD}"
         .arg("serve")
         .arg("--config")
         .arg(&path)
+        // Its session key file lands in the working directory: the target's own folder.
+        .current_dir(dir)
         .env("AUTHGATE_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -270,6 +313,48 @@ password = "{PASSWORD}"
         child,
         db_file,
     })
+}
+
+/// One scenario against one target with the chosen load generator.
+async fn measure(
+    t: &Target,
+    s: Scenario,
+    o: &Options,
+    work: &Path,
+) -> Result<ScenarioResult, String> {
+    if o.driver == Driver::Builtin {
+        return load::run(t, s, o).await;
+    }
+    let http = load::http_client()?;
+    let token = load::issue_token(&http, &t.base).await?;
+    let dir = work.join("wrk").join(&t.name);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let pool_file = if s == Scenario::Revoke {
+        let n = if o.smoke { 50 } else { 5000 };
+        let mut pool = String::new();
+        for _ in 0..n {
+            pool.push_str(&load::issue_token(&http, &t.base).await?);
+            pool.push('\n');
+        }
+        let path = dir.join("revoke-pool.txt");
+        std::fs::write(&path, pool).map_err(|e| e.to_string())?;
+        Some(path)
+    } else {
+        None
+    };
+    let session = if s.is_flow() {
+        Some(load::sign_in(&http, &t.base).await?)
+    } else {
+        None
+    };
+    let inputs = wrk::Inputs {
+        token: &token,
+        pool_file: pool_file.as_deref(),
+        session: session
+            .as_ref()
+            .map(|b| (b.cookies.as_str(), b.csrf.as_str())),
+    };
+    tokio::task::block_in_place(|| wrk::run(t, s, o, &inputs, &dir))
 }
 
 /// A schema of its own on the PostgreSQL server, or why there is none.
@@ -312,20 +397,48 @@ async fn run(o: Options) -> Result<(), String> {
         }
     }
 
-    for t in &targets {
-        let idle = load::rss_kb(t.pid(), "VmRSS");
-        let mut row = Row::new(&t.name, idle);
-        for scenario in Scenario::ALL {
-            if t.name == "ceiling" && !scenario.on_ceiling() {
-                continue;
-            }
-            eprintln!("{} / {} ...", t.name, scenario.name());
-            let r: ScenarioResult = load::run(t, scenario, &o).await?;
-            row.results.push((scenario, r));
-        }
-        row.peak_rss_kb = load::rss_kb(t.pid(), "VmHWM");
-        report.rows.push(row);
+    if o.driver == Driver::Wrk {
+        wrk::ensure()?;
     }
+    let idle: Vec<u64> = targets
+        .iter()
+        .map(|t| load::rss_kb(t.pid(), "VmRSS"))
+        .collect();
+    for run in 0..o.runs {
+        let mut rows = Vec::new();
+        for (t, idle) in targets.iter().zip(&idle) {
+            let mut row = Row::new(&t.name, *idle);
+            for scenario in Scenario::ALL {
+                if t.name == "ceiling" && !scenario.on_ceiling() {
+                    continue;
+                }
+                eprintln!(
+                    "run {}/{}: {} / {} ...",
+                    run + 1,
+                    o.runs,
+                    t.name,
+                    scenario.name()
+                );
+                let r = measure(t, scenario, &o, &work).await?;
+                row.results.push((scenario, r));
+            }
+            row.peak_rss_kb = load::rss_kb(t.pid(), "VmHWM");
+            rows.push(row);
+        }
+        report.runs.push(rows);
+    }
+    // The load generator check: on the ceiling, the built-in generator beside wrk.
+    if o.driver == Driver::Wrk {
+        for s in [Scenario::Issue, Scenario::Bearer] {
+            eprintln!(
+                "check: ceiling / {} with the built-in generator ...",
+                s.name()
+            );
+            let builtin = load::run(&targets[0], s, &o).await?;
+            report.checks.push((s, builtin));
+        }
+    }
+    report.finish();
     drop(targets);
     // Bytes per live token, each on a fresh server so earlier scenarios' tokens and freed
     // memory do not blur the figure.

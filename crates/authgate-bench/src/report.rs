@@ -8,6 +8,11 @@ use serde_json::json;
 use crate::load::{Scenario, ScenarioResult};
 use crate::Options;
 
+/// A CPU share in cores, or a dash.
+fn cores(share: Option<f64>) -> String {
+    share.map_or("—".into(), |c| format!("{c:.2}"))
+}
+
 /// One target's figures.
 pub(crate) struct Row {
     pub(crate) name: String,
@@ -36,7 +41,14 @@ impl Row {
 }
 
 pub(crate) struct Report {
+    /// The figures reported: each scenario's median run (by req/s).
     pub(crate) rows: Vec<Row>,
+    /// Every run's figures, as measured.
+    pub(crate) runs: Vec<Vec<Row>>,
+    /// The built-in generator on the ceiling, beside wrk (the load generator check).
+    pub(crate) checks: Vec<(Scenario, ScenarioResult)>,
+    /// By server and scenario: the lowest and highest ratio to the ceiling over the runs.
+    spread: Vec<(String, Scenario, f64, f64)>,
     machine: String,
     options: Options,
 }
@@ -54,6 +66,9 @@ impl Report {
         let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
         Self {
             rows: Vec::new(),
+            runs: Vec::new(),
+            checks: Vec::new(),
+            spread: Vec::new(),
             machine: format!("{cores} cores, {cpu}"),
             options: o.clone(),
         }
@@ -63,48 +78,145 @@ impl Report {
         self.rows.iter().find(|r| r.name == "ceiling")
     }
 
+    /// Picks each scenario's median run into `rows` and computes the spread of the ratios
+    /// to the ceiling (each run against the ceiling of the same run).
+    pub(crate) fn finish(&mut self) {
+        let Some(first) = self.runs.first() else {
+            return;
+        };
+        let mut rows: Vec<Row> = first
+            .iter()
+            .map(|r| {
+                let mut row = Row::new(&r.name, r.idle_rss_kb);
+                row.peak_rss_kb = self
+                    .runs
+                    .iter()
+                    .flat_map(|run| run.iter().filter(|x| x.name == r.name))
+                    .map(|x| x.peak_rss_kb)
+                    .max()
+                    .unwrap_or(0);
+                row
+            })
+            .collect();
+        let mut spread = Vec::new();
+        for row in &mut rows {
+            for s in Scenario::ALL {
+                let mut all: Vec<(ScenarioResult, Option<f64>)> = self
+                    .runs
+                    .iter()
+                    .filter_map(|run| {
+                        let r = run.iter().find(|x| x.name == row.name)?.result(s)?.clone();
+                        let ceiling = run
+                            .iter()
+                            .find(|x| x.name == "ceiling")
+                            .and_then(|c| c.result(s))
+                            .map(|c| r.rps / c.rps.max(1e-9));
+                        Some((r, ceiling))
+                    })
+                    .collect();
+                if all.is_empty() {
+                    continue;
+                }
+                let ratios: Vec<f64> = all.iter().filter_map(|(_, q)| *q).collect();
+                if !ratios.is_empty() {
+                    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = ratios.iter().copied().fold(0.0, f64::max);
+                    spread.push((row.name.clone(), s, lo, hi));
+                }
+                all.sort_by(|a, b| a.0.rps.total_cmp(&b.0.rps));
+                let median = all.swap_remove(all.len() / 2).0;
+                row.results.push((s, median));
+            }
+        }
+        self.rows = rows;
+        self.spread = spread;
+    }
+
+    fn spread_of(&self, server: &str, s: Scenario) -> Option<(f64, f64)> {
+        self.spread
+            .iter()
+            .find(|(n, k, _, _)| n == server && *k == s)
+            .map(|(_, _, lo, hi)| (*lo, *hi))
+    }
+
     /// The Markdown tables.
     pub(crate) fn markdown(&self) -> String {
         let o = &self.options;
         let mut m = String::new();
+        let generator = match o.driver {
+            crate::Driver::Wrk => format!("wrk -t{} -c{}", o.wrk_threads, o.connections),
+            crate::Driver::Builtin => {
+                format!("the built-in generator, {} connections", o.connections)
+            }
+        };
         let _ = writeln!(
             m,
-            "Machine: {}. {} connections, {} s warm-up, {} s measured per scenario{}.\n",
+            "Machine: {}. Load generator: {generator}; {} s warm-up, {} s measured per scenario, {} run(s){}.\n",
             self.machine,
-            o.connections,
             o.warmup,
             o.secs,
+            self.runs.len().max(1),
             if o.smoke {
                 " (smoke run: figures are not meaningful)"
             } else {
                 ""
             }
         );
-        m.push_str("| scenario | server | req/s | ratio to ceiling | p50 ms | p99 ms | p99 / ceiling p99 | server CPU µs/req | errors |\n");
-        m.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        if !self.checks.is_empty() {
+            m.push_str("Load generator check, on the ceiling in this run: the built-in generator beside wrk, and wrk's own CPU. wrk must out-run the built-in one and leave CPU to the server.\n\n| scenario | wrk req/s | wrk CPU (cores) | built-in req/s | built-in / wrk | built-in CPU (cores) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+            for (s, builtin) in &self.checks {
+                let Some(w) = self.ceiling().and_then(|c| c.result(*s)) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    m,
+                    "| {} | {:.0} | {} | {:.0} | {:.2} | {} |",
+                    s.name(),
+                    w.rps,
+                    cores(w.loadgen_cpu_share),
+                    builtin.rps,
+                    builtin.rps / w.rps.max(1e-9),
+                    cores(builtin.loadgen_cpu_share),
+                );
+            }
+            m.push('\n');
+        }
+        m.push_str("| scenario | server | req/s | ratio to ceiling | ratio min–max | p50 ms | p99 ms | p99 / ceiling p99 | server CPU µs/req | server CPU (cores) | load gen CPU (cores) | errors |\n");
+        m.push_str(
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
         for s in Scenario::ALL {
             let base = self.ceiling().and_then(|c| c.result(s));
             for row in &self.rows {
                 let Some(r) = row.result(s) else { continue };
                 let ratio =
                     base.map_or("n/a".into(), |b| format!("{:.2}", r.rps / b.rps.max(1e-9)));
+                let spread = self
+                    .spread_of(&row.name, s)
+                    .map_or("n/a".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"));
                 let p99r = base.map_or("n/a".into(), |b| {
                     format!("{:.1}", r.p99_us as f64 / (b.p99_us.max(1)) as f64)
                 });
                 let _ = writeln!(
                     m,
-                    "| {} | {} | {:.0} | {} | {:.2} | {:.2} | {} | {:.1} | {} |",
+                    "| {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} |",
                     s.name(),
                     row.name,
                     r.rps,
                     ratio,
+                    spread,
                     r.p50_us as f64 / 1000.0,
                     r.p99_us as f64 / 1000.0,
                     p99r,
                     r.cpu_us_per_req,
+                    cores(r.server_cpu_share),
+                    cores(r.loadgen_cpu_share),
                     r.errors
                 );
             }
+        }
+        if let Some(path) = &o.compare {
+            m.push_str(&self.comparison(path));
         }
         m.push_str("\n| server | idle RSS MB | peak RSS MB | bytes per live token | how |\n| --- | ---: | ---: | ---: | --- |\n");
         for row in &self.rows {
@@ -122,6 +234,58 @@ impl Report {
                     &row.bytes_note
                 }
             );
+        }
+        m
+    }
+
+    /// The change against an earlier run's results.json: req/s and ratio to the ceiling,
+    /// per server and scenario.
+    fn comparison(&self, path: &Path) -> String {
+        let old: serde_json::Value = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => {
+                return format!(
+                    "\nComparison with {}: cannot read it ({e}).\n",
+                    path.display()
+                )
+            }
+        };
+        let rps = |server: &str, s: Scenario| {
+            old["servers"]
+                .as_array()?
+                .iter()
+                .find(|r| r["server"] == server)?["scenarios"][s.key()]["rps"]
+                .as_f64()
+        };
+        let mut m = format!(
+            "\nCompared with {} (driver: {}):\n\n| scenario | server | before req/s | now req/s | change | ratio before | ratio now |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+            path.display(),
+            old["driver"].as_str().unwrap_or("built-in")
+        );
+        for s in Scenario::ALL {
+            let base_now = self.ceiling().and_then(|c| c.result(s)).map(|c| c.rps);
+            let base_before = rps("ceiling", s);
+            for row in &self.rows {
+                let (Some(now), Some(before)) = (row.result(s), rps(&row.name, s)) else {
+                    continue;
+                };
+                let ratio = |v: f64, b: Option<f64>| {
+                    b.map_or("n/a".into(), |b| format!("{:.2}", v / b.max(1e-9)))
+                };
+                let _ = writeln!(
+                    m,
+                    "| {} | {} | {before:.0} | {:.0} | {:+.0}% | {} | {} |",
+                    s.name(),
+                    row.name,
+                    now.rps,
+                    (now.rps / before.max(1e-9) - 1.0) * 100.0,
+                    ratio(before, base_before),
+                    ratio(now.rps, base_now),
+                );
+            }
         }
         m
     }
@@ -146,8 +310,23 @@ impl Report {
                 })
             })
             .collect();
+        let checks: Vec<serde_json::Value> = self
+            .checks
+            .iter()
+            .map(|(s, r)| json!({"scenario": s.key(), "builtin": r}))
+            .collect();
+        let spread: Vec<serde_json::Value> = self
+            .spread
+            .iter()
+            .map(|(n, s, lo, hi)| json!({"server": n, "scenario": s.key(), "ratio_min": lo, "ratio_max": hi}))
+            .collect();
         json!({
             "machine": self.machine,
+            "driver": self.options.driver.name(),
+            "wrk_threads": self.options.wrk_threads,
+            "runs": self.runs.len(),
+            "loadgen_check_on_ceiling": checks,
+            "ratio_spread": spread,
             "connections": self.options.connections,
             "warmup_secs": self.options.warmup,
             "measured_secs": self.options.secs,
