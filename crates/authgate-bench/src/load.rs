@@ -94,6 +94,9 @@ pub(crate) struct ScenarioResult {
     pub(crate) server_cpu_share: Option<f64>,
     /// The load generator's own CPU in the window, in cores.
     pub(crate) loadgen_cpu_share: Option<f64>,
+    /// req/s and p99 over the ceiling's in the same run (set when the report is made).
+    pub(crate) ratio_to_ceiling: Option<f64>,
+    pub(crate) p99_to_ceiling: Option<f64>,
 }
 
 pub(crate) const PKCE_VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
@@ -383,6 +386,8 @@ pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<Scenario
         requests,
         server_cpu_share: Some(cpu_us / 1e6 / elapsed),
         loadgen_cpu_share: Some(own1.saturating_sub(own0) as f64 / tck / elapsed),
+        ratio_to_ceiling: None,
+        p99_to_ceiling: None,
     })
 }
 

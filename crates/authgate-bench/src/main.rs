@@ -460,8 +460,9 @@ async fn run(o: Options) -> Result<(), String> {
     report.write(&o.out)?;
     println!("{}", report.markdown());
     let errors: u64 = report
-        .rows
+        .runs
         .iter()
+        .flatten()
         .flat_map(|r| r.results.iter())
         .map(|(_, r)| r.errors)
         .sum();

@@ -78,9 +78,30 @@ impl Report {
         self.rows.iter().find(|r| r.name == "ceiling")
     }
 
-    /// Picks each scenario's median run into `rows` and computes the spread of the ratios
-    /// to the ceiling (each run against the ceiling of the same run).
+    /// Sets each result's ratios to the ceiling of its own run, then picks each scenario's
+    /// median run (by that ratio; by req/s where there is no ceiling) into `rows`, and the
+    /// spread of the ratio over the runs.
     pub(crate) fn finish(&mut self) {
+        for run in &mut self.runs {
+            let ceiling: Vec<(Scenario, f64, u64)> = run
+                .iter()
+                .find(|r| r.name == "ceiling")
+                .map(|c| {
+                    c.results
+                        .iter()
+                        .map(|(s, r)| (*s, r.rps, r.p99_us))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for row in run.iter_mut() {
+                for (s, r) in &mut row.results {
+                    if let Some((_, rps, p99)) = ceiling.iter().find(|(k, _, _)| k == s) {
+                        r.ratio_to_ceiling = Some(r.rps / rps.max(1e-9));
+                        r.p99_to_ceiling = Some(r.p99_us as f64 / (*p99).max(1) as f64);
+                    }
+                }
+            }
+        }
         let Some(first) = self.runs.first() else {
             return;
         };
@@ -101,30 +122,25 @@ impl Report {
         let mut spread = Vec::new();
         for row in &mut rows {
             for s in Scenario::ALL {
-                let mut all: Vec<(ScenarioResult, Option<f64>)> = self
+                let mut all: Vec<ScenarioResult> = self
                     .runs
                     .iter()
-                    .filter_map(|run| {
-                        let r = run.iter().find(|x| x.name == row.name)?.result(s)?.clone();
-                        let ceiling = run
-                            .iter()
-                            .find(|x| x.name == "ceiling")
-                            .and_then(|c| c.result(s))
-                            .map(|c| r.rps / c.rps.max(1e-9));
-                        Some((r, ceiling))
-                    })
+                    .filter_map(|run| run.iter().find(|x| x.name == row.name)?.result(s).cloned())
                     .collect();
                 if all.is_empty() {
                     continue;
                 }
-                let ratios: Vec<f64> = all.iter().filter_map(|(_, q)| *q).collect();
+                let ratios: Vec<f64> = all.iter().filter_map(|r| r.ratio_to_ceiling).collect();
                 if !ratios.is_empty() {
                     let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = ratios.iter().copied().fold(0.0, f64::max);
                     spread.push((row.name.clone(), s, lo, hi));
                 }
-                all.sort_by(|a, b| a.0.rps.total_cmp(&b.0.rps));
-                let median = all.swap_remove(all.len() / 2).0;
+                all.sort_by(|a, b| {
+                    let key = |r: &ScenarioResult| r.ratio_to_ceiling.unwrap_or(r.rps);
+                    key(a).total_cmp(&key(b))
+                });
+                let median = all.swap_remove(all.len() / 2);
                 row.results.push((s, median));
             }
         }
@@ -186,17 +202,15 @@ impl Report {
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for s in Scenario::ALL {
-            let base = self.ceiling().and_then(|c| c.result(s));
             for row in &self.rows {
                 let Some(r) = row.result(s) else { continue };
-                let ratio =
-                    base.map_or("n/a".into(), |b| format!("{:.2}", r.rps / b.rps.max(1e-9)));
+                let ratio = r
+                    .ratio_to_ceiling
+                    .map_or("n/a".into(), |q| format!("{q:.2}"));
                 let spread = self
                     .spread_of(&row.name, s)
                     .map_or("n/a".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"));
-                let p99r = base.map_or("n/a".into(), |b| {
-                    format!("{:.1}", r.p99_us as f64 / (b.p99_us.max(1)) as f64)
-                });
+                let p99r = r.p99_to_ceiling.map_or("n/a".into(), |q| format!("{q:.1}"));
                 let _ = writeln!(
                     m,
                     "| {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} |",

@@ -38,7 +38,7 @@ const STORE_UP: &str = "authgate_store_up";
 const STORE_LATENCY: &str = "authgate_store_operation_duration_seconds";
 /// Storage calls that failed, by operation and kind (`unavailable`, `failed`, `refused`).
 const STORE_ERRORS: &str = "authgate_store_errors_total";
-/// The store's connections, by state (`busy`, `idle`; SQLite's are all `busy`-or-waiting).
+/// The store's connections, by state (`busy`, `idle`; SQLite's as `open`).
 const STORE_CONNECTIONS: &str = "authgate_store_connections";
 /// The most connections the store opens.
 const STORE_MAX_CONNECTIONS: &str = "authgate_store_max_connections";
@@ -184,7 +184,7 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
     );
     metrics::describe_gauge!(
         STORE_CONNECTIONS,
-        "The store's open connections at the last scrape, by state (busy, idle)."
+        "The store's connections at the last scrape, by state (busy, idle; open where not tracked)."
     );
     metrics::describe_gauge!(
         STORE_MAX_CONNECTIONS,
@@ -283,9 +283,17 @@ async fn metrics_page(State(state): State<AdminState>) -> Response {
     // key in use is.
     store_up(&state).await;
     let pool = state.store.pool_state();
-    let busy = pool.connections.saturating_sub(pool.idle);
-    metrics::gauge!(STORE_CONNECTIONS, "state" => "busy").set(f64::from(busy));
-    metrics::gauge!(STORE_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));
+    match pool.idle {
+        Some(idle) => {
+            let busy = pool.connections.saturating_sub(idle);
+            metrics::gauge!(STORE_CONNECTIONS, "state" => "busy").set(f64::from(busy));
+            metrics::gauge!(STORE_CONNECTIONS, "state" => "idle").set(f64::from(idle));
+        }
+        // SQLite's connections are always open; which is busy is not tracked.
+        None => {
+            metrics::gauge!(STORE_CONNECTIONS, "state" => "open").set(f64::from(pool.connections));
+        }
+    }
     metrics::gauge!(STORE_MAX_CONNECTIONS).set(f64::from(pool.max_connections));
     metrics::gauge!(STORE_QUEUED, "queue" => "writes").set(f64::from(pool.queued_writes));
     metrics::gauge!(STORE_QUEUED, "queue" => "reads").set(f64::from(pool.queued_reads));

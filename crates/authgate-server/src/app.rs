@@ -1557,22 +1557,34 @@ pub(crate) fn displayable_uri(uri: &str) -> bool {
 /// loads nothing from elsewhere).
 async fn client_logo(state: &AppState, client: &dyn Client) -> Option<Arc<str>> {
     let url = logo_to_fetch(client)?;
-    state.inner.logos.data_url(url.as_str()).await
+    state
+        .inner
+        .logos
+        .data_url(url.as_str(), client.is_self_registered())
+        .await
 }
 
-/// The client's `logo_uri` when the pages may show it: https (or http on a loopback host),
-/// and for a client that registered itself only on the host of one of its redirect URIs
-/// (RFC 7591 §5: a rogue client must not borrow another's logo from wherever that one is
-/// hosted).
+/// The client's `logo_uri` when the pages may show it: https (or http on a loopback host);
+/// for a client taken from its metadata document, only on the document's host; for one
+/// that registered itself, only on the host of one of its redirect URIs (RFC 7591 §5: a
+/// rogue client should not show a logo from wherever it likes).
 fn logo_to_fetch(client: &dyn Client) -> Option<url::Url> {
     let url = displayable(client.metadata_str("logo_uri")?)?;
-    let on_a_redirect_host = || {
-        client.redirect_uris().iter().any(|r| {
-            url::Url::parse(r)
-                .is_ok_and(|r| r.host_str().is_some() && r.host_str() == url.host_str())
-        })
+    let same_host = |other: &str| {
+        url::Url::parse(other)
+            .is_ok_and(|o| o.host_str().is_some() && o.host_str() == url.host_str())
     };
-    (!client.is_self_registered() || on_a_redirect_host()).then_some(url)
+    let from_document = client
+        .metadata()
+        .is_some_and(|m| m.contains_key(authgate::client::metadata_document::DOCUMENT_CLIENT_KEY));
+    let fit = if from_document {
+        same_host(client.client_id())
+    } else if client.is_self_registered() {
+        client.redirect_uris().iter().any(|r| same_host(r))
+    } else {
+        true
+    };
+    fit.then_some(url)
 }
 
 /// A Unix time as its UTC calendar date, `YYYY-MM-DD`.
@@ -1859,13 +1871,37 @@ async fn limited(
     if failed {
         count_client_auth_failure(limits, req, addr, now);
     } else if res.status == StatusCode::OK {
-        limits.succeeded(&presented_client_id(req).unwrap_or_default(), addr, now);
+        limits.succeeded(
+            &presented_client_id(req).unwrap_or_default(),
+            addr,
+            &presented_credentials(req),
+            now,
+        );
     }
     res
 }
 
+/// What a request presents to authenticate its client: the Authorization header, and the
+/// form's `client_secret` and `client_assertion`.
+fn presented_credentials(req: &OAuth2Request) -> [&[u8]; 3] {
+    let form = |name: &str| {
+        req.form_value(name)
+            .ok()
+            .flatten()
+            .map_or(&b""[..], str::as_bytes)
+    };
+    [
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .map_or(&b""[..], HeaderValue::as_bytes),
+        form("client_secret"),
+        form("client_assertion"),
+    ]
+}
+
 /// A client-authenticating request under way; counted as failed if dropped unanswered,
-/// unless its client authenticated from the same address within the last minute.
+/// unless the same credentials authenticated from the same address within the last minute
+/// (then its check is a cached one, and it guesses nothing).
 struct Unanswered<'a> {
     limits: &'a ClientAuthLimits,
     req: &'a OAuth2Request,
@@ -1878,9 +1914,10 @@ impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if !self.answered {
             let client_id = presented_client_id(self.req).unwrap_or_default();
+            let credentials = presented_credentials(self.req);
             if !self
                 .limits
-                .recently_succeeded(&client_id, self.addr, self.now)
+                .recently_succeeded(&client_id, self.addr, &credentials, self.now)
             {
                 count_client_auth_failure(self.limits, self.req, self.addr, self.now);
             }
@@ -2301,6 +2338,22 @@ mod tests {
             fetched("https://app.example/l.png", true).as_deref(),
             Some("https://app.example/l.png")
         );
+        // A metadata document's client: the document's host only, whatever its redirects.
+        let document = |logo: &str| {
+            let c = authgate::ClientRecord::public("https://docs.example/client.json")
+                .redirect_uris(vec!["https://app.example/cb".to_owned()])
+                .with_metadata("logo_uri", logo)
+                .with_metadata(
+                    authgate::client::metadata_document::DOCUMENT_CLIENT_KEY,
+                    true,
+                );
+            logo_to_fetch(&c).map(|u| u.to_string())
+        };
+        assert_eq!(document("https://app.example/l.png"), None);
+        assert_eq!(
+            document("https://docs.example/l.png").as_deref(),
+            Some("https://docs.example/l.png")
+        );
         // Never plain http off loopback, nor another scheme.
         assert_eq!(fetched("http://cdn.example/l.png", false), None);
         assert_eq!(fetched("data:image/png;base64,AAAA", false), None);
@@ -2374,29 +2427,52 @@ mod tests {
     #[test]
     fn a_drop_just_after_the_pair_authenticated_is_not_counted() {
         let req = token_request("grant_type=client_credentials&client_id=svc&client_secret=x");
+        let guess = token_request("grant_type=client_credentials&client_id=svc&client_secret=y");
         let limits = ClientAuthLimits::new(2, 50, 300);
-        limits.succeeded("svc", "192.0.2.7", 1000);
-        let drop_at = |addr: &'static str, now: i64| {
+        limits.succeeded(
+            "svc",
+            "192.0.2.7",
+            &super::presented_credentials(&req),
+            1000,
+        );
+        let drop_at = |req: &OAuth2Request, addr: &'static str, now: i64| {
             drop(Unanswered {
                 limits: &limits,
-                req: &req,
+                req,
                 addr,
                 now,
                 answered: false,
             });
         };
-        // Hung up within the minute after a success from the same address: not counted.
+        // The same secret hung up within the minute after its success, from the same
+        // address: not counted.
         for _ in 0..5 {
-            drop_at("192.0.2.7", 1059);
+            drop_at(&req, "192.0.2.7", 1059);
         }
         assert!(limits.quiet());
-        // From another address, or a minute later, the drops count again.
-        drop_at("192.0.2.8", 1000);
+        // Another secret from that address counts: a success does not cover guesses.
+        drop_at(&guess, "192.0.2.7", 1001);
         assert!(!limits.quiet());
-        for _ in 0..2 {
-            drop_at("192.0.2.7", 1060);
+        drop_at(&guess, "192.0.2.7", 1001);
+        assert!(limits.blocked("svc", "192.0.2.7", 1001).is_some());
+        // From another address, or a minute later, the same secret's drops count again.
+        let fresh = ClientAuthLimits::new(2, 50, 300);
+        fresh.succeeded(
+            "svc",
+            "192.0.2.7",
+            &super::presented_credentials(&req),
+            1000,
+        );
+        for (addr, now) in [("192.0.2.8", 1000), ("192.0.2.7", 1060)] {
+            drop(Unanswered {
+                limits: &fresh,
+                req: &req,
+                addr,
+                now,
+                answered: false,
+            });
         }
-        assert!(limits.blocked("svc", "192.0.2.7", 1060).is_some());
+        assert!(!fresh.quiet());
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! fetches the logo itself under the outbound rules of the other fetches (public addresses
 //! only, no redirects, bounded size and time), keeps it only if its bytes are a PNG, JPEG,
 //! GIF or WebP image (never SVG, which can carry script), and caches the result for an hour
-//! (a failure for a minute). At most [`FETCHES_PER_MINUTE`] new logos are fetched a minute;
-//! past that, pages show no logo until the minute is over.
+//! (a failure for a minute). Self-registered clients' logos are fetched at most
+//! [`FETCHES_PER_MINUTE`] a minute, past which their pages show no logo until the minute is
+//! over; the logos of clients the operator configured are not held to that budget, so a
+//! stream of registrations cannot take them off the pages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +31,7 @@ const KEEP: i64 = 3600;
 const KEEP_FAILURE: i64 = 60;
 /// The most logos cached (past it, the expired go first, then everything).
 const MAX_CACHED: usize = 1000;
-/// The most logo fetches a minute, whoever asks.
+/// The most fetches of self-registered clients' logos a minute.
 const FETCHES_PER_MINUTE: u32 = 60;
 
 /// The fetcher and its cache.
@@ -61,13 +63,13 @@ impl Logos {
 
     /// The logo at `url` as a `data:` URL, from the cache or fetched now; `None` when it
     /// cannot be had (unreachable, too big, not an image of the four kinds, or the minute's
-    /// fetches are spent).
-    pub(crate) async fn data_url(&self, url: &str) -> Option<Arc<str>> {
+    /// fetches are spent, when `budgeted`).
+    pub(crate) async fn data_url(&self, url: &str, budgeted: bool) -> Option<Arc<str>> {
         let now = self.clock.now();
         if let Some(c) = lock(&self.cache).get(url).filter(|c| c.until > now) {
             return c.data_url.clone();
         }
-        if !self.may_fetch(now) {
+        if budgeted && !self.may_fetch(now) {
             return None;
         }
         let fetched = crate::documents::fetch_bounded(
@@ -177,8 +179,8 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let logos = Logos::new(false, Arc::new(authgate::SystemClock)).unwrap();
         let url = format!("http://127.0.0.1:{port}/logo.png");
-        assert!(logos.data_url(&url).await.is_none());
-        assert!(logos.data_url(&url).await.is_none());
+        assert!(logos.data_url(&url, true).await.is_none());
+        assert!(logos.data_url(&url, true).await.is_none());
         let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
         assert!(accepted.is_err(), "the private address was contacted");
         // One fetch was tried; the second answer came from the cache.

@@ -401,15 +401,17 @@ pub(crate) struct ClientAuthLimits {
     failures: Windows,
     per_pair: usize,
     per_addr: usize,
-    /// When each (client id, address) pair last authenticated, by a keyed hash of the
-    /// pair: a request of such a pair dropped unanswered is not counted as a failure.
+    /// When each (client id, address, credentials) triple last authenticated, by a keyed
+    /// hash of the three: a request presenting the same credentials from the same address
+    /// and dropped unanswered is not counted as a failure (its check was a cached one, and
+    /// it guesses nothing). Any other credentials still count.
     successes: Mutex<HashMap<u64, i64>>,
     hasher: std::hash::RandomState,
 }
 
-/// How long after a pair's last success its dropped requests are not counted: a client
-/// that just proved its secret and then hung up (a load generator stopping, a proxy's
-/// timeout) is not guessing it.
+/// How long after a success the same credentials' dropped requests are not counted: a
+/// client that just proved its secret and then hung up (a load generator stopping, a
+/// proxy's timeout) is not guessing it.
 const SUCCESS_GRACE: i64 = 60;
 
 /// Client ids longer than this are counted by their first characters (memory stays
@@ -427,9 +429,10 @@ impl ClientAuthLimits {
         }
     }
 
-    fn pair(&self, client_id: &str, addr: &str) -> u64 {
+    /// SipHash under this process's random key: no one outside can aim at a collision.
+    fn pair(&self, client_id: &str, addr: &str, credentials: &[&[u8]]) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one((client_id, addr))
+        self.hasher.hash_one((client_id, addr, credentials))
     }
 
     fn successes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, i64>> {
@@ -438,9 +441,10 @@ impl ClientAuthLimits {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Notes that the pair authenticated now: one lock and no allocation once it is known.
-    pub(crate) fn succeeded(&self, client_id: &str, addr: &str, now: i64) {
-        let key = self.pair(client_id, addr);
+    /// Notes that these credentials authenticated now: one lock and no allocation once
+    /// they are known.
+    pub(crate) fn succeeded(&self, client_id: &str, addr: &str, credentials: &[&[u8]], now: i64) {
+        let key = self.pair(client_id, addr, credentials);
         let mut seen = self.successes();
         if seen.len() >= MAX_KEYS && !seen.contains_key(&key) {
             seen.retain(|_, at| now - *at < SUCCESS_GRACE);
@@ -451,9 +455,15 @@ impl ClientAuthLimits {
         seen.insert(key, now);
     }
 
-    /// Whether the pair authenticated within the last minute.
-    pub(crate) fn recently_succeeded(&self, client_id: &str, addr: &str, now: i64) -> bool {
-        let key = self.pair(client_id, addr);
+    /// Whether these credentials authenticated from this address within the last minute.
+    pub(crate) fn recently_succeeded(
+        &self,
+        client_id: &str,
+        addr: &str,
+        credentials: &[&[u8]],
+        now: i64,
+    ) -> bool {
+        let key = self.pair(client_id, addr, credentials);
         self.successes()
             .get(&key)
             .is_some_and(|at| now - *at < SUCCESS_GRACE)

@@ -144,7 +144,7 @@ async fn metrics_count_requests_tokens_and_errors_and_the_probes_answer() {
         "{page}"
     );
     assert!(
-        page.contains("authgate_store_connections{state=\"busy\"}"),
+        page.contains("authgate_store_connections{state=\"open\"} 3"),
         "{page}"
     );
     assert!(

@@ -338,20 +338,50 @@ pub trait Backend:
 /// A backend's connections and queues at one moment ([`Backend::pool_state`]).
 ///
 /// PostgreSQL fills `connections`, `idle` and `max_connections` from its pool; SQLite
-/// fills `connections` (its writer and readers, all always open) and the two queues.
+/// fills `connections` (its writer and readers, all always open; which of them is busy is
+/// not tracked, so `idle` is `None`) and the two queues.
+///
+/// ```
+/// use authgate_sql::PoolState;
+/// // A backend of one's own reports its pool through `Backend::pool_state`.
+/// let state = PoolState::new(4, Some(3), 10).with_queues(0, 0);
+/// assert_eq!(state.idle, Some(3));
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolState {
     /// Connections open now.
     pub connections: u32,
-    /// Of those, connections no request is using.
-    pub idle: u32,
+    /// Of those, connections no request is using, when the backend knows.
+    pub idle: Option<u32>,
     /// The most connections the pool opens.
     pub max_connections: u32,
     /// Writes waiting for the writer (SQLite).
     pub queued_writes: u32,
     /// Reads waiting for a reader (SQLite).
     pub queued_reads: u32,
+}
+
+impl PoolState {
+    /// Open, idle (when known) and most connections; nothing queued.
+    #[must_use]
+    pub fn new(connections: u32, idle: Option<u32>, max_connections: u32) -> Self {
+        Self {
+            connections,
+            idle,
+            max_connections,
+            queued_writes: 0,
+            queued_reads: 0,
+        }
+    }
+
+    /// The same, with writes and reads waiting for a connection.
+    #[must_use]
+    pub fn with_queues(mut self, queued_writes: u32, queued_reads: u32) -> Self {
+        self.queued_writes = queued_writes;
+        self.queued_reads = queued_reads;
+        self
+    }
 }
 
 /// Whichever backend [`connect`] opened. Cheap to clone.

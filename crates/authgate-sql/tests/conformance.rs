@@ -321,7 +321,7 @@ mod observed {
             authgate_sql::StoreOptions::default().max_connections
         );
         assert!(
-            state.connections >= 1 && state.idle <= state.connections,
+            state.connections >= 1 && state.idle.is_some_and(|i| i <= state.connections),
             "{state:?}"
         );
     }

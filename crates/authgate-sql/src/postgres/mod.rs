@@ -36,12 +36,11 @@ impl Backend for PgStore {
 
     fn pool_state(&self) -> PoolState {
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        PoolState {
-            connections: self.pool.size(),
-            idle,
-            max_connections: self.pool.options().get_max_connections(),
-            ..PoolState::default()
-        }
+        PoolState::new(
+            self.pool.size(),
+            Some(idle),
+            self.pool.options().get_max_connections(),
+        )
     }
 }
 

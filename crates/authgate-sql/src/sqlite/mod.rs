@@ -44,13 +44,10 @@ impl Backend for SqliteStore {
 
     fn pool_state(&self) -> PoolState {
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        PoolState {
-            connections: self.inner.connections,
-            max_connections: self.inner.connections,
-            queued_writes: len(self.inner.writer.len()),
-            queued_reads: len(self.inner.readers.as_ref().map_or(0, Sender::len)),
-            ..PoolState::default()
-        }
+        PoolState::new(self.inner.connections, None, self.inner.connections).with_queues(
+            len(self.inner.writer.len()),
+            len(self.inner.readers.as_ref().map_or(0, Sender::len)),
+        )
     }
 }
 

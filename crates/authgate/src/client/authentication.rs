@@ -91,11 +91,15 @@ async fn chosen_secret_matches(hash: &str, secret: &str) -> Result<bool, Storage
 #[cfg(not(feature = "password"))]
 #[allow(clippy::unused_async)] // the same signature as with the feature
 async fn chosen_secret_matches(_hash: &str, _secret: &str) -> Result<bool, StorageError> {
-    tracing::error!(
-        target: "authgate::client_auth",
-        reason = "chosen_secret_unverifiable",
-        "a client's secret is kept as an argon2id hash, which this build cannot check: enable authgate's `password` feature"
-    );
+    // Once per process: anyone can send a secret for such a client.
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(
+            target: "authgate::client_auth",
+            reason = "chosen_secret_unverifiable",
+            "a client's secret is kept as an argon2id hash, which this build cannot check: enable authgate's `password` feature (said once)"
+        );
+    }
     Ok(false)
 }
 
