@@ -2121,31 +2121,40 @@ async fn token(
     State(state): State<AppState>,
     PeerAddr(addr): PeerAddr,
     OAuthRequest(req): OAuthRequest,
-) -> OAuthResponse {
+) -> Response {
     let started = std::time::Instant::now();
     let run = CLIENT_ADDR.scope(addr.clone(), state.server.create_token_response(&req));
     let res = limited(&state, &addr, &req, run).await;
-    let grant = req
-        .form_value("grant_type")
-        .ok()
-        .flatten()
-        .unwrap_or("-")
-        .to_owned();
-    let client_id = presented_client_id(&req).unwrap_or_else(|| "-".to_owned());
-    let outcome = if res.status == StatusCode::OK {
-        "issued".to_owned()
-    } else {
-        res.json_body()
-            .and_then(|b| b["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| res.status.to_string())
-    };
-    crate::admin::record_token(
-        &grant,
-        (res.status != StatusCode::OK).then_some(outcome.as_str()),
-    );
-    tracing::info!(client_id = %client_id.escape_debug(), grant_type = %grant.escape_debug(), outcome = %outcome.escape_debug(), latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
-    OAuthResponse(res)
+    // The line and the counters are made only when someone reads them.
+    let log = tracing::enabled!(tracing::Level::INFO);
+    if log || crate::admin::enabled() {
+        let grant = req.form_value("grant_type").ok().flatten().unwrap_or("-");
+        let outcome = if res.status == StatusCode::OK {
+            "issued".to_owned()
+        } else {
+            res.json_body()
+                .and_then(|b| b["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| res.status.to_string())
+        };
+        crate::admin::record_token(
+            grant,
+            (res.status != StatusCode::OK).then_some(outcome.as_str()),
+        );
+        if log {
+            let client_id = presented_client_id(&req).unwrap_or_else(|| "-".to_owned());
+            // The request's one line: the generic one at the end is left out for it.
+            tracing::info!(client_id = %client_id.escape_debug(), grant_type = %grant.escape_debug(), outcome = %outcome.escape_debug(), status = res.status.as_u16(), latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "token");
+        }
+    }
+    let mut response = OAuthResponse(res).into_response();
+    response.extensions_mut().insert(OwnLogLine);
+    response
 }
+
+/// Marks a response whose handler wrote the request's log line itself (the token
+/// endpoint's, with client, grant and outcome): the request layer writes none for it.
+#[derive(Clone, Copy)]
+struct OwnLogLine;
 
 /// The public signing keys (RFC 7517), as `jwks_uri` advertises.
 async fn jwks(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
@@ -2208,6 +2217,9 @@ where
                 .on_request(())
                 .on_response(
                     |res: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                        if res.extensions().get::<OwnLogLine>().is_some() {
+                            return;
+                        }
                         tracing::info!(
                             status = res.status().as_u16(),
                             latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),

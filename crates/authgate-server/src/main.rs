@@ -328,10 +328,23 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|v| v.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
+    // Lines go to stderr from a writer thread of their own: a request formats its line and
+    // hands it over, never waiting for the write; the thread writes what has queued up in
+    // one go (a buffer it flushes whenever the queue is empty), not a system call a line.
+    // Not lossy: when the writer falls behind (a full queue of 128,000 lines), requests
+    // wait rather than lines being dropped. `_flush` writes what is queued when main
+    // returns.
+    let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("authgate-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
