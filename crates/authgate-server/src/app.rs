@@ -22,7 +22,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::backchannel::Backchannel;
-use crate::config::{ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
+use crate::config::{displayable, ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
 use crate::session::{
     random_token, same_token, Attempt, ClientAuthLimits, LoginLimiter, PasswordLimiter,
     RateLimiter, Session, Sessions, SESSION_TTL,
@@ -1538,19 +1538,6 @@ fn client_links(client: &dyn Client) -> Vec<minijinja::Value> {
         Some(context! { label => label, url => url.as_str() })
     })
     .collect()
-}
-
-/// `uri` parsed, when the pages may show it: https, or http on a loopback host.
-fn displayable(uri: &str) -> Option<url::Url> {
-    let url = url::Url::parse(uri).ok()?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    let fit = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    fit.then_some(url)
-}
-
-/// Whether the pages would show `uri` (the config file's check).
-pub(crate) fn displayable_uri(uri: &str) -> bool {
-    displayable(uri).is_some()
 }
 
 /// The client's logo for the consent pages, as a `data:` URL (see `crate::logos`: the page

@@ -616,6 +616,15 @@ impl Keys {
     }
 }
 
+/// `uri` parsed, when the pages may show it (a client's logo and links): https, or http on
+/// a loopback host.
+pub(crate) fn displayable(uri: &str) -> Option<url::Url> {
+    let url = url::Url::parse(uri).ok()?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let fit = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    fit.then_some(url)
+}
+
 /// A client, with RFC 7591 metadata names.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -754,7 +763,7 @@ impl ClientConfig {
     fn check_display_uris(&self, at: &str) -> Result<(), String> {
         for (key, uri) in self.display_uris() {
             let Some(uri) = uri else { continue };
-            if !crate::app::displayable_uri(uri) {
+            if displayable(uri).is_none() {
                 return Err(format!(
                     "{at}.{key}: '{uri}' must be an https URL (http only on 127.0.0.1, [::1] or localhost)"
                 ));
