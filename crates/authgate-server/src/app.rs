@@ -1858,19 +1858,15 @@ async fn limited(
     if failed {
         count_client_auth_failure(limits, req, addr, now);
     } else if res.status == StatusCode::OK {
-        limits.succeeded(
-            &presented_client_id(req).unwrap_or_default(),
-            addr,
-            &presented_credentials(req),
-            now,
-        );
+        limits.succeeded(addr, &presented_credentials(req), now);
     }
     res
 }
 
-/// What a request presents to authenticate its client: the Authorization header, and the
-/// form's `client_secret` and `client_assertion`.
-fn presented_credentials(req: &OAuth2Request) -> [&[u8]; 3] {
+/// What a request presents to authenticate its client, as sent (nothing decoded or
+/// copied: this runs on every answered token request): the Authorization header, and the
+/// form's `client_id`, `client_secret` and `client_assertion`.
+fn presented_credentials(req: &OAuth2Request) -> [&[u8]; 4] {
     let form = |name: &str| {
         req.form_value(name)
             .ok()
@@ -1881,6 +1877,7 @@ fn presented_credentials(req: &OAuth2Request) -> [&[u8]; 3] {
         req.headers()
             .get(header::AUTHORIZATION)
             .map_or(&b""[..], HeaderValue::as_bytes),
+        form("client_id"),
         form("client_secret"),
         form("client_assertion"),
     ]
@@ -1900,11 +1897,10 @@ struct Unanswered<'a> {
 impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if !self.answered {
-            let client_id = presented_client_id(self.req).unwrap_or_default();
             let credentials = presented_credentials(self.req);
             if !self
                 .limits
-                .recently_succeeded(&client_id, self.addr, &credentials, self.now)
+                .recently_succeeded(self.addr, &credentials, self.now)
             {
                 count_client_auth_failure(self.limits, self.req, self.addr, self.now);
             }
@@ -2428,12 +2424,7 @@ mod tests {
         let req = token_request("grant_type=client_credentials&client_id=svc&client_secret=x");
         let guess = token_request("grant_type=client_credentials&client_id=svc&client_secret=y");
         let limits = ClientAuthLimits::new(2, 50, 300);
-        limits.succeeded(
-            "svc",
-            "192.0.2.7",
-            &super::presented_credentials(&req),
-            1000,
-        );
+        limits.succeeded("192.0.2.7", &super::presented_credentials(&req), 1000);
         let drop_at = |req: &OAuth2Request, addr: &'static str, now: i64| {
             drop(Unanswered {
                 limits: &limits,
@@ -2456,12 +2447,7 @@ mod tests {
         assert!(limits.blocked("svc", "192.0.2.7", 1001).is_some());
         // From another address, or a minute later, the same secret's drops count again.
         let fresh = ClientAuthLimits::new(2, 50, 300);
-        fresh.succeeded(
-            "svc",
-            "192.0.2.7",
-            &super::presented_credentials(&req),
-            1000,
-        );
+        fresh.succeeded("192.0.2.7", &super::presented_credentials(&req), 1000);
         for (addr, now) in [("192.0.2.8", 1000), ("192.0.2.7", 1060)] {
             drop(Unanswered {
                 limits: &fresh,

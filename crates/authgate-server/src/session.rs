@@ -401,8 +401,9 @@ pub(crate) struct ClientAuthLimits {
     failures: Windows,
     per_pair: usize,
     per_addr: usize,
-    /// When each (client id, address, credentials) triple last authenticated, by a keyed
-    /// hash of the three: a request presenting the same credentials from the same address
+    /// When each (address, credentials as sent) pair last authenticated, by a keyed hash
+    /// of the two (the credentials name the client): a request presenting the same
+    /// credentials from the same address
     /// and dropped unanswered is not counted as a failure (its check was a cached one, and
     /// it guesses nothing). Any other credentials still count.
     successes: Mutex<HashMap<u64, i64>>,
@@ -430,9 +431,9 @@ impl ClientAuthLimits {
     }
 
     /// SipHash under this process's random key: no one outside can aim at a collision.
-    fn pair(&self, client_id: &str, addr: &str, credentials: &[&[u8]]) -> u64 {
+    fn pair(&self, addr: &str, credentials: &[&[u8]]) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one((client_id, addr, credentials))
+        self.hasher.hash_one((addr, credentials))
     }
 
     fn successes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, i64>> {
@@ -443,8 +444,8 @@ impl ClientAuthLimits {
 
     /// Notes that these credentials authenticated now: one lock and no allocation once
     /// they are known.
-    pub(crate) fn succeeded(&self, client_id: &str, addr: &str, credentials: &[&[u8]], now: i64) {
-        let key = self.pair(client_id, addr, credentials);
+    pub(crate) fn succeeded(&self, addr: &str, credentials: &[&[u8]], now: i64) {
+        let key = self.pair(addr, credentials);
         let mut seen = self.successes();
         if seen.len() >= MAX_KEYS && !seen.contains_key(&key) {
             seen.retain(|_, at| now - *at < SUCCESS_GRACE);
@@ -456,14 +457,8 @@ impl ClientAuthLimits {
     }
 
     /// Whether these credentials authenticated from this address within the last minute.
-    pub(crate) fn recently_succeeded(
-        &self,
-        client_id: &str,
-        addr: &str,
-        credentials: &[&[u8]],
-        now: i64,
-    ) -> bool {
-        let key = self.pair(client_id, addr, credentials);
+    pub(crate) fn recently_succeeded(&self, addr: &str, credentials: &[&[u8]], now: i64) -> bool {
+        let key = self.pair(addr, credentials);
         self.successes()
             .get(&key)
             .is_some_and(|at| now - *at < SUCCESS_GRACE)
