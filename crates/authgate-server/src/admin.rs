@@ -108,20 +108,36 @@ pub(crate) fn record_request(route: &str, method: &'static str, status: u16, sec
     });
 }
 
+/// A token counter's labels: the grant, and the error (`None`: issued).
+type TokenLabels = (&'static str, Option<&'static str>);
+
+thread_local! {
+    /// Each worker thread's token counters, by grant label and error label (`None` for
+    /// issued): both labels are static strings from bounded lists, so a request costs a
+    /// short scan by pointer and one atomic add, without building the series key.
+    static TOKEN_SERIES: RefCell<Vec<(TokenLabels, metrics::Counter)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
 /// Records one token request: issued, or refused with `error`.
 pub(crate) fn record_token(grant: &str, error: Option<&str>) {
     if !enabled() {
         return;
     }
-    match error {
-        None => metrics::counter!(TOKENS_ISSUED, "grant_type" => grant_label(grant)).increment(1),
-        Some(e) => metrics::counter!(
-            TOKEN_ERRORS,
-            "grant_type" => grant_label(grant),
-            "error" => error_label(e),
-        )
-        .increment(1),
-    }
+    let key = (grant_label(grant), error.map(error_label));
+    TOKEN_SERIES.with(|series| {
+        let mut series = series.borrow_mut();
+        if let Some((_, counter)) = series.iter().find(|(k, _)| *k == key) {
+            counter.increment(1);
+            return;
+        }
+        let counter = match key.1 {
+            None => metrics::counter!(TOKENS_ISSUED, "grant_type" => key.0),
+            Some(e) => metrics::counter!(TOKEN_ERRORS, "grant_type" => key.0, "error" => e),
+        };
+        counter.increment(1);
+        series.push((key, counter));
+    });
 }
 
 /// Records one sign-in attempt's outcome (`ok`, `bad_credentials`, `locked`).
@@ -206,10 +222,31 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
 }
 
 thread_local! {
-    /// Each worker thread's store series, by operation: a storage call costs a lookup by
-    /// a static name and one histogram sample.
-    static STORE_SERIES: RefCell<HashMap<&'static str, metrics::Histogram>> =
-        RefCell::new(HashMap::new());
+    /// Each worker thread's store series, by operation: a storage call costs a short scan
+    /// by the static name's address and one histogram sample.
+    static STORE_SERIES: RefCell<Vec<(&'static str, metrics::Histogram)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// The histogram of `operation` in `series`, added when new.
+fn store_series<'a>(
+    series: &'a mut Vec<(&'static str, metrics::Histogram)>,
+    operation: &'static str,
+) -> &'a metrics::Histogram {
+    if let Some(at) = series
+        .iter()
+        .position(|(name, _)| std::ptr::eq(*name, operation))
+    {
+        return &series[at].1;
+    }
+    // New here, or the same name at another address: the latter gets an entry of its own
+    // sharing the series, so that the next call finds it by address.
+    let histogram = match series.iter().find(|(name, _)| *name == operation) {
+        Some((_, h)) => h.clone(),
+        None => metrics::histogram!(STORE_LATENCY, "operation" => operation),
+    };
+    series.push((operation, histogram));
+    &series[series.len() - 1].1
 }
 
 /// Records every storage call of the store it observes: its latency, and its failures by
@@ -225,11 +262,7 @@ impl authgate_sql::StoreObserver for StoreMetrics {
         result: Result<(), &authgate::StorageError>,
     ) {
         STORE_SERIES.with(|series| {
-            series
-                .borrow_mut()
-                .entry(operation)
-                .or_insert_with(|| metrics::histogram!(STORE_LATENCY, "operation" => operation))
-                .record(took.as_secs_f64());
+            store_series(&mut series.borrow_mut(), operation).record(took.as_secs_f64());
         });
         if let Err(e) = result {
             let kind = match e {

@@ -2112,17 +2112,15 @@ async fn token(
     let log = tracing::enabled!(tracing::Level::INFO);
     if log || crate::admin::enabled() {
         let grant = req.form_value("grant_type").ok().flatten().unwrap_or("-");
-        let outcome = if res.status == StatusCode::OK {
-            "issued".to_owned()
+        let outcome: std::borrow::Cow<'static, str> = if res.status == StatusCode::OK {
+            "issued".into()
         } else {
             res.json_body()
                 .and_then(|b| b["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| res.status.to_string())
+                .into()
         };
-        crate::admin::record_token(
-            grant,
-            (res.status != StatusCode::OK).then_some(outcome.as_str()),
-        );
+        crate::admin::record_token(grant, (res.status != StatusCode::OK).then_some(&*outcome));
         if log {
             let client_id = presented_client_id(&req).unwrap_or_else(|| "-".to_owned());
             // The request's one line: the generic one at the end is left out for it.
