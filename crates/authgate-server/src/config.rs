@@ -366,6 +366,11 @@ pub(crate) struct Tokens {
     /// `"jwt"`.
     #[serde(default = "default_format")]
     pub(crate) access_token_format: String,
+    /// How many access tokens the Bearer check and introspection keep in memory (SQLite
+    /// and PostgreSQL; 0: none). A revocation made elsewhere (another instance, the CLI)
+    /// takes effect here within 50 ms.
+    #[serde(default = "default_cache_size")]
+    pub(crate) cache_size: usize,
 }
 
 impl Default for Tokens {
@@ -376,9 +381,17 @@ impl Default for Tokens {
             expires_in: BTreeMap::new(),
             refresh_grace_seconds: 0,
             access_token_format: default_format(),
+            cache_size: default_cache_size(),
         }
     }
 }
+
+fn default_cache_size() -> usize {
+    10_000
+}
+
+/// The largest token cache the server accepts (about 300 bytes an entry: 300 MB).
+pub(crate) const MAX_CACHE_SIZE: usize = 1_000_000;
 
 /// The longest refresh grace window the server accepts.
 const MAX_REFRESH_GRACE_SECONDS: u64 = 300;
@@ -1253,6 +1266,12 @@ impl Config {
             return Err(format!(
                 "tokens.refresh_grace_seconds: {} is longer than {MAX_REFRESH_GRACE_SECONDS} seconds; within the window a stolen rotated-out refresh token still works, so keep it to seconds",
                 self.tokens.refresh_grace_seconds
+            ));
+        }
+        if self.tokens.cache_size > MAX_CACHE_SIZE {
+            return Err(format!(
+                "tokens.cache_size: {} is more than {MAX_CACHE_SIZE} tokens (about 300 bytes each)",
+                self.tokens.cache_size
             ));
         }
         parse_format(

@@ -459,6 +459,14 @@ async fn serve(
         // Store latency and errors are recorded only where metrics are.
         store = store.observed(std::sync::Arc::new(admin::StoreMetrics));
     }
+    // The token cache, over the observer so that store metrics count real database
+    // calls. `memory:` needs none (it is a map already).
+    if config.tokens.cache_size > 0 && !url.starts_with("memory:") {
+        store = store.cached(&authgate_sql::TokenCacheOptions {
+            capacity: config.tokens.cache_size,
+            ..authgate_sql::TokenCacheOptions::default()
+        });
+    }
     let (router, server) = app::build(&config, store.clone()).await?;
     if let Some((listener, metrics)) = admin {
         let router = admin::router(admin::AdminState {

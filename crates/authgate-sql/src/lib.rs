@@ -58,6 +58,9 @@
 #![forbid(unsafe_code)]
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[macro_use]
+mod forward;
+mod cached;
 mod codec;
 mod memory;
 mod observed;
@@ -78,6 +81,7 @@ use authgate::{
     UserStore,
 };
 
+pub use cached::TokenCacheOptions;
 pub use memory::MemoryBackend;
 pub use observed::StoreObserver;
 #[cfg(feature = "postgres")]
@@ -215,6 +219,13 @@ pub trait Admin: Send + Sync {
     /// at most `batch` device codes that expired before `now`; answers the most rows that went from one table (a value
     /// of `batch` means there may be more).
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
+    /// A count that moves whenever a stored token is revoked or rotated, by any writer on
+    /// the database (this process, another instance, the CLI, a hand-written `UPDATE`):
+    /// the token cache ([`AnyStore::cached`]) empties when it moves. `None` (the default)
+    /// when the backend cannot tell, and then no cache is kept over it.
+    async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// Pool sizes and timeouts. The defaults suit a server on a machine of a few cores; start
@@ -461,6 +472,47 @@ impl AnyStore {
             inner: self.0.clone(),
             observer,
         }))
+    }
+
+    /// The same database, with access tokens kept in a bounded in-process cache, so that
+    /// Bearer checks and introspection of a token seen recently skip the database.
+    ///
+    /// The cache never answers what the database would not:
+    /// - a revocation through this store (or any handle from [`Self::tenant`] on it)
+    ///   removes the entries it affects before it returns;
+    /// - a revocation anywhere else (another instance, the CLI, a statement by hand) moves
+    ///   the database's count of token changes ([`Admin::token_changes`], kept by
+    ///   triggers), read every [`TokenCacheOptions::poll_interval`]: the cache empties
+    ///   when it moved, so such a revocation takes effect here within one interval and
+    ///   one read (50 ms and about a millisecond by default);
+    /// - while that count cannot be read, the cache is empty and bypassed;
+    /// - only access tokens that exist are kept: refresh tokens and unknown selectors go
+    ///   to the database each time.
+    ///
+    /// Over a backend that cannot count its changes (`memory:`, which needs no cache, or
+    /// one whose [`Admin::token_changes`] answers `None`), nothing is ever cached.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime: the count is read by a task spawned here.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use authgate_sql::{connect, TokenCacheOptions};
+    /// let dir = std::env::temp_dir().join(format!("authgate-cache-doc-{}", std::process::id()));
+    /// let url = format!("sqlite://{}", dir.join("authgate.db").display());
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let store = connect(&url, &Default::default())
+    ///     .await?
+    ///     .cached(&TokenCacheOptions::default());
+    /// // Hand `store.stores()` to the AuthorizationServer as usual.
+    /// # drop(store);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+    /// ```
+    #[must_use]
+    pub fn cached(&self, options: &TokenCacheOptions) -> Self {
+        Self(Arc::new(cached::Cached::new(self.0.clone(), options)))
     }
 }
 

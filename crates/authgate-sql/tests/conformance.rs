@@ -28,6 +28,17 @@ authgate::storage_conformance_tests!(observed_sqlite_file, async {
         .await
         .map(|s| under_test(s.observed(std::sync::Arc::new(crate::observed::Calls::default()))))
 });
+// The store with its token cache behaves as the store it wraps.
+authgate::storage_conformance_tests!(cached_sqlite_file, async {
+    crate::support::sqlite_file()
+        .await
+        .map(|s| under_test(s.cached(&Default::default())))
+});
+authgate::storage_conformance_tests!(cached_postgres, async {
+    crate::support::postgres()
+        .await
+        .map(|(store, schema)| under_test(store.cached(&Default::default())).keep(schema))
+});
 
 mod shared_secrets {
     async fn same_secret_on_every_call(s: &authgate_sql::AnyStore) {

@@ -405,3 +405,20 @@ impl Browser {
         res
     }
 }
+
+/// Waits for `check` to hold, trying every 10 ms for at most 2 s: a revocation made by
+/// another process (the CLI) reaches a running server's token cache within 50 ms (the
+/// bound run-for-real.md states), so a test checks it this way, not at once.
+pub async fn within_cache_bound<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}

@@ -232,6 +232,14 @@ impl Admin for PgStore {
         row.try_get("value").map_err(column)
     }
 
+    async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
+        let n: i64 = sqlx::query_scalar("SELECT n FROM authgate_token_changes WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(Some(n.cast_unsigned()))
+    }
+
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
         let codes = sqlx::query(

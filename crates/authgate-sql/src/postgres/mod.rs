@@ -76,6 +76,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_replay_cache.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_token_changes.sql"),
+    ),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.

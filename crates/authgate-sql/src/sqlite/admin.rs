@@ -228,6 +228,19 @@ impl Admin for SqliteStore {
         .await
     }
 
+    async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
+        let n = self
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT n FROM authgate_token_changes WHERE id = 1",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+            })
+            .await?;
+        Ok(Some(n.cast_unsigned()))
+    }
+
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError> {
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
         self.write(move |conn| {

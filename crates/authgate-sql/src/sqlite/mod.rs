@@ -82,6 +82,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_replay_cache.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_token_changes.sql"),
+    ),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.

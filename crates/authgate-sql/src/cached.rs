@@ -1,0 +1,268 @@
+//! A bounded in-process cache of access tokens over a backend: see
+//! [`AnyStore::cached`](crate::AnyStore::cached).
+//!
+//! What keeps it true:
+//! - A write through the cached store that revokes tokens forgets the affected entries
+//!   before it returns: one selector for a single revocation, every entry for anything
+//!   wider (a family, a client, a user, a consent).
+//! - A write anywhere else (another instance, the CLI, a statement by hand) moves the
+//!   database's count of token changes ([`Admin::token_changes`]), kept by triggers. A
+//!   task reads that count every `poll_interval` and empties the cache when it moved, so
+//!   such a write is seen within one interval and a read.
+//! - When the count cannot be read (the database is unreachable), the cache empties and
+//!   is bypassed until a read succeeds again.
+//! - A lookup that went to the database stores its answer only if no invalidation
+//!   happened while it was in flight (an epoch, checked again after the insert), so a
+//!   slow read cannot put back what a revocation just removed.
+//! - Only access tokens are kept (refresh tokens are rotated, and their grant reads the
+//!   database each time), and only tokens found: an unknown selector is asked of the
+//!   database every time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use authgate::token::{SecretHash, Selector};
+use authgate::{
+    AuthorizationCodeRecord, AuthorizationCodeStore, Client, ClientRecord, ClientRegistry,
+    ClientStore, ConsentRecord, ConsentStore, DeviceCodeRecord, DeviceCodeStore, DevicePoll,
+    KeyStore, ReplayCache, ResourceOwner, SessionRecord, SessionStore, SigningKeyRecord,
+    StorageError, TokenKind, TokenRecord, TokenStore, UserStore,
+};
+
+use crate::{Admin, Backend, InitialAccessToken, NewUser, PoolState, UserInfo};
+
+/// How big the token cache is and how often it checks the database for changes made
+/// elsewhere ([`AnyStore::cached`](crate::AnyStore::cached)).
+///
+/// ```
+/// use std::time::Duration;
+/// use authgate_sql::TokenCacheOptions;
+/// let options = TokenCacheOptions {
+///     capacity: 50_000,
+///     ..TokenCacheOptions::default()
+/// };
+/// assert_eq!(options.poll_interval, Duration::from_millis(50));
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenCacheOptions {
+    /// The most access tokens kept (about 300 bytes each); the least used go first.
+    pub capacity: usize,
+    /// How often the database's count of token changes is read: the longest a revocation
+    /// made by another process can go unseen, plus one read. Default 50 ms.
+    pub poll_interval: Duration,
+}
+
+impl Default for TokenCacheOptions {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            poll_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// One cached token, with the tenant handle it was read through.
+type Entry = Arc<(Option<Arc<str>>, TokenRecord)>;
+
+/// What every handle of one cache shares.
+pub(crate) struct Shared {
+    tokens: quick_cache::sync::Cache<Selector, Entry>,
+    /// Moves on every invalidation: a lookup stores its answer only if it did not move
+    /// while the lookup was in flight.
+    epoch: AtomicU64,
+    /// Whether the last read of the change count succeeded: until then, and after a
+    /// failed one, the cache is bypassed.
+    in_step: AtomicBool,
+}
+
+impl Shared {
+    fn forget(&self, selector: &Selector) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.tokens.remove(selector);
+    }
+
+    fn forget_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.tokens.clear();
+    }
+}
+
+/// Forwards every call to `inner`, answering `find_token` for access tokens from the
+/// cache when it can.
+pub(crate) struct Cached {
+    pub(crate) inner: Arc<dyn Backend>,
+    pub(crate) shared: Arc<Shared>,
+    /// The tenant this handle was made for by [`Backend::in_tenant`]; `None` for the
+    /// handle `cached` was called on (its tenant is not known here, so its entries are
+    /// never answered through another handle).
+    pub(crate) tenant: Option<Arc<str>>,
+}
+
+impl Cached {
+    /// A cache over `inner`, with its polling task on the current Tokio runtime.
+    pub(crate) fn new(inner: Arc<dyn Backend>, options: &TokenCacheOptions) -> Self {
+        let shared = Arc::new(Shared {
+            tokens: quick_cache::sync::Cache::new(options.capacity.max(1)),
+            epoch: AtomicU64::new(0),
+            in_step: AtomicBool::new(false),
+        });
+        tokio::spawn(keep_in_step(
+            inner.clone(),
+            Arc::downgrade(&shared),
+            options.poll_interval.max(Duration::from_millis(1)),
+        ));
+        Self {
+            inner,
+            shared,
+            tenant: None,
+        }
+    }
+}
+
+/// Reads the change count every `interval` until the cache is dropped; empties the cache
+/// whenever the count moved or could not be read.
+async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: Duration) {
+    let mut last = None;
+    loop {
+        let changes = inner.token_changes().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match changes {
+            Ok(Some(n)) => {
+                if last != Some(n) {
+                    shared.forget_all();
+                    last = Some(n);
+                }
+                shared.in_step.store(true, Ordering::SeqCst);
+            }
+            // The backend cannot tell: no cache is kept over it.
+            Ok(None) => return,
+            Err(_) => {
+                shared.in_step.store(false, Ordering::SeqCst);
+                shared.forget_all();
+                last = None;
+            }
+        }
+        drop(shared);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("inner", &self.inner)
+            .field("entries", &self.shared.tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend for Cached {
+    fn in_tenant(&self, tenant: &str) -> Arc<dyn Backend> {
+        Arc::new(Self {
+            inner: self.inner.in_tenant(tenant),
+            shared: self.shared.clone(),
+            tenant: Some(Arc::from(tenant)),
+        })
+    }
+
+    fn pool_state(&self) -> PoolState {
+        self.inner.pool_state()
+    }
+}
+
+#[async_trait]
+impl TokenStore for Cached {
+    async fn save_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StorageError> {
+        self.inner.save_tokens(tokens).await
+    }
+
+    async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {
+        let shared = &self.shared;
+        if !shared.in_step.load(Ordering::SeqCst) {
+            return self.inner.find_token(selector).await;
+        }
+        if let Some(entry) = shared.tokens.get(selector) {
+            if entry.0 == self.tenant {
+                return Ok(Some(entry.1.clone()));
+            }
+        }
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        let found = self.inner.find_token(selector).await?;
+        if let Some(record) = &found {
+            if record.kind == TokenKind::Access && shared.in_step.load(Ordering::SeqCst) {
+                shared
+                    .tokens
+                    .insert(*selector, Arc::new((self.tenant.clone(), record.clone())));
+                // An invalidation that ran while the database answered may have come
+                // before this insert: then the entry is as old as the read, and goes.
+                if shared.epoch.load(Ordering::SeqCst) != epoch {
+                    shared.tokens.remove(selector);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn revoke_token(&self, selector: &Selector) -> Result<(), StorageError> {
+        let result = self.inner.revoke_token(selector).await;
+        self.shared.forget(selector);
+        result
+    }
+
+    async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
+        let result = self.inner.revoke_family(family).await;
+        self.shared.forget_all();
+        result
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        selector: &Selector,
+        replacements: &[TokenRecord],
+        sealed_successors: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        let result = self
+            .inner
+            .rotate_refresh_token(selector, replacements, sealed_successors)
+            .await;
+        self.shared.forget(selector);
+        result
+    }
+}
+
+/// The other storage calls that revoke tokens (many at once): the cache empties after
+/// each, whatever its outcome.
+const REVOKES_MANY: [&str; 5] = [
+    "remove_client",
+    "remove_user",
+    "revoke_tokens",
+    "delete_client",
+    "revoke_consent",
+];
+
+/// Implements `$trait` for [`Cached`]: each method forwards to the inner backend and
+/// empties the cache after the ones of [`REVOKES_MANY`]. `TokenStore` is written out
+/// above.
+macro_rules! cached {
+    (TokenStore { $($rest:tt)* }) => {};
+    ($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        #[async_trait]
+        impl $trait for Cached {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StorageError> {
+                    let result = self.inner.$name($($arg),*).await;
+                    if REVOKES_MANY.contains(&stringify!($name)) {
+                        self.shared.forget_all();
+                    }
+                    result
+                }
+            )*
+        }
+    };
+}
+
+for_each_store_trait!(cached);

@@ -1,0 +1,338 @@
+//! The access-token cache (`AnyStore::cached`): it answers repeated lookups without the
+//! database, and never answers what the database would not: a revocation through it is
+//! seen at once, one made by another process within the poll interval, and while the
+//! database cannot be asked, nothing is answered from memory.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authgate::rng::OsRng;
+use authgate::token::{generate_token, Selector};
+use authgate::{StorageError, TokenKind, TokenRecord};
+use authgate_sql::testing::{pg_base_url, CutProxy, PgSchema};
+use authgate_sql::{connect, AnyStore, StoreObserver, StoreOptions, TokenCacheOptions};
+
+/// Counts the lookups that reached the database.
+#[derive(Default)]
+struct Lookups(AtomicUsize);
+
+impl StoreObserver for Lookups {
+    fn observe(&self, operation: &'static str, _: Duration, _: Result<(), &StorageError>) {
+        if operation == "find_token" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Lookups {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn now() -> i64 {
+    // Tokens live for an hour from the real time, so that the database's own idea of
+    // "live" (its triggers) agrees with the test's.
+    #[allow(clippy::disallowed_methods)] // the real clock, on purpose (see above)
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    i64::try_from(secs).unwrap()
+}
+
+fn token(kind: TokenKind, client_id: &str) -> TokenRecord {
+    let now = now();
+    let t = generate_token(&OsRng, now * 1000);
+    TokenRecord::new(
+        t.key,
+        kind,
+        client_id,
+        "client_credentials",
+        now,
+        now + 3600,
+    )
+}
+
+fn options() -> TokenCacheOptions {
+    TokenCacheOptions {
+        poll_interval: Duration::from_millis(20),
+        ..TokenCacheOptions::default()
+    }
+}
+
+/// Lets the cache's first read of the change count happen (until then it is bypassed).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+async fn revoked(store: &AnyStore, selector: &Selector) -> bool {
+    store.find_token(selector).await.unwrap().unwrap().revoked
+}
+
+/// How long until `store` reports the token revoked, polling every millisecond; panics
+/// after `limit`.
+#[allow(clippy::disallowed_methods)] // a measured delay, on the monotonic clock
+async fn time_until_revoked(store: &AnyStore, selector: &Selector, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while !revoked(store, selector).await {
+        assert!(
+            started.elapsed() < limit,
+            "the cache still answered the token live after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+/// The cached store answers a second lookup without the database; a revocation through
+/// it, one token or many at once, shows at the very next lookup.
+async fn revocations_through_the_cache_show_at_once(url: &str) {
+    let lookups = Arc::new(Lookups::default());
+    let store = connect(url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .observed(lookups.clone())
+        .cached(&options());
+    settle().await;
+    let one = token(TokenKind::Access, "c1");
+    let other = token(TokenKind::Access, "c2");
+    store
+        .save_tokens(&[one.clone(), other.clone()])
+        .await
+        .unwrap();
+
+    assert!(!revoked(&store, &one.selector).await);
+    let before = lookups.count();
+    assert!(!revoked(&store, &one.selector).await);
+    assert_eq!(
+        lookups.count(),
+        before,
+        "the second lookup came from the cache"
+    );
+
+    store.revoke_token(&one.selector).await.unwrap();
+    assert!(revoked(&store, &one.selector).await);
+
+    assert!(!revoked(&store, &other.selector).await);
+    assert!(!revoked(&store, &other.selector).await);
+    assert_eq!(store.revoke_tokens(Some("c2"), None).await.unwrap(), 1);
+    assert!(revoked(&store, &other.selector).await);
+}
+
+#[tokio::test]
+async fn revocations_through_the_cache_show_at_once_sqlite() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    revocations_through_the_cache_show_at_once(&url).await;
+}
+
+#[tokio::test]
+async fn revocations_through_the_cache_show_at_once_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    revocations_through_the_cache_show_at_once(&schema.url()).await;
+}
+
+/// Instance B caches a token; instance A (another pool, as another process would) revokes
+/// it; B refuses it within the poll interval plus a read.
+async fn a_revocation_elsewhere_shows_within_the_interval(a: &AnyStore, b_url: &str) {
+    let lookups = Arc::new(Lookups::default());
+    let b = connect(b_url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .observed(lookups.clone())
+        .cached(&options());
+    settle().await;
+    let t = token(TokenKind::Access, "c1");
+    a.save_tokens(std::slice::from_ref(&t)).await.unwrap();
+    assert!(!revoked(&b, &t.selector).await);
+    let before = lookups.count();
+    assert!(!revoked(&b, &t.selector).await);
+    assert_eq!(lookups.count(), before, "B answered from its cache");
+
+    a.revoke_token(&t.selector).await.unwrap();
+    let took = time_until_revoked(&b, &t.selector, Duration::from_secs(2)).await;
+    eprintln!("revoked through A, refused by B after {took:?} (poll interval 20 ms)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_by_another_process_shows_within_the_interval_sqlite() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    let a = connect(&url, &StoreOptions::default()).await.unwrap();
+    a_revocation_elsewhere_shows_within_the_interval(&a, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_by_another_instance_shows_within_the_interval_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let a = schema.store().await;
+    a_revocation_elsewhere_shows_within_the_interval(&a, &schema.url()).await;
+}
+
+/// A statement by hand (no authgate code involved) is seen too: the triggers count it.
+#[tokio::test]
+async fn a_revocation_by_hand_shows_within_the_interval_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let b = schema.store().await.cached(&options());
+    settle().await;
+    let t = token(TokenKind::Access, "c1");
+    b.save_tokens(std::slice::from_ref(&t)).await.unwrap();
+    assert!(!revoked(&b, &t.selector).await);
+    HandConnection(schema.url())
+        .execute("UPDATE authgate_tokens SET revoked = TRUE")
+        .await
+        .unwrap();
+    time_until_revoked(&b, &t.selector, Duration::from_secs(2)).await;
+}
+
+/// Runs statements on a connection of its own, outside authgate, as an operator's `psql`
+/// would.
+struct HandConnection(String);
+
+impl HandConnection {
+    async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.0).await?;
+        sqlx::raw_sql(sql).execute(&mut conn).await?;
+        conn.close().await
+    }
+}
+
+/// While the change count cannot be read, nothing is answered from memory: a lookup
+/// fails as it would without the cache (the server answers 503), and once the database
+/// is back a revocation made meanwhile is seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_empties_the_cache_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let a = schema.store().await;
+    let target = {
+        let u = url::Url::parse(&pg_base_url()).unwrap();
+        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
+    };
+    let proxy = CutProxy::start(&target).await;
+    let via = {
+        let mut u = url::Url::parse(&pg_base_url()).unwrap();
+        u.set_port(Some(proxy.addr.port())).unwrap();
+        u.to_string()
+    };
+    let store_options = StoreOptions {
+        acquire_timeout: Duration::from_millis(300),
+        ..StoreOptions::default()
+    };
+    let b = connect(&schema.url_via(&via), &store_options)
+        .await
+        .unwrap()
+        .cached(&options());
+    settle().await;
+    let t = token(TokenKind::Access, "c1");
+    a.save_tokens(std::slice::from_ref(&t)).await.unwrap();
+    assert!(!revoked(&b, &t.selector).await);
+    assert!(!revoked(&b, &t.selector).await);
+
+    proxy.cut();
+    // One failed read of the count (at most an interval plus the acquire timeout).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        b.find_token(&t.selector).await.is_err(),
+        "with the database gone, the token is not answered from memory"
+    );
+    a.revoke_token(&t.selector).await.unwrap();
+    proxy.restore();
+    time_until_revoked_allowing_errors(&b, &t.selector).await;
+}
+
+/// Like [`time_until_revoked`], while the pool reconnects (errors allowed, a live answer
+/// not).
+#[allow(clippy::disallowed_methods)] // a bounded wait, on the monotonic clock
+async fn time_until_revoked_allowing_errors(store: &AnyStore, selector: &Selector) {
+    let started = Instant::now();
+    loop {
+        match store.find_token(selector).await {
+            Ok(Some(r)) if r.revoked => return,
+            Ok(Some(_)) => panic!("a token revoked while the cache was cut off was answered live"),
+            Ok(None) => panic!("the token vanished"),
+            Err(_) => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never reconnected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A refresh token is never kept (its grant reads the database each time), nor an
+/// unknown selector.
+#[tokio::test]
+async fn only_access_tokens_that_exist_are_kept() {
+    let lookups = Arc::new(Lookups::default());
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    let store = connect(&url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .observed(lookups.clone())
+        .cached(&options());
+    settle().await;
+    let refresh = token(TokenKind::Refresh, "c1");
+    store
+        .save_tokens(std::slice::from_ref(&refresh))
+        .await
+        .unwrap();
+    let unknown = token(TokenKind::Access, "c1");
+    let before = lookups.count();
+    for _ in 0..2 {
+        assert!(store.find_token(&refresh.selector).await.unwrap().is_some());
+        assert!(store.find_token(&unknown.selector).await.unwrap().is_none());
+    }
+    assert_eq!(
+        lookups.count(),
+        before + 4,
+        "every lookup reached the database"
+    );
+}
+
+/// Over `memory:` (which cannot count its changes, and needs no cache) nothing is kept.
+#[tokio::test]
+async fn nothing_is_cached_over_the_memory_backend() {
+    let lookups = Arc::new(Lookups::default());
+    let store = connect("memory:", &StoreOptions::default())
+        .await
+        .unwrap()
+        .observed(lookups.clone())
+        .cached(&options());
+    settle().await;
+    let t = token(TokenKind::Access, "c1");
+    store.save_tokens(std::slice::from_ref(&t)).await.unwrap();
+    assert!(!revoked(&store, &t.selector).await);
+    assert!(!revoked(&store, &t.selector).await);
+    assert_eq!(lookups.count(), 2);
+}
+
+/// A token cached through one tenant's handle is not answered through another's.
+#[tokio::test]
+async fn tenants_stay_apart_in_the_cache() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    let store = connect(&url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .cached(&options());
+    settle().await;
+    let (a, b) = (store.tenant("a"), store.tenant("b"));
+    let t = token(TokenKind::Access, "c1");
+    a.save_tokens(std::slice::from_ref(&t)).await.unwrap();
+    assert!(a.find_token(&t.selector).await.unwrap().is_some());
+    assert!(a.find_token(&t.selector).await.unwrap().is_some());
+    assert!(b.find_token(&t.selector).await.unwrap().is_none());
+    assert!(store.find_token(&t.selector).await.unwrap().is_none());
+}
