@@ -479,3 +479,58 @@ pub(crate) fn clock_ticks_per_sec() -> f64 {
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
 }
+
+/// How long a revocation through instance `a` takes to reach instance `b`'s token cache:
+/// `n` times, a fresh token is checked on `b` twice (so `b` caches it), revoked through
+/// `a`'s `/revoke`, then checked on `b` every millisecond until refused. Milliseconds from
+/// `a`'s answer to `b`'s first refusal, each sample.
+// Latency on the monotonic clock: what is measured is a delay.
+#[allow(clippy::disallowed_methods)]
+pub(crate) async fn invalidation_latency(
+    a: &Target,
+    b: &Target,
+    n: usize,
+) -> Result<Vec<f64>, String> {
+    let http = http_client()?;
+    let me = |token: &str| {
+        http.get(format!("{}/api/me", b.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let token = issue_token(&http, &a.base).await?;
+        for _ in 0..2 {
+            let status = me(&token).await.map_err(|e| e.to_string())?.status();
+            if status != 200 {
+                return Err(format!("{}: a fresh token answered {status}", b.name));
+            }
+        }
+        let res = http
+            .post(format!("{}/revoke", a.base))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if res.status() != 200 {
+            return Err(format!("{}: revocation answered {}", a.name, res.status()));
+        }
+        let revoked = Instant::now();
+        loop {
+            let status = me(&token).await.map_err(|e| e.to_string())?.status();
+            if status == 401 {
+                break;
+            }
+            if revoked.elapsed() > Duration::from_secs(5) {
+                return Err(format!(
+                    "{}: a revoked token still worked after 5 s",
+                    b.name
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        samples.push(revoked.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(samples)
+}

@@ -176,6 +176,10 @@ pub(crate) struct Target {
     pub(crate) base: String,
     pub(crate) child: Child,
     pub(crate) db_file: Option<PathBuf>,
+    /// Its working folder (config, SQLite file, key files); empty for the ceiling.
+    pub(crate) dir: PathBuf,
+    /// The `database_url` it was given, when one was.
+    pub(crate) database_url: Option<String>,
 }
 
 impl Target {
@@ -261,6 +265,8 @@ async fn start_ceiling() -> Result<Target, String> {
         base,
         child,
         db_file: None,
+        dir: PathBuf::new(),
+        database_url: None,
     })
 }
 
@@ -312,6 +318,8 @@ password = "{PASSWORD}"
         base,
         child,
         db_file,
+        dir: dir.to_path_buf(),
+        database_url: database_url.map(str::to_owned),
     })
 }
 
@@ -437,6 +445,24 @@ async fn run(o: Options) -> Result<(), String> {
             let builtin = load::run(&targets[0], s, &o).await?;
             report.checks.push((s, builtin));
         }
+    }
+    // The token cache's invalidation delay: a second instance on each shared store.
+    for t in &targets {
+        if t.name != "sqlite" && t.name != "postgres" {
+            continue;
+        }
+        eprintln!("cache invalidation: {} ...", t.name);
+        // The same folder and URL: the same SQLite file or PostgreSQL schema, key
+        // encryption key and session key.
+        let b = start_authgate(
+            &bin,
+            &format!("{}-b", t.name),
+            t.database_url.as_deref(),
+            &t.dir,
+        )
+        .await?;
+        let samples = load::invalidation_latency(t, &b, if o.smoke { 3 } else { 30 }).await?;
+        report.invalidation.push((t.name.clone(), samples));
     }
     report.finish();
     drop(targets);

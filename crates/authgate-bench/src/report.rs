@@ -49,6 +49,9 @@ pub(crate) struct Report {
     pub(crate) checks: Vec<(Scenario, ScenarioResult)>,
     /// By server and scenario: the lowest and highest ratio to the ceiling over the runs.
     spread: Vec<(String, Scenario, f64, f64)>,
+    /// By store: milliseconds from a revocation through one instance to the first refusal
+    /// by another instance's token cache, each sample.
+    pub(crate) invalidation: Vec<(String, Vec<f64>)>,
     machine: String,
     options: Options,
 }
@@ -69,6 +72,7 @@ impl Report {
             runs: Vec::new(),
             checks: Vec::new(),
             spread: Vec::new(),
+            invalidation: Vec::new(),
             machine: format!("{cores} cores, {cpu}"),
             options: o.clone(),
         }
@@ -229,6 +233,16 @@ impl Report {
                 );
             }
         }
+        if !self.invalidation.is_empty() {
+            m.push_str("\nToken cache: a token checked twice on instance B (so B caches it), revoked through instance A's `/revoke`, then checked on B every millisecond; the time from A's answer to B's first 401 (the stated bound is the 50 ms poll interval plus one read).\n\n| store | samples | p50 ms | max ms |\n| --- | ---: | ---: | ---: |\n");
+            for (store, samples) in &self.invalidation {
+                let mut sorted = samples.clone();
+                sorted.sort_by(f64::total_cmp);
+                let p50 = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+                let max = sorted.last().copied().unwrap_or(0.0);
+                let _ = writeln!(m, "| {store} | {} | {p50:.1} | {max:.1} |", sorted.len());
+            }
+        }
         if let Some(path) = &o.compare {
             m.push_str(&self.comparison(path));
         }
@@ -341,6 +355,11 @@ impl Report {
             "runs": self.runs.len(),
             "loadgen_check_on_ceiling": checks,
             "ratio_spread": spread,
+            "cache_invalidation_ms": self
+                .invalidation
+                .iter()
+                .map(|(store, samples)| json!({"server": store, "samples": samples}))
+                .collect::<Vec<_>>(),
             "connections": self.options.connections,
             "warmup_secs": self.options.warmup,
             "measured_secs": self.options.secs,
