@@ -114,7 +114,7 @@ type TokenLabels = (&'static str, Option<&'static str>);
 thread_local! {
     /// Each worker thread's token counters, by grant label and error label (`None` for
     /// issued): both labels are static strings from bounded lists, so a request costs a
-    /// short scan by pointer and one atomic add, without building the series key.
+    /// short scan of a few pairs and one atomic add, without building the series key.
     static TOKEN_SERIES: RefCell<Vec<(TokenLabels, metrics::Counter)>> =
         const { RefCell::new(Vec::new()) };
 }

@@ -368,7 +368,7 @@ pub(crate) struct Tokens {
     pub(crate) access_token_format: String,
     /// How many access tokens the Bearer check and introspection keep in memory (SQLite
     /// and PostgreSQL; 0: none). A revocation made elsewhere (another instance, the CLI)
-    /// takes effect here within 50 ms.
+    /// takes effect here within 50 ms, never more than 100 ms.
     #[serde(default = "default_cache_size")]
     pub(crate) cache_size: usize,
 }

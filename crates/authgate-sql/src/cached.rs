@@ -9,8 +9,10 @@
 //!   database's count of token changes ([`Admin::token_changes`]), kept by triggers. A
 //!   task reads that count every `poll_interval` and empties the cache when it moved, so
 //!   such a write is seen within one interval and a read.
-//! - When the count cannot be read (the database is unreachable), the cache empties and
-//!   is bypassed until a read succeeds again.
+//! - The cache answers only while the last successful read of the count began less than
+//!   two intervals ago: a read that fails, times out or hangs, or a polling task that
+//!   stopped, leaves the cache bypassed (and a failed read empties it). So a revocation
+//!   is never answered as live for longer than two intervals.
 //! - A lookup that went to the database stores its answer only if no invalidation
 //!   happened while it was in flight (an epoch, checked again after the insert), so a
 //!   slow read cannot put back what a revocation just removed.
@@ -18,9 +20,9 @@
 //!   database each time), and only tokens found: an unknown selector is asked of the
 //!   database every time.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use authgate::token::{SecretHash, Selector};
@@ -49,8 +51,10 @@ use crate::{Admin, Backend, InitialAccessToken, NewUser, PoolState, UserInfo};
 pub struct TokenCacheOptions {
     /// The most access tokens kept (about 300 bytes each); the least used go first.
     pub capacity: usize,
-    /// How often the database's count of token changes is read: the longest a revocation
-    /// made by another process can go unseen, plus one read. Default 50 ms.
+    /// How often the database's count of token changes is read: a revocation made by
+    /// another process goes unseen for at most this plus one read, and never for more
+    /// than twice this (past it without a successful read, the cache is bypassed).
+    /// Default 50 ms.
     pub poll_interval: Duration,
 }
 
@@ -72,9 +76,12 @@ pub(crate) struct Shared {
     /// Moves on every invalidation: a lookup stores its answer only if it did not move
     /// while the lookup was in flight.
     epoch: AtomicU64,
-    /// Whether the last read of the change count succeeded: until then, and after a
-    /// failed one, the cache is bypassed.
-    in_step: AtomicBool,
+    /// When the last successful read of the change count began, in milliseconds since
+    /// `start` (`u64::MAX`: never): the cache answers only while it is recent.
+    last_read: AtomicU64,
+    start: Instant,
+    /// How recent `last_read` must be: two poll intervals.
+    max_age: Duration,
 }
 
 impl Shared {
@@ -86,6 +93,20 @@ impl Shared {
     fn forget_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.tokens.clear();
+    }
+
+    /// Milliseconds since `start`.
+    // A duration on the monotonic clock, not a time of day.
+    #[allow(clippy::disallowed_methods)]
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Whether the change count was read recently enough for the cache to answer.
+    fn in_step(&self) -> bool {
+        let last = self.last_read.load(Ordering::SeqCst);
+        last != u64::MAX
+            && u128::from(self.now_ms().saturating_sub(last)) <= self.max_age.as_millis()
     }
 }
 
@@ -102,16 +123,21 @@ pub(crate) struct Cached {
 
 impl Cached {
     /// A cache over `inner`, with its polling task on the current Tokio runtime.
+    // The monotonic clock's origin for the cache's ages.
+    #[allow(clippy::disallowed_methods)]
     pub(crate) fn new(inner: Arc<dyn Backend>, options: &TokenCacheOptions) -> Self {
+        let interval = options.poll_interval.max(Duration::from_millis(1));
         let shared = Arc::new(Shared {
             tokens: quick_cache::sync::Cache::new(options.capacity.max(1)),
             epoch: AtomicU64::new(0),
-            in_step: AtomicBool::new(false),
+            last_read: AtomicU64::new(u64::MAX),
+            start: Instant::now(),
+            max_age: interval * 2,
         });
         tokio::spawn(keep_in_step(
             inner.clone(),
             Arc::downgrade(&shared),
-            options.poll_interval.max(Duration::from_millis(1)),
+            interval,
         ));
         Self {
             inner,
@@ -121,12 +147,25 @@ impl Cached {
     }
 }
 
+/// The longest a read of the change count may take before it counts as failed.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Reads the change count every `interval` until the cache is dropped; empties the cache
-/// whenever the count moved or could not be read.
+/// whenever the count moved or could not be read, and notes when each successful read
+/// began.
 async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: Duration) {
     let mut last = None;
     loop {
-        let changes = inner.token_changes().await;
+        let Some(began) = shared.upgrade().map(|s| s.now_ms()) else {
+            return;
+        };
+        let changes = tokio::time::timeout(READ_TIMEOUT.max(interval), inner.token_changes())
+            .await
+            .unwrap_or_else(|_| {
+                Err(StorageError::Unavailable(
+                    "reading the token change count timed out".into(),
+                ))
+            });
         let Some(shared) = shared.upgrade() else {
             return;
         };
@@ -136,12 +175,13 @@ async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: D
                     shared.forget_all();
                     last = Some(n);
                 }
-                shared.in_step.store(true, Ordering::SeqCst);
+                shared.last_read.store(began, Ordering::SeqCst);
             }
             // The backend cannot tell: no cache is kept over it.
             Ok(None) => return,
+            // The cache stops answering once `last_read` ages; emptied now, it also holds
+            // nothing from before the outage when reads succeed again.
             Err(_) => {
-                shared.in_step.store(false, Ordering::SeqCst);
                 shared.forget_all();
                 last = None;
             }
@@ -182,7 +222,7 @@ impl TokenStore for Cached {
 
     async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {
         let shared = &self.shared;
-        if !shared.in_step.load(Ordering::SeqCst) {
+        if !shared.in_step() {
             return self.inner.find_token(selector).await;
         }
         if let Some(entry) = shared.tokens.get(selector) {
@@ -193,7 +233,7 @@ impl TokenStore for Cached {
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let found = self.inner.find_token(selector).await?;
         if let Some(record) = &found {
-            if record.kind == TokenKind::Access && shared.in_step.load(Ordering::SeqCst) {
+            if record.kind == TokenKind::Access && shared.in_step() {
                 shared
                     .tokens
                     .insert(*selector, Arc::new((self.tenant.clone(), record.clone())));

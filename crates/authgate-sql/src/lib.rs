@@ -57,10 +57,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[macro_use]
 mod forward;
 mod cached;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 mod memory;
 mod observed;
@@ -219,10 +219,12 @@ pub trait Admin: Send + Sync {
     /// at most `batch` device codes that expired before `now`; answers the most rows that went from one table (a value
     /// of `batch` means there may be more).
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
-    /// A count that moves whenever a stored token is revoked or rotated, by any writer on
-    /// the database (this process, another instance, the CLI, a hand-written `UPDATE`):
-    /// the token cache ([`AnyStore::cached`]) empties when it moves. `None` (the default)
-    /// when the backend cannot tell, and then no cache is kept over it.
+    /// A count that moves whenever a stored token is revoked, or a live one deleted, by any
+    /// writer on the database (this process, another instance, the CLI, an `UPDATE ... SET
+    /// revoked` by hand): the token cache ([`AnyStore::cached`]) empties when it moves.
+    /// Other changes to a token row (rotation, or a hand-edited expiry or scope) do not
+    /// move it. `None` (the default) when the backend cannot tell, and then no cache is
+    /// kept over it.
     async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
         Ok(None)
     }
@@ -480,12 +482,17 @@ impl AnyStore {
     /// The cache never answers what the database would not:
     /// - a revocation through this store (or any handle from [`Self::tenant`] on it)
     ///   removes the entries it affects before it returns;
-    /// - a revocation anywhere else (another instance, the CLI, a statement by hand) moves
+    /// - a revocation anywhere else (another instance, the CLI, an `UPDATE` by hand) moves
     ///   the database's count of token changes ([`Admin::token_changes`], kept by
     ///   triggers), read every [`TokenCacheOptions::poll_interval`]: the cache empties
     ///   when it moved, so such a revocation takes effect here within one interval and
     ///   one read (50 ms and about a millisecond by default);
-    /// - while that count cannot be read, the cache is empty and bypassed;
+    /// - the cache answers only while the last successful read of that count began less
+    ///   than two intervals ago: when reads fail, time out or hang, it is bypassed (and a
+    ///   failed read empties it), so no revocation goes unseen for longer than that
+    ///   (100 ms by default);
+    /// - every revocation, here or elsewhere, empties the whole cache of every instance
+    ///   at its next read: with many revocations a second it helps less;
     /// - only access tokens that exist are kept: refresh tokens and unknown selectors go
     ///   to the database each time.
     ///

@@ -13,7 +13,7 @@ BEGIN
     UPDATE authgate_token_changes SET n = n + 1 WHERE id = 1;
 END;
 CREATE TRIGGER authgate_tokens_deleted AFTER DELETE ON authgate_tokens
-    WHEN OLD.revoked = 0 AND OLD.expires_at > unixepoch()
+    WHEN OLD.revoked = 0 AND OLD.expires_at > CAST(strftime('%s', 'now') AS INTEGER)
 BEGIN
     UPDATE authgate_token_changes SET n = n + 1 WHERE id = 1;
 END;
