@@ -408,6 +408,11 @@ async fn run(o: Options) -> Result<(), String> {
     if o.driver == Driver::Wrk {
         wrk::ensure()?;
     }
+    // Idle means settled: start-up work done, and the argon2 buffer the config's client
+    // secret needed at start given back (3 s after the last password check).
+    if !o.smoke {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
     let idle: Vec<u64> = targets
         .iter()
         .map(|t| load::rss_kb(t.pid(), "VmRSS"))

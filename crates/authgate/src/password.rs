@@ -93,13 +93,49 @@ pub fn verify_blocking(hash: &str, password: &str) -> bool {
     computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
+/// Idle argon2 buffers, at most one per gate permit (see [`with_memory`]).
+static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Password checks finished so far: the idle release below compares it before and after
+/// its wait.
+static CHECKS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long the pooled buffers outlive the last check: a burst of sign-ins reuses them,
+/// and a server that checks no password for this long gives their memory back (about
+/// 19 MiB per buffer; a server whose config holds a client secret hashes it at start, and
+/// would otherwise keep that buffer for its whole life).
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How many times the idle release emptied the pool (for the tests).
+#[cfg(test)]
+static POOL_EMPTIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Notes a finished check and, on a Tokio runtime, empties the pool after [`POOL_IDLE`]
+/// unless another check finished meanwhile.
+fn release_pool_when_idle() {
+    use std::sync::atomic::Ordering;
+    let seen = CHECKS_DONE.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            tokio::time::sleep(POOL_IDLE).await;
+            if CHECKS_DONE.load(Ordering::SeqCst) == seen {
+                POOL.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clear();
+                #[cfg(test)]
+                POOL_EMPTIED.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+}
+
 /// Runs `f` with argon2's working memory (`blocks` blocks of 1 KiB) taken from a pool
 /// rather than freshly allocated: at most one buffer per gate permit is ever in use, so
-/// the ~19 MiB buffers are allocated once each and reused, and the process's memory stays
-/// flat however many passwords it checks (a fresh allocation each time left the C
-/// allocator holding several hundred MiB after a burst of logins).
+/// the ~19 MiB buffers are allocated once each and reused while checks keep coming, and
+/// the process's memory stays flat however many passwords it checks (a fresh allocation
+/// each time left the C allocator holding several hundred MiB after a burst of logins).
+/// [`POOL_IDLE`] after the last check, the pool is emptied.
 fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
-    static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
     let take = || {
         POOL.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -497,7 +533,10 @@ async fn gated<T: Send + 'static>(
     drop(waiting);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        f()
+        let answer = f();
+        // Here rather than after the await: a check whose request was dropped counts too.
+        release_pool_when_idle();
+        answer
     })
     .await
     .map_err(|e| StorageError::Other(Box::new(e)))
@@ -506,6 +545,28 @@ async fn gated<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_buffer_pool_is_emptied_once_no_check_came_for_a_while() {
+        use std::sync::atomic::Ordering;
+        // Other tests of this binary may check passwords meanwhile and postpone the
+        // release: a few tries.
+        for _ in 0..5 {
+            let before = POOL_EMPTIED.load(Ordering::SeqCst);
+            hash("pw".to_owned()).await.unwrap();
+            tokio::time::sleep(POOL_IDLE / 2).await;
+            assert_eq!(
+                POOL_EMPTIED.load(Ordering::SeqCst),
+                before,
+                "not before POOL_IDLE"
+            );
+            tokio::time::sleep(POOL_IDLE).await;
+            if POOL_EMPTIED.load(Ordering::SeqCst) > before {
+                return;
+            }
+        }
+        panic!("the pool was never emptied after its idle time");
+    }
 
     #[test]
     fn hashes_are_standard_argon2id_phc_strings() {
