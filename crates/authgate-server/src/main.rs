@@ -1048,7 +1048,8 @@ async fn revoke_tokens(
             (None, Some(u)) => format!("user {u}"),
             (None, None) => String::new(),
         };
-        println!("revoked {revoked} tokens of {whose}");
+        let noun = if revoked == 1 { "token" } else { "tokens" };
+        println!("revoked {revoked} {noun} of {whose}");
     });
     Ok(())
 }
