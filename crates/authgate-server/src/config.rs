@@ -368,7 +368,8 @@ pub(crate) struct Tokens {
     pub(crate) access_token_format: String,
     /// How many access tokens the Bearer check and introspection keep in memory (SQLite
     /// and PostgreSQL; 0: none). A revocation made elsewhere (another instance, the CLI)
-    /// takes effect here within 50 ms, never more than 100 ms.
+    /// takes effect here within the 50 ms poll interval and one read, never more than
+    /// 100 ms.
     #[serde(default = "default_cache_size")]
     pub(crate) cache_size: usize,
 }
@@ -390,7 +391,8 @@ fn default_cache_size() -> usize {
     10_000
 }
 
-/// The largest token cache the server accepts (about 300 bytes an entry: 300 MB).
+/// The largest token cache the server accepts (each entry a copy of a token's record, a
+/// few hundred bytes: some hundreds of MB at most).
 pub(crate) const MAX_CACHE_SIZE: usize = 1_000_000;
 
 /// The longest refresh grace window the server accepts.

@@ -49,7 +49,9 @@ use crate::{Admin, Backend, InitialAccessToken, NewUser, PoolState, UserInfo};
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenCacheOptions {
-    /// The most access tokens kept (about 300 bytes each); the least used go first.
+    /// The most access tokens kept (each a copy of the token's record, a few hundred
+    /// bytes); when full, `quick_cache`'s policy (S3-FIFO) evicts tokens seen once before
+    /// tokens seen again.
     pub capacity: usize,
     /// How often the database's count of token changes is read: a revocation made by
     /// another process goes unseen for at most this plus one read, and never for more
