@@ -12,8 +12,7 @@ use authgate::*;
 use authgate_axum::{
     authorization_response, routes, CurrentToken, OAuthRequest, RequireBearerLayer, Server,
 };
-use authgate_sql::testing::CutProxy;
-use authgate_sql::testing::{pg_base_url, PgSchema};
+use authgate_sql::testing::PgSchema;
 use authgate_sql::{connect, spawn_purger, AnyStore, StoreOptions};
 use axum::extract::State;
 use axum::response::Response;
@@ -202,16 +201,7 @@ async fn database_outage_answers_503_json_and_recovers_by_itself_postgres() {
         return;
     };
     seed(&schema.store().await).await;
-    let target = {
-        let u = url::Url::parse(&pg_base_url()).unwrap();
-        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
-    };
-    let proxy = CutProxy::start(&target).await;
-    let via = {
-        let mut u = url::Url::parse(&pg_base_url()).unwrap();
-        u.set_port(Some(proxy.addr.port())).unwrap();
-        u.to_string()
-    };
+    let (proxy, via) = crate::support::pg_through_proxy().await;
     let options = StoreOptions {
         acquire_timeout: Duration::from_millis(500),
         ..StoreOptions::default()

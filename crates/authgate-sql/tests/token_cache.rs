@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use authgate::rng::OsRng;
 use authgate::token::{generate_token, Selector};
 use authgate::{StorageError, TokenKind, TokenRecord};
-use authgate_sql::testing::{pg_base_url, CutProxy, PgSchema};
+use authgate_sql::testing::PgSchema;
 use authgate_sql::{connect, AnyStore, StoreObserver, StoreOptions, TokenCacheOptions};
 
 /// Counts the lookups that reached the database.
@@ -65,6 +65,19 @@ fn options() -> TokenCacheOptions {
     }
 }
 
+/// A cached store on `url` over an observer counting the lookups that reach the
+/// database, once its first read of the change count is done.
+async fn counted_cache(url: &str) -> (AnyStore, Arc<Lookups>) {
+    let lookups = Arc::new(Lookups::default());
+    let store = connect(url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .observed(lookups.clone())
+        .cached(&options());
+    settle().await;
+    (store, lookups)
+}
+
 /// The stated bound with these options is two intervals (40 ms); the tests allow more for
 /// a loaded CI machine's scheduling, and still fail on a cache that waits for anything
 /// slower than its own polling (a reconnect, a timeout, an expiry).
@@ -97,13 +110,7 @@ async fn time_until_revoked(store: &AnyStore, selector: &Selector, limit: Durati
 /// The cached store answers a second lookup without the database; a revocation through
 /// it, one token or many at once, shows at the very next lookup.
 async fn revocations_through_the_cache_show_at_once(url: &str) {
-    let lookups = Arc::new(Lookups::default());
-    let store = connect(url, &StoreOptions::default())
-        .await
-        .unwrap()
-        .observed(lookups.clone())
-        .cached(&options());
-    settle().await;
+    let (store, lookups) = counted_cache(url).await;
     let one = token(TokenKind::Access, "c1");
     let other = token(TokenKind::Access, "c2");
     store
@@ -146,13 +153,7 @@ async fn revocations_through_the_cache_show_at_once_postgres() {
 /// Instance B caches a token; instance A (another pool, as another process would) revokes
 /// it; B refuses it within the poll interval plus a read.
 async fn a_revocation_elsewhere_shows_within_the_interval(a: &AnyStore, b_url: &str) {
-    let lookups = Arc::new(Lookups::default());
-    let b = connect(b_url, &StoreOptions::default())
-        .await
-        .unwrap()
-        .observed(lookups.clone())
-        .cached(&options());
-    settle().await;
+    let (b, lookups) = counted_cache(b_url).await;
     let t = token(TokenKind::Access, "c1");
     a.save_tokens(std::slice::from_ref(&t)).await.unwrap();
     assert!(!revoked(&b, &t.selector).await);
@@ -221,16 +222,7 @@ async fn a_lost_database_empties_the_cache_postgres() {
         return;
     };
     let a = schema.store().await;
-    let target = {
-        let u = url::Url::parse(&pg_base_url()).unwrap();
-        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
-    };
-    let proxy = CutProxy::start(&target).await;
-    let via = {
-        let mut u = url::Url::parse(&pg_base_url()).unwrap();
-        u.set_port(Some(proxy.addr.port())).unwrap();
-        u.to_string()
-    };
+    let (proxy, via) = support::pg_through_proxy().await;
     let store_options = StoreOptions {
         acquire_timeout: Duration::from_millis(300),
         ..StoreOptions::default()
@@ -281,14 +273,8 @@ async fn time_until_revoked_allowing_errors(store: &AnyStore, selector: &Selecto
 /// unknown selector.
 #[tokio::test]
 async fn only_access_tokens_that_exist_are_kept() {
-    let lookups = Arc::new(Lookups::default());
     let url = format!("sqlite://{}", support::temp_sqlite_path().display());
-    let store = connect(&url, &StoreOptions::default())
-        .await
-        .unwrap()
-        .observed(lookups.clone())
-        .cached(&options());
-    settle().await;
+    let (store, lookups) = counted_cache(&url).await;
     let refresh = token(TokenKind::Refresh, "c1");
     store
         .save_tokens(std::slice::from_ref(&refresh))
@@ -310,13 +296,7 @@ async fn only_access_tokens_that_exist_are_kept() {
 /// Over `memory:` (which cannot count its changes, and needs no cache) nothing is kept.
 #[tokio::test]
 async fn nothing_is_cached_over_the_memory_backend() {
-    let lookups = Arc::new(Lookups::default());
-    let store = connect("memory:", &StoreOptions::default())
-        .await
-        .unwrap()
-        .observed(lookups.clone())
-        .cached(&options());
-    settle().await;
+    let (store, lookups) = counted_cache("memory:").await;
     let t = token(TokenKind::Access, "c1");
     store.save_tokens(std::slice::from_ref(&t)).await.unwrap();
     assert!(!revoked(&store, &t.selector).await);

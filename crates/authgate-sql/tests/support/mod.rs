@@ -44,3 +44,18 @@ pub async fn postgres() -> Option<(AnyStore, PgSchema)> {
     let store = schema.store().await;
     Some((store, schema))
 }
+
+/// A [`CutProxy`](authgate_sql::testing::CutProxy) in front of the test PostgreSQL server,
+/// and the server's base URL through it (for `PgSchema::url_via`).
+pub async fn pg_through_proxy() -> (authgate_sql::testing::CutProxy, String) {
+    let base = url::Url::parse(&authgate_sql::testing::pg_base_url()).unwrap();
+    let target = format!(
+        "{}:{}",
+        base.host_str().unwrap(),
+        base.port().unwrap_or(5432)
+    );
+    let proxy = authgate_sql::testing::CutProxy::start(&target).await;
+    let mut via = base;
+    via.set_port(Some(proxy.addr.port())).unwrap();
+    (proxy, via.to_string())
+}
