@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::logline::OwnLogLine;
 use authgate::*;
 use authgate_axum::pages::local_path;
 use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
@@ -19,7 +20,6 @@ use minijinja::{context, Environment};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
 
 use crate::backchannel::Backchannel;
 use crate::config::{displayable, ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
@@ -2132,11 +2132,6 @@ async fn token(
     response
 }
 
-/// Marks a response whose handler wrote the request's log line itself (the token
-/// endpoint's, with client, grant and outcome): the request layer writes none for it.
-#[derive(Clone, Copy)]
-struct OwnLogLine;
-
 /// The public signing keys (RFC 7517), as `jwks_uri` advertises.
 async fn jwks(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) -> OAuthResponse {
     OAuthResponse(state.server.create_endpoint_response("jwks", &req).await)
@@ -2168,48 +2163,19 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-/// The request id, tracing and request log layers (tower-http): every request gets an id,
-/// echoed in `X-Request-Id`, and runs in a `request` span carrying it with the method and
-/// path (never the query: it can carry codes), so the engine's events during the request
-/// name it too; a line at the end gives status and latency.
+/// The request id and request log layers: every request gets an id (tower-http's layers),
+/// echoed in `X-Request-Id`, and runs labelled with it, its method and path (never the
+/// query: it can carry codes), so the engine's events during the request name it too; a
+/// line at the end gives status and latency (see `logline`).
 fn request_layers<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    // The last layer added runs first: the id is set, then the span opens, then the id is
-    // copied to the answer.
+    // The last layer added runs first: the id is set, then the request is labelled, then
+    // the id is copied to the answer.
     router
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-                    let id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!(
-                        "request",
-                        id,
-                        method = req.method().as_str(),
-                        path = req.uri().path(),
-                    )
-                })
-                .on_request(())
-                .on_response(
-                    |res: &Response, latency: std::time::Duration, _: &tracing::Span| {
-                        if res.extensions().get::<OwnLogLine>().is_some() {
-                            return;
-                        }
-                        tracing::info!(
-                            status = res.status().as_u16(),
-                            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-                            "request"
-                        );
-                    },
-                )
-                .on_failure(()),
-        )
+        .layer(crate::logline::RequestScopeLayer)
         .layer(SetRequestIdLayer::x_request_id(RequestIds))
         .layer(axum::middleware::map_request(drop_odd_request_id))
 }

@@ -1,0 +1,499 @@
+//! The reference server's log lines, made cheaply enough for every request.
+//!
+//! A line reads
+//!
+//! ```text
+//! 2026-12-07T11:06:56.254463Z  INFO request{id="OcB4RJTC-2" method="GET" path="/api/me"}: authgate::app: request status=200 latency_us=64
+//! ```
+//!
+//! The `request{...}` part names the request the event happened in. It is not a `tracing`
+//! span: a span per request (created, entered and left at every poll, closed, its fields
+//! formatted into the registry) cost more than the line itself. The request's id, method
+//! and path ride in a task-local set by [`RequestScope`] around each request, and
+//! [`Lines`] reads them when an event is formatted, so the engine's events during a
+//! request name it just the same, and a request that writes no line pays nothing for
+//! them. (Like a span, the task-local does not follow work spawned onto another task.)
+//!
+//! [`Lines`] writes the rest of the line itself: the timestamp from a per-thread cache of
+//! the current second, values without going through `Debug` when they need no escaping.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::response::Response;
+use http::{HeaderValue, Method, Request, Uri};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// What names a request in its log lines.
+pub(crate) struct RequestLabel {
+    id: Option<HeaderValue>,
+    method: Method,
+    uri: Uri,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestLabel;
+}
+
+/// Marks a response whose handler wrote the request's log line itself (the token
+/// endpoint's, with client, grant and outcome): [`RequestScope`] writes none for it.
+#[derive(Clone, Copy)]
+pub(crate) struct OwnLogLine;
+
+/// The request layer: each request runs with its label in a task-local, and a line at
+/// `info` gives its status and latency when it is answered (unless the handler wrote its
+/// own, see [`OwnLogLine`]). Placed inside the request-id layers, so the id is set.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RequestScopeLayer;
+
+impl<S> tower_layer::Layer<S> for RequestScopeLayer {
+    type Service = RequestScope<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestScope { inner }
+    }
+}
+
+/// The service of [`RequestScopeLayer`].
+#[derive(Clone)]
+pub(crate) struct RequestScope<S> {
+    inner: S,
+}
+
+impl<S, B> tower_service::Service<Request<B>> for RequestScope<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = tokio::task::futures::TaskLocalFuture<RequestLabel, Answered<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    // Latency on the monotonic clock, as in the token handler.
+    #[allow(clippy::disallowed_methods)]
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let label = RequestLabel {
+            id: req.headers().get("x-request-id").cloned(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+        };
+        let started = tracing::enabled!(Level::INFO).then(Instant::now);
+        REQUEST.scope(
+            label,
+            Answered {
+                started,
+                inner: self.inner.call(req),
+            },
+        )
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`RequestScope`] (polled inside the request's label): the inner one,
+    /// then the request's line.
+    pub(crate) struct Answered<F> {
+        started: Option<Instant>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, E> Future for Answered<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(res), Some(started)) = (&out, this.started.take()) {
+            if res.extensions().get::<OwnLogLine>().is_none() {
+                // The target the line had when tower-http's trace layer wrote it.
+                tracing::info!(
+                    target: "authgate::app",
+                    status = res.status().as_u16(),
+                    latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    "request"
+                );
+            }
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// The line format (see the module's documentation). `ansi` colours the level.
+pub(crate) struct Lines {
+    pub(crate) ansi: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write_timestamp(&mut w)?;
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR => ("ERROR", "\x1b[31m"),
+            Level::WARN => (" WARN", "\x1b[33m"),
+            Level::INFO => (" INFO", "\x1b[32m"),
+            Level::DEBUG => ("DEBUG", "\x1b[34m"),
+            Level::TRACE => ("TRACE", "\x1b[35m"),
+        };
+        if self.ansi {
+            w.write_str(level.1)?;
+            w.write_str(level.0)?;
+            w.write_str("\x1b[0m ")?;
+        } else {
+            w.write_str(level.0)?;
+            w.write_char(' ')?;
+        }
+        let _ = REQUEST.try_with(|r| write_label(&mut w, r));
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                w.write_str(span.name())?;
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        w.write_char('{')?;
+                        w.write_str(fields)?;
+                        w.write_char('}')?;
+                    }
+                }
+                w.write_str(": ")?;
+            }
+        }
+        w.write_str(meta.target())?;
+        w.write_str(": ")?;
+        event.record(&mut Values {
+            w: &mut w,
+            first: true,
+            result: Ok(()),
+        });
+        w.write_char('\n')
+    }
+}
+
+/// `request{id="..." method="GET" path="/api/me"}: `, the path without its query (it can
+/// carry codes).
+fn write_label(w: &mut Writer<'_>, r: &RequestLabel) -> fmt::Result {
+    w.write_str("request{id=")?;
+    match r.id.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(id) => write_quoted(w, id)?,
+        None => w.write_str("\"-\"")?,
+    }
+    w.write_str(" method=")?;
+    write_quoted(w, r.method.as_str())?;
+    w.write_str(" path=")?;
+    write_quoted(w, r.uri.path())?;
+    w.write_str("}: ")
+}
+
+/// The field formatter for spans: the same `name=value` form as events.
+#[derive(Default)]
+pub(crate) struct LineFields;
+
+impl<'writer> FormatFields<'writer> for LineFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut w: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut v = Values {
+            w: &mut w,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut v);
+        v.result
+    }
+}
+
+/// Writes an event's or a span's fields: the message as it is, other values as
+/// `name=value`, strings quoted and escaped as `Debug` would (a newline in a client_id
+/// cannot start a fake line).
+struct Values<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl Values<'_, '_> {
+    fn name(&mut self, field: &Field) -> fmt::Result {
+        if !self.first {
+            self.w.write_char(' ')?;
+        }
+        self.first = false;
+        self.w.write_str(field.name())?;
+        self.w.write_char('=')
+    }
+
+    fn record(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_ok() {
+            self.result = if field.name() == "message" {
+                self.first = false;
+                value(self.w)
+            } else {
+                self.name(field).and_then(|()| value(self.w))
+            };
+        }
+    }
+}
+
+impl Visit for Values<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record(field, |w| w.write_str(value));
+        } else {
+            self.record(field, |w| write_quoted(w, value));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record(field, |w| write_u64(w, value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record(field, |w| {
+            if value < 0 {
+                w.write_char('-')?;
+            }
+            write_u64(w, value.unsigned_abs())
+        });
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.record(field, |w| w.write_str(if value { "true" } else { "false" }));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record(field, |w| write!(w, "{value:?}"));
+    }
+}
+
+/// A string in double quotes, escaped as `Debug` escapes it; printable ASCII without a
+/// quote or a backslash (nearly every value) is copied as it is.
+fn write_quoted(w: &mut Writer<'_>, s: &str) -> fmt::Result {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        w.write_char('"')?;
+        w.write_str(s)?;
+        w.write_char('"')
+    } else {
+        write!(w, "{s:?}")
+    }
+}
+
+fn write_u64(w: &mut Writer<'_>, mut n: u64) -> fmt::Result {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // A single decimal digit: the narrowing is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            digits[i] = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    w.write_str(std::str::from_utf8(&digits[i..]).map_err(|_| fmt::Error)?)
+}
+
+thread_local! {
+    /// The last second this thread formatted, and its `YYYY-MM-DDTHH:MM:SS` text.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// `2026-12-07T11:06:56.254463Z  `: UTC, microseconds, two spaces as before.
+// A log line's time is the wall clock's, not the engine's injected clock.
+#[allow(clippy::disallowed_methods)]
+fn write_timestamp(w: &mut Writer<'_>) -> fmt::Result {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            cached.1.clear();
+            let _ = write_date_time(&mut cached.1, secs);
+            cached.0 = secs;
+        }
+        w.write_str(&cached.1)
+    })?;
+    let micros = now.subsec_micros();
+    w.write_char('.')?;
+    let mut digits = [b'0'; 6];
+    let mut m = micros;
+    for d in digits.iter_mut().rev() {
+        // A single decimal digit: the narrowing is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            *d = b'0' + (m % 10) as u8;
+        }
+        m /= 10;
+    }
+    w.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)?;
+    w.write_str("Z ")
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time in seconds, UTC (the civil calendar from days
+/// since 1970-01-01, after Howard Hinnant's `civil_from_days`).
+fn write_date_time(out: &mut String, secs: u64) -> fmt::Result {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Days from 0000-03-01, in 400-year eras of 146,097 days.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Lines written into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines_of(f: impl FnOnce()) -> String {
+        let buffer = Buffer::default();
+        let out = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::DEBUG)
+            .event_format(Lines { ansi: false })
+            .fmt_fields(LineFields)
+            .with_writer(move || out.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn label(id: Option<&str>) -> RequestLabel {
+        RequestLabel {
+            id: id.map(|i| HeaderValue::from_str(i).unwrap()),
+            method: Method::POST,
+            uri: "/token?code=secret".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_line_has_time_level_request_target_message_and_fields() {
+        let text = lines_of(|| {
+            REQUEST.sync_scope(label(Some("abc-1")), || {
+                tracing::info!(target: "authgate::app", client_id = "demo", status = 200_u64, ok = true, delta = -3_i64, "token");
+            });
+        });
+        let (time, rest) = text.split_at(27);
+        assert!(
+            time.len() == 27 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+            "{text}"
+        );
+        assert_eq!(
+            rest,
+            "  INFO request{id=\"abc-1\" method=\"POST\" path=\"/token\"}: authgate::app: token client_id=\"demo\" status=200 ok=true delta=-3\n"
+        );
+        assert!(!text.contains("secret"), "the query is never written");
+    }
+
+    #[test]
+    fn values_are_quoted_and_escaped_so_no_value_starts_a_line() {
+        let text = lines_of(|| {
+            tracing::warn!(
+                client_id = "a\"b\\c\n2026-01-01T00:00:00Z  INFO forged",
+                shown = %"plain",
+                "refused"
+            );
+        });
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(" WARN "), "{text}");
+        assert!(
+            text.contains(
+                r#"refused client_id="a\"b\\c\n2026-01-01T00:00:00Z  INFO forged" shown=plain"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn outside_a_request_there_is_no_label_and_a_missing_id_shows_as_a_dash() {
+        let text = lines_of(|| {
+            tracing::error!("alone");
+            REQUEST.sync_scope(label(None), || tracing::debug!("in"));
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with("ERROR authgate::logline::tests: alone"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with(
+                "DEBUG request{id=\"-\" method=\"POST\" path=\"/token\"}: authgate::logline::tests: in"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dates_are_the_civil_calendar() {
+        for (secs, text) in [
+            (0, "1970-01-01T00:00:00"),
+            (951_782_400, "2000-02-29T00:00:00"),
+            (1_796_601_599, "2026-12-06T23:59:59"),
+            (4_107_542_400, "2100-03-01T00:00:00"),
+        ] {
+            let mut out = String::new();
+            write_date_time(&mut out, secs).unwrap();
+            assert_eq!(out, text);
+        }
+    }
+}
