@@ -28,17 +28,33 @@ pub(crate) enum Scenario {
     /// The same flow as an OpenID Connect authentication (scope `openid`, a nonce): the
     /// exchange also signs an ID token (RS256).
     OidcCodeFlow,
+    /// GET /userinfo with a user's access token (scope `openid profile`).
+    UserInfo,
+    /// POST /register: dynamic client registration (RFC 7591), open registration, a
+    /// confidential client with one redirect URI.
+    Register,
+    /// POST /token with the device_code grant (RFC 8628 §3.4) for codes nobody approved:
+    /// each answer is `authorization_pending` or `slow_down` (§3.5), both counted as
+    /// served; the engine records the poll either way.
+    DevicePoll,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Scenario; 6] = [
+    pub(crate) const ALL: [Scenario; 9] = [
         Self::Issue,
         Self::Bearer,
         Self::Revoke,
         Self::Introspect,
         Self::CodeFlow,
         Self::OidcCodeFlow,
+        Self::UserInfo,
+        Self::Register,
+        Self::DevicePoll,
     ];
+
+    /// What a JWT access-token target (one signing algorithm, `memory:`) runs: issuance
+    /// signs, the Bearer check reads the token's record as for an opaque token.
+    pub(crate) const JWT: [Scenario; 2] = [Self::Issue, Self::Bearer];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -48,6 +64,9 @@ impl Scenario {
             Self::Introspect => "introspection",
             Self::CodeFlow => "code flow + PKCE (flows)",
             Self::OidcCodeFlow => "OIDC code flow + ID token (flows)",
+            Self::UserInfo => "UserInfo GET",
+            Self::Register => "client registration",
+            Self::DevicePoll => "device code poll",
         }
     }
 
@@ -59,12 +78,18 @@ impl Scenario {
             Self::Introspect => "introspect",
             Self::CodeFlow => "code_flow",
             Self::OidcCodeFlow => "oidc_code_flow",
+            Self::UserInfo => "userinfo",
+            Self::Register => "register",
+            Self::DevicePoll => "device_poll",
         }
     }
 
     /// Whether the ceiling serves the scenario.
     pub(crate) fn on_ceiling(self) -> bool {
-        !self.is_flow()
+        matches!(
+            self,
+            Self::Issue | Self::Bearer | Self::Revoke | Self::Introspect
+        )
     }
 
     /// Whether the scenario is a browser flow (needs a signed-in session).
@@ -207,12 +232,76 @@ pub(crate) async fn sign_in(http: &reqwest::Client, base: &str) -> Result<Browse
     })
 }
 
+/// A user's access token (scope `openid profile`), from one OpenID Connect code flow.
+pub(crate) async fn user_token(http: &reqwest::Client, base: &str) -> Result<String, String> {
+    let b = sign_in(http, base).await?;
+    let body = exchange(http, base, &b, Scenario::OidcCodeFlow)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the code flow for a user token failed")?;
+    let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no token: {body}"))
+}
+
+/// `n` device codes nobody approves (RFC 8628 §3.1), for the polling scenario.
+pub(crate) async fn device_codes(
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> Result<Vec<String>, String> {
+    let mut codes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let res = http
+            .post(format!("{base}/device_authorization"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("scope=profile")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let body: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
+        codes.push(
+            body["device_code"]
+                .as_str()
+                .ok_or_else(|| format!("no device code: {body}"))?
+                .to_owned(),
+        );
+    }
+    Ok(codes)
+}
+
+/// What the registration scenario sends: a confidential web client.
+pub(crate) const REGISTRATION: &str = r#"{"redirect_uris":["https://app.example/cb"],"client_name":"bench app","grant_types":["authorization_code"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_basic"}"#;
+
+/// Whether a device poll got one of the two answers a pending code gets (RFC 8628 §3.5).
+pub(crate) fn poll_served(status: u16, body: &[u8]) -> bool {
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    status == 400 && (has(b"\"authorization_pending\"") || has(b"\"slow_down\""))
+}
+
 async fn code_flow(
     http: &reqwest::Client,
     base: &str,
     b: &Browser,
     s: Scenario,
 ) -> Result<bool, reqwest::Error> {
+    let Some(body) = exchange(http, base, b, s).await? else {
+        return Ok(false);
+    };
+    // The OpenID Connect flow counts only when the ID token came back.
+    Ok(s != Scenario::OidcCodeFlow || body.windows(10).any(|w| w == b"\"id_token\""))
+}
+
+/// One consent and code exchange: the token response's body when it was a 200.
+async fn exchange(
+    http: &reqwest::Client,
+    base: &str,
+    b: &Browser,
+    s: Scenario,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
     let res = http
         .post(format!("{base}/authorize?{}", authorize_query(s)))
         .header("cookie", &b.cookies)
@@ -226,7 +315,7 @@ async fn code_flow(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let _ = res.bytes().await;
     let Some(code) = url::Url::parse(&loc).ok().and_then(|u| {
@@ -234,7 +323,7 @@ async fn code_flow(
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
     }) else {
-        return Ok(false);
+        return Ok(None);
     };
     let res = http
         .post(format!("{base}/token"))
@@ -247,8 +336,7 @@ async fn code_flow(
         .await?;
     let ok = res.status() == 200;
     let body = res.bytes().await?;
-    // The OpenID Connect flow counts only when the ID token came back.
-    Ok(ok && (s != Scenario::OidcCodeFlow || body.windows(10).any(|w| w == b"\"id_token\"")))
+    Ok(ok.then(|| body.to_vec()))
 }
 
 async fn one(
@@ -294,19 +382,56 @@ async fn one(
             Some(b) => code_flow(http, base, b, s).await.unwrap_or(false),
             None => false,
         },
+        Scenario::UserInfo => send(http.get(format!("{base}/userinfo")).bearer_auth(token)).await,
+        Scenario::Register => match http
+            .post(format!("{base}/register"))
+            .header("content-type", "application/json")
+            .body(REGISTRATION)
+            .send()
+            .await
+        {
+            Ok(r) => {
+                let ok = r.status() == 201;
+                let _ = r.bytes().await;
+                ok
+            }
+            Err(_) => false,
+        },
+        Scenario::DevicePoll => {
+            let code = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
+            match form(
+                "/token",
+                format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code={code}"),
+            )
+            .send()
+            .await
+            {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    r.bytes().await.is_ok_and(|b| poll_served(status, &b))
+                }
+                Err(_) => false,
+            }
+        }
     }
 }
 
 /// Runs one scenario against one target.
 pub(crate) async fn run(t: &Target, s: Scenario, o: &Options) -> Result<ScenarioResult, String> {
     let setup = http_client()?;
-    let token = issue_token(&setup, &t.base).await?;
+    let token = if s == Scenario::UserInfo {
+        user_token(&setup, &t.base).await?
+    } else {
+        issue_token(&setup, &t.base).await?
+    };
     let pool_size = if o.smoke { 50 } else { 5000 };
     let mut pool = Vec::new();
     if s == Scenario::Revoke {
         for _ in 0..pool_size {
             pool.push(issue_token(&setup, &t.base).await?);
         }
+    } else if s == Scenario::DevicePoll {
+        pool = device_codes(&setup, &t.base, pool_size).await?;
     }
     let pool = Arc::new(pool);
     let phase = Arc::new(AtomicU8::new(0)); // 0 warm-up, 1 measured, 2 stop

@@ -270,11 +270,30 @@ async fn start_ceiling() -> Result<Target, String> {
     })
 }
 
+/// The JWT access-token targets (`memory:`): their `keys.algorithms`, whose first entry
+/// signs access tokens (ES256 when listed); RS256 stays for the ID tokens.
+const JWT_TARGETS: [(&str, &str); 3] = [
+    ("jwt-es256", r#""ES256", "RS256""#),
+    ("jwt-eddsa", r#""EdDSA", "RS256""#),
+    ("jwt-rs256", r#""RS256""#),
+];
+
 async fn start_authgate(
     bin: &Path,
     store: &str,
     database_url: Option<&str>,
     dir: &Path,
+) -> Result<Target, String> {
+    start_authgate_with(bin, store, database_url, dir, "").await
+}
+
+/// A server under test; `extra` is appended to its config (top-level tables).
+async fn start_authgate_with(
+    bin: &Path,
+    store: &str,
+    database_url: Option<&str>,
+    dir: &Path,
+    extra: &str,
 ) -> Result<Target, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let port = free_port()?;
@@ -289,14 +308,19 @@ bind = "127.0.0.1:{port}"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 redirect_uris = ["http://127.0.0.1:9/cb"]
-grant_types = ["authorization_code", "client_credentials"]
+grant_types = ["authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"]
 response_types = ["code"]
 scope = "openid profile read"
 
 [[users]]
 username = "{USER}"
 password = "{PASSWORD}"
-"#
+
+# Open registration, without the per-address limit's effect on a load test.
+[registration]
+enabled = true
+requests_per_hour = 100000000
+{extra}"#
     );
     let path = dir.join("authgate.toml");
     std::fs::write(&path, config).map_err(|e| e.to_string())?;
@@ -334,21 +358,32 @@ async fn measure(
         return load::run(t, s, o).await;
     }
     let http = load::http_client()?;
-    let token = load::issue_token(&http, &t.base).await?;
+    let token = if s == Scenario::UserInfo {
+        load::user_token(&http, &t.base).await?
+    } else {
+        load::issue_token(&http, &t.base).await?
+    };
     let dir = work.join("wrk").join(&t.name);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let pool_file = if s == Scenario::Revoke {
-        let n = if o.smoke { 50 } else { 5000 };
-        let mut pool = String::new();
-        for _ in 0..n {
-            pool.push_str(&load::issue_token(&http, &t.base).await?);
-            pool.push('\n');
+    let n = if o.smoke { 50 } else { 5000 };
+    let pool = match s {
+        Scenario::Revoke => {
+            let mut pool = Vec::with_capacity(n);
+            for _ in 0..n {
+                pool.push(load::issue_token(&http, &t.base).await?);
+            }
+            Some(pool)
         }
-        let path = dir.join("revoke-pool.txt");
-        std::fs::write(&path, pool).map_err(|e| e.to_string())?;
-        Some(path)
-    } else {
-        None
+        Scenario::DevicePoll => Some(load::device_codes(&http, &t.base, n).await?),
+        _ => None,
+    };
+    let pool_file = match pool {
+        Some(pool) => {
+            let path = dir.join(format!("{}-pool.txt", s.key()));
+            std::fs::write(&path, pool.join("\n") + "\n").map_err(|e| e.to_string())?;
+            Some(path)
+        }
+        None => None,
     };
     let session = if s.is_flow() {
         Some(load::sign_in(&http, &t.base).await?)
@@ -404,6 +439,13 @@ async fn run(o: Options) -> Result<(), String> {
             Err(e) => eprintln!("postgres: skipped ({e})"),
         }
     }
+    for (name, algs) in JWT_TARGETS {
+        let extra =
+            format!("\n[tokens]\naccess_token_format = \"jwt\"\n\n[keys]\nalgorithms = [{algs}]\n");
+        targets.push(
+            start_authgate_with(&bin, name, Some("memory:"), &work.join(name), &extra).await?,
+        );
+    }
 
     if o.driver == Driver::Wrk {
         wrk::ensure()?;
@@ -421,7 +463,12 @@ async fn run(o: Options) -> Result<(), String> {
         let mut rows = Vec::new();
         for (t, idle) in targets.iter().zip(&idle) {
             let mut row = Row::new(&t.name, *idle);
-            for scenario in Scenario::ALL {
+            let scenarios: &[Scenario] = if t.name.starts_with("jwt-") {
+                &Scenario::JWT
+            } else {
+                &Scenario::ALL
+            };
+            for &scenario in scenarios {
                 if t.name == "ceiling" && !scenario.on_ceiling() {
                     continue;
                 }

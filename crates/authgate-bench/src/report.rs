@@ -370,7 +370,9 @@ impl Report {
 
     /// A grouped bar chart of req/s per scenario and server, as SVG.
     fn svg(&self) -> String {
-        let colors = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
+        let colors = [
+            "#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+        ];
         let (w, h, left, bottom, top) = (900.0, 420.0, 70.0, 60.0, 40.0);
         let max = self
             .rows

@@ -65,6 +65,7 @@ fn lua_str(s: &str) -> String {
 
 /// What a scenario needs besides the script: a token, a pool of tokens, a signed-in session.
 pub(crate) struct Inputs<'a> {
+    /// A client's token; a user's (scope `openid profile`) for UserInfo.
     pub(crate) token: &'a str,
     pub(crate) pool_file: Option<&'a Path>,
     pub(crate) session: Option<(&'a str, &'a str)>,
@@ -146,6 +147,52 @@ end
                 )
             ),
             "/revoke",
+        ),
+        Scenario::UserInfo => (
+            fixed(
+                "GET",
+                &[("Authorization", format!("Bearer {}", inputs.token))],
+                None,
+            ),
+            "/userinfo",
+        ),
+        Scenario::Register => (
+            fixed(
+                "POST",
+                &[("Content-Type", "application/json".to_owned())],
+                Some(load::REGISTRATION),
+            ),
+            "/register",
+        ),
+        Scenario::DevicePoll => (
+            format!(
+                r#"{form}local reqs = {{}}
+for line in io.lines({}) do
+  reqs[#reqs + 1] = wrk.format("POST", "/token", h, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=" .. line)
+end
+local i = 0
+flows = 0
+bad = 0
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+response = function(status, headers, body)
+  if status == 400 and (body:find('"authorization_pending"', 1, true) or body:find('"slow_down"', 1, true)) then
+    flows = flows + 1
+  else
+    bad = bad + 1
+  end
+end
+"#,
+                lua_str(
+                    &inputs
+                        .pool_file
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            ) + FLOW_TOTALS,
+            "/token",
         ),
         Scenario::CodeFlow | Scenario::OidcCodeFlow => {
             let (cookies, csrf) = inputs.session.unwrap_or_default();
