@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::logline::OwnLogLine;
+use crate::request_scope::OwnLogLine;
 use authgate::*;
 use authgate_axum::pages::local_path;
 use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
@@ -2166,7 +2166,7 @@ impl MakeRequestId for RequestIds {
 /// The request id and request log layers: every request gets an id (tower-http's layers),
 /// echoed in `X-Request-Id`, and runs labelled with it, its method and path (never the
 /// query: it can carry codes), so the engine's events during the request name it too; a
-/// line at the end gives status and latency (see `logline`).
+/// line at the end gives status and latency (see `request_scope`).
 fn request_layers<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -2175,7 +2175,7 @@ where
     // the id is copied to the answer.
     router
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(crate::logline::RequestScopeLayer)
+        .layer(crate::request_scope::RequestScopeLayer)
         .layer(SetRequestIdLayer::x_request_id(RequestIds))
         .layer(axum::middleware::map_request(drop_odd_request_id))
 }

@@ -6,139 +6,32 @@
 //! 2026-12-07T11:06:56.254463Z  INFO request{id="OcB4RJTC-2" method="GET" path="/api/me"}: authgate::app: request status=200 latency_us=64
 //! ```
 //!
-//! The `request{...}` part names the request the event happened in. It is not a `tracing`
-//! span: a span per request (created, entered and left at every poll, closed, its fields
-//! formatted into the registry) cost more than the line itself. The request's id, method
-//! and path ride in a task-local set by [`RequestScope`] around each request, and
-//! [`Lines`] reads them when an event is formatted, so the engine's events during a
-//! request name it just the same, and a request that writes no line pays nothing for
-//! them. (Like a span, the task-local does not follow work spawned onto another task.)
-//!
-//! [`Lines`] writes the rest of the line itself: the timestamp from a per-thread cache of
-//! the current second, values without going through `Debug` when they need no escaping.
+//! the same text as `tracing-subscriber`'s default format (only the level is coloured on a
+//! terminal). The `request{...}` part is the label `request_scope` keeps in a task-local
+//! (not a span). [`LineFormat`] writes the rest itself: the timestamp from a per-thread
+//! cache of the current second, values without going through `Debug` when they need no
+//! escaping. Strings from fields are quoted and escaped as `Debug` escapes them, and
+//! control characters in messages and other values are escaped too, so no value can start
+//! a line or send a terminal escape sequence.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::response::Response;
-use http::{HeaderValue, Method, Request, Uri};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// What names a request in its log lines.
-pub(crate) struct RequestLabel {
-    id: Option<HeaderValue>,
-    method: Method,
-    uri: Uri,
-}
-
-tokio::task_local! {
-    static REQUEST: RequestLabel;
-}
-
-/// Marks a response whose handler wrote the request's log line itself (the token
-/// endpoint's, with client, grant and outcome): [`RequestScope`] writes none for it.
-#[derive(Clone, Copy)]
-pub(crate) struct OwnLogLine;
-
-/// The request layer: each request runs with its label in a task-local, and a line at
-/// `info` gives its status and latency when it is answered (unless the handler wrote its
-/// own, see [`OwnLogLine`]). Placed inside the request-id layers, so the id is set.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct RequestScopeLayer;
-
-impl<S> tower_layer::Layer<S> for RequestScopeLayer {
-    type Service = RequestScope<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestScope { inner }
-    }
-}
-
-/// The service of [`RequestScopeLayer`].
-#[derive(Clone)]
-pub(crate) struct RequestScope<S> {
-    inner: S,
-}
-
-impl<S, B> tower_service::Service<Request<B>> for RequestScope<S>
-where
-    S: tower_service::Service<Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = tokio::task::futures::TaskLocalFuture<RequestLabel, Answered<S::Future>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    // Latency on the monotonic clock, as in the token handler.
-    #[allow(clippy::disallowed_methods)]
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let label = RequestLabel {
-            id: req.headers().get("x-request-id").cloned(),
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-        };
-        let started = tracing::enabled!(Level::INFO).then(Instant::now);
-        REQUEST.scope(
-            label,
-            Answered {
-                started,
-                inner: self.inner.call(req),
-            },
-        )
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`RequestScope`] (polled inside the request's label): the inner one,
-    /// then the request's line.
-    pub(crate) struct Answered<F> {
-        started: Option<Instant>,
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F, E> Future for Answered<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let out = std::task::ready!(this.inner.poll(cx));
-        if let (Ok(res), Some(started)) = (&out, this.started.take()) {
-            if res.extensions().get::<OwnLogLine>().is_none() {
-                // The target the line had when tower-http's trace layer wrote it.
-                tracing::info!(
-                    target: "authgate::app",
-                    status = res.status().as_u16(),
-                    latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    "request"
-                );
-            }
-        }
-        Poll::Ready(out)
-    }
-}
+use crate::request_scope::RequestLabel;
 
 /// The line format (see the module's documentation). `ansi` colours the level.
-pub(crate) struct Lines {
+pub(crate) struct LineFormat {
     pub(crate) ansi: bool,
 }
 
-impl<S, N> FormatEvent<S, N> for Lines
+impl<S, N> FormatEvent<S, N> for LineFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -166,7 +59,7 @@ where
             w.write_str(level.0)?;
             w.write_char(' ')?;
         }
-        let _ = REQUEST.try_with(|r| write_label(&mut w, r));
+        crate::request_scope::with_label(|r| write_label(&mut w, r)).transpose()?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 w.write_str(span.name())?;
@@ -261,7 +154,7 @@ impl Values<'_, '_> {
 impl Visit for Values<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.record(field, |w| w.write_str(value));
+            self.record(field, |w| Escaped(w).write_str(value));
         } else {
             self.record(field, |w| write_quoted(w, value));
         }
@@ -285,7 +178,28 @@ impl Visit for Values<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record(field, |w| write!(w, "{value:?}"));
+        self.record(field, |w| write!(Escaped(w), "{value:?}"));
+    }
+}
+
+/// Passes text through with its control characters (newlines, escape sequences, C1
+/// controls) escaped as `Debug` escapes them: a message or a `Display`/`Debug` value
+/// cannot start a line or drive a terminal. Printable ASCII is copied as it is.
+struct Escaped<'a, 'w>(&'a mut Writer<'w>);
+
+impl fmt::Write for Escaped<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return self.0.write_str(s);
+        }
+        for c in s.chars() {
+            if c.is_control() {
+                write!(self.0, "{}", c.escape_debug())?;
+            } else {
+                self.0.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -388,7 +302,10 @@ fn write_date_time(out: &mut String, secs: u64) -> fmt::Result {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use http::{HeaderValue, Method};
+
     use super::*;
+    use crate::request_scope::in_request;
 
     /// Lines written into a shared buffer.
     #[derive(Clone, Default)]
@@ -409,7 +326,7 @@ mod tests {
         let out = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(Level::DEBUG)
-            .event_format(Lines { ansi: false })
+            .event_format(LineFormat { ansi: false })
             .fmt_fields(LineFields)
             .with_writer(move || out.clone())
             .finish();
@@ -429,7 +346,7 @@ mod tests {
     #[test]
     fn a_line_has_time_level_request_target_message_and_fields() {
         let text = lines_of(|| {
-            REQUEST.sync_scope(label(Some("abc-1")), || {
+            in_request(label(Some("abc-1")), || {
                 tracing::info!(target: "authgate::app", client_id = "demo", status = 200_u64, ok = true, delta = -3_i64, "token");
             });
         });
@@ -465,10 +382,27 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_in_messages_and_display_values_are_escaped() {
+        let text = lines_of(|| {
+            let from_network = "x\n2026-01-01T00:00:00Z  INFO forged \u{1b}[2J\u{9b}";
+            tracing::info!(value = %from_network, "seen {from_network}");
+        });
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{9b}'),
+            "{text}"
+        );
+        assert!(
+            text.contains(r"seen x\n2026-01-01T00:00:00Z  INFO forged \u{1b}[2J\u{9b} value=x\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn outside_a_request_there_is_no_label_and_a_missing_id_shows_as_a_dash() {
         let text = lines_of(|| {
             tracing::error!("alone");
-            REQUEST.sync_scope(label(None), || tracing::debug!("in"));
+            in_request(label(None), || tracing::debug!("in"));
         });
         let lines: Vec<&str> = text.lines().collect();
         assert!(

@@ -23,6 +23,8 @@ const KEEP: usize = 64 * 1024;
 #[derive(Default)]
 struct State {
     lines: Vec<u8>,
+    /// The writer has written everything and stopped.
+    finished: bool,
     /// The writer waits for lines (producers then wake it).
     writer_idle: bool,
     /// Producers wait for room.
@@ -34,7 +36,8 @@ struct Shared {
     state: Mutex<State>,
     /// Wakes the writer: lines arrived, or closing.
     lines_ready: Condvar,
-    /// Wakes producers: the writer took the lines.
+    /// Wakes producers: the writer took the lines. Also wakes `Flush` when the writer
+    /// has finished.
     room: Condvar,
 }
 
@@ -49,7 +52,7 @@ impl Shared {
 /// The `MakeWriter` handed to `tracing-subscriber`: each line is one `write` of its
 /// formatted bytes.
 #[derive(Clone)]
-pub(crate) struct Lines {
+pub(crate) struct LogWriter {
     shared: Arc<Shared>,
 }
 
@@ -60,7 +63,7 @@ pub(crate) struct Flush {
 }
 
 /// Starts the writer thread over `out`.
-pub(crate) fn start(out: impl Write + Send + 'static) -> std::io::Result<(Lines, Flush)> {
+pub(crate) fn start(out: impl Write + Send + 'static) -> std::io::Result<(LogWriter, Flush)> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         lines_ready: Condvar::new(),
@@ -73,7 +76,7 @@ pub(crate) fn start(out: impl Write + Send + 'static) -> std::io::Result<(Lines,
             .spawn(move || write_loop(&shared, out))?
     };
     Ok((
-        Lines {
+        LogWriter {
             shared: shared.clone(),
         },
         Flush {
@@ -83,39 +86,7 @@ pub(crate) fn start(out: impl Write + Send + 'static) -> std::io::Result<(Lines,
     ))
 }
 
-fn write_loop(shared: &Shared, mut out: impl Write) {
-    let mut taken = Vec::with_capacity(KEEP);
-    loop {
-        let closing = {
-            let mut state = shared.lock();
-            while state.lines.is_empty() && !state.closing {
-                state.writer_idle = true;
-                state = shared
-                    .lines_ready
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            state.writer_idle = false;
-            std::mem::swap(&mut state.lines, &mut taken);
-            if state.producers_waiting {
-                state.producers_waiting = false;
-                shared.room.notify_all();
-            }
-            state.closing && taken.is_empty()
-        };
-        if closing {
-            let _ = out.flush();
-            return;
-        }
-        // A failed write (stderr closed) loses these lines, never the server.
-        let _ = out.write_all(&taken).and_then(|()| out.flush());
-        taken.clear();
-        taken.shrink_to(KEEP);
-        std::thread::sleep(REST);
-    }
-}
-
-impl Write for &Lines {
+impl Write for &LogWriter {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let shared = &self.shared;
         let mut state = shared.lock();
@@ -139,24 +110,71 @@ impl Write for &Lines {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-    type Writer = &'a Lines;
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = &'a LogWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
         self
     }
 }
 
+/// How long the exit waits for the last lines: a stalled stderr reader must not keep the
+/// process from ending.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
 impl Drop for Flush {
     fn drop(&mut self) {
-        {
-            let mut state = self.shared.lock();
-            state.closing = true;
-            self.shared.lines_ready.notify_one();
-        }
+        let mut state = self.shared.lock();
+        state.closing = true;
+        self.shared.lines_ready.notify_one();
+        let (state, waited) = self
+            .shared
+            .room
+            .wait_timeout_while(state, FLUSH_WAIT, |s| !s.finished)
+            .unwrap_or_else(PoisonError::into_inner);
+        let finished = state.finished && !waited.timed_out();
+        drop(state);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if finished {
+                let _ = thread.join();
+            }
+            // Else the thread is left blocked in its write; the process ends anyway.
         }
+    }
+}
+
+/// The writer thread: takes what has gathered, writes it in one call, rests.
+fn write_loop(shared: &Shared, mut out: impl Write) {
+    let mut taken = Vec::with_capacity(KEEP);
+    loop {
+        let closing = {
+            let mut state = shared.lock();
+            while state.lines.is_empty() && !state.closing {
+                state.writer_idle = true;
+                state = shared
+                    .lines_ready
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            state.writer_idle = false;
+            std::mem::swap(&mut state.lines, &mut taken);
+            if state.producers_waiting {
+                state.producers_waiting = false;
+                shared.room.notify_all();
+            }
+            state.closing && taken.is_empty()
+        };
+        if closing {
+            let _ = out.flush();
+            shared.lock().finished = true;
+            shared.room.notify_all();
+            return;
+        }
+        // A failed write (stderr closed) loses these lines, never the server.
+        let _ = out.write_all(&taken).and_then(|()| out.flush());
+        taken.clear();
+        taken.shrink_to(KEEP);
+        std::thread::sleep(REST);
     }
 }
 
@@ -225,6 +243,28 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         panic!("the line was not written within a second");
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the exit's real duration is what is checked
+    fn the_exit_does_not_wait_for_a_stalled_stderr_beyond_its_bound() {
+        /// A writer whose reader never reads.
+        struct Stalled;
+        impl Write for Stalled {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                std::thread::sleep(Duration::from_secs(3600));
+                Ok(0)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (lines, flush) = start(Stalled).unwrap();
+        (&lines).write_all(b"never read\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        drop(flush);
+        assert!(started.elapsed() < FLUSH_WAIT + Duration::from_secs(1));
     }
 
     #[test]

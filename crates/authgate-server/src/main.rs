@@ -20,6 +20,7 @@ mod logline;
 mod logos;
 mod logwriter;
 mod proxies;
+mod request_scope;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -342,7 +343,7 @@ fn main() -> ExitCode {
     // made at a fraction of its cost.
     tracing_subscriber::fmt()
         .with_max_level(level)
-        .event_format(logline::Lines {
+        .event_format(logline::LineFormat {
             ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
         .fmt_fields(logline::LineFields)

@@ -166,12 +166,11 @@ impl Held<'_> {
         let Some(v) = self.map.get_mut(key) else {
             return 0;
         };
-        // Events are pushed in time order, so the first is the oldest: the list is only
-        // walked when that one has left the window (under a high limit, a walk per
-        // request would cost in proportion to the events kept).
-        if v.first().is_some_and(|t| now - t >= window) {
-            v.retain(|t| now - t < window);
-        }
+        // The list is kept in time order (see `push`): the expired events are a prefix,
+        // found by bisection (under a high limit, a walk per request would cost in
+        // proportion to the events kept).
+        let expired = v.partition_point(|t| now - t >= window);
+        v.drain(..expired);
         let n = v.len();
         if n == 0 {
             self.map.remove(key);
@@ -188,7 +187,10 @@ impl Held<'_> {
     /// Records an event; answers the key's count with it.
     fn push(&mut self, key: String, now: i64) -> usize {
         let v = self.map.entry(key).or_default();
-        v.push(now);
+        // In time order even when requests read the clock in one order and take the
+        // lock in another, or the wall clock stepped back.
+        let at = v.partition_point(|t| *t <= now);
+        v.insert(at, now);
         let n = v.len();
         if self.map.len() > self.max_keys {
             self.shrink(now);
@@ -646,6 +648,18 @@ mod tests {
         assert_eq!(l.hit("a", 20), Err(40), "until the first leaves the window");
         assert!(l.hit("b", 20).is_ok(), "another key is unaffected");
         assert!(l.hit("a", 60).is_ok(), "the window slides");
+    }
+
+    #[test]
+    fn the_rate_limiter_expires_events_that_arrived_out_of_time_order() {
+        let l = RateLimiter::new(2, 10);
+        assert!(l.hit("a", 100).is_ok());
+        // A request that read the clock earlier took the lock later (or the clock stepped
+        // back): its event is still the oldest.
+        assert!(l.hit("a", 95).is_ok());
+        assert_eq!(l.hit("a", 104), Err(1), "until 95 leaves the window");
+        assert!(l.hit("a", 105).is_ok(), "95 left the window, 100 did not");
+        assert_eq!(l.hit("a", 105), Err(5), "100 and 105 are live");
     }
 
     fn headers(cookie_value: &str) -> HeaderMap {
