@@ -128,24 +128,7 @@ fn script(s: Scenario, inputs: &Inputs<'_>) -> (String, &'static str) {
             "/introspect",
         ),
         Scenario::Revoke => (
-            format!(
-                r#"{form}local reqs = {{}}
-for line in io.lines({}) do
-  reqs[#reqs + 1] = wrk.format("POST", "/revoke", h, "token=" .. line)
-end
-local i = 0
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-"#,
-                lua_str(
-                    &inputs
-                        .pool_file
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )
-            ),
+            format!("{form}{}", cycle(inputs, "/revoke", "token=")),
             "/revoke",
         ),
         Scenario::UserInfo => (
@@ -166,17 +149,8 @@ end
         ),
         Scenario::DevicePoll => (
             format!(
-                r#"{form}local reqs = {{}}
-for line in io.lines({}) do
-  reqs[#reqs + 1] = wrk.format("POST", "/token", h, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=" .. line)
-end
-local i = 0
-flows = 0
+                r#"{form}{}flows = 0
 bad = 0
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
 response = function(status, headers, body)
   if status == 400 and (body:find('"authorization_pending"', 1, true) or body:find('"slow_down"', 1, true)) then
     flows = flows + 1
@@ -185,11 +159,10 @@ response = function(status, headers, body)
   end
 end
 "#,
-                lua_str(
-                    &inputs
-                        .pool_file
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
+                cycle(
+                    inputs,
+                    "/token",
+                    "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code="
                 )
             ) + FLOW_TOTALS,
             "/token",
@@ -232,6 +205,31 @@ end
             )
         }
     }
+}
+
+/// Lua that sends POSTs to `path` cycling through the pool file's lines, each the form
+/// `body_prefix` + line, built once at start (uses the form headers `h`).
+fn cycle(inputs: &Inputs<'_>, path: &str, body_prefix: &str) -> String {
+    format!(
+        r#"local reqs = {{}}
+for line in io.lines({}) do
+  reqs[#reqs + 1] = wrk.format("POST", {}, h, {} .. line)
+end
+local i = 0
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+"#,
+        lua_str(
+            &inputs
+                .pool_file
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        lua_str(path),
+        lua_str(body_prefix)
+    )
 }
 
 /// Adds up the threads' flow counters at the end and prints them for the harness.

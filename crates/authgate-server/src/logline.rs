@@ -217,10 +217,15 @@ fn write_quoted(w: &mut Writer<'_>, s: &str) -> fmt::Result {
     }
 }
 
-fn write_u64(w: &mut Writer<'_>, mut n: u64) -> fmt::Result {
-    let mut digits = [0u8; 20];
+fn write_u64(w: &mut Writer<'_>, n: u64) -> fmt::Result {
+    write_padded(w, n, 1)
+}
+
+/// `n` in decimal, zero-padded to `width` digits (at most 20).
+fn write_padded(w: &mut Writer<'_>, mut n: u64, width: usize) -> fmt::Result {
+    let mut digits = [b'0'; 20];
     let mut i = digits.len();
-    loop {
+    while n > 0 || i > digits.len() - width.clamp(1, 20) {
         i -= 1;
         // A single decimal digit: the narrowing is exact.
         #[allow(clippy::cast_possible_truncation)]
@@ -228,9 +233,6 @@ fn write_u64(w: &mut Writer<'_>, mut n: u64) -> fmt::Result {
             digits[i] = b'0' + (n % 10) as u8;
         }
         n /= 10;
-        if n == 0 {
-            break;
-        }
     }
     // Only ASCII digits were written.
     w.write_str(std::str::from_utf8(&digits[i..]).map_err(|_| fmt::Error)?)
@@ -252,50 +254,16 @@ fn write_timestamp(w: &mut Writer<'_>) -> fmt::Result {
     SECOND.with(|cell| {
         let mut cached = cell.borrow_mut();
         if cached.0 != secs {
-            cached.1.clear();
-            let _ = write_date_time(&mut cached.1, secs);
-            cached.0 = secs;
+            // The CLI's RFC 3339 time, without its `Z`: the microseconds go before it.
+            let mut text = crate::utc(i64::try_from(secs).unwrap_or(i64::MAX));
+            text.pop();
+            *cached = (secs, text);
         }
         w.write_str(&cached.1)
     })?;
-    let micros = now.subsec_micros();
     w.write_char('.')?;
-    let mut digits = [b'0'; 6];
-    let mut m = micros;
-    for d in digits.iter_mut().rev() {
-        // A single decimal digit: the narrowing is exact.
-        #[allow(clippy::cast_possible_truncation)]
-        {
-            *d = b'0' + (m % 10) as u8;
-        }
-        m /= 10;
-    }
-    w.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)?;
+    write_padded(w, u64::from(now.subsec_micros()), 6)?;
     w.write_str("Z ")
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of a Unix time in seconds, UTC (the civil calendar from days
-/// since 1970-01-01, after Howard Hinnant's `civil_from_days`).
-fn write_date_time(out: &mut String, secs: u64) -> fmt::Result {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Days from 0000-03-01, in 400-year eras of 146,097 days.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -425,9 +393,8 @@ mod tests {
             (1_796_601_599, "2026-12-06T23:59:59"),
             (4_107_542_400, "2100-03-01T00:00:00"),
         ] {
-            let mut out = String::new();
-            write_date_time(&mut out, secs).unwrap();
-            assert_eq!(out, text);
+            // The calendar the timestamp's cached second comes from.
+            assert_eq!(crate::utc(secs), format!("{text}Z"));
         }
     }
 }

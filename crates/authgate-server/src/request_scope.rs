@@ -4,8 +4,9 @@
 //!
 //! A `tracing` span per request (tower-http's trace layer, created, entered and left at
 //! every poll, closed, its fields formatted into the registry) cost more than the line
-//! itself (BENCHMARKS.md, "The info log, second pass"); a task-local costs a swap per
-//! poll, and a request that writes no line pays nothing for the label. Like a span, it
+//! itself (BENCHMARKS.md, "The info log, second pass"); a task-local costs three shared
+//! clones (id, method, URI) per request and a swap per poll, and it is formatted only
+//! when a line is written. Like a span, it
 //! does not follow work spawned onto another task; the inner service's synchronous
 //! `call` (routing) runs outside it, and no event is written there.
 
