@@ -367,9 +367,10 @@ pub(crate) struct Tokens {
     #[serde(default = "default_format")]
     pub(crate) access_token_format: String,
     /// How many access tokens the Bearer check and introspection keep in memory (SQLite
-    /// and PostgreSQL; 0: none). A revocation made elsewhere (another instance, the CLI)
-    /// takes effect here within the 50 ms poll interval and one read, never more than
-    /// 100 ms.
+    /// and PostgreSQL; 0: none, and no clients kept either; otherwise up to 1,000
+    /// clients are kept for client authentication). A revocation or a client's change
+    /// made elsewhere (another instance, the CLI) takes effect here within the 50 ms poll
+    /// interval and one read, never more than 100 ms.
     #[serde(default = "default_cache_size")]
     pub(crate) cache_size: usize,
 }

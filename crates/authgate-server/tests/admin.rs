@@ -123,12 +123,14 @@ async fn metrics_count_requests_tokens_and_errors_and_the_probes_answer() {
         Some(2.0),
         "{page}"
     );
+    // Three client authentications: the first read the database, the cache (which keeps
+    // clients) may have answered the others, and those are no database calls.
     assert!(
         sample(
             &page,
             "authgate_store_operation_duration_seconds_count{operation=\"find_client\"}"
         )
-        .is_some_and(|n| n >= 3.0),
+        .is_some_and(|n| (1.0..=3.0).contains(&n)),
         "{page}"
     );
     assert!(!page.contains("authgate_store_errors_total{"), "{page}");

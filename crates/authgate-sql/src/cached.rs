@@ -1,12 +1,14 @@
-//! A bounded in-process cache of access tokens over a backend: see
+//! A bounded in-process cache of access tokens and clients over a backend: see
 //! [`AnyStore::cached`](crate::AnyStore::cached).
 //!
 //! What keeps it true:
 //! - A write through the cached store that revokes tokens forgets the affected entries
 //!   before it returns: one selector for a single revocation, every entry for anything
-//!   wider (a family, a client, a user, a consent).
+//!   wider (a family, a client, a user, a consent). A write that changes or removes a
+//!   client forgets every client kept.
 //! - A write anywhere else (another instance, the CLI, a statement by hand) moves the
-//!   database's count of token changes ([`Admin::token_changes`]), kept by triggers. A
+//!   database's count of changes ([`Admin::token_changes`]: revoked or deleted tokens,
+//!   changed or deleted clients), kept by triggers. A
 //!   task reads that count every `poll_interval` and empties the cache when it moved, so
 //!   such a write is seen within one interval and a read.
 //! - The cache answers only while the last successful read of the count began less than
@@ -17,8 +19,8 @@
 //!   happened while it was in flight (an epoch, checked again after the insert), so a
 //!   slow read cannot put back what a revocation just removed.
 //! - Only access tokens are kept (refresh tokens are rotated, and their grant reads the
-//!   database each time), and only tokens found: an unknown selector is asked of the
-//!   database every time.
+//!   database each time), and only tokens and clients found: an unknown selector or
+//!   client id is asked of the database every time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -35,8 +37,8 @@ use authgate::{
 
 use crate::{Admin, Backend, InitialAccessToken, NewUser, PoolState, UserInfo};
 
-/// How big the token cache is and how often it checks the database for changes made
-/// elsewhere ([`AnyStore::cached`](crate::AnyStore::cached)).
+/// How big the token and client caches are and how often they check the database for
+/// changes made elsewhere ([`AnyStore::cached`](crate::AnyStore::cached)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,6 +48,7 @@ use crate::{Admin, Backend, InitialAccessToken, NewUser, PoolState, UserInfo};
 ///     ..TokenCacheOptions::default()
 /// };
 /// assert_eq!(options.poll_interval, Duration::from_millis(50));
+/// assert_eq!(options.clients, 1_000);
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenCacheOptions {
@@ -53,6 +56,11 @@ pub struct TokenCacheOptions {
     /// bytes); when full, `quick_cache`'s policy (S3-FIFO) evicts tokens seen once before
     /// tokens seen again.
     pub capacity: usize,
+    /// The most clients kept (each a copy of the client's registration, from a few
+    /// hundred bytes to a few kilobytes with a JWK Set), so that client authentication at
+    /// the token, introspection and revocation endpoints does not read the database each
+    /// time; `0` keeps none. Default 1,000.
+    pub clients: usize,
     /// How often the database's count of token changes is read: a revocation made by
     /// another process goes unseen for at most this plus one read, and never for more
     /// than twice this (past it without a successful read, the cache is bypassed).
@@ -64,6 +72,7 @@ impl Default for TokenCacheOptions {
     fn default() -> Self {
         Self {
             capacity: 10_000,
+            clients: 1_000,
             poll_interval: Duration::from_millis(50),
         }
     }
@@ -72,9 +81,15 @@ impl Default for TokenCacheOptions {
 /// One cached token, with the tenant handle it was read through.
 type Entry = Arc<(Option<Arc<str>>, TokenRecord)>;
 
+/// One cached client, with the tenant handle it was read through.
+type ClientEntry = (Option<Arc<str>>, Arc<dyn Client>);
+
 /// What every handle of one cache shares.
 pub(crate) struct Shared {
     tokens: quick_cache::sync::Cache<Selector, Entry>,
+    /// Keyed by client id alone: a tenant's lookup of an id another tenant's entry holds
+    /// goes to the database, and its answer takes the place.
+    clients: Option<quick_cache::sync::Cache<String, ClientEntry>>,
     /// Moves on every invalidation: a lookup stores its answer only if it did not move
     /// while the lookup was in flight.
     epoch: AtomicU64,
@@ -95,6 +110,16 @@ impl Shared {
     fn forget_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.tokens.clear();
+        if let Some(clients) = &self.clients {
+            clients.clear();
+        }
+    }
+
+    fn forget_clients(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(clients) = &self.clients {
+            clients.clear();
+        }
     }
 
     /// Milliseconds since `start`.
@@ -131,6 +156,7 @@ impl Cached {
         let interval = options.poll_interval.max(Duration::from_millis(1));
         let shared = Arc::new(Shared {
             tokens: quick_cache::sync::Cache::new(options.capacity.max(1)),
+            clients: (options.clients > 0).then(|| quick_cache::sync::Cache::new(options.clients)),
             epoch: AtomicU64::new(0),
             last_read: AtomicU64::new(u64::MAX),
             start: Instant::now(),
@@ -198,6 +224,14 @@ impl std::fmt::Debug for Cached {
         f.debug_struct("Cached")
             .field("inner", &self.inner)
             .field("entries", &self.shared.tokens.len())
+            .field(
+                "clients",
+                &self
+                    .shared
+                    .clients
+                    .as_ref()
+                    .map_or(0, quick_cache::sync::Cache::len),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -213,6 +247,34 @@ impl Backend for Cached {
 
     fn pool_state(&self) -> PoolState {
         self.inner.pool_state()
+    }
+}
+
+#[async_trait]
+impl ClientStore for Cached {
+    async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
+        let shared = &self.shared;
+        let Some(clients) = shared.clients.as_ref().filter(|_| shared.in_step()) else {
+            return self.inner.find_client(client_id).await;
+        };
+        if let Some((tenant, client)) = clients.get(client_id) {
+            if tenant == self.tenant {
+                return Ok(Some(client));
+            }
+        }
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        let found = self.inner.find_client(client_id).await?;
+        if let Some(client) = &found {
+            if shared.in_step() {
+                clients.insert(client_id.to_owned(), (self.tenant.clone(), client.clone()));
+                // As for tokens: a change that ran while the database answered may have
+                // come before this insert.
+                if shared.epoch.load(Ordering::SeqCst) != epoch {
+                    clients.remove(client_id);
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -286,11 +348,23 @@ const REVOKES_MANY: [&str; 5] = [
     "revoke_consent",
 ];
 
-/// Implements `$trait` for [`Cached`]: each method forwards to the inner backend and
-/// empties the cache after the ones of [`REVOKES_MANY`]. `TokenStore` is written out
-/// above.
+/// The storage calls that add, change or remove a client: the clients kept are forgotten
+/// after each, whatever its outcome (adding one too, though no cache keeps an absence: a
+/// cheap rule that needs no thought when a call changes).
+const CHANGES_CLIENTS: [&str; 5] = [
+    "create_client",
+    "update_client",
+    "delete_client",
+    "upsert_client",
+    "remove_client",
+];
+
+/// Implements `$trait` for [`Cached`]: each method forwards to the inner backend, empties
+/// the cache after the ones of [`REVOKES_MANY`] and forgets the clients after the ones of
+/// [`CHANGES_CLIENTS`]. `ClientStore` and `TokenStore` are written out above.
 macro_rules! cached {
     (TokenStore { $($rest:tt)* }) => {};
+    (ClientStore { $($rest:tt)* }) => {};
     ($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
         #[async_trait]
         impl $trait for Cached {
@@ -299,6 +373,8 @@ macro_rules! cached {
                     let result = self.inner.$name($($arg),*).await;
                     if REVOKES_MANY.contains(&stringify!($name)) {
                         self.shared.forget_all();
+                    } else if CHANGES_CLIENTS.contains(&stringify!($name)) {
+                        self.shared.forget_clients();
                     }
                     result
                 }

@@ -219,11 +219,11 @@ pub trait Admin: Send + Sync {
     /// at most `batch` device codes that expired before `now`; answers the most rows that went from one table (a value
     /// of `batch` means there may be more).
     async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StorageError>;
-    /// A count that moves whenever a stored token is revoked, or a live one deleted, by any
-    /// writer on the database (this process, another instance, the CLI, an `UPDATE ... SET
-    /// revoked` by hand): the token cache ([`AnyStore::cached`]) empties when it moves.
-    /// Other changes to a token row (rotation, or a hand-edited expiry or scope) do not
-    /// move it. `None` (the default) when the backend cannot tell, and then no cache is
+    /// A count that moves whenever a stored token is revoked, or a live one deleted, or a
+    /// client changed or deleted, by any writer on the database (this process, another
+    /// instance, the CLI, an `UPDATE ... SET revoked` by hand): the cache
+    /// ([`AnyStore::cached`]) empties when it moves. Other changes to a token row
+    /// (rotation, or a hand-edited expiry or scope) and new clients do not move it. `None` (the default) when the backend cannot tell, and then no cache is
     /// kept over it.
     async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
         Ok(None)
@@ -476,25 +476,27 @@ impl AnyStore {
         }))
     }
 
-    /// The same database, with access tokens kept in a bounded in-process cache, so that
-    /// Bearer checks and introspection of a token seen recently skip the database.
+    /// The same database, with access tokens and clients kept in bounded in-process
+    /// caches, so that Bearer checks and introspection of a token seen recently skip the
+    /// database, and so does authenticating a client seen recently.
     ///
     /// The cache never answers what the database would not:
     /// - a revocation through this store (or any handle from [`Self::tenant`] on it)
-    ///   removes the entries it affects before it returns;
-    /// - a revocation anywhere else (another instance, the CLI, an `UPDATE` by hand) moves
-    ///   the database's count of token changes ([`Admin::token_changes`], kept by
-    ///   triggers), read every [`TokenCacheOptions::poll_interval`]: the cache empties
+    ///   removes the entries it affects before it returns, and a client added, changed or
+    ///   removed through it empties the clients kept;
+    /// - a revocation or a client's change anywhere else (another instance, the CLI, an
+    ///   `UPDATE` by hand) moves the database's count of changes
+    ///   ([`Admin::token_changes`], kept by triggers), read every [`TokenCacheOptions::poll_interval`]: the cache empties
     ///   when it moved, so such a revocation takes effect here within one interval and
     ///   one read (50 ms and about a millisecond by default);
     /// - the cache answers only while the last successful read of that count began less
     ///   than two intervals ago: when reads fail, time out or hang, it is bypassed (and a
     ///   failed read empties it), so no revocation goes unseen for longer than that
     ///   (100 ms by default);
-    /// - every revocation, here or elsewhere, empties the whole cache of every instance
-    ///   at its next read: with many revocations a second it helps less;
-    /// - only access tokens that exist are kept: refresh tokens and unknown selectors go
-    ///   to the database each time.
+    /// - every revocation or client change, here or elsewhere, empties the whole cache of
+    ///   every instance at its next read: with many revocations a second it helps less;
+    /// - only access tokens and clients that exist are kept: refresh tokens, unknown
+    ///   selectors and unknown client ids go to the database each time.
     ///
     /// Over a backend that cannot count its changes (`memory:`, which needs no cache, or
     /// one whose [`Admin::token_changes`] answers `None`), nothing is ever cached.

@@ -1,7 +1,7 @@
-//! The access-token cache (`AnyStore::cached`): it answers repeated lookups without the
-//! database, and never answers what the database would not: a revocation through it is
-//! seen at once, one made by another process within the poll interval, and while the
-//! database cannot be asked, nothing is answered from memory.
+//! The access-token and client cache (`AnyStore::cached`): it answers repeated lookups
+//! without the database, and never answers what the database would not: a revocation or a
+//! client's change through it is seen at once, one made by another process within the
+//! poll interval, and while the database cannot be asked, nothing is answered from memory.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod support;
@@ -12,25 +12,31 @@ use std::time::{Duration, Instant};
 
 use authgate::rng::OsRng;
 use authgate::token::{generate_token, Selector};
-use authgate::{StorageError, TokenKind, TokenRecord};
+use authgate::{ClientRecord, StorageError, TokenKind, TokenRecord};
 use authgate_sql::testing::PgSchema;
 use authgate_sql::{connect, AnyStore, StoreObserver, StoreOptions, TokenCacheOptions};
 
-/// Counts the lookups that reached the database.
+/// Counts the lookups that reached the database: of tokens, of clients.
 #[derive(Default)]
-struct Lookups(AtomicUsize);
+struct Lookups(AtomicUsize, AtomicUsize);
 
 impl StoreObserver for Lookups {
     fn observe(&self, operation: &'static str, _: Duration, _: Result<(), &StorageError>) {
-        if operation == "find_token" {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
+        match operation {
+            "find_token" => self.0.fetch_add(1, Ordering::SeqCst),
+            "find_client" => self.1.fetch_add(1, Ordering::SeqCst),
+            _ => 0,
+        };
     }
 }
 
 impl Lookups {
     fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn clients(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
     }
 }
 
@@ -351,4 +357,176 @@ fn a_cache_whose_polling_stopped_answers_nothing() {
             "a cache nobody keeps in step answered a revoked token"
         );
     });
+}
+
+/// A confidential client `id` whose secret is `secret`.
+fn client(id: &str, secret: &str) -> ClientRecord {
+    ClientRecord::confidential(id, secret).grant_types(["client_credentials"])
+}
+
+/// Whether `store` finds client `id` and it takes `secret`; `None` when it finds no such
+/// client.
+async fn takes(store: &AnyStore, id: &str, secret: &str) -> Option<bool> {
+    store
+        .find_client(id)
+        .await
+        .unwrap()
+        .map(|c| c.check_secret(secret))
+}
+
+/// A client found once is authenticated again without the database; a new secret or a
+/// removal through the cached store shows at the very next lookup; an unknown client id is
+/// asked of the database every time.
+async fn client_changes_through_the_cache_show_at_once(url: &str) {
+    let (store, lookups) = counted_cache(url).await;
+    store.upsert_client(&client("svc", "first")).await.unwrap();
+    assert_eq!(takes(&store, "svc", "first").await, Some(true));
+    let before = lookups.clients();
+    assert_eq!(takes(&store, "svc", "first").await, Some(true));
+    assert_eq!(
+        lookups.clients(),
+        before,
+        "the second lookup came from the cache"
+    );
+
+    store.upsert_client(&client("svc", "second")).await.unwrap();
+    assert_eq!(takes(&store, "svc", "first").await, Some(false));
+    assert_eq!(takes(&store, "svc", "second").await, Some(true));
+
+    assert!(store.remove_client("svc").await.unwrap());
+    assert_eq!(takes(&store, "svc", "second").await, None);
+
+    let before = lookups.clients();
+    assert_eq!(takes(&store, "nobody", "x").await, None);
+    assert_eq!(takes(&store, "nobody", "x").await, None);
+    assert_eq!(lookups.clients(), before + 2, "an absence is never kept");
+}
+
+#[tokio::test]
+async fn client_changes_through_the_cache_show_at_once_sqlite() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    client_changes_through_the_cache_show_at_once(&url).await;
+}
+
+#[tokio::test]
+async fn client_changes_through_the_cache_show_at_once_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    client_changes_through_the_cache_show_at_once(&schema.url()).await;
+}
+
+/// How long until `store` no longer authenticates client `id` with `secret`, polling
+/// every millisecond; panics after `limit`.
+#[allow(clippy::disallowed_methods)] // a measured delay, on the monotonic clock
+async fn time_until_refused(store: &AnyStore, id: &str, secret: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while takes(store, id, secret).await == Some(true) {
+        assert!(
+            started.elapsed() < limit,
+            "the cache still took the old secret after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+/// Instance B keeps a client; instance A changes its secret, then removes it; B refuses the
+/// old secret, then the client, within the poll interval plus a read. A client A adds is
+/// found by B at once (B never kept its absence).
+async fn a_client_changed_elsewhere_shows_within_the_interval(a: &AnyStore, b_url: &str) {
+    let (b, lookups) = counted_cache(b_url).await;
+    a.upsert_client(&client("svc", "first")).await.unwrap();
+    assert_eq!(takes(&b, "svc", "first").await, Some(true));
+    let before = lookups.clients();
+    assert_eq!(takes(&b, "svc", "first").await, Some(true));
+    assert_eq!(lookups.clients(), before, "B answered from its cache");
+
+    a.upsert_client(&client("svc", "second")).await.unwrap();
+    let took = time_until_refused(&b, "svc", "first", BOUND_WITH_SLACK).await;
+    eprintln!("secret changed through A, old one refused by B after {took:?}");
+    assert_eq!(takes(&b, "svc", "second").await, Some(true));
+    assert_eq!(takes(&b, "svc", "second").await, Some(true));
+
+    assert!(a.remove_client("svc").await.unwrap());
+    time_until_refused(&b, "svc", "second", BOUND_WITH_SLACK).await;
+    assert_eq!(takes(&b, "svc", "second").await, None);
+
+    assert_eq!(takes(&b, "late", "x").await, None);
+    a.upsert_client(&client("late", "x")).await.unwrap();
+    assert_eq!(takes(&b, "late", "x").await, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_changed_by_another_process_shows_within_the_interval_sqlite() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    let a = connect(&url, &StoreOptions::default()).await.unwrap();
+    a_client_changed_elsewhere_shows_within_the_interval(&a, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_changed_by_another_instance_shows_within_the_interval_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let a = schema.store().await;
+    a_client_changed_elsewhere_shows_within_the_interval(&a, &schema.url()).await;
+}
+
+/// A client deleted by hand (no authgate code involved) is refused too: the triggers count
+/// it.
+#[tokio::test]
+async fn a_client_deleted_by_hand_is_refused_within_the_interval_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let b = schema.store().await.cached(&options());
+    settle().await;
+    b.upsert_client(&client("svc", "first")).await.unwrap();
+    assert_eq!(takes(&b, "svc", "first").await, Some(true));
+    assert_eq!(takes(&b, "svc", "first").await, Some(true));
+    HandConnection(schema.url())
+        .execute("DELETE FROM authgate_clients WHERE client_id = 'svc'")
+        .await
+        .unwrap();
+    time_until_refused(&b, "svc", "first", BOUND_WITH_SLACK).await;
+}
+
+/// A client kept through one tenant's handle is not answered through another's, and
+/// `clients: 0` keeps none.
+#[tokio::test]
+async fn clients_stay_apart_by_tenant_and_none_are_kept_when_told() {
+    let url = format!("sqlite://{}", support::temp_sqlite_path().display());
+    let store = connect(&url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .cached(&options());
+    settle().await;
+    let (a, b) = (store.tenant("a"), store.tenant("b"));
+    a.upsert_client(&client("svc", "first")).await.unwrap();
+    assert_eq!(takes(&a, "svc", "first").await, Some(true));
+    assert_eq!(takes(&a, "svc", "first").await, Some(true));
+    assert_eq!(takes(&b, "svc", "first").await, None);
+    assert_eq!(takes(&store, "svc", "first").await, None);
+    assert_eq!(takes(&a, "svc", "first").await, Some(true));
+
+    let lookups = Arc::new(Lookups::default());
+    let uncached = connect(&url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .tenant("a")
+        .observed(lookups.clone())
+        .cached(&TokenCacheOptions {
+            clients: 0,
+            ..options()
+        });
+    settle().await;
+    for _ in 0..2 {
+        assert_eq!(takes(&uncached, "svc", "first").await, Some(true));
+    }
+    assert_eq!(
+        lookups.clients(),
+        2,
+        "with clients: 0 every lookup reached the database"
+    );
 }

@@ -80,6 +80,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/postgres/0010_token_changes.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_client_changes.sql"),
+    ),
 ];
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
@@ -91,7 +95,60 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub struct PgStore {
     pool: PgPool,
     batcher: mpsc::UnboundedSender<SaveJob>,
+    revoker: mpsc::UnboundedSender<RevokeJob>,
     tenant: Arc<str>,
+}
+
+/// One token waiting for the next batched revocation.
+struct RevokeJob {
+    tenant: Arc<str>,
+    selector: Selector,
+    reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// The writer that takes every queued single-token revocation and revokes them in one
+/// UPDATE: one commit, and one move of the change count (its row is locked by every
+/// revoking transaction until it commits, so one transaction a revocation would queue
+/// them all behind each other's WAL flush). One runs, so batches never wait on each
+/// other's row locks; a batch that fails is retried one revocation at a time, so only
+/// the request at fault fails.
+fn spawn_revoker(pool: &PgPool) -> mpsc::UnboundedSender<RevokeJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<RevokeJob>();
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            // Row locks taken in selector order, as family revocation takes them.
+            jobs.sort_by_key(|j| j.selector.0);
+            match tokens::revoke_all(&pool, &jobs).await {
+                Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+                    for j in jobs {
+                        let r = tokens::revoke_all(&pool, std::slice::from_ref(&j)).await;
+                        let _ = j.reply.send(r);
+                    }
+                }
+                result => {
+                    let msg = result.as_ref().err().map(ToString::to_string);
+                    for j in jobs {
+                        let _ = j.reply.send(match (&result, &msg) {
+                            (Err(StorageError::Unavailable(_)), Some(m)) => {
+                                Err(StorageError::Unavailable(m.clone().into()))
+                            }
+                            (Err(_), Some(m)) => Err(StorageError::Other(m.clone().into())),
+                            _ => Ok(()),
+                        });
+                    }
+                }
+            }
+        }
+    });
+    tx
 }
 
 /// New tokens waiting for the next batched INSERT.
@@ -131,8 +188,8 @@ fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
     tx
 }
 
-/// Save requests gathered into one INSERT at most (15 bind parameters a row, two rows a request, stays far
-/// below PostgreSQL's 65,535).
+/// Save requests gathered into one INSERT at most (15 bind parameters a row, two rows a
+/// request, stays far below PostgreSQL's 65,535), and revocations into one UPDATE.
 const MAX_BATCH: usize = 256;
 
 async fn write_batch(pool: &PgPool, jobs: Vec<SaveJob>) {
@@ -209,9 +266,11 @@ impl PgStore {
     /// Outside a Tokio runtime: the store starts its batched token writers on it.
     pub fn from_pool(pool: PgPool) -> Self {
         let batcher = spawn_batchers(&pool);
+        let revoker = spawn_revoker(&pool);
         Self {
             pool,
             batcher,
+            revoker,
             tenant: Arc::from(""),
         }
     }

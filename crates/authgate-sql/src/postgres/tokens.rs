@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use authgate::token::Selector;
 use authgate::{StorageError, TokenRecord, TokenStore};
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use tokio::sync::oneshot;
 
-use super::{classify, column, family_lock, malformed, PgStore, SaveJob};
+use super::{classify, column, family_lock, malformed, PgStore, RevokeJob, SaveJob};
 use crate::codec::{TokenRow, TokenValues, TOKEN_COLUMNS};
 
 /// One multi-row INSERT of `(tenant, token)` pairs: atomic on its own, one round trip.
@@ -38,6 +38,24 @@ pub(super) fn insert_query<'a>(
             .push_bind(v.successors);
     });
     q
+}
+
+/// Revokes the jobs' tokens in one statement (one commit); tokens already revoked, or
+/// unknown, are left as they are.
+pub(super) async fn revoke_all(pool: &PgPool, jobs: &[RevokeJob]) -> Result<(), StorageError> {
+    let selectors: Vec<&[u8]> = jobs.iter().map(|j| &j.selector.0[..]).collect();
+    let tenants: Vec<&str> = jobs.iter().map(|j| &*j.tenant).collect();
+    sqlx::query(
+        "UPDATE authgate_tokens t SET revoked = TRUE
+         FROM unnest($1::bytea[], $2::text[]) AS v(selector, tenant)
+         WHERE t.selector = v.selector AND t.tenant = v.tenant AND NOT t.revoked",
+    )
+    .bind(selectors)
+    .bind(tenants)
+    .execute(pool)
+    .await
+    .map_err(classify)?;
+    Ok(())
 }
 
 fn token_row(r: &PgRow) -> Result<TokenRecord, StorageError> {
@@ -98,15 +116,20 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_token(&self, selector: &Selector) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE authgate_tokens SET revoked = TRUE WHERE selector = $1 AND tenant = $2",
-        )
-        .bind(&selector.0[..])
-        .bind(&*self.tenant)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let (reply, answer) = oneshot::channel();
+        let job = RevokeJob {
+            tenant: self.tenant.clone(),
+            selector: *selector,
+            reply,
+        };
+        if self.revoker.send(job).is_err() {
+            return Err(StorageError::Unavailable(
+                "the token revoker has stopped".into(),
+            ));
+        }
+        answer
+            .await
+            .map_err(|_| StorageError::Unavailable("the token revoker has stopped".into()))?
     }
 
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {

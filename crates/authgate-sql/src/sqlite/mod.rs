@@ -86,6 +86,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/sqlite/0010_token_changes.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_client_changes.sql"),
+    ),
 ];
 
 /// The SQLite store. Cheap to clone: clones share the writer and readers.
