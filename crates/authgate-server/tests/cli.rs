@@ -216,8 +216,11 @@ async fn a_config_file_secret_is_stored_as_argon2id_and_still_authenticates() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A client added by the CLI works at once (the server's cache never keeps an unknown
+/// client); one removed stops within the cache's bound (the server keeps clients it saw,
+/// and the removal, made by another process, reaches it through the change count).
 #[tokio::test]
-async fn client_added_or_removed_while_the_server_runs_takes_effect_at_once() {
+async fn client_added_at_once_or_removed_within_the_cache_bound_while_the_server_runs() {
     let (dir, config, port) = setup("client-live");
     let server = common::start(&dir, &config, port).await;
     let secret = add_reporter(&dir, &config, "late");
@@ -226,12 +229,17 @@ async fn client_added_or_removed_while_the_server_runs_takes_effect_at_once() {
 
     let out = cli_ok(&dir, &config, &["client", "remove", "late"]);
     assert_eq!(out.trim(), "removed client late");
-    let page = client_credentials(&server.base, "late", &secret).await;
-    assert_eq!(
-        page.status, 401,
-        "a removed client cannot authenticate: {}",
-        page.body
+    assert!(
+        common::within_cache_bound(|| async {
+            client_credentials(&server.base, "late", &secret)
+                .await
+                .status
+                == 401
+        })
+        .await,
+        "a removed client cannot authenticate"
     );
+    let page = client_credentials(&server.base, "late", &secret).await;
     assert_eq!(page.json()["error"], "invalid_client");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
@@ -859,7 +867,8 @@ async fn update_rotate_list_set_password_and_revoke_work_and_print_json() {
     assert_eq!(ids, ["reporter", "svc", "web"]);
     assert!(!list.to_string().contains("secret\":"), "{list}");
 
-    // A token issued before the rotation, then the rotation: the old secret fails at once.
+    // A token issued before the rotation, then the rotation: the old secret fails within
+    // the cache's bound (the running server keeps the client it authenticated).
     let before = client_credentials(&server.base, "reporter", &secret).await;
     assert_eq!(before.status, 200, "{}", before.body);
     let access = before.json()["access_token"].as_str().unwrap().to_owned();
@@ -871,11 +880,14 @@ async fn update_rotate_list_set_password_and_revoke_work_and_print_json() {
     .unwrap();
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert!(new_secret.len() >= 43 && new_secret != secret);
-    assert_eq!(
-        client_credentials(&server.base, "reporter", &secret)
-            .await
-            .status,
-        401
+    assert!(
+        common::within_cache_bound(|| async {
+            client_credentials(&server.base, "reporter", &secret)
+                .await
+                .status
+                == 401
+        })
+        .await
     );
     assert_eq!(
         client_credentials(&server.base, "reporter", new_secret)

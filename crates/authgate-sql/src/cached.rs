@@ -16,14 +16,15 @@
 //!   stopped, leaves the cache bypassed (and a failed read empties it). So a revocation
 //!   is never answered as live for longer than two intervals.
 //! - A lookup that went to the database stores its answer only if no invalidation
-//!   happened while it was in flight (an epoch, checked again after the insert), so a
-//!   slow read cannot put back what a revocation just removed.
+//!   happened while it was in flight (an epoch, checked and the answer stored under the
+//!   lock every invalidation takes), so a slow read cannot put back what a revocation
+//!   just removed, not even for a moment.
 //! - Only access tokens are kept (refresh tokens are rotated, and their grant reads the
 //!   database each time), and only tokens and clients found: an unknown selector or
 //!   client id is asked of the database every time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -93,6 +94,11 @@ pub(crate) struct Shared {
     /// Moves on every invalidation: a lookup stores its answer only if it did not move
     /// while the lookup was in flight.
     epoch: AtomicU64,
+    /// Taken by every invalidation (around moving `epoch` and removing entries) and by
+    /// every store of a database answer (around checking `epoch` and inserting), so that
+    /// no answer read before an invalidation is ever visible after it. Never taken to
+    /// answer from the cache.
+    writes: Mutex<()>,
     /// When the last successful read of the change count began, in milliseconds since
     /// `start` (`u64::MAX`: never): the cache answers only while it is recent.
     last_read: AtomicU64,
@@ -102,12 +108,20 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The invalidation lock; a panic elsewhere while holding it left nothing half done
+    /// (an epoch moved, entries removed), so a poisoned lock is taken as it is.
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn forget(&self, selector: &Selector) {
+        let _guard = self.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.tokens.remove(selector);
     }
 
     fn forget_all(&self) {
+        let _guard = self.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.tokens.clear();
         if let Some(clients) = &self.clients {
@@ -116,9 +130,19 @@ impl Shared {
     }
 
     fn forget_clients(&self) {
+        let _guard = self.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(clients) = &self.clients {
             clients.clear();
+        }
+    }
+
+    /// Runs `insert` if no invalidation happened since `epoch` was read (the lookup's
+    /// start) and the change count is in step.
+    fn store_if_current(&self, epoch: u64, insert: impl FnOnce()) {
+        let _guard = self.lock();
+        if self.epoch.load(Ordering::SeqCst) == epoch && self.in_step() {
+            insert();
         }
     }
 
@@ -158,6 +182,7 @@ impl Cached {
             tokens: quick_cache::sync::Cache::new(options.capacity.max(1)),
             clients: (options.clients > 0).then(|| quick_cache::sync::Cache::new(options.clients)),
             epoch: AtomicU64::new(0),
+            writes: Mutex::new(()),
             last_read: AtomicU64::new(u64::MAX),
             start: Instant::now(),
             max_age: interval * 2,
@@ -265,14 +290,9 @@ impl ClientStore for Cached {
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let found = self.inner.find_client(client_id).await?;
         if let Some(client) = &found {
-            if shared.in_step() {
+            shared.store_if_current(epoch, || {
                 clients.insert(client_id.to_owned(), (self.tenant.clone(), client.clone()));
-                // As for tokens: a change that ran while the database answered may have
-                // come before this insert.
-                if shared.epoch.load(Ordering::SeqCst) != epoch {
-                    clients.remove(client_id);
-                }
-            }
+            });
         }
         Ok(found)
     }
@@ -296,17 +316,14 @@ impl TokenStore for Cached {
         }
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let found = self.inner.find_token(selector).await?;
-        if let Some(record) = &found {
-            if record.kind == TokenKind::Access && shared.in_step() {
+        if let Some(record) = found.as_ref().filter(|r| r.kind == TokenKind::Access) {
+            // An invalidation that ran while the database answered may hold an older
+            // view than the one it invalidated for: then nothing is stored.
+            shared.store_if_current(epoch, || {
                 shared
                     .tokens
                     .insert(*selector, Arc::new((self.tenant.clone(), record.clone())));
-                // An invalidation that ran while the database answered may have come
-                // before this insert: then the entry is as old as the read, and goes.
-                if shared.epoch.load(Ordering::SeqCst) != epoch {
-                    shared.tokens.remove(selector);
-                }
-            }
+            });
         }
         Ok(found)
     }
@@ -348,11 +365,10 @@ const REVOKES_MANY: [&str; 5] = [
     "revoke_consent",
 ];
 
-/// The storage calls that add, change or remove a client: the clients kept are forgotten
-/// after each, whatever its outcome (adding one too, though no cache keeps an absence: a
-/// cheap rule that needs no thought when a call changes).
-const CHANGES_CLIENTS: [&str; 5] = [
-    "create_client",
+/// The storage calls that change or remove a client: the clients kept are forgotten after
+/// each, whatever its outcome. (`create_client` adds only a client id nobody has, and no
+/// cache keeps an absence; left out, open registration does not empty the cache.)
+const CHANGES_CLIENTS: [&str; 4] = [
     "update_client",
     "delete_client",
     "upsert_client",

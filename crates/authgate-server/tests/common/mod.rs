@@ -406,9 +406,10 @@ impl Browser {
     }
 }
 
-/// Waits for `check` to hold, trying every 10 ms for at most 2 s: a revocation made by
-/// another process (the CLI) reaches a running server's token cache within 50 ms (the
-/// bound run-for-real.md states), so a test checks it this way, not at once.
+/// Waits for `check` to hold, trying every 10 ms for at most 2 s: a revocation or a
+/// client's change made by another process (the CLI) reaches a running server's cache
+/// within 50 ms (the bound run-for-real.md states), so a test checks it this way, not at
+/// once.
 pub async fn within_cache_bound<F, Fut>(mut check: F) -> bool
 where
     F: FnMut() -> Fut,

@@ -106,49 +106,62 @@ struct RevokeJob {
     reply: oneshot::Sender<Result<(), StorageError>>,
 }
 
-/// The writer that takes every queued single-token revocation and revokes them in one
+/// Writers that each take every queued single-token revocation and revoke them in one
 /// UPDATE: one commit, and one move of the change count (its row is locked by every
 /// revoking transaction until it commits, so one transaction a revocation would queue
-/// them all behind each other's WAL flush). One runs, so batches never wait on each
-/// other's row locks; a batch that fails is retried one revocation at a time, so only
-/// the request at fault fails.
-fn spawn_revoker(pool: &PgPool) -> mpsc::UnboundedSender<RevokeJob> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<RevokeJob>();
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
+/// them all behind each other's WAL flush). Two run, so a batch that waits on a row lock
+/// held elsewhere (a long transaction touching a token) holds up that batch only, not
+/// every revocation after it. A batch that fails (a deadlock between the two: each sorts
+/// its selectors, but PostgreSQL's join may lock rows in another order) is retried one
+/// revocation at a time, so only the request at fault fails.
+fn spawn_revokers(pool: &PgPool) -> mpsc::UnboundedSender<RevokeJob> {
+    let (tx, rx) = mpsc::unbounded_channel::<RevokeJob>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..2 {
+        let (pool, rx) = (pool.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut jobs = Vec::new();
+                {
+                    let mut rx = rx.lock().await;
+                    let Some(first) = rx.recv().await else { return };
+                    jobs.push(first);
+                    while jobs.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
                 }
+                revoke_batch(&pool, jobs).await;
             }
-            // Row locks taken in selector order, as family revocation takes them.
-            jobs.sort_by_key(|j| j.selector.0);
-            match tokens::revoke_all(&pool, &jobs).await {
-                Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
-                    for j in jobs {
-                        let r = tokens::revoke_all(&pool, std::slice::from_ref(&j)).await;
-                        let _ = j.reply.send(r);
-                    }
-                }
-                result => {
-                    let msg = result.as_ref().err().map(ToString::to_string);
-                    for j in jobs {
-                        let _ = j.reply.send(match (&result, &msg) {
-                            (Err(StorageError::Unavailable(_)), Some(m)) => {
-                                Err(StorageError::Unavailable(m.clone().into()))
-                            }
-                            (Err(_), Some(m)) => Err(StorageError::Other(m.clone().into())),
-                            _ => Ok(()),
-                        });
-                    }
-                }
+        });
+    }
+    tx
+}
+
+async fn revoke_batch(pool: &PgPool, mut jobs: Vec<RevokeJob>) {
+    jobs.sort_by_key(|j| j.selector.0);
+    match tokens::revoke_all(pool, &jobs).await {
+        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+            for j in jobs {
+                let r = tokens::revoke_all(pool, std::slice::from_ref(&j)).await;
+                let _ = j.reply.send(r);
             }
         }
-    });
-    tx
+        result => {
+            let msg = result.as_ref().err().map(ToString::to_string);
+            for j in jobs {
+                let _ = j.reply.send(match (&result, &msg) {
+                    (Err(StorageError::Unavailable(_)), Some(m)) => {
+                        Err(StorageError::Unavailable(m.clone().into()))
+                    }
+                    (Err(_), Some(m)) => Err(StorageError::Other(m.clone().into())),
+                    _ => Ok(()),
+                });
+            }
+        }
+    }
 }
 
 /// New tokens waiting for the next batched INSERT.
@@ -266,7 +279,7 @@ impl PgStore {
     /// Outside a Tokio runtime: the store starts its batched token writers on it.
     pub fn from_pool(pool: PgPool) -> Self {
         let batcher = spawn_batchers(&pool);
-        let revoker = spawn_revoker(&pool);
+        let revoker = spawn_revokers(&pool);
         Self {
             pool,
             batcher,

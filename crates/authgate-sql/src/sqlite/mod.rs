@@ -254,38 +254,70 @@ impl SqliteStore {
 }
 
 /// Copies the WAL back into the database while the store lives: four times a second
-/// while little is written, every 5 ms while the WAL holds more than `BUSY_WAL` bytes not
-/// yet reset. PASSIVE never blocks the writer or the readers. The writer starts the WAL
-/// over from its beginning only when a checkpoint has caught up with its end, which under
-/// a steady stream of writes never happens: past `RESTART_WAL` bytes, one RESTART
+/// while little is written, every 5 ms while the WAL holds more than `BUSY_WAL` bytes
+/// written since it last started over. PASSIVE never blocks the writer or the readers. The writer starts the
+/// WAL over from its beginning only when a checkpoint has caught up with its end, which
+/// under a steady stream of writes never happens: past `RESTART_WAL` bytes, one RESTART
 /// checkpoint holds the writer back for the remainder the frequent passive rounds left
 /// (a few milliseconds of writes), so the next commit starts the WAL over. RESTART, not
 /// TRUNCATE: the file is written over in place (and cut to `journal_size_limit` at the
 /// restart), where truncating it and growing it again held the writer for 30 to 90 ms
 /// at saturation, which was the token endpoint's p99 on SQLite.
+///
+/// A RESTART waits for the writer's lock and then for readers still on the old WAL (a
+/// backup, a long query by hand), as long as any lock wait of the store
+/// (`acquire_timeout`), holding the writer while it waits for readers. After a restart
+/// that could not finish, the next one waits twice as long to be tried (250 ms up to
+/// 8 s), so a long reader costs the writer a stall now and then, never a siege; the WAL
+/// grows meanwhile, as it must while a reader needs its old pages.
+// The monotonic clock times the back-off between restarts; no time of day is read.
+#[allow(clippy::disallowed_methods)]
 fn checkpointer(conn: &Connection, alive: &std::sync::Weak<Inner>) {
     let page: i64 = conn
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .unwrap_or(4096);
-    // Bytes in the WAL after the last round (frames since its last reset).
-    let mut pending: i64 = 0;
+    // The WAL's length since it last started over, as of the last round; its frame
+    // count then.
+    let (mut length, mut last_frames) = (0_i64, -1_i64);
+    let mut backoff = std::time::Duration::ZERO;
+    let mut next_restart = std::time::Instant::now();
     while alive.strong_count() > 0 {
-        let pause = if pending > BUSY_WAL { 5 } else { 250 };
+        let pause = if length > BUSY_WAL { 5 } else { 250 };
         thread::sleep(std::time::Duration::from_millis(pause));
-        let restart = pending > RESTART_WAL;
+        let restart = length > RESTART_WAL && std::time::Instant::now() >= next_restart;
         let mode = if restart { "RESTART" } else { "PASSIVE" };
         // A busy database, or any other failure, only delays the checkpoint to the next
         // round: the thread must outlive errors, or the WAL would grow without bound.
         let round = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         });
-        pending = match round {
-            // Done: the WAL starts over at the next commit (its frame count still shows
-            // the old end until then); keep the short pause, the writes may go on.
-            Ok((0, _)) if restart => BUSY_WAL + 1,
-            Ok((_, frames)) => frames.max(0).saturating_mul(page),
-            Err(_) => pending,
+        let Ok((busy, frames, copied)) = round else {
+            continue;
         };
+        length = frames.max(0).saturating_mul(page);
+        if frames == copied && frames == last_frames {
+            // Caught up with no commit since the last round: the next commit starts the
+            // WAL over, whatever its length (the frame count shows the old end until
+            // then). A round that caught up while commits go on says nothing of the kind:
+            // the writer's next transaction may have begun on the old WAL already.
+            length = 0;
+        }
+        last_frames = frames;
+        if restart {
+            backoff = if busy == 0 {
+                std::time::Duration::ZERO
+            } else {
+                (backoff * 2).clamp(
+                    std::time::Duration::from_millis(250),
+                    std::time::Duration::from_secs(8),
+                )
+            };
+            next_restart = std::time::Instant::now() + backoff;
+        }
     }
     // The last handle is gone: leave a small WAL behind.
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
