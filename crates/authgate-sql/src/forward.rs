@@ -7,8 +7,8 @@
 /// storage trait of [`Backend`](crate::Backend), listing every method.
 ///
 /// A new method that revokes or deletes tokens must also be named in `cached.rs`'s
-/// `REVOKES_MANY` (or written out there, as `TokenStore` is), and one that adds, changes
-/// or removes a client in its `CHANGES_CLIENTS`, or the cache will not forget what it
+/// `REVOKES_MANY` (or written out there, as `TokenStore` is), and one that changes or
+/// removes a client in its `CHANGES_CLIENTS`, or the cache will not forget what it
 /// changed until its next read of the change count.
 macro_rules! for_each_store_trait {
     ($m:ident) => {

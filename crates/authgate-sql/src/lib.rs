@@ -223,8 +223,9 @@ pub trait Admin: Send + Sync {
     /// client changed or deleted, by any writer on the database (this process, another
     /// instance, the CLI, an `UPDATE ... SET revoked` by hand): the cache
     /// ([`AnyStore::cached`]) empties when it moves. Other changes to a token row
-    /// (rotation, or a hand-edited expiry or scope) and new clients do not move it. `None` (the default) when the backend cannot tell, and then no cache is
-    /// kept over it.
+    /// (rotation, or a hand-edited expiry or scope) and new clients do not move it.
+    /// `None` (the default) when the backend cannot tell, and then no cache is kept over
+    /// it.
     async fn token_changes(&self) -> Result<Option<u64>, StorageError> {
         Ok(None)
     }
@@ -482,11 +483,12 @@ impl AnyStore {
     ///
     /// The cache never answers what the database would not:
     /// - a revocation through this store (or any handle from [`Self::tenant`] on it)
-    ///   removes the entries it affects before it returns, and a client added, changed or
+    ///   removes the entries it affects before it returns, and a client changed or
     ///   removed through it empties the clients kept;
     /// - a revocation or a client's change anywhere else (another instance, the CLI, an
     ///   `UPDATE` by hand) moves the database's count of changes
-    ///   ([`Admin::token_changes`], kept by triggers), read every [`TokenCacheOptions::poll_interval`]: the cache empties
+    ///   ([`Admin::token_changes`], kept by triggers), read every
+    ///   [`TokenCacheOptions::poll_interval`]: the cache empties
     ///   when it moved, so such a revocation takes effect here within one interval and
     ///   one read (50 ms and about a millisecond by default);
     /// - the cache answers only while the last successful read of that count began less

@@ -98,19 +98,28 @@ async fn revoked(store: &AnyStore, selector: &Selector) -> bool {
     store.find_token(selector).await.unwrap().unwrap().revoked
 }
 
-/// How long until `store` reports the token revoked, polling every millisecond; panics
-/// after `limit`.
+/// How long until `done` holds, trying every millisecond; panics after `limit`, saying
+/// what was still answered.
 #[allow(clippy::disallowed_methods)] // a measured delay, on the monotonic clock
-async fn time_until_revoked(store: &AnyStore, selector: &Selector, limit: Duration) -> Duration {
+async fn time_until<F, Fut>(limit: Duration, still: &str, mut done: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let started = Instant::now();
-    while !revoked(store, selector).await {
-        assert!(
-            started.elapsed() < limit,
-            "the cache still answered the token live after {limit:?}"
-        );
+    while !done().await {
+        assert!(started.elapsed() < limit, "{still} after {limit:?}");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     started.elapsed()
+}
+
+/// How long until `store` reports the token revoked; panics after `limit`.
+async fn time_until_revoked(store: &AnyStore, selector: &Selector, limit: Duration) -> Duration {
+    time_until(limit, "the cache still answered the token live", || {
+        revoked(store, selector)
+    })
+    .await
 }
 
 /// The cached store answers a second lookup without the database; a revocation through
@@ -416,19 +425,13 @@ async fn client_changes_through_the_cache_show_at_once_postgres() {
     client_changes_through_the_cache_show_at_once(&schema.url()).await;
 }
 
-/// How long until `store` no longer authenticates client `id` with `secret`, polling
-/// every millisecond; panics after `limit`.
-#[allow(clippy::disallowed_methods)] // a measured delay, on the monotonic clock
+/// How long until `store` no longer authenticates client `id` with `secret`; panics after
+/// `limit`.
 async fn time_until_refused(store: &AnyStore, id: &str, secret: &str, limit: Duration) -> Duration {
-    let started = Instant::now();
-    while takes(store, id, secret).await == Some(true) {
-        assert!(
-            started.elapsed() < limit,
-            "the cache still took the old secret after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    started.elapsed()
+    time_until(limit, "the cache still took the old secret", || async {
+        takes(store, id, secret).await != Some(true)
+    })
+    .await
 }
 
 /// Instance B keeps a client; instance A changes its secret, then removes it; B refuses the

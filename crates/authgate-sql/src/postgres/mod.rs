@@ -99,84 +99,41 @@ pub struct PgStore {
     tenant: Arc<str>,
 }
 
-/// One token waiting for the next batched revocation.
-struct RevokeJob {
-    tenant: Arc<str>,
-    selector: Selector,
+/// A request waiting for the next batch of one kind of token write (`T`: the tokens to
+/// insert, or the selector to revoke), with where its outcome goes.
+pub(super) struct Job<T> {
+    pub(super) tenant: Arc<str>,
+    pub(super) work: T,
     reply: oneshot::Sender<Result<(), StorageError>>,
-}
-
-/// Writers that each take every queued single-token revocation and revoke them in one
-/// UPDATE: one commit, and one move of the change count (its row is locked by every
-/// revoking transaction until it commits, so one transaction a revocation would queue
-/// them all behind each other's WAL flush). Two run, so a batch that waits on a row lock
-/// held elsewhere (a long transaction touching a token) holds up that batch only, not
-/// every revocation after it. A batch that fails (a deadlock between the two: each sorts
-/// its selectors, but PostgreSQL's join may lock rows in another order) is retried one
-/// revocation at a time, so only the request at fault fails.
-fn spawn_revokers(pool: &PgPool) -> mpsc::UnboundedSender<RevokeJob> {
-    let (tx, rx) = mpsc::unbounded_channel::<RevokeJob>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    for _ in 0..2 {
-        let (pool, rx) = (pool.clone(), rx.clone());
-        tokio::spawn(async move {
-            loop {
-                let mut jobs = Vec::new();
-                {
-                    let mut rx = rx.lock().await;
-                    let Some(first) = rx.recv().await else { return };
-                    jobs.push(first);
-                    while jobs.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(j) => jobs.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                }
-                revoke_batch(&pool, jobs).await;
-            }
-        });
-    }
-    tx
-}
-
-async fn revoke_batch(pool: &PgPool, mut jobs: Vec<RevokeJob>) {
-    jobs.sort_by_key(|j| j.selector.0);
-    match tokens::revoke_all(pool, &jobs).await {
-        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
-            for j in jobs {
-                let r = tokens::revoke_all(pool, std::slice::from_ref(&j)).await;
-                let _ = j.reply.send(r);
-            }
-        }
-        result => {
-            let msg = result.as_ref().err().map(ToString::to_string);
-            for j in jobs {
-                let _ = j.reply.send(match (&result, &msg) {
-                    (Err(StorageError::Unavailable(_)), Some(m)) => {
-                        Err(StorageError::Unavailable(m.clone().into()))
-                    }
-                    (Err(_), Some(m)) => Err(StorageError::Other(m.clone().into())),
-                    _ => Ok(()),
-                });
-            }
-        }
-    }
 }
 
 /// New tokens waiting for the next batched INSERT.
-struct SaveJob {
-    tenant: Arc<str>,
-    tokens: Vec<TokenRecord>,
-    reply: oneshot::Sender<Result<(), StorageError>>,
+pub(super) type SaveJob = Job<Vec<TokenRecord>>;
+
+/// One token waiting for the next batched revocation.
+pub(super) type RevokeJob = Job<Selector>;
+
+/// A kind of token write done for a whole batch of requests in one statement.
+pub(super) trait BatchWork: Sized + Send + Sync + 'static {
+    /// Does the work of `jobs` in one statement (one commit).
+    fn execute<'a>(
+        pool: &'a PgPool,
+        jobs: &'a [Job<Self>],
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'a;
 }
 
-/// Writers that each take every queued token save, write them in one multi-row INSERT (one
-/// commit, one WAL flush for the lot), and answer each request once it committed: group
-/// commit, as the SQLite writer does. Two run at once, so one batch's flush overlaps the
-/// next batch's gathering.
-fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
-    let (tx, rx) = mpsc::unbounded_channel::<SaveJob>();
+/// Writers that each take every queued request of one kind, do them in one statement (one
+/// commit, one WAL flush for the lot) and answer each request once it committed: group
+/// commit, as the SQLite writer does. Two run at once: one batch's flush overlaps the next
+/// batch's gathering, and a batch that waits on a row lock held elsewhere (a long
+/// transaction touching a token) holds up that batch only.
+///
+/// For token saves this is one multi-row INSERT. For revocations it is one UPDATE, and one
+/// move of the change count: its row is locked by every revoking transaction until it
+/// commits, so one transaction per revocation would queue them all behind each other's
+/// WAL flush.
+fn spawn_writers<T: BatchWork>(pool: &PgPool) -> mpsc::UnboundedSender<Job<T>> {
+    let (tx, rx) = mpsc::unbounded_channel::<Job<T>>();
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..2 {
         let (pool, rx) = (pool.clone(), rx.clone());
@@ -194,7 +151,7 @@ fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
                         }
                     }
                 }
-                write_batch(&pool, jobs).await;
+                run_batch(&pool, jobs).await;
             }
         });
     }
@@ -205,32 +162,20 @@ fn spawn_batchers(pool: &PgPool) -> mpsc::UnboundedSender<SaveJob> {
 /// request, stays far below PostgreSQL's 65,535), and revocations into one UPDATE.
 const MAX_BATCH: usize = 256;
 
-async fn write_batch(pool: &PgPool, jobs: Vec<SaveJob>) {
-    let all = jobs
-        .iter()
-        .flat_map(|j| j.tokens.iter().map(|t| (&*j.tenant, t)));
-    let result = tokens::insert_query(all)
-        .build()
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(classify);
-    match result {
+/// Does one batch and answers its requests. A failed statement (one bad row, a deadlock
+/// between the two writers) is retried one request at a time, so only the request at
+/// fault fails; an outage is every request's answer.
+async fn run_batch<T: BatchWork>(pool: &PgPool, jobs: Vec<Job<T>>) {
+    match T::execute(pool, &jobs).await {
+        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+            for j in jobs {
+                let r = T::execute(pool, std::slice::from_ref(&j)).await;
+                let _ = j.reply.send(r);
+            }
+        }
         Ok(()) => {
             for j in jobs {
                 let _ = j.reply.send(Ok(()));
-            }
-        }
-        // One bad row fails the statement: retry each request alone, so only it fails.
-        Err(e) if jobs.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
-            for j in jobs {
-                let r = tokens::insert_query(j.tokens.iter().map(|t| (&*j.tenant, t)))
-                    .build()
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(classify);
-                let _ = j.reply.send(r);
             }
         }
         Err(e) => {
@@ -278,8 +223,8 @@ impl PgStore {
     /// # Panics
     /// Outside a Tokio runtime: the store starts its batched token writers on it.
     pub fn from_pool(pool: PgPool) -> Self {
-        let batcher = spawn_batchers(&pool);
-        let revoker = spawn_revokers(&pool);
+        let batcher = spawn_writers(&pool);
+        let revoker = spawn_writers(&pool);
         Self {
             pool,
             batcher,
@@ -295,6 +240,23 @@ impl PgStore {
             tenant: Arc::from(tenant),
             ..self.clone()
         }
+    }
+
+    /// Queues `work` for the next batch of its kind and waits for its outcome.
+    async fn hand_over<T: BatchWork>(
+        &self,
+        queue: &mpsc::UnboundedSender<Job<T>>,
+        work: T,
+    ) -> Result<(), StorageError> {
+        let stopped = || StorageError::Unavailable("the token writers have stopped".into());
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            tenant: self.tenant.clone(),
+            work,
+            reply,
+        };
+        queue.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// The tenant this handle works in.

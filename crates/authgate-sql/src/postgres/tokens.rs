@@ -6,9 +6,8 @@ use authgate::token::Selector;
 use authgate::{StorageError, TokenRecord, TokenStore};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
-use tokio::sync::oneshot;
 
-use super::{classify, column, family_lock, malformed, PgStore, RevokeJob, SaveJob};
+use super::{classify, column, family_lock, malformed, BatchWork, PgStore, RevokeJob, SaveJob};
 use crate::codec::{TokenRow, TokenValues, TOKEN_COLUMNS};
 
 /// One multi-row INSERT of `(tenant, token)` pairs: atomic on its own, one round trip.
@@ -40,22 +39,49 @@ pub(super) fn insert_query<'a>(
     q
 }
 
-/// Revokes the jobs' tokens in one statement (one commit); tokens already revoked, or
-/// unknown, are left as they are.
-pub(super) async fn revoke_all(pool: &PgPool, jobs: &[RevokeJob]) -> Result<(), StorageError> {
-    let selectors: Vec<&[u8]> = jobs.iter().map(|j| &j.selector.0[..]).collect();
-    let tenants: Vec<&str> = jobs.iter().map(|j| &*j.tenant).collect();
-    sqlx::query(
-        "UPDATE authgate_tokens t SET revoked = TRUE
-         FROM unnest($1::bytea[], $2::text[]) AS v(selector, tenant)
-         WHERE t.selector = v.selector AND t.tenant = v.tenant AND NOT t.revoked",
-    )
-    .bind(selectors)
-    .bind(tenants)
-    .execute(pool)
-    .await
-    .map_err(classify)?;
-    Ok(())
+impl BatchWork for Vec<TokenRecord> {
+    fn execute<'a>(
+        pool: &'a PgPool,
+        jobs: &'a [SaveJob],
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'a {
+        let mut query = insert_query(
+            jobs.iter()
+                .flat_map(|j| j.work.iter().map(|t| (&*j.tenant, t))),
+        );
+        async move {
+            query.build().execute(pool).await.map_err(classify)?;
+            Ok(())
+        }
+    }
+}
+
+impl BatchWork for Selector {
+    /// Revokes the jobs' tokens in one statement (one commit), locking rows in selector
+    /// order as family revocation does (PostgreSQL's join may still take another order:
+    /// a deadlock fails the batch, which is then retried one token at a time); tokens
+    /// already revoked, or unknown, are left as they are.
+    fn execute<'a>(
+        pool: &'a PgPool,
+        jobs: &'a [RevokeJob],
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'a {
+        let mut pairs: Vec<(&[u8], &str)> =
+            jobs.iter().map(|j| (&j.work.0[..], &*j.tenant)).collect();
+        pairs.sort_unstable();
+        let (selectors, tenants): (Vec<&[u8]>, Vec<&str>) = pairs.into_iter().unzip();
+        async move {
+            sqlx::query(
+                "UPDATE authgate_tokens t SET revoked = TRUE
+                 FROM unnest($1::bytea[], $2::text[]) AS v(selector, tenant)
+                 WHERE t.selector = v.selector AND t.tenant = v.tenant AND NOT t.revoked",
+            )
+            .bind(selectors)
+            .bind(tenants)
+            .execute(pool)
+            .await
+            .map_err(classify)?;
+            Ok(())
+        }
+    }
 }
 
 fn token_row(r: &PgRow) -> Result<TokenRecord, StorageError> {
@@ -87,20 +113,7 @@ impl TokenStore for PgStore {
         if tokens.is_empty() {
             return Ok(());
         }
-        let (reply, answer) = oneshot::channel();
-        let job = SaveJob {
-            tenant: self.tenant.clone(),
-            tokens: tokens.to_vec(),
-            reply,
-        };
-        if self.batcher.send(job).is_err() {
-            return Err(StorageError::Unavailable(
-                "the token writer has stopped".into(),
-            ));
-        }
-        answer
-            .await
-            .map_err(|_| StorageError::Unavailable("the token writer has stopped".into()))?
+        self.hand_over(&self.batcher, tokens.to_vec()).await
     }
 
     async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {
@@ -116,20 +129,7 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_token(&self, selector: &Selector) -> Result<(), StorageError> {
-        let (reply, answer) = oneshot::channel();
-        let job = RevokeJob {
-            tenant: self.tenant.clone(),
-            selector: *selector,
-            reply,
-        };
-        if self.revoker.send(job).is_err() {
-            return Err(StorageError::Unavailable(
-                "the token revoker has stopped".into(),
-            ));
-        }
-        answer
-            .await
-            .map_err(|_| StorageError::Unavailable("the token revoker has stopped".into()))?
+        self.hand_over(&self.revoker, *selector).await
     }
 
     async fn revoke_family(&self, family: &Selector) -> Result<(), StorageError> {
