@@ -11,10 +11,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{MatchedPath, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -44,6 +45,12 @@ const STORE_CONNECTIONS: &str = "authgate_store_connections";
 const STORE_MAX_CONNECTIONS: &str = "authgate_store_max_connections";
 /// Work waiting for a store connection, by queue (`writes`, `reads`; SQLite).
 const STORE_QUEUED: &str = "authgate_store_queued";
+/// Counter, labels `cache` (tokens, clients) and `result` (hit, miss, bypassed).
+const CACHE_LOOKUPS: &str = "authgate_token_cache_lookups_total";
+/// Counter, label `reason` (changes, failed_read).
+const CACHE_EMPTIED: &str = "authgate_token_cache_emptied_total";
+/// Gauge, label `cache` (tokens, clients).
+const CACHE_ENTRIES: &str = "authgate_token_cache_entries";
 
 /// Histogram buckets for request latency, in seconds: from half a millisecond (a Bearer
 /// check in memory) to 2.5 s (past the store's 3 s timeout, a 503 shows up there).
@@ -78,6 +85,116 @@ thread_local! {
     /// template and two atomic updates, with no allocation and no shared lock once its
     /// series exists.
     static SERIES: RefCell<HashMap<String, RouteSeries>> = RefCell::new(HashMap::new());
+}
+
+/// The layer every route runs inside (after routing, so the route's template is known):
+/// it counts the answer for the metrics when they are on (by route template, method and
+/// status, with its latency) and gives every 503 a `Retry-After` (the database is
+/// unreachable or full; the engine's JSON answers already carry one, pages do not).
+///
+/// A plain tower layer rather than `axum::middleware::from_fn`, which boxes the inner
+/// service and the future of every request.
+#[derive(Clone, Copy)]
+pub(crate) struct AnswerLayer;
+
+impl<S> tower_layer::Layer<S> for AnswerLayer {
+    type Service = Answer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Answer { inner }
+    }
+}
+
+/// The service of [`AnswerLayer`].
+#[derive(Clone)]
+pub(crate) struct Answer<S> {
+    inner: S,
+}
+
+/// What a request's metrics sample needs from the request: route template, method and
+/// when it began.
+type Timed = (Option<MatchedPath>, &'static str, Instant);
+
+impl<S, B> tower_service::Service<axum::http::Request<B>> for Answer<S>
+where
+    S: tower_service::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Answered<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    // Latency on the monotonic clock, as in the token handler.
+    #[allow(clippy::disallowed_methods)]
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        let timed = enabled().then(|| {
+            (
+                req.extensions().get::<MatchedPath>().cloned(),
+                method_label(req.method()),
+                Instant::now(),
+            )
+        });
+        Answered {
+            timed,
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Answer`].
+    pub(crate) struct Answered<F> {
+        timed: Option<Timed>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, E> std::future::Future for Answered<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut out = std::task::ready!(this.inner.poll(cx));
+        if let Ok(res) = &mut out {
+            if let Some((route, method, started)) = this.timed.take() {
+                record_request(
+                    route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                    method,
+                    res.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                );
+            }
+            if res.status() == StatusCode::SERVICE_UNAVAILABLE
+                && !res.headers().contains_key(header::RETRY_AFTER)
+            {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(authgate::response::RETRY_AFTER_UNAVAILABLE),
+                );
+            }
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// A method as a label: the usual ones, else `other`.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        _ => "other",
+    }
 }
 
 /// Records one answered request.
@@ -210,6 +327,18 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
         STORE_QUEUED,
         "Work waiting for a store connection at the last scrape, by queue (writes, reads)."
     );
+    metrics::describe_counter!(
+        CACHE_LOOKUPS,
+        "Token cache lookups, by cache (tokens, clients) and result (hit; miss: asked of the database; bypassed: asked of the database because the change count was not read recently)."
+    );
+    metrics::describe_counter!(
+        CACHE_EMPTIED,
+        "Times the token cache emptied itself, by reason (changes: a revocation or client change made elsewhere; failed_read: the change count could not be read)."
+    );
+    metrics::describe_gauge!(
+        CACHE_ENTRIES,
+        "Entries the token cache holds at the last scrape, by cache (tokens, clients)."
+    );
     let upkeep = handle.clone();
     tokio::spawn(async move {
         loop {
@@ -330,6 +459,32 @@ async fn metrics_page(State(state): State<AdminState>) -> Response {
     metrics::gauge!(STORE_MAX_CONNECTIONS).set(f64::from(pool.max_connections));
     metrics::gauge!(STORE_QUEUED, "queue" => "writes").set(f64::from(pool.queued_writes));
     metrics::gauge!(STORE_QUEUED, "queue" => "reads").set(f64::from(pool.queued_reads));
+    if let Some(c) = state.store.cache_stats() {
+        for (cache, hits, misses, bypassed, entries) in [
+            (
+                "tokens",
+                c.token_hits,
+                c.token_misses,
+                c.token_bypassed,
+                c.tokens,
+            ),
+            (
+                "clients",
+                c.client_hits,
+                c.client_misses,
+                c.client_bypassed,
+                c.clients,
+            ),
+        ] {
+            for (result, n) in [("hit", hits), ("miss", misses), ("bypassed", bypassed)] {
+                metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result).absolute(n);
+            }
+            #[allow(clippy::cast_precision_loss)] // entries: far below 2^52
+            metrics::gauge!(CACHE_ENTRIES, "cache" => cache).set(entries as f64);
+        }
+        metrics::counter!(CACHE_EMPTIED, "reason" => "changes").absolute(c.emptied_by_changes);
+        metrics::counter!(CACHE_EMPTIED, "reason" => "failed_read").absolute(c.failed_reads);
+    }
     // Read from the store as it is: a scrape neither loads, rotates nor opens any key.
     if let Ok(records) = authgate::KeyStore::signing_keys(&*state.store).await {
         let now = state.server.context().now();

@@ -10,16 +10,12 @@ use authgate::*;
 use authgate_axum::pages::local_path;
 use authgate_axum::{into_response, OAuthRequest, OAuthResponse, RequireBearerLayer, Server};
 use authgate_sql::{AnyStore, NewUser};
-use axum::extract::{ConnectInfo, FromRef, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use minijinja::{context, Environment};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 
 use crate::backchannel::Backchannel;
 use crate::config::{displayable, ClientConfig, Config, GRANT_TYPES, RESPONSE_TYPES};
@@ -455,7 +451,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, S
         )
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
-        .layer(axum::middleware::from_fn(count_requests));
+        .layer(crate::admin::AnswerLayer);
     Ok((request_layers(router).with_state(state), server))
 }
 
@@ -2137,110 +2133,34 @@ async fn jwks(State(state): State<AppState>, OAuthRequest(req): OAuthRequest) ->
     OAuthResponse(state.server.create_endpoint_response("jwks", &req).await)
 }
 
-async fn api_me(
-    authgate_axum::CurrentToken(t): authgate_axum::CurrentToken,
-) -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({ "sub": t.subject, "username": t.username, "client_id": t.client_id, "scope": t.scope.to_string() }),
-    )
+async fn api_me(authgate_axum::CurrentToken(t): authgate_axum::CurrentToken) -> Json<Me> {
+    Json(Me {
+        client_id: t.client_id,
+        scope: t.scope.to_string(),
+        sub: t.subject,
+        username: t.username,
+    })
 }
 
-/// Request ids: unique within the process (a counter after a random per-process prefix),
-/// cheap enough for every request; an id identifies, it does not authorize. A request that
-/// arrives with a plain `X-Request-Id` (from the proxy in front) keeps it.
-#[derive(Clone, Copy)]
-struct RequestIds;
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::OnceLock;
-        static PREFIX: OnceLock<String> = OnceLock::new();
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let prefix = PREFIX.get_or_init(|| random_token()[..8].to_owned());
-        let id = format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        HeaderValue::try_from(id).ok().map(RequestId::new)
-    }
+/// `/api/me`'s answer, written straight from the token's fields (keys in the order a JSON
+/// object built with `json!` had: sorted).
+#[derive(serde::Serialize)]
+struct Me {
+    client_id: String,
+    scope: String,
+    sub: Option<String>,
+    username: Option<String>,
 }
 
-/// The request id and request log layers: every request gets an id (tower-http's layers),
-/// echoed in `X-Request-Id`, and runs labelled with it, its method and path (never the
-/// query: it can carry codes), so the engine's events during the request name it too; a
-/// line at the end gives status and latency (see `request_scope`).
+/// The request layer (`request_scope`): every request gets an id, echoed in
+/// `X-Request-Id`, and runs labelled with it, its method and path (never the query: it
+/// can carry codes), so the engine's events during the request name it too; a line at
+/// the end gives status and latency.
 fn request_layers<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    // The last layer added runs first: the id is set, then the request is labelled, then
-    // the id is copied to the answer.
-    router
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(crate::request_scope::RequestScopeLayer)
-        .layer(SetRequestIdLayer::x_request_id(RequestIds))
-        .layer(axum::middleware::map_request(drop_odd_request_id))
-}
-
-/// Keeps an incoming `X-Request-Id` (a proxy's) only when it is 1 to 64 characters of
-/// `[A-Za-z0-9._:-]`; any other is replaced by one of ours, so a client cannot make every
-/// line of its request's log long or odd. (A client may still choose a plain id: ids
-/// correlate lines, they prove nothing.)
-async fn drop_odd_request_id(mut req: Request) -> Request {
-    let odd = req.headers().get("x-request-id").is_some_and(|v| {
-        let v = v.as_bytes();
-        v.is_empty()
-            || v.len() > 64
-            || !v
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    });
-    if odd {
-        req.headers_mut().remove("x-request-id");
-    }
-    req
-}
-
-/// Counts requests for the metrics (by route template, method and status) and adds
-/// `Retry-After` to every 503.
-#[allow(clippy::disallowed_methods)] // latency on the monotonic clock, as in `token`
-async fn count_requests(req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = method_label(req.method());
-    // The route's template, never the raw path: a bounded label.
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let mut res = next.run(req).await;
-    crate::admin::record_request(
-        route.as_ref().map_or("unmatched", |m| m.as_str()),
-        method,
-        res.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    // Every 503 (the database is unreachable or full) says when to try again, pages
-    // included; the engine's JSON answers already do.
-    if res.status() == StatusCode::SERVICE_UNAVAILABLE
-        && !res.headers().contains_key(header::RETRY_AFTER)
-    {
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(authgate::response::RETRY_AFTER_UNAVAILABLE),
-        );
-    }
-    res
-}
-
-/// A method as a label: the usual ones, else `other`.
-fn method_label(m: &axum::http::Method) -> &'static str {
-    match m.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        _ => "other",
-    }
+    router.layer(crate::request_scope::RequestScopeLayer)
 }
 
 /// The identifier of `/api/me` as a protected resource.

@@ -134,6 +134,30 @@ async fn metrics_count_requests_tokens_and_errors_and_the_probes_answer() {
         "{page}"
     );
     assert!(!page.contains("authgate_store_errors_total{"), "{page}");
+    // The token cache's counts: every client authentication above was one client lookup
+    // (a hit, a miss, or bypassed while the change count was not read recently).
+    let client_lookups: f64 = ["hit", "miss", "bypassed"]
+        .iter()
+        .filter_map(|r| {
+            sample(
+                &page,
+                &format!("authgate_token_cache_lookups_total{{cache=\"clients\",result=\"{r}\"}}"),
+            )
+        })
+        .sum();
+    assert!(client_lookups >= 3.0, "{page}");
+    assert_eq!(
+        sample(
+            &page,
+            "authgate_token_cache_emptied_total{reason=\"failed_read\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    assert!(
+        page.contains("authgate_token_cache_entries{cache=\"tokens\"}"),
+        "{page}"
+    );
     // The pool: SQLite's writer and two readers, nothing waiting.
     assert_eq!(
         sample(&page, "authgate_store_max_connections"),

@@ -79,6 +79,65 @@ impl Default for TokenCacheOptions {
     }
 }
 
+/// What a token cache has done since it started ([`Backend::cache_stats`], through an
+/// [`AnyStore`](crate::AnyStore) made by `cached`), for a metrics page: how often it answered, how often it had to ask the database, and
+/// how often it emptied itself.
+///
+/// A lookup counts once: as a hit (answered from the cache), a miss (asked of the
+/// database, because the entry was not there or belongs to another tenant), or bypassed
+/// (asked of the database because the change count was not read recently, see
+/// [`TokenCacheOptions::poll_interval`]). Client lookups are not counted when the cache
+/// keeps no clients.
+///
+/// ```
+/// use authgate_sql::CacheStats;
+/// let stats = CacheStats::default();
+/// assert_eq!(stats.token_hits + stats.token_misses + stats.token_bypassed, 0);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Access-token lookups answered from the cache.
+    pub token_hits: u64,
+    /// Access-token lookups asked of the database: not kept, or kept for another tenant.
+    pub token_misses: u64,
+    /// Token lookups asked of the database because the cache was out of step.
+    pub token_bypassed: u64,
+    /// Client lookups answered from the cache.
+    pub client_hits: u64,
+    /// Client lookups asked of the database.
+    pub client_misses: u64,
+    /// Client lookups asked of the database because the cache was out of step.
+    pub client_bypassed: u64,
+    /// Times the whole cache was emptied because the database's change count moved (a
+    /// revocation or a client change made elsewhere).
+    pub emptied_by_changes: u64,
+    /// Reads of the change count that failed or timed out (each empties the cache).
+    pub failed_reads: u64,
+    /// Access tokens kept now.
+    pub tokens: u64,
+    /// Clients kept now.
+    pub clients: u64,
+}
+
+/// The counters behind [`CacheStats`].
+#[derive(Default)]
+struct Counters {
+    token_hits: AtomicU64,
+    token_misses: AtomicU64,
+    token_bypassed: AtomicU64,
+    client_hits: AtomicU64,
+    client_misses: AtomicU64,
+    client_bypassed: AtomicU64,
+    emptied_by_changes: AtomicU64,
+    failed_reads: AtomicU64,
+}
+
+/// Adds one to a counter (a statistic: no ordering with anything else).
+fn count(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
 /// One cached token, with the tenant handle it was read through.
 type Entry = Arc<(Option<Arc<str>>, TokenRecord)>;
 
@@ -105,6 +164,7 @@ pub(crate) struct Shared {
     start: Instant,
     /// How recent `last_read` must be: two poll intervals.
     max_age: Duration,
+    counters: Counters,
 }
 
 impl Shared {
@@ -153,6 +213,23 @@ impl Shared {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
+    fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CacheStats {
+            token_hits: get(&c.token_hits),
+            token_misses: get(&c.token_misses),
+            token_bypassed: get(&c.token_bypassed),
+            client_hits: get(&c.client_hits),
+            client_misses: get(&c.client_misses),
+            client_bypassed: get(&c.client_bypassed),
+            emptied_by_changes: get(&c.emptied_by_changes),
+            failed_reads: get(&c.failed_reads),
+            tokens: self.tokens.len() as u64,
+            clients: self.clients.as_ref().map_or(0, |c| c.len() as u64),
+        }
+    }
+
     /// Whether the change count was read recently enough for the cache to answer.
     fn in_step(&self) -> bool {
         let last = self.last_read.load(Ordering::SeqCst);
@@ -186,6 +263,7 @@ impl Cached {
             last_read: AtomicU64::new(u64::MAX),
             start: Instant::now(),
             max_age: interval * 2,
+            counters: Counters::default(),
         });
         tokio::spawn(keep_in_step(
             inner.clone(),
@@ -205,9 +283,11 @@ const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Reads the change count every `interval` until the cache is dropped; empties the cache
 /// whenever the count moved or could not be read, and notes when each successful read
-/// began.
+/// began. The first failed read after a good one, and the first good read after failed
+/// ones, are logged (a warning, then an info line), not every read of an outage.
 async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: Duration) {
     let mut last = None;
+    let mut failing = false;
     loop {
         let Some(began) = shared.upgrade().map(|s| s.now_ms()) else {
             return;
@@ -226,17 +306,34 @@ async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: D
             Ok(Some(n)) => {
                 if last != Some(n) {
                     shared.forget_all();
+                    if last.is_some() {
+                        count(&shared.counters.emptied_by_changes);
+                    }
                     last = Some(n);
                 }
                 shared.last_read.store(began, Ordering::SeqCst);
+                if failing {
+                    failing = false;
+                    tracing::info!(
+                        "token cache: the change count reads again; the cache answers again"
+                    );
+                }
             }
             // The backend cannot tell: no cache is kept over it.
             Ok(None) => return,
             // The cache stops answering once `last_read` ages; emptied now, it also holds
             // nothing from before the outage when reads succeed again.
-            Err(_) => {
+            Err(e) => {
                 shared.forget_all();
+                count(&shared.counters.failed_reads);
                 last = None;
+                if !failing {
+                    failing = true;
+                    tracing::warn!(
+                        error = %e,
+                        "token cache: reading the change count failed; the cache is emptied and every lookup goes to the database until a read succeeds"
+                    );
+                }
             }
         }
         drop(shared);
@@ -273,20 +370,30 @@ impl Backend for Cached {
     fn pool_state(&self) -> PoolState {
         self.inner.pool_state()
     }
+
+    fn cache_stats(&self) -> Option<CacheStats> {
+        Some(self.shared.stats())
+    }
 }
 
 #[async_trait]
 impl ClientStore for Cached {
     async fn find_client(&self, client_id: &str) -> Result<Option<Arc<dyn Client>>, StorageError> {
         let shared = &self.shared;
-        let Some(clients) = shared.clients.as_ref().filter(|_| shared.in_step()) else {
+        let Some(clients) = shared.clients.as_ref() else {
             return self.inner.find_client(client_id).await;
         };
+        if !shared.in_step() {
+            count(&shared.counters.client_bypassed);
+            return self.inner.find_client(client_id).await;
+        }
         if let Some((tenant, client)) = clients.get(client_id) {
             if tenant == self.tenant {
+                count(&shared.counters.client_hits);
                 return Ok(Some(client));
             }
         }
+        count(&shared.counters.client_misses);
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let found = self.inner.find_client(client_id).await?;
         if let Some(client) = &found {
@@ -307,13 +414,16 @@ impl TokenStore for Cached {
     async fn find_token(&self, selector: &Selector) -> Result<Option<TokenRecord>, StorageError> {
         let shared = &self.shared;
         if !shared.in_step() {
+            count(&shared.counters.token_bypassed);
             return self.inner.find_token(selector).await;
         }
         if let Some(entry) = shared.tokens.get(selector) {
             if entry.0 == self.tenant {
+                count(&shared.counters.token_hits);
                 return Ok(Some(entry.1.clone()));
             }
         }
+        count(&shared.counters.token_misses);
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let found = self.inner.find_token(selector).await?;
         if let Some(record) = found.as_ref().filter(|r| r.kind == TokenKind::Access) {

@@ -81,7 +81,7 @@ use authgate::{
     UserStore,
 };
 
-pub use cached::TokenCacheOptions;
+pub use cached::{CacheStats, TokenCacheOptions};
 pub use memory::MemoryBackend;
 pub use observed::StoreObserver;
 #[cfg(feature = "postgres")]
@@ -346,6 +346,12 @@ pub trait Backend:
     /// reports nothing (every field 0).
     fn pool_state(&self) -> PoolState {
         PoolState::default()
+    }
+
+    /// The token cache's counts, when this backend is (or wraps) one made by
+    /// [`AnyStore::cached`]; `None` otherwise (the default).
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
     }
 }
 

@@ -84,6 +84,10 @@ impl Backend for Observed {
     fn pool_state(&self) -> PoolState {
         self.inner.pool_state()
     }
+
+    fn cache_stats(&self) -> Option<crate::CacheStats> {
+        self.inner.cache_stats()
+    }
 }
 
 /// Implements `$trait` for [`Observed`]: each method times the same call on the inner

@@ -141,6 +141,13 @@ async fn revocations_through_the_cache_show_at_once(url: &str) {
         before,
         "the second lookup came from the cache"
     );
+    // The cache's own counts say the same: one miss, then one hit.
+    let stats = store.cache_stats().unwrap();
+    assert_eq!(
+        (stats.token_misses, stats.token_hits, stats.token_bypassed),
+        (1, 1, 0)
+    );
+    assert_eq!(stats.tokens, 1);
 
     store.revoke_token(&one.selector).await.unwrap();
     assert!(revoked(&store, &one.selector).await);
@@ -176,9 +183,12 @@ async fn a_revocation_elsewhere_shows_within_the_interval(a: &AnyStore, b_url: &
     assert!(!revoked(&b, &t.selector).await);
     assert_eq!(lookups.count(), before, "B answered from its cache");
 
+    assert_eq!(b.cache_stats().unwrap().emptied_by_changes, 0);
+
     a.revoke_token(&t.selector).await.unwrap();
     let took = time_until_revoked(&b, &t.selector, BOUND_WITH_SLACK).await;
     eprintln!("revoked through A, refused by B after {took:?} (poll interval 20 ms)");
+    assert!(b.cache_stats().unwrap().emptied_by_changes >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,6 +269,10 @@ async fn a_lost_database_empties_the_cache_postgres() {
         b.find_token(&t.selector).await.is_err(),
         "with the database gone, the token is not answered from memory"
     );
+    let stats = b.cache_stats().unwrap();
+    assert!(stats.failed_reads >= 1, "{stats:?}");
+    assert!(stats.token_bypassed >= 1, "{stats:?}");
+    assert_eq!(stats.tokens, 0, "a failed read empties the cache");
     a.revoke_token(&t.selector).await.unwrap();
     proxy.restore();
     time_until_revoked_allowing_errors(&b, &t.selector).await;
@@ -317,6 +331,10 @@ async fn nothing_is_cached_over_the_memory_backend() {
     assert!(!revoked(&store, &t.selector).await);
     assert!(!revoked(&store, &t.selector).await);
     assert_eq!(lookups.count(), 2);
+    assert_eq!(store.cache_stats().unwrap().token_hits, 0);
+    // A store without a cache has no cache figures.
+    let plain = connect("memory:", &StoreOptions::default()).await.unwrap();
+    assert!(plain.cache_stats().is_none());
 }
 
 /// A token cached through one tenant's handle is not answered through another's.
