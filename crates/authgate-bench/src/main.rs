@@ -5,6 +5,8 @@
 //! cargo run --release -p authgate-bench -- [--secs 10] [--warmup 2] [--connections 32]
 //!     [--tokens 1000000] [--postgres URL | --no-postgres] [--out bench-results] [--smoke]
 //!     [--driver wrk|builtin] [--wrk-threads 1] [--runs 1] [--compare OLD/results.json]
+//! cargo run --release -p authgate-bench -- growth [--sizes 10000,10000000]
+//!     [--processes 1,2,4] [--distinct 20000] [--secs 10] [--postgres URL | --no-postgres]
 //! ```
 #![forbid(unsafe_code)]
 // Statistics over measured counts and durations: the float/integer conversions are of
@@ -14,6 +16,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod ceiling;
+mod growth;
 mod load;
 mod report;
 mod wrk;
@@ -47,6 +50,12 @@ pub(crate) struct Options {
     pub(crate) runs: usize,
     /// An earlier run's results.json to compare against.
     pub(crate) compare: Option<PathBuf>,
+    /// `growth`: the live-token counts to fill each store with.
+    pub(crate) sizes: Vec<u64>,
+    /// `growth`: the numbers of server processes to run on one PostgreSQL.
+    pub(crate) processes: Vec<usize>,
+    /// `growth`: distinct tokens presented in turn.
+    pub(crate) distinct: usize,
 }
 
 /// Which load generator drives the scenarios.
@@ -65,7 +74,21 @@ impl Driver {
     }
 }
 
-fn parse_args() -> Result<Options, String> {
+/// A comma-separated list of counts (`10000,10000000`).
+fn counts(name: &str, v: &str) -> Result<Vec<u64>, String> {
+    let out: Result<Vec<u64>, _> = v
+        .split(',')
+        .map(|x| x.trim().replace('_', "").parse::<u64>())
+        .collect();
+    match out {
+        Ok(list) if !list.is_empty() && !list.contains(&0) => Ok(list),
+        _ => Err(format!(
+            "{name}: not a comma-separated list of positive counts"
+        )),
+    }
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut o = Options {
         secs: 10.0,
         warmup: 2.0,
@@ -78,8 +101,11 @@ fn parse_args() -> Result<Options, String> {
         wrk_threads: 1,
         runs: 1,
         compare: None,
+        sizes: vec![10_000, 10_000_000],
+        processes: vec![1, 2, 4],
+        distinct: 20_000,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = args;
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         let number = |name: &str, v: String| {
@@ -111,6 +137,16 @@ fn parse_args() -> Result<Options, String> {
             }
             "--runs" => o.runs = number("--runs", value("--runs")?)?.max(1.0) as usize,
             "--compare" => o.compare = Some(PathBuf::from(value("--compare")?)),
+            "--sizes" => o.sizes = counts("--sizes", &value("--sizes")?)?,
+            "--processes" => {
+                o.processes = counts("--processes", &value("--processes")?)?
+                    .into_iter()
+                    .map(|n| n as usize)
+                    .collect();
+            }
+            "--distinct" => {
+                o.distinct = number("--distinct", value("--distinct")?)?.max(1.0) as usize;
+            }
             // `cargo bench` / `cargo test` pass these; ignore them.
             "--bench" | "--nocapture" => {}
             other => return Err(format!("unknown argument '{other}'")),
@@ -121,6 +157,9 @@ fn parse_args() -> Result<Options, String> {
         o.warmup = o.warmup.min(0.3);
         o.connections = o.connections.min(8);
         o.tokens = o.tokens.min(2000);
+        o.sizes = vec![1000, 5000];
+        o.processes = vec![1, 2];
+        o.distinct = o.distinct.min(500);
     }
     Ok(o)
 }
@@ -136,7 +175,8 @@ fn main() {
         }
         return;
     }
-    let options = match parse_args() {
+    let growth = std::env::args().nth(1).as_deref() == Some("growth");
+    let options = match parse_args(std::env::args().skip(if growth { 2 } else { 1 })) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("authgate-bench: {e}");
@@ -153,7 +193,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(run(options)) {
+    let result = if growth {
+        rt.block_on(growth::run(options))
+    } else {
+        rt.block_on(run(options))
+    };
+    if let Err(e) = result {
         eprintln!("authgate-bench: {e}");
         std::process::exit(1);
     }

@@ -370,70 +370,23 @@ impl Report {
 
     /// A grouped bar chart of req/s per scenario and server, as SVG.
     fn svg(&self) -> String {
-        let colors = [
-            "#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-        ];
-        let (w, h, left, bottom, top) = (900.0, 420.0, 70.0, 60.0, 40.0);
-        let max = self
+        let groups: Vec<String> = Scenario::ALL.iter().map(|s| s.key().to_owned()).collect();
+        let series: Vec<(String, Vec<Option<f64>>)> = self
             .rows
             .iter()
-            .flat_map(|r| r.results.iter().map(|(_, x)| x.rps))
-            .fold(1.0_f64, f64::max);
-        let groups = Scenario::ALL.len() as f64;
-        let gw = (w - left - 20.0) / groups;
-        let bw = gw * 0.8 / self.rows.len().max(1) as f64;
-        let mut s = format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{left}" y="20" font-size="15">requests/s per scenario (flows/s for the code flow)</text>"#
-        );
-        for i in 0..=4 {
-            let v = max * f64::from(i) / 4.0;
-            let y = h - bottom - (h - bottom - top) * f64::from(i) / 4.0;
-            let _ = write!(
-                s,
-                r#"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="lightgray"/><text x="{}" y="{}" text-anchor="end">{:.0}</text>"#,
-                w - 20.0,
-                left - 6.0,
-                y + 4.0,
-                v
-            );
-        }
-        for (gi, sc) in Scenario::ALL.iter().enumerate() {
-            let gx = left + gw * gi as f64 + gw * 0.1;
-            for (ri, row) in self.rows.iter().enumerate() {
-                if let Some(r) = row.result(*sc) {
-                    let bh = (h - bottom - top) * r.rps / max;
-                    let x = gx + bw * ri as f64;
-                    let _ = write!(
-                        s,
-                        r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{}"/>"#,
-                        h - bottom - bh,
-                        bw * 0.95,
-                        colors[ri % colors.len()]
-                    );
-                }
-            }
-            let _ = write!(
-                s,
-                r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                gx + gw * 0.4,
-                h - bottom + 18.0,
-                sc.key()
-            );
-        }
-        for (ri, row) in self.rows.iter().enumerate() {
-            let x = left + 120.0 * ri as f64;
-            let _ = write!(
-                s,
-                r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-                h - 22.0,
-                colors[ri % colors.len()],
-                x + 16.0,
-                h - 12.0,
-                row.name
-            );
-        }
-        s.push_str("</svg>\n");
-        s
+            .map(|row| {
+                let values = Scenario::ALL
+                    .iter()
+                    .map(|sc| row.result(*sc).map(|r| r.rps))
+                    .collect();
+                (row.name.clone(), values)
+            })
+            .collect();
+        bar_chart(
+            "requests/s per scenario (flows/s for the code flow)",
+            &groups,
+            &series,
+        )
     }
 
     /// Writes results.json, results.md and chart.svg into `dir`.
@@ -450,4 +403,83 @@ impl Report {
         w("chart.svg", self.svg())?;
         Ok(())
     }
+}
+
+/// A grouped bar chart as SVG: one group per entry of `groups`, one bar per series in each
+/// (a missing value leaves its bar out), one colour per series with a legend.
+pub(crate) fn bar_chart(
+    title: &str,
+    groups: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+) -> String {
+    let colors = [
+        "#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+    ];
+    let (w, h, left, bottom, top) = (900.0, 420.0, 70.0, 60.0, 40.0);
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .fold(1.0_f64, f64::max);
+    let gw = (w - left - 20.0) / groups.len().max(1) as f64;
+    let bw = gw * 0.8 / series.len().max(1) as f64;
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{left}" y="20" font-size="15">{}</text>"#,
+        xml_text(title)
+    );
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let y = h - bottom - (h - bottom - top) * f64::from(i) / 4.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="lightgray"/><text x="{}" y="{}" text-anchor="end">{:.0}</text>"#,
+            w - 20.0,
+            left - 6.0,
+            y + 4.0,
+            v
+        );
+    }
+    for (gi, group) in groups.iter().enumerate() {
+        let gx = left + gw * gi as f64 + gw * 0.1;
+        for (ri, (_, values)) in series.iter().enumerate() {
+            if let Some(Some(v)) = values.get(gi) {
+                let bh = (h - bottom - top) * v / max;
+                let x = gx + bw * ri as f64;
+                let _ = write!(
+                    s,
+                    r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{}"/>"#,
+                    h - bottom - bh,
+                    bw * 0.95,
+                    colors[ri % colors.len()]
+                );
+            }
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            gx + gw * 0.4,
+            h - bottom + 18.0,
+            xml_text(group)
+        );
+    }
+    for (ri, (name, _)) in series.iter().enumerate() {
+        let x = left + 120.0 * ri as f64;
+        let _ = write!(
+            s,
+            r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            h - 22.0,
+            colors[ri % colors.len()],
+            x + 16.0,
+            h - 12.0,
+            xml_text(name)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Text for an SVG element: `&`, `<` and `>` escaped.
+fn xml_text(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -47,7 +47,7 @@ fn basic() -> String {
 }
 
 /// A Lua string literal.
-fn lua_str(s: &str) -> String {
+pub(crate) fn lua_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -88,6 +88,31 @@ fn fixed(method: &str, headers: &[(&str, String)], body: Option<&str>) -> String
     lua
 }
 
+/// Lua setting `h`, the headers of an authenticated form POST (the bench client's Basic
+/// credentials).
+pub(crate) fn form_lua() -> String {
+    format!(
+        r#"local h = {{ ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = "Basic {}" }}
+"#,
+        basic()
+    )
+}
+
+/// The fixed client_credentials token request (POST /token).
+pub(crate) fn issue_lua() -> String {
+    fixed(
+        "POST",
+        &[
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+            ("Authorization", format!("Basic {}", basic())),
+        ],
+        Some("grant_type=client_credentials&scope=profile%20read"),
+    )
+}
+
 /// The Lua script of a scenario and the path its URL names.
 fn script(s: Scenario, inputs: &Inputs<'_>) -> (String, &'static str) {
     let form_headers = [
@@ -97,20 +122,9 @@ fn script(s: Scenario, inputs: &Inputs<'_>) -> (String, &'static str) {
         ),
         ("Authorization", format!("Basic {}", basic())),
     ];
-    let form = format!(
-        r#"local h = {{ ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = "Basic {}" }}
-"#,
-        basic()
-    );
+    let form = form_lua();
     match s {
-        Scenario::Issue => (
-            fixed(
-                "POST",
-                &form_headers,
-                Some("grant_type=client_credentials&scope=profile%20read"),
-            ),
-            "/token",
-        ),
+        Scenario::Issue => (issue_lua(), "/token"),
         Scenario::Bearer => (
             fixed(
                 "GET",
@@ -210,10 +224,26 @@ end
 /// Lua that sends POSTs to `path` cycling through the pool file's lines, each the form
 /// `body_prefix` + line, built once at start (uses the form headers `h`).
 fn cycle(inputs: &Inputs<'_>, path: &str, body_prefix: &str) -> String {
+    pool_lua(
+        &inputs
+            .pool_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        &format!(
+            "wrk.format(\"POST\", {}, h, {} .. line)",
+            lua_str(path),
+            lua_str(body_prefix)
+        ),
+    )
+}
+
+/// Lua that builds one request per line of the pool file at start (`request_expr`, a Lua
+/// expression of `line`) and sends them in turn.
+pub(crate) fn pool_lua(pool_file: &str, request_expr: &str) -> String {
     format!(
         r#"local reqs = {{}}
 for line in io.lines({}) do
-  reqs[#reqs + 1] = wrk.format("POST", {}, h, {} .. line)
+  reqs[#reqs + 1] = {request_expr}
 end
 local i = 0
 request = function()
@@ -221,14 +251,7 @@ request = function()
   return reqs[i]
 end
 "#,
-        lua_str(
-            &inputs
-                .pool_file
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        ),
-        lua_str(path),
-        lua_str(body_prefix)
+        lua_str(pool_file)
     )
 }
 
@@ -247,17 +270,17 @@ end
 
 /// What wrk printed, read.
 #[derive(Debug, Default, PartialEq)]
-struct WrkReport {
-    requests: u64,
-    secs: f64,
-    p50_us: u64,
-    p99_us: u64,
-    non_2xx: u64,
-    socket_errors: u64,
+pub(crate) struct WrkReport {
+    pub(crate) requests: u64,
+    pub(crate) secs: f64,
+    pub(crate) p50_us: u64,
+    pub(crate) p99_us: u64,
+    pub(crate) non_2xx: u64,
+    pub(crate) socket_errors: u64,
     flows: Option<u64>,
     flow_errors: u64,
     /// wrk's own user + system CPU seconds (the shell's `times`, its children).
-    cpu_secs: Option<f64>,
+    pub(crate) cpu_secs: Option<f64>,
 }
 
 /// `312.45us`, `1.20ms`, `2.00s` in microseconds.
@@ -319,7 +342,14 @@ fn parse(out: &str) -> Result<WrkReport, String> {
     Ok(r)
 }
 
-fn wrk(t: &Target, path: &str, script: &Path, secs: f64, o: &Options) -> Result<WrkReport, String> {
+/// One wrk run of `script` against `t` for `secs`, with `o`'s threads and connections.
+pub(crate) fn wrk(
+    t: &Target,
+    path: &str,
+    script: &Path,
+    secs: f64,
+    o: &Options,
+) -> Result<WrkReport, String> {
     let out = Command::new("sh")
         .arg("-c")
         .arg("wrk \"$@\"; status=$?; times; exit $status")
