@@ -451,7 +451,7 @@ pub(crate) async fn build(config: &Config, store: AnyStore) -> Result<(Router, S
         )
         .route("/consents/revoke", post(revoke_consent))
         .route("/api/me", me)
-        .layer(crate::admin::AnswerLayer);
+        .layer(crate::answer::AnswerLayer);
     Ok((request_layers(router).with_state(state), server))
 }
 

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod answer;
 mod app;
 mod backchannel;
 mod config;

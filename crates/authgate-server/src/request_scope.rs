@@ -5,7 +5,9 @@
 //!
 //! One layer does what tower-http's request-id layers (set and propagate) and a
 //! `map_request` that dropped odd incoming ids did as four: fewer services and futures
-//! per request, and no boxing.
+//! per request, and no boxing. Measured, that saves about 3 µs of a 16 µs Bearer check
+//! (BENCHMARKS.md, "The request layers"), which is why this is written here rather than
+//! taken from tower-http.
 //!
 //! A `tracing` span per request (tower-http's trace layer, created, entered and left at
 //! every poll, closed, its fields formatted into the registry) cost more than the line
@@ -177,5 +179,26 @@ where
             }
         }
         Poll::Ready(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ids_are_kept_and_odd_ones_are_not() {
+        let id = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert!(plain_id(&id("proxy-42")));
+        assert!(plain_id(&id("a.b_c:d-E9")));
+        assert!(plain_id(&id(&"a".repeat(64))));
+        assert!(!plain_id(&id(&"a".repeat(65))));
+        assert!(!plain_id(&id("")));
+        assert!(!plain_id(&id("two words")));
+        assert!(!plain_id(&id("a/b")));
+        assert!(!plain_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
+        let ours = new_id();
+        assert!(plain_id(&ours), "{ours:?}");
+        assert_ne!(new_id(), ours);
     }
 }

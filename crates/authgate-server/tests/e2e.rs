@@ -1413,6 +1413,24 @@ async fn network_values_cannot_forge_log_lines() {
     let res = with_id("a".repeat(65)).await.unwrap();
     let ours = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(ours.len() < 40 && ours.contains('-'), "{ours}");
+    // Every answer carries an id, a 404 and a refused request too.
+    for res in [
+        common::http()
+            .get(format!("{base}/no/such/page"))
+            .send()
+            .await
+            .unwrap(),
+        common::http()
+            .post(format!("{base}/token"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert!(res.status().is_client_error());
+        let id = res.headers()["x-request-id"].to_str().unwrap();
+        assert!(id.len() < 40 && id.contains('-'), "{id}");
+    }
     let mut browser = Browser::new(&base);
     let login = browser.get("/login").await;
     let _ = browser.submit_login(&login, forged, "wrong").await;

@@ -80,8 +80,8 @@ impl Default for TokenCacheOptions {
 }
 
 /// What a token cache has done since it started ([`Backend::cache_stats`], through an
-/// [`AnyStore`](crate::AnyStore) made by `cached`), for a metrics page: how often it answered, how often it had to ask the database, and
-/// how often it emptied itself.
+/// [`AnyStore`](crate::AnyStore) made by `cached`), for a metrics page: how often it
+/// answered, how often it had to ask the database, and how often it emptied itself.
 ///
 /// A lookup counts once: as a hit (answered from the cache), a miss (asked of the
 /// database, because the entry was not there or belongs to another tenant), or bypassed
@@ -287,7 +287,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// ones, are logged (a warning, then an info line), not every read of an outage.
 async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: Duration) {
     let mut last = None;
-    let mut failing = false;
+    // Reads failed in a row.
+    let mut failing = 0_u64;
     loop {
         let Some(began) = shared.upgrade().map(|s| s.now_ms()) else {
             return;
@@ -312,11 +313,12 @@ async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: D
                     last = Some(n);
                 }
                 shared.last_read.store(began, Ordering::SeqCst);
-                if failing {
-                    failing = false;
+                if failing > 0 {
                     tracing::info!(
+                        failed_reads = failing,
                         "token cache: the change count reads again; the cache answers again"
                     );
+                    failing = 0;
                 }
             }
             // The backend cannot tell: no cache is kept over it.
@@ -327,8 +329,8 @@ async fn keep_in_step(inner: Arc<dyn Backend>, shared: Weak<Shared>, interval: D
                 shared.forget_all();
                 count(&shared.counters.failed_reads);
                 last = None;
-                if !failing {
-                    failing = true;
+                failing += 1;
+                if failing == 1 {
                     tracing::warn!(
                         error = %e,
                         "token cache: reading the change count failed; the cache is emptied and every lookup goes to the database until a read succeeds"
