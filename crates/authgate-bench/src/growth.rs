@@ -307,7 +307,9 @@ fn sqlite_fill(path: &Path, n: u64, t0: i64, chunk: u64) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// User + system CPU ticks of every process named `postgres`.
+/// User + system CPU ticks of every process named `postgres`: all of the machine's
+/// PostgreSQL, the harness's database being the only busy one. A backend that exits
+/// between the two readings takes its ticks with it, so the figure can only be low.
 fn postgres_ticks() -> u64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
@@ -418,7 +420,11 @@ fn measure(
 
 /// A fresh PostgreSQL schema on `url` and the URL that puts a server in it.
 async fn pg_schema(url: &str, name: &str) -> Result<(Db, String), String> {
-    let (pool, _) = crate::postgres_schema(url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
     let schema = format!("authgate_growth_{}_{name}", std::process::id());
     sqlx::raw_sql(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -563,6 +569,58 @@ async fn processes(
     Ok(rows)
 }
 
+/// Every store at every size, then the processes on PostgreSQL.
+async fn measure_all(
+    bin: &Path,
+    o: &Options,
+    work: &Path,
+) -> Result<(Vec<GrowthRow>, Vec<ProcessRow>), String> {
+    let mut stores = vec!["sqlite"];
+    if let Some(url) = &o.postgres {
+        match sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(2))
+            .connect(url)
+            .await
+        {
+            Ok(_) => stores.push("postgres"),
+            Err(e) => eprintln!("postgres: skipped ({e})"),
+        }
+    }
+    let mut rows = Vec::new();
+    for &store in &stores {
+        for &n in &o.sizes {
+            rows.push(one_size(bin, store, n, o, work).await?);
+        }
+    }
+    let procs = match (&o.postgres, stores.contains(&"postgres")) {
+        (Some(url), true) => processes(bin, url, o, work).await?,
+        _ => Vec::new(),
+    };
+    Ok((rows, procs))
+}
+
+/// Drops the schemas this process made (`authgate_growth_<pid>_...`).
+async fn drop_run_schemas(url: &str) {
+    let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
+    else {
+        return;
+    };
+    let prefix = format!("authgate_growth_{}_", std::process::id());
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT schema_name::text FROM information_schema.schemata")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+    for name in names.iter().filter(|n| n.starts_with(&prefix)) {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+            .execute(&pool)
+            .await;
+    }
+}
+
 /// `authgate-bench growth`: runs everything and writes growth.json, growth.md and the two
 /// charts into `o.out`.
 pub(crate) async fn run(o: Options) -> Result<(), String> {
@@ -570,29 +628,14 @@ pub(crate) async fn run(o: Options) -> Result<(), String> {
     wrk::ensure()?;
     let work = std::env::temp_dir().join(format!("authgate-growth-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let mut stores = vec!["sqlite"];
+    let measured = measure_all(&bin, &o, &work).await;
+    // Whatever happened, no schema or folder of this run is left behind (a schema can
+    // hold ten million rows).
     if let Some(url) = &o.postgres {
-        match crate::postgres_schema(url).await {
-            Ok((pool, schema)) => {
-                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&pool)
-                    .await;
-                stores.push("postgres");
-            }
-            Err(e) => eprintln!("postgres: skipped ({e})"),
-        }
+        drop_run_schemas(url).await;
     }
-    let mut rows = Vec::new();
-    for &store in &stores {
-        for &n in &o.sizes {
-            rows.push(one_size(&bin, store, n, &o, &work).await?);
-        }
-    }
-    let procs = match (&o.postgres, stores.contains(&"postgres")) {
-        (Some(url), true) => processes(&bin, url, &o, &work).await?,
-        _ => Vec::new(),
-    };
     let _ = std::fs::remove_dir_all(&work);
+    let (rows, procs) = measured?;
     let report = GrowthReport {
         rows,
         procs,

@@ -281,13 +281,14 @@ impl Report {
                 )
             }
         };
-        let rps = |server: &str, s: Scenario| {
+        let field = |server: &str, s: Scenario, name: &str| {
             old["servers"]
                 .as_array()?
                 .iter()
-                .find(|r| r["server"] == server)?["scenarios"][s.key()]["rps"]
+                .find(|r| r["server"] == server)?["scenarios"][s.key()][name]
                 .as_f64()
         };
+        let rps = |server: &str, s: Scenario| field(server, s, "rps");
         let mut m = format!(
             "\nCompared with {} (driver: {}):\n\n| scenario | server | before req/s | now req/s | change | ratio before | ratio now |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
             path.display(),
@@ -300,8 +301,13 @@ impl Report {
                 let (Some(now), Some(before)) = (row.result(s), rps(&row.name, s)) else {
                     continue;
                 };
-                let ratio = |v: f64, b: Option<f64>| {
-                    b.map_or("n/a".into(), |b| format!("{:.2}", v / b.max(1e-9)))
+                // The ratio each table gives: the reported run's own, against its own
+                // run's ceiling (earlier results without one: against the reported
+                // ceiling).
+                let ratio = |stored: Option<f64>, v: f64, b: Option<f64>| {
+                    stored
+                        .or_else(|| b.map(|b| v / b.max(1e-9)))
+                        .map_or("n/a".into(), |r| format!("{r:.2}"))
                 };
                 let _ = writeln!(
                     m,
@@ -310,8 +316,8 @@ impl Report {
                     row.name,
                     now.rps,
                     (now.rps / before.max(1e-9) - 1.0) * 100.0,
-                    ratio(before, base_before),
-                    ratio(now.rps, base_now),
+                    ratio(field(&row.name, s, "ratio_to_ceiling"), before, base_before),
+                    ratio(now.ratio_to_ceiling, now.rps, base_now),
                 );
             }
         }
