@@ -420,20 +420,8 @@ fn measure(
 
 /// A fresh PostgreSQL schema on `url` and the URL that puts a server in it.
 async fn pg_schema(url: &str, name: &str) -> Result<(Db, String), String> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
-        .map_err(|e| e.to_string())?;
     let schema = format!("authgate_growth_{}_{name}", std::process::id());
-    sqlx::raw_sql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ))
-    .execute(&pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db_url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let (pool, db_url) = crate::postgres_schema(url, &schema).await?;
     Ok((Db::Postgres { pool, schema }, db_url))
 }
 
@@ -577,11 +565,7 @@ async fn measure_all(
 ) -> Result<(Vec<GrowthRow>, Vec<ProcessRow>), String> {
     let mut stores = vec!["sqlite"];
     if let Some(url) = &o.postgres {
-        match sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(2))
-            .connect(url)
-            .await
-        {
+        match crate::postgres_pool(url).await {
             Ok(_) => stores.push("postgres"),
             Err(e) => eprintln!("postgres: skipped ({e})"),
         }
@@ -601,11 +585,7 @@ async fn measure_all(
 
 /// Drops the schemas this process made (`authgate_growth_<pid>_...`).
 async fn drop_run_schemas(url: &str) {
-    let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
-    else {
+    let Ok(pool) = crate::postgres_pool(url).await else {
         return;
     };
     let prefix = format!("authgate_growth_{}_", std::process::id());

@@ -445,21 +445,33 @@ async fn measure(
     tokio::task::block_in_place(|| wrk::run(t, s, o, &inputs, &dir))
 }
 
-/// A schema of its own on the PostgreSQL server, or why there is none.
-async fn postgres_schema(url: &str) -> Result<(sqlx::PgPool, String), String> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
+/// A pool on the PostgreSQL server at `url`, or why there is none.
+pub(crate) async fn postgres_pool(url: &str) -> Result<sqlx::PgPool, String> {
+    sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(2))
         .connect(url)
         .await
-        .map_err(|e| e.to_string())?;
-    let schema = format!("authgate_bench_{}", std::process::id());
+        .map_err(|e| e.to_string())
+}
+
+/// A fresh schema `schema` on the PostgreSQL server at `url` (dropped first if a crashed
+/// run left it): a pool, and the URL that puts a server in it.
+pub(crate) async fn postgres_schema(
+    url: &str,
+    schema: &str,
+) -> Result<(sqlx::PgPool, String), String> {
+    let pool = postgres_pool(url).await?;
     sqlx::raw_sql(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
     ))
     .execute(&pool)
     .await
     .map_err(|e| e.to_string())?;
-    Ok((pool, schema))
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok((
+        pool,
+        format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+    ))
 }
 
 async fn run(o: Options) -> Result<(), String> {
@@ -472,10 +484,9 @@ async fn run(o: Options) -> Result<(), String> {
     targets.push(start_authgate(&bin, "sqlite", None, &work.join("sqlite")).await?);
     let mut pg_pool = None;
     if let Some(url) = &o.postgres {
-        match postgres_schema(url).await {
-            Ok((pool, schema)) => {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+        let schema = format!("authgate_bench_{}", std::process::id());
+        match postgres_schema(url, &schema).await {
+            Ok((pool, db)) => {
                 targets.push(
                     start_authgate(&bin, "postgres", Some(&db), &work.join("postgres")).await?,
                 );
