@@ -195,6 +195,41 @@ async fn two_processes_migrating_at_once_both_start_postgres() {
     assert_eq!(b.list_clients().await.unwrap().len(), 1);
 }
 
+/// `PgStore::pool_options` checks a pooled connection with a round trip only when it has
+/// sat idle, so a connection the database dropped is found out by the statement that uses
+/// it: that one statement fails, the pool discards the connection and opens another, and
+/// no statement fails twice on the same broken connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_pooled_connection_fails_one_statement_then_is_replaced_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    seed(&schema.store().await).await;
+    let (proxy, via) = crate::support::pg_through_proxy().await;
+    let options = StoreOptions {
+        max_connections: 2,
+        acquire_timeout: Duration::from_millis(500),
+        ..StoreOptions::default()
+    };
+    let store = connect(&schema.url_via(&via), &options).await.unwrap();
+    // Both connections open and back in the pool.
+    let (x, y) = tokio::join!(store.list_clients(), store.list_clients());
+    assert_eq!((x.unwrap().len(), y.unwrap().len()), (1, 1));
+    proxy.cut();
+    proxy.restore();
+    let mut failed = 0;
+    for _ in 0..20 {
+        if store.list_clients().await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(
+        failed <= 2,
+        "{failed} of 20 statements failed: a broken connection went back to the pool"
+    );
+    assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_answers_503_json_and_recovers_by_itself_postgres() {
     let Some(schema) = PgSchema::create().await else {

@@ -207,7 +207,7 @@ impl PgStore {
     /// # Errors
     /// The database is unreachable, or a migration fails.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StorageError> {
-        let pool = PgPoolOptions::new()
+        let pool = Self::pool_options()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .connect(url)
@@ -217,6 +217,41 @@ impl PgStore {
         store.migrate().await?;
         Ok(store)
     }
+
+    /// The pool settings [`Self::connect`] starts from, for a pool of your own passed to
+    /// [`Self::from_pool`]: sqlx's defaults, except that a connection is checked with a
+    /// round trip before use only when it has been idle for
+    /// [`IDLE_BEFORE_PING`](Self::IDLE_BEFORE_PING) or more.
+    ///
+    /// sqlx pings every connection it hands out by default: one extra round trip per
+    /// statement, which made a token lookup a fifth slower and cost PostgreSQL a quarter
+    /// more CPU (`authgate-bench pgdriver`, BENCHMARKS.md). The cost of
+    /// skipping it on busy connections: after the database restarts, each connection that
+    /// was in use fails one statement (answered 503) before the pool replaces it.
+    ///
+    /// ```
+    /// use authgate_sql::PgStore;
+    ///
+    /// let options = PgStore::pool_options().max_connections(20);
+    /// assert_eq!(options.get_max_connections(), 20);
+    /// ```
+    #[must_use]
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Self::IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+    }
+
+    /// How long a pooled connection may sit idle before [`Self::pool_options`]'s pool
+    /// checks it with a round trip before use.
+    pub const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// A store over an existing pool; call [`Self::migrate`] before use.
     ///
