@@ -126,7 +126,7 @@ struct ProcessRow {
     results: Vec<(&'static str, Measured)>,
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -7,6 +7,8 @@
 //!     [--driver wrk|builtin] [--wrk-threads 1] [--runs 1] [--compare OLD/results.json]
 //! cargo run --release -p authgate-bench -- growth [--sizes 10000,10000000]
 //!     [--processes 1,2,4] [--distinct 20000] [--secs 10] [--postgres URL | --no-postgres]
+//! cargo run --release -p authgate-bench -- pgdriver [--secs 10] [--warmup 2]
+//!     [--connections 32] [--runs 1] [--postgres URL] [--out bench-results] [--smoke]
 //! ```
 #![forbid(unsafe_code)]
 // Statistics over measured counts and durations: the float/integer conversions are of
@@ -18,6 +20,7 @@
 mod ceiling;
 mod growth;
 mod load;
+mod pgdriver;
 mod report;
 mod wrk;
 
@@ -175,8 +178,10 @@ fn main() {
         }
         return;
     }
-    let growth = std::env::args().nth(1).as_deref() == Some("growth");
-    let options = match parse_args(std::env::args().skip(if growth { 2 } else { 1 })) {
+    let command = std::env::args()
+        .nth(1)
+        .filter(|c| c == "growth" || c == "pgdriver");
+    let options = match parse_args(std::env::args().skip(if command.is_some() { 2 } else { 1 })) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("authgate-bench: {e}");
@@ -193,10 +198,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = if growth {
-        rt.block_on(growth::run(options))
-    } else {
-        rt.block_on(run(options))
+    let result = match command.as_deref() {
+        Some("growth") => rt.block_on(growth::run(options)),
+        Some(_) => rt.block_on(pgdriver::run(options)),
+        None => rt.block_on(run(options)),
     };
     if let Err(e) = result {
         eprintln!("authgate-bench: {e}");
