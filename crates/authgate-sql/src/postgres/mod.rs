@@ -218,16 +218,26 @@ impl PgStore {
         Ok(store)
     }
 
+    /// How long a pooled connection may sit idle before [`Self::pool_options`]'s pool
+    /// checks it with a round trip before use.
+    pub const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
+
     /// The pool settings [`Self::connect`] starts from, for a pool of your own passed to
     /// [`Self::from_pool`]: sqlx's defaults, except that a connection is checked with a
-    /// round trip before use only when it has been idle for
+    /// round trip before use only when it has sat idle for
     /// [`IDLE_BEFORE_PING`](Self::IDLE_BEFORE_PING) or more.
     ///
-    /// sqlx pings every connection it hands out by default: one extra round trip per
-    /// statement, which made a token lookup a fifth slower and cost PostgreSQL a quarter
-    /// more CPU (`authgate-bench pgdriver`, BENCHMARKS.md). The cost of
-    /// skipping it on busy connections: after the database restarts, each connection that
-    /// was in use fails one statement (answered 503) before the pool replaces it.
+    /// By default sqlx checks every connection it hands out: one more round trip per
+    /// statement, which made a token lookup a fifth slower and cost PostgreSQL a fifth more
+    /// CPU (`authgate-bench pgdriver`, BENCHMARKS.md). sqlx still checks each
+    /// connection when it comes back to the pool, and closes it when that fails.
+    ///
+    /// The price: a connection the database dropped (a restart, a failover,
+    /// `pg_terminate_backend`, a proxy's idle timeout shorter than
+    /// [`IDLE_BEFORE_PING`](Self::IDLE_BEFORE_PING)) while it sat in the pool fails the
+    /// one statement that next uses it with [`StorageError::Unavailable`] (endpoints
+    /// answer 503); for a batched write, every request in that batch gets the 503. The
+    /// next statement gets a fresh connection.
     ///
     /// ```
     /// use authgate_sql::PgStore;
@@ -248,10 +258,6 @@ impl PgStore {
                 })
             })
     }
-
-    /// How long a pooled connection may sit idle before [`Self::pool_options`]'s pool
-    /// checks it with a round trip before use.
-    pub const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// A store over an existing pool; call [`Self::migrate`] before use.
     ///
