@@ -133,7 +133,7 @@ pub(crate) fn now_secs() -> i64 {
 }
 
 /// Where the tokens live.
-enum Db {
+pub(crate) enum Db {
     Sqlite(PathBuf),
     Postgres { pool: sqlx::PgPool, schema: String },
 }
@@ -148,7 +148,7 @@ impl Db {
 
     /// Adds `n` live access tokens, expiring evenly over the next two hours from `t0` in
     /// the order of their selectors.
-    async fn fill(&self, n: u64, t0: i64) -> Result<(), String> {
+    pub(crate) async fn fill(&self, n: u64, t0: i64) -> Result<(), String> {
         const CHUNK: u64 = 1_000_000;
         match self {
             Self::Postgres { pool, .. } => {
@@ -307,23 +307,6 @@ fn sqlite_fill(path: &Path, n: u64, t0: i64, chunk: u64) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// User + system CPU ticks of every process named `postgres`: all of the machine's
-/// PostgreSQL, the harness's database being the only busy one. A backend that exits
-/// between the two readings takes its ticks with it, so the figure can only be low.
-fn postgres_ticks() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
-        })
-        .map(load::cpu_ticks)
-        .sum()
-}
-
 /// Issues `n` tokens through `t`, 16 at a time.
 async fn issue_pool(t: &Target, n: usize) -> Result<Vec<String>, String> {
     let tasks = 16;
@@ -381,9 +364,9 @@ fn measure(
     }
     let tck = load::clock_ticks_per_sec();
     let cpu0: Vec<u64> = targets.iter().map(|t| load::cpu_ticks(t.pid())).collect();
-    let db0 = postgres_ticks();
+    let db0 = load::postgres_ticks();
     let reports = all(o.secs)?;
-    let db1 = postgres_ticks();
+    let db1 = load::postgres_ticks();
     let cpu1: Vec<u64> = targets.iter().map(|t| load::cpu_ticks(t.pid())).collect();
     let secs = reports.iter().map(|r| r.secs).fold(0.0, f64::max).max(1e-9);
     let mut per_process = Vec::new();
@@ -404,7 +387,7 @@ fn measure(
             cpu_secs * 1e6 / ok as f64
         }
     };
-    let db_secs = db1.saturating_sub(db0) as f64 / tck;
+    let db_secs = load::postgres_ticks_between(&db0, &db1) as f64 / tck;
     Ok(Measured {
         rps: per_process.iter().map(|(r, _)| r).sum(),
         p50_us: reports.iter().map(|r| r.p50_us).max().unwrap_or(0),

@@ -602,6 +602,35 @@ pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     get(11) + get(12) // utime, stime
 }
 
+/// User + system CPU ticks of every process named `postgres` (all of the machine's
+/// PostgreSQL; the bench's database is the only busy one), by pid.
+pub(crate) fn postgres_ticks() -> std::collections::HashMap<u32, u64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return std::collections::HashMap::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| (pid, cpu_ticks(pid)))
+        .collect()
+}
+
+/// The ticks PostgreSQL used between two [`postgres_ticks`] readings: each process's
+/// growth, a backend started in between counted from zero (one that exited in between
+/// takes its ticks with it, so the figure can only be low).
+pub(crate) fn postgres_ticks_between(
+    before: &std::collections::HashMap<u32, u64>,
+    after: &std::collections::HashMap<u32, u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+        .sum()
+}
+
 pub(crate) fn clock_ticks_per_sec() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")

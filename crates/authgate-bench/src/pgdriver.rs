@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::load::{clock_ticks_per_sec, cpu_ticks};
+use crate::load::{clock_ticks_per_sec, cpu_ticks, postgres_ticks, postgres_ticks_between};
 use crate::{postgres_schema, Options};
 
 /// The columns of a token row, in the order the statements below bind and read them.
@@ -487,28 +487,6 @@ struct Sample {
     postgres_us: f64,
 }
 
-/// CPU ticks of every PostgreSQL process, by pid.
-fn postgres_ticks() -> HashMap<u32, u64> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim_end() == "postgres" {
-            out.insert(pid, cpu_ticks(pid));
-        }
-    }
-    out
-}
-
 async fn measure(
     conn: &Conn,
     shared: &Arc<Shared>,
@@ -566,12 +544,8 @@ async fn measure(
     all.sort_unstable();
     let pct = |p: f64| f64::from(all[((all.len() - 1) as f64 * p) as usize]) / 1000.0;
     let rows = all.len() as f64 * s.rows() as f64;
-    let pg: u64 = pg1
-        .iter()
-        .map(|(pid, t)| t.saturating_sub(pg0.get(pid).copied().unwrap_or(0)))
-        .sum();
+    let pg = postgres_ticks_between(&pg0, &pg1);
     let per_row = |t: u64| t as f64 / ticks * 1e6 / rows;
-    // No PostgreSQL process on this machine (a remote server): its CPU is not known.
     let postgres_us = if pg1.is_empty() {
         f64::NAN
     } else {
@@ -621,25 +595,16 @@ async fn run_in(
         .await
         .map_err(|e| format!("migrating: {e}"))?;
     drop(store);
-    let fill: i64 = if o.smoke { 20_000 } else { 2_000_000 };
+    let fill: u64 = if o.smoke { 20_000 } else { 2_000_000 };
     eprintln!("pgdriver: filling {fill} tokens");
-    sqlx::query(&format!(
-        "INSERT INTO {schema}.authgate_tokens (tenant, selector, verifier_hash, kind, client_id, \
-         subject, username, scope, grant_type, issued_at, expires_at, family, revoked, rotated) \
-         SELECT '', s, sha256(int8send(i)), 0, 'bench', NULL, NULL, 'profile read', \
-         'client_credentials', $1, $1 + 7200, s, false, false \
-         FROM generate_series(1::bigint, $2::bigint) AS i, LATERAL (SELECT \
-         decode(lpad(to_hex(i), 12, '0'), 'hex') || substr(decode(md5(i::text), 'hex'), 1, 10) AS s) AS sel"
-    ))
-    .bind(crate::growth::now_secs())
-    .bind(fill)
-    .execute(admin)
-    .await
-    .map_err(|e| format!("filling: {e}"))?;
-    sqlx::raw_sql(&format!("VACUUM ANALYZE {schema}.authgate_tokens"))
-        .execute(admin)
-        .await
-        .map_err(|e| format!("VACUUM: {e}"))?;
+    // Filled as the growth runs fill it: time-ordered selectors, expiry spread over two
+    // hours, then VACUUM ANALYZE.
+    crate::growth::Db::Postgres {
+        pool: admin.clone(),
+        schema: schema.to_owned(),
+    }
+    .fill(fill, crate::growth::now_secs())
+    .await?;
     let selectors: Vec<Vec<u8>> =
         sqlx::query_scalar(&format!("SELECT selector FROM {schema}.authgate_tokens"))
             .fetch_all(admin)
